@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Create .venv (if missing) and install Thoth, its dev tools and the Cloud Tasks emulator.
+# torch comes first and CPU-only: a bare `torch` requirement would pull multi-GB CUDA wheels.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+TORCH_VERSION=2.13.0
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+PY="$VENV/bin/python"
+stamp="$VENV/.thoth-installed"
+inputs=$(cat pyproject.toml emulators/cloud-tasks/pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$inputs" ]; then
+  echo "dependencies up to date ($VENV)"
+  exit 0
+fi
+"$PY" -m pip install -q --upgrade pip
+if ! "$PY" -c "import torch" 2>/dev/null; then
+  local_wheel=$(ls /opt/wheels/torch-${TORCH_VERSION}+cpu-*.whl 2>/dev/null | head -n1 || true)
+  if [ -n "$local_wheel" ]; then
+    "$PY" -m pip install -q "$local_wheel"
+  else
+    "$PY" -m pip install -q "torch==${TORCH_VERSION}" --index-url https://download.pytorch.org/whl/cpu
+  fi
+fi
+"$PY" -m pip install -q -e ".[dev]"
+if [ -f emulators/cloud-tasks/pyproject.toml ]; then
+  "$PY" -m pip install -q -e emulators/cloud-tasks
+fi
+echo "$inputs" > "$stamp"
+echo "installed into $VENV"

