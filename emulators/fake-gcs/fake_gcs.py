@@ -37,7 +37,7 @@ def build_command(
         command += ["-backend", "filesystem", "-filesystem-root", root]
     else:
         command += ["-backend", "memory"]
-    return command + ["-log-level", os.environ.get("FAKE_GCS_LOG_LEVEL", "warn")]
+    return [*command, "-log-level", os.environ.get("FAKE_GCS_LOG_LEVEL", "warn")]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     public_host = args.public_host or f"127.0.0.1:{args.port}"
     command = build_command(binary, args.host, args.port, public_host, args.root)
     sys.stdout.flush()
-    os.execv(command[0], command)
+    os.execv(command[0], command)  # noqa: S606 - replace this process; nothing to interpret
 
 
 if __name__ == "__main__":

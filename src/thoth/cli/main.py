@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from thoth.cli import index, ingest, jobs, search, serve_mcp, serve_worker
+
 app = typer.Typer(
     name="thoth",
     help="Semantic search over your handbook, for AI assistants (MCP).",
@@ -15,3 +17,10 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """Thoth: ingest a handbook into a searchable index and serve it over MCP."""
+
+
+for module in (ingest, jobs, index, search, serve_mcp, serve_worker):
+    module.register(app)
+
+if __name__ == "__main__":
+    app()

@@ -47,3 +47,11 @@ def version_prefix(source: str, version: str) -> str:
 
 def pointer_key(source: str) -> str:
     return f"{index_prefix(source)}current.json"
+
+
+def source_registry_prefix() -> str:
+    return "registry/sources/"
+
+
+def sync_state_key(source: str) -> str:
+    return f"registry/sync/{source}.json"

@@ -23,7 +23,7 @@ class Faults:
 
     def __post_init__(self) -> None:
         self.validate()
-        self._rng = random.Random(self.seed)
+        self._rng = random.Random(self.seed)  # noqa: S311 - fault decisions, not crypto
 
     def validate(self) -> None:
         if self.duplicate < 1:
@@ -52,7 +52,7 @@ class Faults:
         self.delay_max = candidate.delay_max
         if "seed" in changes:
             self.seed = candidate.seed
-            self._rng = random.Random(self.seed)
+            self._rng = random.Random(self.seed)  # noqa: S311 - fault decisions, not crypto
 
     def as_dict(self) -> dict[str, Any]:
         return {

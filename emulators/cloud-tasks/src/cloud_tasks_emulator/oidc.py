@@ -75,6 +75,13 @@ class TokenIssuer:
             "response_types_supported": ["id_token"],
             "subject_types_supported": ["public"],
             "claims_supported": [
-                "aud", "azp", "email", "email_verified", "exp", "iat", "iss", "sub",
+                "aud",
+                "azp",
+                "email",
+                "email_verified",
+                "exp",
+                "iat",
+                "iss",
+                "sub",
             ],
         }

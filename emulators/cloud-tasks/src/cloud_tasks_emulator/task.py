@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
+import grpc
 from google.cloud import tasks_v2
-from google.rpc import code_pb2, status_pb2
 
 from .errors import invalid, unimplemented
 from .names import TaskName
@@ -25,17 +25,25 @@ MAX_SCHEDULE_AHEAD = 30 * 24 * 3600.0
 USER_AGENT = "Google-Cloud-Tasks"
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 _DROPPED_HEADERS = {"host", "content-length", "user-agent", "authorization"}
+
+
+def code_of(status: grpc.StatusCode) -> int:
+    """The numeric google.rpc.Code of a gRPC status."""
+    value: tuple[int, str] = status.value
+    return value[0]
+
+
 _HTTP_TO_RPC = {
-    400: code_pb2.INVALID_ARGUMENT,
-    401: code_pb2.UNAUTHENTICATED,
-    403: code_pb2.PERMISSION_DENIED,
-    404: code_pb2.NOT_FOUND,
-    409: code_pb2.ABORTED,
-    429: code_pb2.RESOURCE_EXHAUSTED,
-    499: code_pb2.CANCELLED,
-    501: code_pb2.UNIMPLEMENTED,
-    503: code_pb2.UNAVAILABLE,
-    504: code_pb2.DEADLINE_EXCEEDED,
+    400: code_of(grpc.StatusCode.INVALID_ARGUMENT),
+    401: code_of(grpc.StatusCode.UNAUTHENTICATED),
+    403: code_of(grpc.StatusCode.PERMISSION_DENIED),
+    404: code_of(grpc.StatusCode.NOT_FOUND),
+    409: code_of(grpc.StatusCode.ABORTED),
+    429: code_of(grpc.StatusCode.RESOURCE_EXHAUSTED),
+    499: code_of(grpc.StatusCode.CANCELLED),
+    501: code_of(grpc.StatusCode.UNIMPLEMENTED),
+    503: code_of(grpc.StatusCode.UNAVAILABLE),
+    504: code_of(grpc.StatusCode.DEADLINE_EXCEEDED),
 }
 
 
@@ -45,10 +53,12 @@ def to_datetime(epoch: float) -> datetime:
 
 def rpc_code_for_http(status: int) -> int:
     if 200 <= status < 300:
-        return int(code_pb2.OK)
+        return code_of(grpc.StatusCode.OK)
     if status in _HTTP_TO_RPC:
-        return int(_HTTP_TO_RPC[status])
-    return int(code_pb2.FAILED_PRECONDITION if status < 500 else code_pb2.INTERNAL)
+        return _HTTP_TO_RPC[status]
+    return code_of(
+        grpc.StatusCode.FAILED_PRECONDITION if status < 500 else grpc.StatusCode.INTERNAL
+    )
 
 
 @dataclass
@@ -83,7 +93,7 @@ class AttemptRecord:
         if full and self.response_time is not None:
             attempt.response_time = to_datetime(self.response_time)
         if full and self.rpc_code is not None:
-            attempt.response_status = status_pb2.Status(code=self.rpc_code, message=self.message)
+            attempt.response_status = {"code": self.rpc_code, "message": self.message}
         return attempt
 
 
@@ -107,7 +117,7 @@ class TaskState:
     def to_proto(self, view: tasks_v2.Task.View) -> tasks_v2.Task:
         full = view == tasks_v2.Task.View.FULL
         request = tasks_v2.HttpRequest(
-            url=self.call.url, http_method=tasks_v2.HttpMethod[self.call.method]
+            url=self.call.url, http_method=getattr(tasks_v2.HttpMethod, self.call.method)
         )
         if self.call.oidc_email:
             request.oidc_token = self.call.proto.oidc_token
@@ -157,8 +167,8 @@ def _validate_url(url: str) -> None:
 def validate_http_request(msg: tasks_v2.HttpRequest) -> HttpCall:
     _validate_url(msg.url)
     method_enum = tasks_v2.HttpMethod(msg.http_method)
-    method = "POST" if method_enum == tasks_v2.HttpMethod.HTTP_METHOD_UNSPECIFIED else (
-        method_enum.name
+    method = (
+        "POST" if method_enum == tasks_v2.HttpMethod.HTTP_METHOD_UNSPECIFIED else (method_enum.name)
     )
     body = bytes(msg.body)
     if body and method not in _BODY_METHODS:
@@ -188,7 +198,7 @@ def validate_http_request(msg: tasks_v2.HttpRequest) -> HttpCall:
 def validate_deadline(task: tasks_v2.Task) -> float:
     if "dispatch_deadline" not in task:
         return DEFAULT_DEADLINE
-    seconds = task.dispatch_deadline.total_seconds()
+    seconds = float(task.dispatch_deadline.total_seconds())
     if seconds == 0:
         return DEFAULT_DEADLINE
     if not MIN_DEADLINE <= seconds <= MAX_DEADLINE:
@@ -199,12 +209,12 @@ def validate_deadline(task: tasks_v2.Task) -> float:
 def validate_schedule_time(task: tasks_v2.Task, now: float) -> float:
     if "schedule_time" not in task:
         return now
-    when = task.schedule_time.timestamp()
+    when = float(task.schedule_time.timestamp())
     if when <= 0:
         return now
     if when > now + MAX_SCHEDULE_AHEAD:
         raise invalid("schedule_time cannot be more than 30 days in the future")
-    return max(when, now) if when < now else when
+    return when
 
 
 def new_task_state(task: tasks_v2.Task, name: TaskName, now: float) -> TaskState:
@@ -258,18 +268,24 @@ def build_headers(
 
 
 async def send(
-    client: httpx.AsyncClient, call: HttpCall, headers: dict[str, str], deadline: float
+    session: aiohttp.ClientSession, call: HttpCall, headers: dict[str, str], deadline: float
 ) -> Delivery:
     """Make the HTTP call; the dispatch deadline bounds the whole exchange."""
     started = time.perf_counter()
     try:
         async with asyncio.timeout(deadline):
-            response = await client.request(
-                call.method, call.url, headers=headers, content=call.body or None
-            )
-        return Delivery(status=response.status_code, latency=time.perf_counter() - started)
+            async with session.request(
+                call.method,
+                call.url,
+                headers=headers,
+                data=call.body or None,
+                allow_redirects=False,
+            ) as response:
+                await response.read()
+                status = response.status
+        return Delivery(status=status, latency=time.perf_counter() - started)
     except TimeoutError:
         return Delivery(None, time.perf_counter() - started, "dispatch deadline exceeded")
-    except httpx.HTTPError as exc:
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return Delivery(None, time.perf_counter() - started, detail)

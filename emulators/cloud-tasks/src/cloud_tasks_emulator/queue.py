@@ -1,0 +1,320 @@
+"""A queue: its tasks, its dispatch loop, token-bucket rate limiter and retry backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import time
+from dataclasses import dataclass
+
+import aiohttp
+import grpc
+from google.cloud import tasks_v2
+
+from . import task as task_mod
+from .faults import Faults
+from .log import DispatchLog
+from .names import QueueName
+from .oidc import TokenIssuer
+from .queue_config import RateConfig, RetryPolicy
+from .task import TaskState
+
+
+@dataclass
+class DispatchContext:
+    """What every queue shares: the HTTP session, the token issuer, faults, the log."""
+
+    client: aiohttp.ClientSession
+    issuer: TokenIssuer
+    faults: Faults
+    log: DispatchLog
+    tombstone_seconds: float
+
+
+class TokenBucket:
+    """Tokens refill at `rate` per second up to `burst`; one token per dispatch."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.updated = time.monotonic()
+
+    def configure(self, rate: float, burst: int) -> None:
+        self._refill(time.monotonic())
+        self.rate = rate
+        self.burst = burst
+        self.tokens = min(self.tokens, float(burst))
+
+    def _refill(self, now: float) -> None:
+        self.tokens = min(float(self.burst), self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+
+    def wait_time(self) -> float:
+        """Seconds until a token is available (0 when one is available now)."""
+        self._refill(time.monotonic())
+        if self.tokens >= 1.0:
+            return 0.0
+        return (1.0 - self.tokens) / self.rate
+
+    def take(self) -> None:
+        self.tokens -= 1.0
+
+
+class Queue:
+    def __init__(
+        self,
+        name: QueueName,
+        rate: RateConfig,
+        retry: RetryPolicy,
+        ctx: DispatchContext,
+        paused: bool = False,
+    ) -> None:
+        self.name = name
+        self.rate = rate
+        self.retry = retry
+        self.ctx = ctx
+        self.paused = paused
+        self.purge_time: float | None = None
+        self.tasks: dict[str, TaskState] = {}
+        self.tombstones: dict[str, float] = {}
+        self.in_flight = 0
+        self.max_in_flight_seen = 0
+        self._bucket = TokenBucket(rate.max_dispatches_per_second, rate.max_burst_size)
+        self._heap: list[tuple[float, int, str, int]] = []
+        self._seq = 0
+        self._wake = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._dispatches: set[asyncio.Task[None]] = set()
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._runner = asyncio.get_running_loop().create_task(self._run(), name=str(self.name))
+
+    async def close(self) -> None:
+        pending = [t for t in (self._runner, *self._dispatches) if t is not None]
+        for job in pending:
+            job.cancel()
+        for job in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await job
+        for state in self.tasks.values():
+            state.removed = True
+        self.tasks.clear()
+
+    # ---- configuration ---------------------------------------------------------------------
+
+    def configure(self, rate: RateConfig, retry: RetryPolicy) -> None:
+        self.rate = rate
+        self.retry = retry
+        self._bucket.configure(rate.max_dispatches_per_second, rate.max_burst_size)
+        self._wake.set()
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        self._wake.set()
+
+    def to_proto(self) -> tasks_v2.Queue:
+        state = tasks_v2.Queue.State.PAUSED if self.paused else tasks_v2.Queue.State.RUNNING
+        queue = tasks_v2.Queue(
+            name=str(self.name),
+            rate_limits=self.rate.to_proto(),
+            retry_config=self.retry.to_proto(),
+            state=state,
+        )
+        if self.purge_time is not None:
+            queue.purge_time = task_mod.to_datetime(self.purge_time)
+        return queue
+
+    # ---- tasks -----------------------------------------------------------------------------
+
+    def is_tombstoned(self, task_id: str, now: float) -> bool:
+        expiry = self.tombstones.get(task_id)
+        if expiry is None:
+            return False
+        if expiry <= now:
+            del self.tombstones[task_id]
+            return False
+        return True
+
+    def _expire_tombstones(self, now: float) -> None:
+        if len(self.tombstones) > 10_000:
+            self.tombstones = {k: v for k, v in self.tombstones.items() if v > now}
+
+    def add(self, state: TaskState) -> None:
+        self._expire_tombstones(state.create_time)
+        self.tasks[state.name.task_id] = state
+        self._push(state)
+
+    def remove(self, task_id: str) -> None:
+        state = self.tasks.pop(task_id, None)
+        if state is None:
+            return
+        state.removed = True
+        self.tombstones[task_id] = time.time() + self.ctx.tombstone_seconds
+
+    def purge(self) -> None:
+        for task_id in list(self.tasks):
+            self.remove(task_id)
+        self._heap.clear()
+        self.purge_time = time.time()
+
+    def run_now(self, state: TaskState) -> None:
+        """RunTask: dispatch immediately, ignoring pause, schedule and rate limits."""
+        if state.in_flight:
+            return
+        state.version += 1
+        self._start_dispatch(state)
+
+    def _push(self, state: TaskState) -> None:
+        state.version += 1
+        self._seq += 1
+        heapq.heappush(
+            self._heap, (state.schedule_time, self._seq, state.name.task_id, state.version)
+        )
+        self._wake.set()
+
+    # ---- dispatch loop ---------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            timeout = self._dispatch_ready()
+            if timeout is not None and timeout <= 0:
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+
+    def _peek(self) -> TaskState | None:
+        while self._heap:
+            _, _, task_id, version = self._heap[0]
+            state = self.tasks.get(task_id)
+            if state is not None and state.version == version and not state.in_flight:
+                return state
+            heapq.heappop(self._heap)
+        return None
+
+    def _dispatch_ready(self) -> float | None:
+        """Start every dispatch allowed now; return how long to sleep (None: until woken)."""
+        while not self.paused:
+            state = self._peek()
+            if state is None:
+                return None
+            delay = state.schedule_time - time.time()
+            if delay > 0:
+                return delay
+            if self.in_flight >= self.rate.max_concurrent_dispatches:
+                return None
+            wait = self._bucket.wait_time()
+            if wait > 0:
+                return wait
+            self._bucket.take()
+            heapq.heappop(self._heap)
+            self._start_dispatch(state)
+        return None
+
+    def _start_dispatch(self, state: TaskState) -> None:
+        now = time.time()
+        state.begin_attempt(now)
+        headers = task_mod.build_headers(state, self.name.queue_id, self.ctx.issuer, now)
+        self.in_flight += 1
+        self.max_in_flight_seen = max(self.max_in_flight_seen, self.in_flight)
+        job = asyncio.get_running_loop().create_task(self._dispatch(state, headers))
+        self._dispatches.add(job)
+        job.add_done_callback(self._dispatches.discard)
+
+    async def _dispatch(self, state: TaskState, headers: dict[str, str]) -> None:
+        try:
+            delay = self.ctx.faults.extra_delay()
+            if delay:
+                await asyncio.sleep(delay)
+            result = await task_mod.send(
+                self.ctx.client, state.call, headers, state.dispatch_deadline
+            )
+            succeeded = self._record(state, result)
+            if succeeded and self.ctx.faults.duplicate > 1:
+                await self._send_duplicates(state, headers)
+        finally:
+            state.in_flight = False
+            self.in_flight -= 1
+            self._wake.set()
+
+    def _record(self, state: TaskState, result: task_mod.Delivery) -> bool:
+        """Update the task after an attempt; returns True when the task completed."""
+        now = time.time()
+        attempt = state.last_attempt
+        if attempt is not None:
+            if result.status is not None:
+                attempt.response_time = now
+                attempt.http_status = result.status
+                attempt.rpc_code = task_mod.rpc_code_for_http(result.status)
+                attempt.message = f"HTTP {result.status}"
+            else:
+                timed_out = result.error == "dispatch deadline exceeded"
+                attempt.rpc_code = task_mod.code_of(
+                    grpc.StatusCode.DEADLINE_EXCEEDED if timed_out else grpc.StatusCode.UNAVAILABLE
+                )
+                attempt.message = result.error
+        if result.status is not None:
+            state.response_count += 1
+        ok = result.status is not None and 200 <= result.status < 300
+        detail = result.error
+        if ok and self.ctx.faults.fail_this_success():
+            ok = False
+            detail = "fault injected: 2xx response treated as failure"
+        latency_ms = result.latency * 1000
+        if state.removed:
+            self._log(state, result, latency_ms, "deleted", detail)
+            return ok
+        if ok:
+            self.remove(state.name.task_id)
+            self._log(state, result, latency_ms, "completed", detail)
+            return True
+        state.previous_response = result.status
+        state.retry_reason = _retry_reason(result, detail)
+        elapsed = now - (state.first_attempt.dispatch_time if state.first_attempt else now)
+        if self.retry.exhausted(state.dispatch_count, elapsed):
+            self.remove(state.name.task_id)
+            self._log(state, result, latency_ms, "dropped", detail)
+            return False
+        state.schedule_time = now + self.retry.backoff(state.dispatch_count)
+        self._push(state)
+        self._log(state, result, latency_ms, "retry", detail)
+        return False
+
+    async def _send_duplicates(self, state: TaskState, headers: dict[str, str]) -> None:
+        for _ in range(self.ctx.faults.duplicate - 1):
+            result = await task_mod.send(
+                self.ctx.client, state.call, headers, state.dispatch_deadline
+            )
+            self._log(state, result, result.latency * 1000, "duplicate", "fault injected")
+
+    def _log(
+        self,
+        state: TaskState,
+        result: task_mod.Delivery,
+        latency_ms: float,
+        outcome: str,
+        detail: str,
+    ) -> None:
+        self.ctx.log.dispatch(
+            task=str(state.name),
+            queue=str(self.name),
+            attempt=state.dispatch_count,
+            status=result.status,
+            latency_ms=latency_ms,
+            outcome=outcome,
+            url=state.call.url,
+            detail=detail,
+        )
+
+
+def _retry_reason(result: task_mod.Delivery, detail: str) -> str:
+    if detail.startswith("fault injected"):
+        return "FAULT_INJECTED"
+    if result.status is None:
+        return "DEADLINE_EXCEEDED" if "deadline" in detail else "UNREACHABLE"
+    return "HTTP_ERROR"

@@ -1,0 +1,92 @@
+"""`thoth ingest SOURCE [--from-dir DIR] [--full] [--wait]`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from thoth.cli.context import console, friendly_errors, pipeline_context
+from thoth.cli.jobs import print_job
+from thoth.ingestion.context import Context
+from thoth.ingestion.start import JobConflict, start_job
+from thoth.jobs import JobProgress, JobStatus
+from thoth.paths import UnsafePathError
+from thoth.sources.models import SourceConfig
+from thoth.sources.registry import UnknownSourceError, get_source, save_source
+from thoth.sources.sync import upload_directory
+from thoth.storage import NotFound
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(ingest)
+
+
+def ingest(
+    source: Annotated[str, typer.Argument(help="Source name, e.g. 'handbook'.")],
+    from_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-dir",
+            exists=True,
+            file_okay=False,
+            help="Upload this folder as the source's files first (deletions included).",
+        ),
+    ] = None,
+    full: Annotated[bool, typer.Option(help="Re-embed every file, not only changed ones.")] = False,
+    wait: Annotated[bool, typer.Option(help="Follow the job with a progress bar.")] = True,
+    base_url: Annotated[
+        str | None, typer.Option(help="Citation base URL when --from-dir creates the source.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Give up waiting after this many seconds.")] = 3600,
+) -> None:
+    """Ingest a source into a new index version; with --wait, exit non-zero if the job fails."""
+    ctx = pipeline_context()
+    with friendly_errors(UnknownSourceError, JobConflict, UnsafePathError, NotFound, ValueError):
+        if from_dir is not None:
+            _upload(ctx, source, from_dir, base_url)
+        job = start_job(ctx, source, full=full)
+    console.print(f"job [bold]{job.job_id}[/bold] started for source [bold]{source}[/bold]")
+    if not wait:
+        return
+    final = follow(ctx, job.job_id, timeout)
+    print_job(final)
+    if final.job.status != JobStatus.succeeded:
+        console.print(f"[red]job {final.job.status}:[/red] {final.job.error or 'see errors above'}")
+        raise typer.Exit(1)
+
+
+def _upload(ctx: Context, source: str, directory: Path, base_url: str | None) -> None:
+    ctx.store.ensure_bucket()
+    try:
+        config = get_source(ctx.store, source)
+    except UnknownSourceError:
+        config = SourceConfig(name=source, kind="upload", base_url=base_url)
+        save_source(ctx.store, config)
+    report = upload_directory(ctx.store, source, directory)
+    console.print(
+        f"uploaded {directory}: {report.added} added, {report.changed} changed, "
+        f"{report.deleted} deleted, {report.unchanged} unchanged"
+    )
+
+
+def follow(ctx: Context, job_id: str, timeout: float) -> JobProgress:
+    """Poll the job until it ends, drawing a progress bar over its batches."""
+    deadline = time.monotonic() + timeout
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("planning", total=None)
+        while True:
+            progress = ctx.jobs.progress(job_id)
+            total = progress.batches_total or None
+            label = f"{progress.job.status} · {progress.counts.chunks_embedded} chunks embedded"
+            bar.update(task, total=total, completed=progress.batches_done, description=label)
+            if progress.job.status.finished:
+                return progress
+            if time.monotonic() > deadline:
+                console.print(f"[red]gave up waiting after {timeout:.0f}s[/red]")
+                raise typer.Exit(2)
+            time.sleep(0.5)

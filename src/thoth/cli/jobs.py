@@ -1,0 +1,57 @@
+"""`thoth jobs [ID]`: recent jobs, or one job in detail."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from thoth.cli.context import console, friendly_errors, pipeline_context
+from thoth.jobs import JobProgress
+from thoth.storage import NotFound
+
+
+def register(app: typer.Typer) -> None:
+    app.command("jobs")(jobs)
+
+
+def jobs(
+    job_id: Annotated[str | None, typer.Argument(help="Show this job in detail.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+) -> None:
+    """List recent ingestion jobs, or show one with its counts and per-file errors."""
+    ctx = pipeline_context()
+    with friendly_errors(NotFound):
+        if job_id:
+            print_job(ctx.jobs.progress(job_id))
+            return
+        table = Table("job", "source", "status", "batches", "embedded", "errors")
+        for jid in ctx.jobs.list_ids(limit):
+            p = ctx.jobs.progress(jid)
+            table.add_row(
+                jid,
+                p.job.source,
+                str(p.job.status),
+                f"{p.batches_done}/{p.batches_total}",
+                str(p.counts.chunks_embedded),
+                str(len(p.errors)),
+            )
+        console.print(table)
+
+
+def print_job(progress: JobProgress) -> None:
+    job, counts = progress.job, progress.counts
+    console.print(f"[bold]{job.job_id}[/bold] source={job.source} status={job.status}")
+    console.print(
+        f"files: {counts.added} added, {counts.changed} changed, {counts.deleted} deleted, "
+        f"{counts.unchanged} unchanged, {counts.skipped} skipped, {counts.failed} failed"
+    )
+    console.print(
+        f"chunks: {counts.chunks_embedded} embedded, {counts.chunks_total} in the index; "
+        f"batches {progress.batches_done}/{progress.batches_total}"
+    )
+    for error in progress.errors[:50]:
+        console.print(f"  [yellow]{error.path}[/yellow]: {error.error}")
+    if len(progress.errors) > 50:
+        console.print(f"  … and {len(progress.errors) - 50} more")

@@ -1,0 +1,71 @@
+"""`thoth search "QUERY"`: the search_handbook tool from the command line, over the same
+index the MCP server loads (downloaded into the cache directory once)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from thoth.config import get_settings
+from thoth.index.loader import IndexCache
+from thoth.mcp import tools
+from thoth.mcp.service import ThothService
+from thoth.search import MAX_NUM_RESULTS, SearchError, SearchMode
+
+err = Console(stderr=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("search")(search)
+
+
+def search(
+    query: Annotated[str, typer.Argument(help="A question or keywords.")],
+    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    k: Annotated[
+        int, typer.Option("-k", "--num-results", help=f"Results, 1-{MAX_NUM_RESULTS}.")
+    ] = 5,
+    prefix: Annotated[str | None, typer.Option(help="Only paths under this folder.")] = None,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or fulltext.")] = "hybrid",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print exactly what the MCP tool returns.")
+    ] = False,
+) -> None:
+    """Search the handbook index, as the search_handbook MCP tool does."""
+    settings = get_settings()
+    cache = IndexCache(settings)
+    cache.refresh()
+    status = cache.status()
+    if not status.ready:
+        reasons = "; ".join(f"{k}: {v}" for k, v in status.errors.items()) or "nothing published"
+        err.print(f"[red]error:[/red] no index could be loaded ({reasons})")
+        raise typer.Exit(1)
+    service = ThothService(settings, cache)
+    if mode != "fulltext":
+        service.load_encoder()
+        if service.encoder is None:
+            err.print(f"[yellow]warning:[/yellow] {service.encoder_error}; full text only")
+    try:
+        output = tools.search_handbook(service.engine(), query, k, source, prefix, mode=_mode(mode))
+    except SearchError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    if as_json:
+        typer.echo(output.model_dump_json(indent=2))
+        return
+    out = Console(highlight=False)
+    for rank, result in enumerate(output.results, start=1):
+        out.print(f"[bold]{rank}. {result.title}[/bold] — {result.heading}  ({result.score:.3f})")
+        out.print(f"   {result.source}:{result.path}  {result.url}", style="dim")
+        snippet = " ".join(result.text.split())
+        out.print(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}\n")
+    if not output.results:
+        out.print("no results")
+
+
+def _mode(value: str) -> SearchMode:
+    if value not in ("hybrid", "dense", "fulltext"):
+        raise typer.BadParameter("mode must be hybrid, dense or fulltext")
+    return value  # type: ignore[return-value]

@@ -1,0 +1,41 @@
+"""`thoth mcp`: serve MCP over Streamable HTTP (uvicorn), or over stdio for desktop clients."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from thoth.config import get_settings
+from thoth.logs import configure_logging
+
+
+def register(app: typer.Typer) -> None:
+    app.command("mcp")(mcp)
+
+
+def mcp(
+    stdio: Annotated[
+        bool, typer.Option("--stdio", help="Speak MCP on stdin/stdout instead of HTTP.")
+    ] = False,
+    host: Annotated[str | None, typer.Option(help="Bind address (default THOTH_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default $PORT).")] = None,
+) -> None:
+    """Serve the handbook to AI assistants over MCP (HTTP at /mcp by default)."""
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level, settings.project)
+    if stdio:
+        from thoth.mcp.stdio import run_stdio
+
+        run_stdio(settings)
+        return
+    uvicorn.run(
+        "thoth.mcp.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        log_config=None,
+    )

@@ -1,0 +1,1 @@
+"""The ingestion pipeline and worker: plan -> batches (parse, chunk, embed) -> finalize."""

@@ -1,0 +1,28 @@
+"""What search can refuse. Every message is written to be shown to the caller (an AI
+assistant) as is: it says what was wrong and what exists instead."""
+
+from __future__ import annotations
+
+
+class SearchError(ValueError):
+    """Base class: the request cannot be answered as asked."""
+
+
+class InvalidQueryError(SearchError):
+    """Empty query, num_results out of range, unknown mode, or a prefix that matches nothing."""
+
+
+class UnknownSourceError(SearchError):
+    """The named source is not loaded."""
+
+
+class DocumentNotFoundError(SearchError):
+    """No document has that path; `suggestions` holds the closest paths."""
+
+    def __init__(self, message: str, suggestions: list[str]) -> None:
+        super().__init__(message)
+        self.suggestions = suggestions
+
+
+class IndexNotReadyError(SearchError):
+    """No index is loaded yet (or the query encoder is still loading)."""

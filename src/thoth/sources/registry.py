@@ -1,0 +1,75 @@
+"""The registered sources, one JSON object each at `registry/sources/<name>.json`."""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import ValidationError
+
+from thoth.index.layout import source_config_key, source_registry_prefix, sync_state_key
+from thoth.sources.models import SourceConfig, validate_source_name
+from thoth.storage import BlobStore, NotFound
+
+log = logging.getLogger(__name__)
+
+
+class UnknownSourceError(LookupError):
+    """No source of that name is registered."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        listed = ", ".join(known) if known else "none are registered"
+        super().__init__(f"unknown source {name!r}; known sources: {listed}")
+        self.name = name
+        self.known = known
+
+
+class RegistryError(Exception):
+    """A stored source configuration cannot be read."""
+
+
+def save_source(store: BlobStore, config: SourceConfig) -> None:
+    """Register a source, or replace its configuration."""
+    store.write_json(source_config_key(config.name), config.model_dump(mode="json"))
+
+
+def get_source(store: BlobStore, name: str) -> SourceConfig:
+    """The source's configuration; UnknownSourceError lists the known names."""
+    validate_source_name(name)
+    try:
+        data, _ = store.read(source_config_key(name))
+    except NotFound:
+        raise UnknownSourceError(name, source_names(store)) from None
+    try:
+        return SourceConfig.model_validate_json(data)
+    except ValidationError as exc:
+        raise RegistryError(f"stored configuration of source {name!r} is invalid: {exc}") from exc
+
+
+def source_names(store: BlobStore) -> list[str]:
+    """The names of all registered sources, sorted."""
+    prefix = source_registry_prefix()
+    names = []
+    for obj in store.list_objects(prefix):
+        name = obj.key.removeprefix(prefix)
+        if name.endswith(".json") and "/" not in name:
+            names.append(name.removesuffix(".json"))
+    return sorted(names)
+
+
+def list_sources(store: BlobStore) -> list[SourceConfig]:
+    """All registered sources, sorted by name; unreadable entries are logged and skipped."""
+    configs = []
+    for name in source_names(store):
+        try:
+            configs.append(get_source(store, name))
+        except (RegistryError, UnknownSourceError, ValueError) as exc:
+            log.warning("skipping source %r: %s", name, exc)
+    return configs
+
+
+def delete_source(store: BlobStore, name: str) -> bool:
+    """Unregister a source and forget its sync state (the mirror and index stay).
+    False when it was not registered."""
+    validate_source_name(name)
+    store.delete(sync_state_key(name))
+    return store.delete(source_config_key(name))

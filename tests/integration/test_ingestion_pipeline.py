@@ -1,0 +1,161 @@
+"""The ingestion path end to end through real emulators: fake-gcs-server, the Cloud Tasks
+emulator dispatching to a real uvicorn worker that verifies the emulator's OIDC tokens."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.corpus import write_corpus, write_hostile_files
+from tests.support.pipeline import current_chunks, wait_for_job
+from tests.support.processes import free_port
+from tests.support.stack import cloud_tasks_emulator, ingestion_worker, stack_settings
+from thoth.config import Settings
+from thoth.index.layout import source_key
+from thoth.ingestion.context import Context
+from thoth.ingestion.start import JobConflict, start_job
+from thoth.jobs import JobStatus
+from thoth.sources.models import SourceConfig
+from thoth.sources.registry import save_source
+from thoth.sources.sync import upload_directory
+from thoth.storage import BlobStore
+from thoth.tasks import TaskQueue
+
+
+@pytest.fixture(scope="module")
+def stack(gcs_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Context, str]]:
+    logs = tmp_path_factory.mktemp("logs")
+    base = Settings(
+        bucket=f"t-{uuid.uuid4().hex[:12]}",
+        storage_emulator_host=gcs_url,
+        cache_dir=tmp_path_factory.mktemp("worker-cache"),
+    )
+    port = free_port()
+    with cloud_tasks_emulator(log=logs / "emulator.log") as emulator:
+        settings = stack_settings(base, emulator, port)
+        store = BlobStore.from_settings(settings)
+        store.ensure_bucket()
+        with ingestion_worker(settings, port, log=logs / "worker.log") as url:
+            local = settings.model_copy(update={"cache_dir": tmp_path_factory.mktemp("test-cache")})
+            yield Context(local, store, TaskQueue(local)), url
+
+
+def new_source(ctx: Context, directory: Path) -> str:
+    name = f"s-{uuid.uuid4().hex[:8]}"
+    save_source(ctx.store, SourceConfig(name=name, kind="upload", base_url="https://hb.example"))
+    upload_directory(ctx.store, name, directory)
+    return name
+
+
+def test_ingest_is_incremental(stack: tuple[Context, str], tmp_path: Path) -> None:
+    ctx, _ = stack
+    corpus = write_corpus(tmp_path / "corpus")
+    source = new_source(ctx, corpus)
+
+    first = wait_for_job(ctx, start_job(ctx, source).job_id)
+    assert first.job.status == JobStatus.succeeded, first
+    assert first.counts.added == 6 and first.counts.failed == 0
+    chunks = current_chunks(ctx, source, tmp_path)
+    assert {c.path for c in chunks.values()} == {
+        "people/time-off.md", "engineering/on-call.md", "engineering/deploys.md",
+        "company/values.txt", "company/history.html", "finance/expenses.md",
+    }  # fmt: skip
+    assert first.counts.chunks_total == len(chunks) == first.counts.chunks_embedded
+
+    again = wait_for_job(ctx, start_job(ctx, source).job_id)
+    assert again.counts.chunks_embedded == 0
+    assert again.counts.unchanged == 6
+    assert current_chunks(ctx, source, tmp_path).keys() == chunks.keys()
+
+    (corpus / "engineering/deploys.md").write_text("# Deploys\n\nDeploys freeze on Thursdays.\n")
+    (corpus / "finance/expenses.md").unlink()
+    upload_directory(ctx.store, source, corpus)
+    third = wait_for_job(ctx, start_job(ctx, source).job_id)
+    after = current_chunks(ctx, source, tmp_path)
+    deploys = [c for c in after.values() if c.path == "engineering/deploys.md"]
+    assert third.counts.changed == 1 and third.counts.deleted == 1
+    assert third.counts.chunks_embedded == len(deploys) == 1
+    assert "Thursdays" in deploys[0].text
+    assert not any(c.path == "finance/expenses.md" for c in after.values())
+    unchanged_before = {k for k, c in chunks.items() if c.path not in {
+        "engineering/deploys.md", "finance/expenses.md"}}  # fmt: skip
+    assert unchanged_before <= after.keys()
+
+
+def test_hostile_files_fail_alone(stack: tuple[Context, str], tmp_path: Path) -> None:
+    ctx, _ = stack
+    corpus = write_corpus(tmp_path / "corpus")
+    expected = write_hostile_files(corpus)
+    source = new_source(ctx, corpus)
+    ctx.store.write(source_key(source, "../escape.md"), b"# escape\n")
+
+    progress = wait_for_job(ctx, start_job(ctx, source).job_id)
+    assert progress.job.status == JobStatus.succeeded
+    errors = {e.path: e.error for e in progress.errors}
+    assert "../escape.md" in errors
+    indexed = {c.path for c in current_chunks(ctx, source, tmp_path).values()}
+    for path, outcome in expected.items():
+        if outcome == "failed":
+            assert errors.get(path), path
+            assert path not in indexed
+        elif outcome == "skipped":
+            assert path not in indexed and path not in errors
+    assert "hostile/table.md" in indexed and "hostile/deep.md" in indexed
+    assert progress.counts.skipped >= 1 and progress.counts.failed >= 2
+
+
+def test_second_ingest_of_a_source_gets_409(stack: tuple[Context, str], tmp_path: Path) -> None:
+    ctx, url = stack
+    source = new_source(ctx, write_corpus(tmp_path / "corpus"))
+    first = start_job(ctx, source)
+    with pytest.raises(JobConflict):
+        start_job(ctx, source)
+    answer = httpx.post(f"{url}/v1/ingest", json={"source": source}, timeout=30)
+    assert answer.status_code == 409
+    assert first.job_id in answer.json()["detail"]
+    assert wait_for_job(ctx, first.job_id).job.status == JobStatus.succeeded
+    answer = httpx.post(f"{url}/v1/ingest", json={"source": source}, timeout=30)
+    assert answer.status_code == 202
+    wait_for_job(ctx, answer.json()["job_id"])
+
+
+def test_task_endpoints_refuse_requests_without_the_emulators_token(
+    stack: tuple[Context, str],
+) -> None:
+    _, url = stack
+    body = {"job_id": "20260101t000000-00000000", "batch": 0}
+    assert httpx.post(f"{url}/tasks/ingest-batch", json=body).status_code == 401
+    forged = {"Authorization": "Bearer eyJhbGciOiJub25lIn0.e30."}
+    assert httpx.post(f"{url}/tasks/finalize", json=body, headers=forged).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/v1/ingest", {"source": "Bad Name!"}),
+        ("post", "/v1/ingest", {"source": "x", "full": "maybe"}),
+        ("post", "/v1/ingest", {"source": "x", "extra": 1}),
+        ("get", "/v1/jobs/not-a-job", None),
+        ("get", "/v1/jobs?limit=0", None),
+        ("post", "/v1/sources/UPPER/sync", None),
+    ],
+)
+def test_bad_requests_get_4xx(
+    stack: tuple[Context, str], method: str, path: str, body: object
+) -> None:
+    _, url = stack
+    answer = httpx.request(method, f"{url}{path}", json=body, timeout=30)
+    assert 400 <= answer.status_code < 500, answer.text
+    assert answer.json()["detail"]
+
+
+def test_unknown_source_and_job_are_404(stack: tuple[Context, str]) -> None:
+    _, url = stack
+    answer = httpx.post(f"{url}/v1/ingest", json={"source": "nope"}, timeout=30)
+    assert answer.status_code == 404 and "nope" in answer.json()["detail"]
+    answer = httpx.get(f"{url}/v1/jobs/20260101t000000-00000000", timeout=30)
+    assert answer.status_code == 404

@@ -1,0 +1,142 @@
+"""IndexCache against the real fake-gcs-server: new versions, half uploads, outages."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import fake_gcs
+from tests.support.snapshots import SAMPLE_DOCS, make_and_publish, make_snapshot, publish
+from thoth.config import Settings
+from thoth.index.layout import version_prefix
+from thoth.index.loader import STORE, IndexCache
+from thoth.search import SearchEngine
+from thoth.storage import BlobStore
+
+
+def v2_docs() -> dict[str, str]:
+    return {**SAMPLE_DOCS, "people/parental-leave.md": "# Parental leave\n\n20 weeks paid."}
+
+
+def test_loads_and_picks_up_new_versions(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    cache = IndexCache(settings, store)
+    assert cache.refresh() is False and not cache.status().ready  # nothing published yet
+    make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0001")
+    assert cache.refresh() is True
+    first = cache.indexes
+    assert first["handbook"].version == "v0001" and cache.status().ready
+    assert cache.refresh() is False  # unchanged pointer: nothing downloaded
+    make_and_publish(store, tmp_path, v2_docs(), version="v0002")
+    assert cache.refresh() is True
+    assert cache.indexes["handbook"].version == "v0002"
+    assert first["handbook"].version == "v0001"  # a reader's view never changes under it
+    engine = SearchEngine(cache.indexes)
+    assert engine.get_document("people/parental-leave.md").title == "Parental leave"
+    local = sorted(p.name for p in (settings.cache_dir / "handbook").iterdir())
+    assert local == ["v0001", "v0002"]
+    make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0003")
+    cache.refresh()
+    local = sorted(p.name for p in (settings.cache_dir / "handbook").iterdir())
+    assert local == ["v0002", "v0003"]  # older than the previous one: deleted
+
+
+def test_several_sources(settings: Settings, store: BlobStore, tmp_path: Path) -> None:
+    make_and_publish(store, tmp_path, SAMPLE_DOCS, source="handbook")
+    make_and_publish(store, tmp_path, {"a/b.md": "# B\n\nbee"}, source="wiki")
+    cache = IndexCache(settings, store)
+    cache.refresh()
+    assert sorted(cache.indexes) == ["handbook", "wiki"]
+
+
+def test_half_uploaded_version_is_never_served(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0001")
+    cache = IndexCache(settings, store)
+    cache.refresh()
+    manifest = make_snapshot(tmp_path / "v2", v2_docs(), version="v0002")
+    publish(store, tmp_path / "v2", manifest)
+    # the pointer moved, but one data file never arrived
+    store.delete(version_prefix("handbook", "v0002") + manifest.files[0].path)
+    assert cache.refresh() is False
+    assert cache.indexes["handbook"].version == "v0001"
+    assert "incomplete" in cache.status().errors["handbook"]
+    assert not (settings.cache_dir / "handbook/v0002").exists()
+    # the upload completes: the next poll picks it up and clears the error
+    store.upload_file(
+        version_prefix("handbook", "v0002") + manifest.files[0].path,
+        tmp_path / "v2" / manifest.files[0].path,
+    )
+    assert cache.refresh() is True
+    assert cache.indexes["handbook"].version == "v0002" and not cache.status().errors
+
+
+def test_corrupted_download_is_rejected(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    manifest = make_snapshot(tmp_path / "v1", SAMPLE_DOCS, version="v0001")
+    publish(store, tmp_path / "v1", manifest)
+    store.write(version_prefix("handbook", "v0001") + manifest.files[0].path, b"garbage")
+    cache = IndexCache(settings, store)
+    cache.refresh()
+    assert not cache.status().ready
+    assert "manifest" in cache.status().errors["handbook"]
+
+
+def test_cold_start_uses_local_copy(settings: Settings, store: BlobStore, tmp_path: Path) -> None:
+    make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0001")
+    IndexCache(settings, store).refresh()
+    downloads: list[str] = []
+    original = store.download_file
+
+    def counting(key: str, path: Path) -> None:
+        downloads.append(key)
+        original(key, path)
+
+    store.download_file = counting  # type: ignore[method-assign]
+    cache = IndexCache(settings, store)
+    assert cache.refresh() is True
+    assert cache.indexes["handbook"].version == "v0001" and downloads == []
+
+
+async def test_store_down_keeps_last_good(tmp_path: Path) -> None:
+    with fake_gcs() as url:
+        settings = Settings(
+            bucket="outage", storage_emulator_host=url, cache_dir=tmp_path / "cache"
+        )
+        store = BlobStore.from_settings(settings)
+        store.ensure_bucket()
+        make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0001")
+        cache = IndexCache(settings, store)
+        assert await cache.refresh_async(timeout=30) is True
+    # the server is gone: the GCS client retries a refused connection for minutes
+    assert await cache.refresh_async(timeout=1.0) is False
+    status = cache.status()
+    assert status.ready and status.sources[0].version == "v0001"
+    assert "did not answer" in status.errors[STORE]
+    assert SearchEngine(cache.indexes).search("vacation", mode="fulltext")
+    # a fresh process during the outage serves the local copy
+    restarted = IndexCache(settings, BlobStore.from_settings(settings))
+    thread = threading.Thread(target=restarted._load_local_fallbacks)
+    thread.start()
+    thread.join(10)
+    assert restarted.indexes["handbook"].version == "v0001"
+
+
+async def test_unreachable_store_error_is_recorded(tmp_path: Path) -> None:
+    # a store that answers, but not as a GCS bucket we can read, fails fast and says why
+    settings = Settings(
+        bucket="nope-bucket", storage_emulator_host="http://127.0.0.1:9", cache_dir=tmp_path
+    )
+    cache = IndexCache(settings)
+    assert await cache.refresh_async(timeout=0.5) is False
+    assert not cache.status().ready and STORE in cache.status().errors
+
+
+@pytest.fixture(autouse=True)
+def _quiet_threads() -> None:
+    threading.excepthook = lambda args: None

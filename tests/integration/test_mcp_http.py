@@ -1,0 +1,244 @@
+"""The MCP service over real Streamable HTTP: a real uvicorn server on 127.0.0.1, driven by the
+`mcp` package's own client, with indexes loaded from the real fake-gcs-server."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from mcp.client import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+from tests.support.processes import free_port
+from tests.support.snapshots import SAMPLE_DOCS, HashingEncoder, make_and_publish
+from thoth.config import Settings
+from thoth.index.loader import IndexCache
+from thoth.mcp.app import create_app
+from thoth.storage import BlobStore
+
+JSONRPC_HEADERS = {
+    "content-type": "application/json",
+    "accept": "application/json, text/event-stream",
+}
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """Run the app under a real uvicorn server in a thread; yield its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@asynccontextmanager
+async def mcp_client(url: str, headers: dict[str, str] | None = None) -> AsyncIterator[Client]:
+    http = create_mcp_http_client(headers=headers)
+    async with http, Client(streamable_http_client(url, http_client=http)) as client:
+        yield client
+
+
+@pytest.fixture
+def published(store: BlobStore, tmp_path: Path) -> BlobStore:
+    make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0001")
+    return store
+
+
+def loaded_app(settings: Settings, store: BlobStore, **changes: Any) -> FastAPI:
+    settings = settings.model_copy(update=changes)
+    cache = IndexCache(settings, store)
+    cache.refresh()
+    return create_app(settings, cache, HashingEncoder(), poll=False)
+
+
+async def test_tools_and_search(settings: Settings, published: BlobStore) -> None:
+    with serve(loaded_app(settings, published)) as base:
+        async with mcp_client(f"{base}/mcp") as client:
+            tools = (await client.list_tools()).tools
+            assert sorted(t.name for t in tools) == [
+                "get_document",
+                "list_sources",
+                "list_topics",
+                "search_handbook",
+            ]
+            for tool in tools:
+                assert tool.output_schema and tool.output_schema["type"] == "object"
+                assert tool.annotations and tool.annotations.read_only_hint is True
+                assert tool.description and len(tool.description) > 60
+
+            result = await client.call_tool(
+                "search_handbook", {"query": "how many vacation days do I get", "num_results": 3}
+            )
+            assert not result.is_error
+            body = result.structured_content
+            assert body is not None and body["index_version"] == "handbook@v0001"
+            top = body["results"][0]
+            assert top["path"] == "people/vacation.md"
+            assert top["url"] == "https://handbook.example.com/people/vacation.md"
+            assert {"title", "heading", "score", "text", "chunk_id", "source"} <= set(top)
+
+            filtered = await client.call_tool(
+                "search_handbook", {"query": "laptop", "path_prefix": "engineering/"}
+            )
+            paths = {r["path"] for r in filtered.structured_content["results"]}  # type: ignore[index]
+            assert paths and all(p.startswith("engineering/") for p in paths)
+
+            doc = await client.call_tool("get_document", {"path": "security/laptops.md"})
+            assert doc.structured_content["title"] == "Laptop security"  # type: ignore[index]
+
+            sources = await client.call_tool("list_sources", {})
+            (info,) = sources.structured_content["sources"]  # type: ignore[index]
+            assert (info["source"], info["documents"], info["index_version"]) == (
+                "handbook",
+                5,
+                "v0001",
+            )
+            topics = await client.call_tool("list_topics", {})
+            assert {"path": "people/", "documents": 2} in topics.structured_content["topics"]  # type: ignore[index]
+
+            resource = await client.read_resource("thoth://handbook/people/vacation.md")
+            assert "25 days" in resource.contents[0].text  # type: ignore[union-attr]
+
+
+async def test_bad_input_is_a_tool_error(settings: Settings, published: BlobStore) -> None:
+    with serve(loaded_app(settings, published)) as base:
+        async with mcp_client(f"{base}/mcp") as client:
+            missing = await client.call_tool("get_document", {"path": "people/vacations.md"})
+            assert missing.is_error
+            assert "people/vacation.md" in missing.content[0].text  # type: ignore[union-attr]
+            cases: list[tuple[dict[str, Any], str]] = [
+                ({"query": "  "}, "empty"),
+                ({"query": "x", "num_results": 99}, "num_results"),
+                ({"query": "x", "source": "wiki"}, "handbook"),
+                ({"query": "x", "path_prefix": "nope/"}, "top-level folders"),
+                ({"num_results": 3}, "query"),
+                ({"query": "x", "num_results": "many"}, "num_results"),
+            ]
+            for arguments, expected in cases:
+                result = await client.call_tool("search_handbook", arguments)
+                assert result.is_error, arguments
+                assert expected in result.content[0].text, (arguments, result.content)  # type: ignore[union-attr]
+            # the server is still fine afterwards
+            ok = await client.call_tool("search_handbook", {"query": "deploy"})
+            assert not ok.is_error
+
+
+async def test_bearer_tokens(settings: Settings, published: BlobStore) -> None:
+    app = loaded_app(settings, published, mcp_tokens=["first-token", "second-token"])
+    with serve(app) as base:
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"{base}/health")).status_code == 200
+            assert (await http.get(f"{base}/ready")).status_code == 200
+            denied = await http.post(f"{base}/mcp", json={}, headers=JSONRPC_HEADERS)
+            assert denied.status_code == 401
+            assert denied.headers["www-authenticate"].startswith("Bearer")
+            wrong = await http.post(
+                f"{base}/mcp", json={}, headers={**JSONRPC_HEADERS, "authorization": "Bearer no"}
+            )
+            assert wrong.status_code == 401 and "invalid_token" in wrong.headers["www-authenticate"]
+            assert "no" not in wrong.text.replace("not", "")
+        for token in ("first-token", "second-token"):
+            async with mcp_client(f"{base}/mcp", {"Authorization": f"Bearer {token}"}) as client:
+                assert len((await client.list_tools()).tools) == 4
+        with pytest.raises(Exception):  # noqa: B017 - the client surfaces the 401
+            async with mcp_client(f"{base}/mcp") as client:
+                await client.list_tools()
+
+
+async def test_host_check(settings: Settings, published: BlobStore) -> None:
+    app = loaded_app(settings, published, allowed_hosts=["127.0.0.1:*", "thoth-mcp-abc.a.run.app"])
+    init = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    with serve(app) as base:
+        async with httpx.AsyncClient() as http:
+            evil = await http.post(
+                f"{base}/mcp", json=init, headers={**JSONRPC_HEADERS, "host": "evil.example"}
+            )
+            assert evil.status_code == 421
+        # the Cloud Run hostname is accepted
+        headers = {"host": "thoth-mcp-abc.a.run.app"}
+        async with mcp_client(f"{base}/mcp", headers) as client:
+            assert len((await client.list_tools()).tools) == 4
+
+
+async def test_protocol_errors_are_4xx(settings: Settings, published: BlobStore) -> None:
+    with serve(loaded_app(settings, published)) as base:
+        async with httpx.AsyncClient() as http:
+            url = f"{base}/mcp"
+            malformed = await http.post(url, content=b"{not json", headers=JSONRPC_HEADERS)
+            assert 400 <= malformed.status_code < 500, malformed.text
+            wrong_type = await http.post(
+                url,
+                content=b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}',
+                headers={**JSONRPC_HEADERS, "content-type": "text/plain"},
+            )
+            assert 400 <= wrong_type.status_code < 500
+            not_rpc = await http.post(url, json={"hello": "world"}, headers=JSONRPC_HEADERS)
+            assert 400 <= not_rpc.status_code < 500, not_rpc.text
+            batch = await http.post(url, json=[1, 2], headers=JSONRPC_HEADERS)
+            assert 400 <= batch.status_code < 500, batch.text
+            # stateless: no standalone SSE stream to hang on
+            stream = await http.get(url, headers={"accept": "text/event-stream"}, timeout=5)
+            assert stream.status_code == 405
+            assert (await http.get(f"{base}/health")).status_code == 200
+
+
+async def test_ready_reports_why(settings: Settings, store: BlobStore, tmp_path: Path) -> None:
+    cache = IndexCache(settings, store)
+    app = create_app(settings, cache, HashingEncoder(), poll=False)
+    with serve(app) as base:
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"{base}/health")).status_code == 200
+            not_ready = await http.get(f"{base}/ready")
+            assert not_ready.status_code == 503
+            assert "no index loaded" in not_ready.json()["reasons"][0]
+            make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0001")
+            cache.refresh()
+            ready = await http.get(f"{base}/ready")
+            assert ready.status_code == 200
+            assert ready.json()["sources"][0]["version"] == "v0001"
+
+
+async def test_background_poller_swaps_versions(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    settings = settings.model_copy(update={"index_poll_seconds": 0.2})
+    make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0001")
+    app = create_app(settings, IndexCache(settings, store), HashingEncoder())
+    with serve(app) as base:
+        async with httpx.AsyncClient() as http:
+            await _wait_for_version(http, base, "v0001")
+            make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0002")
+            await _wait_for_version(http, base, "v0002")
+        async with mcp_client(f"{base}/mcp") as client:
+            result = await client.call_tool("search_handbook", {"query": "deploy"})
+            assert result.structured_content["index_version"] == "handbook@v0002"  # type: ignore[index]
+
+
+async def _wait_for_version(http: httpx.AsyncClient, base: str, version: str) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        ready = await http.get(f"{base}/ready")
+        if ready.status_code == 200 and ready.json()["sources"][0]["version"] == version:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{version} not served: {ready.json()}")

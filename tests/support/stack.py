@@ -1,0 +1,90 @@
+"""A real local stack for integration tests: the Cloud Tasks emulator and the ingestion worker
+as subprocesses, beside the session's fake-gcs-server."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.processes import free_port, running
+from thoth.config import Settings
+
+PROJECT, LOCATION, QUEUE = "thoth-test", "us-central1", "ingest"
+
+
+@dataclass(frozen=True)
+class Emulator:
+    grpc_address: str
+    http_url: str
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.http_url}/oauth2/v3/certs"
+
+
+@contextmanager
+def cloud_tasks_emulator(*fault_args: str, log: Path | None = None) -> Iterator[Emulator]:
+    grpc_port, http_port = free_port(), free_port()
+    beside_python = Path(sys.executable).with_name("cloud-tasks-emulator")
+    exe = shutil.which("cloud-tasks-emulator") or str(beside_python)
+    command = [
+        exe,
+        "--port", str(grpc_port),
+        "--http-port", str(http_port),
+        "--queue", f"projects/{PROJECT}/locations/{LOCATION}/queues/{QUEUE}",
+        "--log-format", "text",
+        *fault_args,
+    ]  # fmt: skip
+    http_url = f"http://127.0.0.1:{http_port}"
+    with running(command, f"{http_url}/health", log=log):
+        yield Emulator(f"127.0.0.1:{grpc_port}", http_url)
+
+
+def stack_settings(base: Settings, emulator: Emulator, worker_port: int) -> Settings:
+    return base.model_copy(
+        update={
+            "project": PROJECT,
+            "location": LOCATION,
+            "queue": QUEUE,
+            "cloud_tasks_emulator_host": emulator.grpc_address,
+            "worker_url": f"http://127.0.0.1:{worker_port}",
+            "auth_oidc": True,
+            "oidc_issuer": emulator.http_url,
+            "oidc_jwks_url": emulator.jwks_url,
+            "batch_files": 4,
+        }
+    )
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    env = {
+        "THOTH_PROJECT": settings.project,
+        "THOTH_LOCATION": settings.location,
+        "THOTH_BUCKET": settings.bucket,
+        "THOTH_QUEUE": settings.queue,
+        "THOTH_WORKER_URL": settings.worker_url,
+        "THOTH_AUTH_OIDC": str(settings.auth_oidc).lower(),
+        "THOTH_OIDC_ISSUER": settings.oidc_issuer,
+        "THOTH_OIDC_JWKS_URL": settings.oidc_jwks_url,
+        "THOTH_BATCH_FILES": str(settings.batch_files),
+        "THOTH_CACHE_DIR": str(settings.cache_dir),
+        "THOTH_MAX_FILE_BYTES": str(settings.max_file_bytes),
+        "THOTH_LOG_LEVEL": "INFO",
+    }
+    if settings.storage_emulator_host:
+        env["STORAGE_EMULATOR_HOST"] = settings.storage_emulator_host
+    if settings.cloud_tasks_emulator_host:
+        env["CLOUD_TASKS_EMULATOR_HOST"] = settings.cloud_tasks_emulator_host
+    return env
+
+
+@contextmanager
+def ingestion_worker(settings: Settings, port: int, log: Path | None = None) -> Iterator[str]:
+    command = [sys.executable, "-m", "thoth.cli.main", "worker", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    with running(command, f"{url}/health", env=settings_env(settings), log=log):
+        yield url

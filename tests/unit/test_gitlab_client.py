@@ -1,0 +1,299 @@
+"""The GitLab client against a respx-mocked REST API v4: pagination, retries, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from thoth.sources.gitlab import (
+    FileTooLargeError,
+    GitLabAuthError,
+    GitLabClient,
+    GitLabError,
+    GitLabNotFoundError,
+    TreeEntry,
+)
+
+BASE = "https://gitlab.example.com"
+TOKEN = "glpat-very-secret-token-123"
+PROJECT = "handbook-group/handbook"
+TREE = "/api/v4/projects/handbook-group%2Fhandbook/repository/tree"
+
+
+def blob(path: str, sha: str) -> dict[str, str]:
+    return {"id": sha, "name": path.rsplit("/", 1)[-1], "type": "blob", "path": path}
+
+
+def folder(path: str) -> dict[str, str]:
+    return {"id": "f" * 40, "name": path, "type": "tree", "path": path}
+
+
+@pytest.fixture
+def api() -> Iterator[respx.MockRouter]:
+    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def client(sleeps: list[float]) -> Iterator[GitLabClient]:
+    with GitLabClient(BASE, TOKEN, sleep=sleeps.append, max_retries=5) as gitlab:
+        yield gitlab
+
+
+PAGES = [
+    [folder("hb"), blob("hb/a.md", "a1"), blob("hb/b.md", "b1")],
+    [folder("hb/team"), blob("hb/team/c.md", "c1")],
+    [blob("hb/team/d.pdf", "d1")],
+]
+
+
+def test_tree_follows_x_next_page_over_three_pages(
+    api: respx.MockRouter, client: GitLabClient
+) -> None:
+    def page(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params.get("page", "1"))
+        following = str(number + 1) if number < len(PAGES) else ""
+        return httpx.Response(200, json=PAGES[number - 1], headers={"X-Next-Page": following})
+
+    route = api.get(TREE).mock(side_effect=page)
+    tree = client.list_tree(PROJECT, "main", "hb")
+
+    assert tree.entries == [
+        TreeEntry("hb/a.md", "a1"),
+        TreeEntry("hb/b.md", "b1"),
+        TreeEntry("hb/team/c.md", "c1"),
+        TreeEntry("hb/team/d.pdf", "d1"),
+    ]
+    assert tree.rejected == []
+    assert route.call_count == 3
+    first, last = route.calls[0].request, route.calls[2].request
+    assert first.url.raw_path.startswith(TREE.encode())  # the project path is URL-encoded
+    assert dict(first.url.params) == {
+        "recursive": "true",
+        "ref": "main",
+        "path": "hb",
+        "per_page": "100",
+    }
+    assert dict(last.url.params) == {**dict(first.url.params), "page": "3"}
+    assert all(call.request.headers["PRIVATE-TOKEN"] == TOKEN for call in route.calls)
+
+
+def test_tree_follows_link_next(api: respx.MockRouter, client: GitLabClient) -> None:
+    def page(request: httpx.Request) -> httpx.Response:
+        token = request.url.params.get("page_token", "0")
+        number = int(token)
+        headers = {}
+        if number + 1 < len(PAGES):
+            following = f"{BASE}{TREE}?pagination=keyset&page_token={number + 1}"
+            headers["Link"] = f'<{following}>; rel="next"'
+        return httpx.Response(200, json=PAGES[number], headers=headers)
+
+    route = api.get(TREE).mock(side_effect=page)
+    tree = client.list_tree(PROJECT, "main")
+
+    assert [entry.path for entry in tree.entries] == [
+        "hb/a.md",
+        "hb/b.md",
+        "hb/team/c.md",
+        "hb/team/d.pdf",
+    ]
+    assert route.call_count == 3
+    assert "path" not in route.calls[0].request.url.params  # no prefix: whole repository
+
+
+def test_pagination_to_another_host_is_refused(api: respx.MockRouter, client: GitLabClient) -> None:
+    api.get(TREE).respond(json=[], headers={"Link": '<https://evil.example/steal>; rel="next"'})
+    with pytest.raises(GitLabError, match="another host"):
+        client.list_tree(PROJECT, "main")
+
+
+def test_pagination_loop_is_detected(api: respx.MockRouter, client: GitLabClient) -> None:
+    route = api.get(TREE).respond(json=[], headers={"Link": f'<{BASE}{TREE}?page=1>; rel="next"'})
+    with pytest.raises(GitLabError, match="loops"):
+        client.list_tree(PROJECT, "main")
+    assert route.call_count == 2
+
+
+def test_unsafe_tree_paths_are_rejected_and_reported(
+    api: respx.MockRouter, client: GitLabClient
+) -> None:
+    api.get(TREE).respond(
+        json=[
+            blob("hb/ok.md", "1"),
+            blob("hb/../../etc/passwd", "2"),
+            blob("/abs.md", "3"),
+            blob("hb/a\\b.md", "4"),
+        ]
+    )
+    tree = client.list_tree(PROJECT, "main")
+    assert tree.entries == [TreeEntry("hb/ok.md", "1")]
+    assert [error.path for error in tree.rejected] == [
+        "hb/../../etc/passwd",
+        "/abs.md",
+        "hb/a\\b.md",
+    ]
+    assert "'..'" in tree.rejected[0].message
+
+
+def test_429_honours_retry_after(
+    api: respx.MockRouter, client: GitLabClient, sleeps: list[float]
+) -> None:
+    route = api.get(TREE).mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "7"}),
+            httpx.Response(200, json=[blob("a.md", "1")]),
+        ]
+    )
+    assert client.list_tree(PROJECT, "main").entries == [TreeEntry("a.md", "1")]
+    assert route.call_count == 2
+    assert sleeps == [7.0]
+
+
+def test_retry_after_is_capped(
+    api: respx.MockRouter, client: GitLabClient, sleeps: list[float]
+) -> None:
+    api.get(TREE).mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "3600"}),
+            httpx.Response(200, json=[]),
+        ]
+    )
+    client.list_tree(PROJECT, "main")
+    assert sleeps == [60.0]
+
+
+def test_5xx_backs_off_exponentially_then_succeeds(
+    api: respx.MockRouter, client: GitLabClient, sleeps: list[float]
+) -> None:
+    route = api.get(TREE).mock(
+        side_effect=[httpx.Response(502), httpx.Response(502), httpx.Response(200, json=[])]
+    )
+    assert client.list_tree(PROJECT, "main").entries == []
+    assert route.call_count == 3
+    assert len(sleeps) == 2
+    assert 0 < sleeps[0] < sleeps[1]
+
+
+def test_transport_errors_are_retried(
+    api: respx.MockRouter, client: GitLabClient, sleeps: list[float]
+) -> None:
+    route = api.get(TREE).mock(
+        side_effect=[httpx.ConnectError("refused"), httpx.Response(200, json=[])]
+    )
+    client.list_tree(PROJECT, "main")
+    assert route.call_count == 2
+    assert len(sleeps) == 1
+
+
+def test_5xx_forever_gives_up_with_a_clear_error(
+    api: respx.MockRouter, client: GitLabClient, sleeps: list[float]
+) -> None:
+    route = api.get(TREE).respond(500)
+    with pytest.raises(GitLabError) as caught:
+        client.list_tree(PROJECT, "main")
+    message = str(caught.value)
+    assert route.call_count == 6  # 1 + max_retries
+    assert len(sleeps) == 5
+    assert "after 6 attempts" in message
+    assert "500" in message
+    assert TREE in message
+    assert TOKEN not in message
+    assert "?" not in message.split(TREE)[1].split()[0]  # the query string is not shown
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_rejected_token(
+    api: respx.MockRouter, client: GitLabClient, sleeps: list[float], status: int
+) -> None:
+    route = api.get(TREE).respond(status, json={"message": "401 Unauthorized"})
+    with pytest.raises(GitLabAuthError) as caught:
+        client.list_tree(PROJECT, "main")
+    message = str(caught.value)
+    assert f"GitLab rejected the token ({status})" in message
+    assert PROJECT in message
+    assert "THOTH_GITLAB_TOKEN" in message
+    assert TOKEN not in message
+    assert TOKEN not in repr(caught.value)
+    assert route.call_count == 1  # not retried
+    assert sleeps == []
+
+
+def test_anonymous_access_refused(api: respx.MockRouter) -> None:
+    api.get(TREE).respond(401)
+    with GitLabClient(BASE, None) as anonymous, pytest.raises(GitLabAuthError, match="anonymous"):
+        anonymous.list_tree(PROJECT, "main")
+    assert "PRIVATE-TOKEN" not in api.calls.last.request.headers
+
+
+def test_missing_project_or_ref(api: respx.MockRouter, client: GitLabClient) -> None:
+    api.get(TREE).respond(404, json={"message": "404 Tree Not Found"})
+    with pytest.raises(GitLabNotFoundError, match=r"'handbook-group/handbook'.*'nope'.*not found"):
+        client.list_tree(PROJECT, "nope")
+
+
+def test_other_client_errors_are_not_retried(
+    api: respx.MockRouter, client: GitLabClient, sleeps: list[float]
+) -> None:
+    route = api.get(TREE).respond(400)
+    with pytest.raises(GitLabError, match="400"):
+        client.list_tree(PROJECT, "main")
+    assert route.call_count == 1
+
+
+def test_invalid_json_is_a_clear_error(api: respx.MockRouter, client: GitLabClient) -> None:
+    api.get(TREE).respond(200, content=b"<html>login</html>")
+    with pytest.raises(GitLabError, match="invalid JSON"):
+        client.list_tree(PROJECT, "main")
+
+
+def test_numeric_project_id(api: respx.MockRouter, client: GitLabClient) -> None:
+    route = api.get("/api/v4/projects/42/repository/tree").respond(json=[])
+    client.list_tree(42, "main")
+    assert route.called
+
+
+RAW = "/api/v4/projects/handbook-group%2Fhandbook/repository/blobs/abc123/raw"
+
+
+def test_get_file_by_blob_id(api: respx.MockRouter, client: GitLabClient) -> None:
+    route = api.get(RAW).respond(200, content=b"# Title\n")
+    assert client.get_file(PROJECT, "abc123") == b"# Title\n"
+    assert route.calls.last.request.headers["PRIVATE-TOKEN"] == TOKEN
+
+
+def test_get_file_retries_too(
+    api: respx.MockRouter, client: GitLabClient, sleeps: list[float]
+) -> None:
+    api.get(RAW).mock(side_effect=[httpx.Response(503), httpx.Response(200, content=b"x")])
+    assert client.get_file(PROJECT, "abc123") == b"x"
+    assert len(sleeps) == 1
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_get_file_over_the_limit(
+    api: respx.MockRouter, client: GitLabClient, declared: bool
+) -> None:
+    def big(request: httpx.Request) -> httpx.Response:
+        body: Any = b"x" * 2000
+        if not declared:  # streamed without Content-Length
+            body = iter([b"x" * 1000, b"x" * 1000])
+        return httpx.Response(200, content=body)
+
+    api.get(RAW).mock(side_effect=big)
+    with pytest.raises(FileTooLargeError, match="1500-byte limit"):
+        client.get_file(PROJECT, "abc123", max_bytes=1500)
+    assert client.get_file(PROJECT, "abc123", max_bytes=2000) == b"x" * 2000
+
+
+def test_blob_id_is_validated(client: GitLabClient) -> None:
+    with pytest.raises(GitLabError, match="invalid blob id"):
+        client.get_file(PROJECT, "../../secrets")

@@ -1,0 +1,156 @@
+"""PDF, DOCX and HTML parsing on documents built in the test."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import docx
+import pytest
+from pypdf import PdfReader, PdfWriter
+
+from thoth.parsing import Block, ParseError, parse_document
+
+
+def make_pdf(pages: list[str]) -> bytes:
+    """A minimal valid PDF with one line of Helvetica text per page."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [%s] /Count %d >>"
+        % (b" ".join(b"%d 0 R" % (4 + 2 * i) for i in range(len(pages))), len(pages)),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    for i, text in enumerate(pages):
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (5 + 2 * i)
+        )
+        stream = b"BT /F1 12 Tf 72 720 Td (%s) Tj ET" % text.encode("latin-1")
+        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n%s\nendobj\n" % (number, body))
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    out.write(b"".join(b"%010d 00000 n \n" % offset for offset in offsets))
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\n" % (len(objects) + 1))
+    out.write(b"startxref\n%d\n%%%%EOF\n" % xref)
+    return out.getvalue()
+
+
+def encrypted(pdf: bytes, user_password: str) -> bytes:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    writer.add_metadata({"/Title": "Security policy"})
+    writer.encrypt(user_password=user_password, owner_password="owner", algorithm="RC4-128")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_pdf_pages_are_sections() -> None:
+    doc = parse_document("policies/travel-policy.PDF", make_pdf(["Book trains.", "Expense it."]))
+    assert doc.title == "Travel policy"
+    assert doc.metadata["pages"] == 2
+    assert doc.blocks == [Block(("Page 1",), "Book trains."), Block(("Page 2",), "Expense it.")]
+
+
+def test_pdf_with_empty_user_password_is_read_and_titled_from_metadata() -> None:
+    doc = parse_document("x.pdf", encrypted(make_pdf(["Lock your screen."]), ""))
+    assert doc.title == "Security policy"
+    assert doc.blocks[0].text == "Lock your screen."
+
+
+def test_password_protected_pdf_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="encrypted"):
+        parse_document("x.pdf", encrypted(make_pdf(["secret"]), "hunter2"))
+
+
+@pytest.mark.parametrize("data", [b"%PDF-1.4 garbage", b"not a pdf at all", make_pdf(["x"])[:150]])
+def test_broken_pdf_is_a_parse_error(data: bytes) -> None:
+    with pytest.raises(ParseError, match="unreadable PDF"):
+        parse_document("broken.pdf", data)
+
+
+def make_docx() -> bytes:
+    document = docx.Document()
+    document.core_properties.title = "Core title"
+    document.core_properties.author = "People team"
+    document.add_paragraph("Preamble before any heading.")
+    document.add_heading("Benefits", level=1)
+    document.add_paragraph("Health insurance from day one.")
+    document.add_heading("Pension", level=2)
+    document.add_paragraph("Matched up to 5%.", style="List Bullet")
+    table = document.add_table(rows=2, cols=2)
+    for cell, text in zip(
+        table.rows[0].cells + table.rows[1].cells, ["Plan", "Match", "A", "5%"], strict=True
+    ):
+        cell.text = text
+    document.add_heading("Holidays", level=1)
+    document.add_paragraph("25 days.")
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def test_docx_headings_tables_lists_and_metadata() -> None:
+    doc = parse_document("people/benefits.docx", make_docx())
+    assert doc.title == "Benefits"  # first heading 1 wins over the core title
+    assert doc.metadata["title"] == "Core title" and doc.metadata["author"] == "People team"
+    assert isinstance(doc.metadata["created"], str)
+    assert doc.blocks == [
+        Block((), "Preamble before any heading."),
+        Block(("Benefits",), "Health insurance from day one."),
+        Block(("Benefits", "Pension"), "- Matched up to 5%."),
+        Block(("Benefits", "Pension"), "| Plan | Match |\n| A | 5% |", "table"),
+        Block(("Holidays",), "25 days."),
+    ]
+
+
+def test_broken_docx_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="unreadable DOCX"):
+        parse_document("x.docx", b"PK\x03\x04 not really a zip")
+    with pytest.raises(ParseError, match="unreadable DOCX"):
+        parse_document("x.docx", make_docx()[:500])
+
+
+def test_docx_zip_bomb_is_refused() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", b"\0" * 210_000_000)
+    with pytest.raises(ParseError, match="inflates"):
+        parse_document("bomb.docx", out.getvalue())
+
+
+PAGE = b"""<!doctype html><html><head><title>Site | Expenses</title>
+<meta name="description" content="How to claim expenses"><style>p{color:red}</style></head>
+<body><nav><a href="/">Home</a></nav>
+<h1>Expenses</h1><p>Claim within <b>30 days</b>.<br>Keep receipts.</p>
+<!-- hidden comment -->
+<h2>Limits</h2><ul><li>Meals: 50</li><li>Hotels: 200</li></ul>
+<table><tr><th>Item</th><th>Limit</th></tr><tr><td>Taxi</td><td>40</td></tr></table>
+<pre>expense submit --amount 40
+  --receipt r.pdf</pre><script>alert(1)</script>
+<h1>Travel</h1><p>Book via the portal.</p></body></html>"""
+
+
+def test_html_headings_blocks_and_metadata() -> None:
+    doc = parse_document("finance/expenses.htm", PAGE)
+    assert doc.title == "Expenses"
+    assert doc.metadata == {"description": "How to claim expenses"}
+    assert doc.blocks == [
+        Block((), "Home"),
+        Block(("Expenses",), "Claim within 30 days.\nKeep receipts."),
+        Block(("Expenses", "Limits"), "- Meals: 50"),
+        Block(("Expenses", "Limits"), "- Hotels: 200"),
+        Block(("Expenses", "Limits"), "| Item | Limit |\n| Taxi | 40 |", "table"),
+        Block(("Expenses", "Limits"), "expense submit --amount 40\n  --receipt r.pdf", "code"),
+        Block(("Travel",), "Book via the portal."),
+    ]
+    assert "alert" not in doc.text and "hidden comment" not in doc.text and "color" not in doc.text
+
+
+def test_html_title_tag_is_used_without_h1() -> None:
+    assert parse_document("a.html", b"<title>Only title</title><p>x</p>").title == "Only title"

@@ -1,0 +1,166 @@
+"""Hybrid search over real snapshots on disk, with the deterministic hashing encoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.snapshots import SAMPLE_DOCS, HashingEncoder, make_snapshot, real_encoder
+from thoth.index.snapshot import open_snapshot
+from thoth.search import (
+    DocumentNotFoundError,
+    IndexNotReadyError,
+    InvalidQueryError,
+    SearchEngine,
+    SourceIndex,
+    UnknownSourceError,
+)
+from thoth.search.engine import closest_paths
+
+
+def load(directory: Path) -> SourceIndex:
+    return SourceIndex(open_snapshot(directory))
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> SearchEngine:
+    root = tmp_path_factory.mktemp("snap")
+    make_snapshot(root / "a", SAMPLE_DOCS, source="handbook")
+    other = {"guides/laptop-setup.md": "# Laptop setup\n\nInstall the laptop agent first."}
+    make_snapshot(root / "b", other, source="guides")
+    indexes = {"handbook": load(root / "a"), "guides": load(root / "b")}
+    return SearchEngine(indexes, HashingEncoder())
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "fulltext"])
+def test_finds_the_right_passage(engine: SearchEngine, mode: str) -> None:
+    results = engine.search("how many vacation days", mode=mode, num_results=3)  # type: ignore[arg-type]
+    assert results[0].path == "people/vacation.md"
+    assert results[0].url == "https://handbook.example.com/people/vacation.md"
+    assert results[0].title == "Vacation policy"
+    scores = [r.score for r in results]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_hybrid_top_score_is_one_when_both_agree(engine: SearchEngine) -> None:
+    top = engine.search("paid vacation days a year", num_results=1)[0]
+    assert top.score == pytest.approx(1.0)
+
+
+def test_searches_all_sources_or_one(engine: SearchEngine) -> None:
+    everywhere = engine.search("laptop", num_results=10)
+    assert {r.source for r in everywhere} == {"handbook", "guides"}
+    only = engine.search("laptop", num_results=10, source="guides")
+    assert {r.source for r in only} == {"guides"}
+
+
+def test_prefix_filter_applies_before_ranking(tmp_path: Path) -> None:
+    # 40 documents about laptops outrank the one under rare/ for "laptop": a filter applied
+    # after truncating the top-k would return nothing from rare/.
+    docs = {
+        f"common/doc{i:02d}.md": f"# Doc {i}\n\nlaptop laptop laptop policy number {i}"
+        for i in range(40)
+    }
+    docs |= {
+        f"rare/r{i}.md": f"# Rare {i}\n\nsomething unrelated about gardens {i}" for i in range(3)
+    }
+    make_snapshot(tmp_path / "s", docs)
+    engine = SearchEngine({"handbook": load(tmp_path / "s")}, HashingEncoder())
+    for mode in ("hybrid", "dense"):
+        results = engine.search("laptop", num_results=3, path_prefix="rare/", mode=mode)  # type: ignore[arg-type]
+        assert len(results) == 3
+        assert all(r.path.startswith("rare/") for r in results)
+    assert {r.path for r in engine.search("laptop", num_results=50)} >= {
+        f"common/doc{i:02d}.md" for i in range(40)
+    }
+    # full text only returns matching passages, but never ones outside the prefix
+    results = engine.search("gardens laptop", num_results=5, path_prefix="rare", mode="fulltext")
+    assert results and all(r.path.startswith("rare/") for r in results)
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\n\t"])
+def test_empty_query(engine: SearchEngine, query: str) -> None:
+    with pytest.raises(InvalidQueryError, match="empty"):
+        engine.search(query)
+
+
+def test_long_query_is_truncated(engine: SearchEngine) -> None:
+    assert engine.search("vacation " * 500, num_results=1)[0].path == "people/vacation.md"
+
+
+@pytest.mark.parametrize("n", [0, -1, 51])
+def test_num_results_range(engine: SearchEngine, n: int) -> None:
+    with pytest.raises(InvalidQueryError, match="num_results"):
+        engine.search("vacation", num_results=n)
+
+
+def test_more_results_than_chunks(engine: SearchEngine) -> None:
+    assert len(engine.search("policy", num_results=50, mode="dense")) == 11
+
+
+def test_unknown_source_names_the_known(engine: SearchEngine) -> None:
+    with pytest.raises(UnknownSourceError, match="guides, handbook"):
+        engine.search("vacation", source="wiki")
+
+
+def test_prefix_matching_nothing_names_folders(engine: SearchEngine) -> None:
+    with pytest.raises(InvalidQueryError, match=r"engineering/.*people/"):
+        engine.search("vacation", path_prefix="hr/", source="handbook")
+
+
+def test_bad_mode(engine: SearchEngine) -> None:
+    with pytest.raises(InvalidQueryError, match="mode"):
+        engine.search("vacation", mode="magic")  # type: ignore[arg-type]
+
+
+def test_quotes_in_prefix_and_query_are_safe(engine: SearchEngine) -> None:
+    with pytest.raises(InvalidQueryError):
+        engine.search("x", path_prefix="it's' OR '1'='1")
+    assert engine.search('manager\'s "leave" (AND) OR -x:y*', num_results=1)
+
+
+def test_no_index_loaded() -> None:
+    with pytest.raises(IndexNotReadyError):
+        SearchEngine({}, HashingEncoder()).search("vacation")
+
+
+def test_without_encoder_hybrid_falls_back_to_fulltext(engine: SearchEngine) -> None:
+    bare = SearchEngine(engine.indexes, None)
+    assert bare.search("vacation")[0].path == "people/vacation.md"
+    with pytest.raises(IndexNotReadyError, match="embedding model"):
+        bare.search("vacation", mode="dense")
+
+
+def test_get_document_and_suggestions(engine: SearchEngine) -> None:
+    assert engine.get_document("people/vacation.md").title == "Vacation policy"
+    assert engine.get_document("/guides/laptop-setup.md").source == "guides"
+    with pytest.raises(DocumentNotFoundError) as info:
+        engine.get_document("people/vacations.md")
+    assert info.value.suggestions[0] == "people/vacation.md"
+    assert "people/vacation.md" in str(info.value)
+
+
+def test_closest_paths_by_file_name() -> None:
+    paths = ["a/b/c/vacation-policy.md", "x/y.md"]
+    assert closest_paths("vacation-policy.md", paths) == ["a/b/c/vacation-policy.md"]
+
+
+def test_topics(engine: SearchEngine) -> None:
+    topics = {t.path: t.documents for t in engine.topics()}
+    assert topics == {"engineering/": 2, "people/": 2, "security/": 1, "guides/": 1}
+    assert engine.topics(source="handbook", prefix="people")[0].path == "people/"
+
+
+@pytest.mark.slow
+def test_real_model_matches_meaning_not_words(tmp_path: Path) -> None:
+    encoder = real_encoder()
+    if encoder is None:
+        pytest.skip("thoth.embedding is not available")
+    make_snapshot(tmp_path / "s", SAMPLE_DOCS, encoder=encoder)
+    engine = SearchEngine({"handbook": load(tmp_path / "s")}, encoder)
+    for mode in ("dense", "hybrid"):
+        top = engine.search("how long can I be away on holiday?", mode=mode, num_results=1)  # type: ignore[arg-type]
+        assert top[0].path == "people/vacation.md"
+        top = engine.search("my notebook computer was stolen", mode=mode, num_results=1)  # type: ignore[arg-type]
+        assert top[0].path == "security/laptops.md"

@@ -1,0 +1,35 @@
+"""Reciprocal rank fusion arithmetic."""
+
+from __future__ import annotations
+
+import pytest
+
+from thoth.search.fusion import max_rrf_score, reciprocal_rank_fusion
+
+
+def test_rrf_scores() -> None:
+    fused = dict(reciprocal_rank_fusion([["a", "b", "c"], ["b", "d"]], k=60))
+    assert fused["a"] == pytest.approx(1 / 61)
+    assert fused["b"] == pytest.approx(1 / 62 + 1 / 61)
+    assert fused["c"] == pytest.approx(1 / 63)
+    assert fused["d"] == pytest.approx(1 / 62)
+
+
+def test_rrf_order_and_ties() -> None:
+    fused = reciprocal_rank_fusion([["a", "b"], ["b", "a"], ["c"]])
+    # a and b tie (1/61 + 1/62); a appeared first. c has 1/61 only.
+    assert [item for item, _ in fused] == ["a", "b", "c"]
+
+
+def test_agreement_beats_one_strong_vote() -> None:
+    fused = reciprocal_rank_fusion([["x", "both"], ["y", "both"]])
+    assert fused[0][0] == "both"
+
+
+def test_max_score_is_first_in_every_list() -> None:
+    fused = reciprocal_rank_fusion([["a"], ["a"]])
+    assert fused[0][1] == pytest.approx(max_rrf_score(2))
+
+
+def test_empty() -> None:
+    assert reciprocal_rank_fusion([[], []]) == []

@@ -1,0 +1,119 @@
+"""The snapshot format: what build_snapshot writes, open_snapshot reads back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.support.snapshots import SAMPLE_DOCS, HashingEncoder, make_snapshot, records
+from thoth.index.snapshot import SnapshotError, build_snapshot, open_snapshot, read_manifest
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    manifest = make_snapshot(tmp_path / "s", SAMPLE_DOCS, source="hb", version="v1")
+    assert (manifest.source, manifest.version, manifest.documents) == ("hb", "v1", 5)
+    assert manifest.chunks == 10 and manifest.dimensions == 384
+    assert read_manifest(tmp_path / "s") == manifest
+    snapshot = open_snapshot(tmp_path / "s")
+    snapshot.verify()
+    docs = list(snapshot.documents())
+    assert [d.path for d in docs] == sorted(SAMPLE_DOCS)
+    assert docs[0].metadata == {"test": True}
+    chunks = list(snapshot.chunks())
+    assert [(c.path, c.ordinal) for c in chunks] == sorted((c.path, c.ordinal) for c in chunks)
+    _, originals = records("hb", SAMPLE_DOCS, HashingEncoder())
+    by_id = {c.chunk_id: c for c in originals}
+    for chunk in chunks:
+        assert chunk.vector.dtype == np.float32
+        np.testing.assert_array_equal(chunk.vector, by_id[chunk.chunk_id].vector)
+        assert chunk.text == by_id[chunk.chunk_id].text
+
+
+def test_manifest_lists_every_file(tmp_path: Path) -> None:
+    manifest = make_snapshot(tmp_path / "s", SAMPLE_DOCS)
+    on_disk = sorted(
+        p.relative_to(tmp_path / "s").as_posix()
+        for p in (tmp_path / "s/lancedb").rglob("*")
+        if p.is_file()
+    )
+    assert [f.path for f in manifest.files] == on_disk
+    assert json.loads((tmp_path / "s/manifest.json").read_text())["files"]
+
+
+def test_chunks_for_some_paths(tmp_path: Path) -> None:
+    make_snapshot(tmp_path / "s", SAMPLE_DOCS)
+    chunks = list(open_snapshot(tmp_path / "s").chunks({"people/vacation.md", "nope.md"}))
+    assert {c.path for c in chunks} == {"people/vacation.md"} and len(chunks) == 2
+    assert list(open_snapshot(tmp_path / "s").chunks(set())) == []
+
+
+def test_same_input_same_rows(tmp_path: Path) -> None:
+    make_snapshot(tmp_path / "a", SAMPLE_DOCS)
+    make_snapshot(tmp_path / "b", dict(reversed(list(SAMPLE_DOCS.items()))))
+    a = [c.chunk_id for c in open_snapshot(tmp_path / "a").chunks()]
+    b = [c.chunk_id for c in open_snapshot(tmp_path / "b").chunks()]
+    assert a == b
+
+
+def test_duplicate_chunk_ids_rejected(tmp_path: Path) -> None:
+    docs, chunks = records("handbook", SAMPLE_DOCS, HashingEncoder())
+    with pytest.raises(SnapshotError, match="duplicate chunk id"):
+        build_snapshot(
+            tmp_path / "s",
+            source="handbook",
+            version="v1",
+            documents=docs,
+            chunks=[*chunks, chunks[0]],
+            model="m",
+            dimensions=384,
+        )
+
+
+def test_wrong_dimensions_rejected(tmp_path: Path) -> None:
+    docs, chunks = records("handbook", SAMPLE_DOCS, HashingEncoder())
+    with pytest.raises(SnapshotError, match="shape"):
+        build_snapshot(
+            tmp_path / "s",
+            source="handbook",
+            version="v1",
+            documents=docs,
+            chunks=chunks,
+            model="m",
+            dimensions=128,
+        )
+
+
+def test_snapshots_are_immutable(tmp_path: Path) -> None:
+    make_snapshot(tmp_path / "s", SAMPLE_DOCS)
+    with pytest.raises(SnapshotError, match="immutable"):
+        make_snapshot(tmp_path / "s", SAMPLE_DOCS)
+
+
+def test_empty_snapshot(tmp_path: Path) -> None:
+    manifest = make_snapshot(tmp_path / "s", {})
+    assert (manifest.documents, manifest.chunks) == (0, 0)
+    assert list(open_snapshot(tmp_path / "s").chunks()) == []
+
+
+def test_verify_catches_missing_changed_and_stray_files(tmp_path: Path) -> None:
+    manifest = make_snapshot(tmp_path / "s", SAMPLE_DOCS)
+    target = tmp_path / "s" / manifest.files[-1].path
+    data = target.read_bytes()
+    target.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    with pytest.raises(SnapshotError, match="sha256"):
+        open_snapshot(tmp_path / "s").verify()
+    target.unlink()
+    with pytest.raises(SnapshotError, match="missing"):
+        open_snapshot(tmp_path / "s").verify()
+    target.write_bytes(data)
+    (tmp_path / "s/lancedb/extra.bin").write_bytes(b"x")
+    with pytest.raises(SnapshotError, match="not in manifest"):
+        open_snapshot(tmp_path / "s").verify()
+
+
+def test_no_manifest_is_not_a_snapshot(tmp_path: Path) -> None:
+    with pytest.raises(SnapshotError, match="no manifest"):
+        open_snapshot(tmp_path)
