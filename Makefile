@@ -6,7 +6,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT := false
 export NO_GCE_CHECK := true
 
-.PHONY: help install test lint format bench
+.PHONY: help install test lint format static
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -23,6 +23,22 @@ lint: install ## ruff, ruff format --check, mypy
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy emulators/cloud-tasks/src
 
+static: install ## actionlint, hadolint, checkov (terraform validate runs in GitHub CI)
+	bash scripts/static-checks.sh
+
 format: install ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+.PHONY: up down status logs
+up: install ## start the local stack (no Docker), ingest examples/handbook, print endpoints
+	$(VENV)/bin/thoth dev up
+
+down: ## stop the local stack started by `make up`
+	@if [ -x $(VENV)/bin/thoth ]; then $(VENV)/bin/thoth dev down; else echo "nothing to stop"; fi
+
+status: ## show the local stack's processes and health
+	$(VENV)/bin/thoth dev status
+
+logs: ## tail the local stack's logs (make logs S=mcp)
+	$(VENV)/bin/thoth dev logs $(S)

@@ -47,6 +47,13 @@ class Settings(BaseSettings):
         "thoth-tasks@thoth-local.iam.gserviceaccount.com",
         description="Service account whose OIDC token Cloud Tasks attaches to task requests.",
     )
+    queue_max_concurrent: int = Field(
+        2,
+        ge=1,
+        le=1000,
+        description="Concurrent batch dispatches on a queue Thoth configures itself (local "
+        "stacks); Terraform sets the cloud queue.",
+    )
     batch_files: int = Field(32, ge=1, le=1000, description="Files per ingestion batch.")
     max_file_bytes: int = Field(
         10_000_000, ge=1, description="Files larger than this are skipped with an error."

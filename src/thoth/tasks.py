@@ -7,7 +7,6 @@ the same name is refused by Cloud Tasks (ALREADY_EXISTS) and we treat that as su
 
 from __future__ import annotations
 
-import contextlib
 import json
 from datetime import timedelta
 from typing import Any, Protocol
@@ -16,6 +15,8 @@ import grpc
 from google.api_core import exceptions as gexc
 from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
+from google.protobuf import field_mask_pb2
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from thoth.config import Settings
 
@@ -71,9 +72,27 @@ class TaskQueue:
         return True
 
     def ensure_queue(self) -> None:
-        """Create the queue if missing (local stacks; Terraform owns it in the cloud)."""
-        parent = f"projects/{self.settings.project}/locations/{self.settings.location}"
-        with contextlib.suppress(gexc.AlreadyExists):
-            self.client.create_queue(
-                parent=parent, queue=tasks_v2.Queue(name=self.settings.queue_path)
-            )
+        """Create or update the queue with limits the worker can take (local stacks and
+        tests; Terraform owns the cloud queue). Retries while the emulator starts."""
+        queue = tasks_v2.Queue(
+            name=self.settings.queue_path,
+            rate_limits=tasks_v2.RateLimits(
+                max_concurrent_dispatches=self.settings.queue_max_concurrent,
+                max_dispatches_per_second=50,
+            ),
+            retry_config=tasks_v2.RetryConfig(
+                max_attempts=100,
+                min_backoff=timedelta(seconds=0.5),
+                max_backoff=timedelta(seconds=30),
+                max_doublings=5,
+            ),
+        )
+        mask = field_mask_pb2.FieldMask(paths=["rate_limits", "retry_config"])
+        for attempt in Retrying(
+            stop=stop_after_delay(60),
+            wait=wait_exponential(multiplier=0.2, max=5),
+            retry=retry_if_exception_type(gexc.ServiceUnavailable),
+            reraise=True,
+        ):
+            with attempt:
+                self.client.update_queue(queue=queue, update_mask=mask)

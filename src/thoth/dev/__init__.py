@@ -1,0 +1,1 @@
+"""The local development stack: emulators and both services as background processes (`make up`)."""

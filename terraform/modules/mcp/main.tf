@@ -1,0 +1,159 @@
+# The MCP server: stateless Streamable HTTP (DESIGN 6), any replica answers any request.
+
+resource "google_cloud_run_v2_service" "mcp" {
+  project             = var.project_id
+  name                = var.service_name
+  location            = var.region
+  ingress             = "INGRESS_TRAFFIC_ALL"
+  deletion_protection = var.deletion_protection
+  labels              = var.labels
+
+  template {
+    service_account                  = var.service_account_email
+    execution_environment            = "EXECUTION_ENVIRONMENT_GEN2"
+    timeout                          = "300s"
+    max_instance_request_concurrency = 80
+
+    scaling {
+      min_instance_count = 0
+      max_instance_count = 3
+    }
+
+    containers {
+      image = var.image
+
+      ports {
+        container_port = 8080 # Cloud Run sets PORT=8080; the app reads PORT
+      }
+
+      resources {
+        limits = {
+          cpu    = "2"
+          memory = "2Gi" # the snapshot cache (THOTH_CACHE_DIR on /tmp) lives in memory too
+        }
+        cpu_idle          = true
+        startup_cpu_boost = true
+      }
+
+      env {
+        name  = "THOTH_PROJECT"
+        value = var.project_id
+      }
+      env {
+        name  = "THOTH_LOCATION"
+        value = var.region
+      }
+      env {
+        name  = "THOTH_BUCKET"
+        value = var.bucket_name
+      }
+      env {
+        name  = "THOTH_HOST"
+        value = "0.0.0.0"
+      }
+      env {
+        name  = "THOTH_LOG_FORMAT"
+        value = "json"
+      }
+      env {
+        name  = "THOTH_LOG_LEVEL"
+        value = var.log_level
+      }
+      env {
+        name  = "THOTH_CACHE_DIR"
+        value = "/tmp/thoth"
+      }
+      env {
+        name  = "THOTH_INDEX_POLL_SECONDS"
+        value = tostring(var.index_poll_seconds)
+      }
+      env {
+        name  = "THOTH_EMBEDDING_MODEL"
+        value = var.embedding_model
+      }
+      env {
+        # Without the real hostname the MCP SDK's DNS-rebinding check answers 421.
+        name  = "THOTH_ALLOWED_HOSTS"
+        value = join(",", concat([var.host], var.extra_allowed_hosts))
+      }
+
+      dynamic "env" {
+        for_each = var.mcp_tokens_secret_id == null ? [] : [var.mcp_tokens_secret_id]
+        content {
+          name = "THOTH_MCP_TOKENS"
+          value_source {
+            secret_key_ref {
+              secret  = env.value
+              version = "latest"
+            }
+          }
+        }
+      }
+
+      # /health answers at once (the model and the index load in the background); /ready
+      # says when search works. Startup allows 2 minutes, liveness restarts a wedged process.
+      startup_probe {
+        http_get {
+          path = "/health"
+        }
+        initial_delay_seconds = 0
+        period_seconds        = 5
+        timeout_seconds       = 3
+        failure_threshold     = 24
+      }
+
+      liveness_probe {
+        http_get {
+          path = "/health"
+        }
+        period_seconds    = 30
+        timeout_seconds   = 5
+        failure_threshold = 3
+      }
+    }
+  }
+
+  traffic {
+    type    = "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
+    percent = 100
+  }
+
+  lifecycle {
+    # The image is rolled out by the deploy workflow (gcloud, by digest) and traffic is moved
+    # by rollbacks (docs/deployment.md); Terraform owns everything else.
+    ignore_changes = [
+      template[0].containers[0].image,
+      traffic,
+      client,
+      client_version,
+    ]
+  }
+}
+
+# Never allUsers by default: callers are listed in mcp_invoker_members. allUsers is accepted
+# only with the app's bearer-token check switched on.
+resource "google_cloud_run_v2_service_iam_member" "invoker" {
+  for_each = toset(var.invoker_members)
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloud_run_v2_service.mcp.name
+  role     = "roles/run.invoker"
+  member   = each.key
+
+  lifecycle {
+    precondition {
+      condition     = !contains(["allUsers", "allAuthenticatedUsers"], each.key) || var.mcp_tokens_secret_id != null
+      error_message = "A public MCP server needs bearer tokens: set mcp_tokens_secret_id."
+    }
+  }
+}
+
+# The deploy workflow checks /health after each rollout.
+resource "google_cloud_run_v2_service_iam_member" "deployer" {
+  project  = var.project_id
+  location = var.region
+  name     = google_cloud_run_v2_service.mcp.name
+  role     = "roles/run.invoker"
+  member   = var.deployer_member
+}

@@ -1,0 +1,199 @@
+"""The compose stack end to end: the repo's own images, built and started by testcontainers'
+`DockerCompose`, driven through the MCP endpoint with the `mcp` package's own client.
+
+The stack runs under its own project name and host ports, so a developer's `make up` or
+`docker compose up` on the default ports is left alone. Without a usable Docker engine the
+tests are skipped (with the reason), unless THOTH_REQUIRE_DOCKER=1, where that is a failure.
+Offline machines: run scripts/docker-setup.sh first; when THOTH_BASE_IMAGE is unset and the
+local base image and wheelhouse it builds are present, the build uses them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+OFFLINE_BASE_IMAGE = "thoth-base:bookworm"
+PROJECT = os.environ.get("THOTH_E2E_PROJECT", "thoth-e2e")
+# Host ports for this stack (the defaults are taken by `make up` / a developer's stack).
+PORTS = {
+    "THOTH_GCS_HOST_PORT": 24443,
+    "THOTH_TASKS_HOST_PORT": 28123,
+    "THOTH_TASKS_HTTP_HOST_PORT": 28124,
+    "THOTH_WORKER_HOST_PORT": 28081,
+    "THOTH_MCP_HOST_PORT": 28080,
+}
+MCP_URL = f"http://127.0.0.1:{PORTS['THOTH_MCP_HOST_PORT']}/mcp"
+SERVICES = ("fake-gcs", "cloud-tasks", "ingestion", "seed", "mcp")
+
+
+def _docker_problem() -> str | None:
+    """Why this machine cannot run the stack, or None when it can."""
+    try:
+        info = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"docker CLI unusable: {exc}"
+    if info.returncode != 0:
+        return f"no Docker engine reachable (`docker info`: {info.stderr.strip()[:200]})"
+    compose = subprocess.run(
+        ["docker", "compose", "version"], capture_output=True, text=True, timeout=30
+    )
+    if compose.returncode != 0:
+        return "the docker compose plugin is missing (scripts/docker-setup.sh installs it)"
+    return None
+
+
+def _build_env() -> dict[str, str]:
+    """Compose variables for the test stack: project name, ports, and (on offline machines
+    prepared by scripts/docker-setup.sh) the local base image and the wheelhouse."""
+    env = {"COMPOSE_PROJECT_NAME": PROJECT, **{k: str(v) for k, v in PORTS.items()}}
+    if "THOTH_BASE_IMAGE" not in os.environ:
+        have_base = subprocess.run(
+            ["docker", "image", "inspect", OFFLINE_BASE_IMAGE], capture_output=True, timeout=30
+        )
+        if have_base.returncode == 0 and (REPO / "wheelhouse" / ".key").is_file():
+            env["THOTH_BASE_IMAGE"] = OFFLINE_BASE_IMAGE
+            env.setdefault("THOTH_PIP_INSTALL_FLAGS", "--no-index")
+    return env
+
+
+def _compose(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["docker", "compose", "-p", PROJECT, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=check,
+    )
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    problem = _docker_problem()
+    if problem:
+        if os.environ.get("THOTH_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"THOTH_REQUIRE_DOCKER=1 but {problem}")
+        pytest.skip(problem)
+    from testcontainers.compose import DockerCompose
+
+    env_file = tmp_path_factory.mktemp("compose") / "e2e.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in _build_env().items()))
+    compose = DockerCompose(
+        context=REPO,
+        compose_file_name="compose.yaml",
+        env_file=str(env_file),
+        build=True,
+        wait=True,
+    )
+    # A stack left over by an interrupted run would hold the ports: remove it first.
+    _compose("--env-file", str(env_file), "down", "--volumes", "--remove-orphans", check=False)
+    started = time.monotonic()
+    try:
+        compose.start()
+    except subprocess.CalledProcessError as exc:
+        logs = _compose("--env-file", str(env_file), "logs", "--no-color", check=False)
+        _compose("--env-file", str(env_file), "down", "--volumes", check=False)
+        error = (exc.stderr or b"").decode(errors="replace")[-4000:]
+        pytest.fail(
+            f"`docker compose up` failed ({exc.returncode}):\n{error}"
+            f"\n--- service logs ---\n{logs.stdout[-8000:]}{logs.stderr[-2000:]}"
+        )
+    print(f"\ncompose stack built and searchable in {time.monotonic() - started:.0f} s")
+    try:
+        yield compose
+    finally:
+        compose.stop(down=True)  # down --volumes
+
+
+@asynccontextmanager
+async def mcp_client() -> AsyncIterator[Any]:
+    from mcp.client import Client
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    http = create_mcp_http_client()
+    async with http, Client(streamable_http_client(MCP_URL, http_client=http)) as client:
+        yield client
+
+
+async def search(query: str, **arguments: Any) -> list[dict[str, Any]]:
+    async with mcp_client() as client:
+        result = await client.call_tool("search_handbook", {"query": query, **arguments})
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    return list(result.structured_content["results"])
+
+
+def test_stack_is_up_with_every_service_healthy(stack: Any) -> None:
+    containers = {c.Service: c for c in stack.get_containers(include_all=True)}
+    assert set(SERVICES) <= set(containers), containers.keys()
+    seed = containers["seed"]
+    assert seed.State == "exited" and "Exited (0)" in (seed.Status or ""), seed.Status
+    for name in ("fake-gcs", "cloud-tasks", "ingestion", "mcp"):
+        assert containers[name].State == "running", (name, containers[name].Status)
+        assert "(healthy)" in (containers[name].Status or ""), (name, containers[name].Status)
+    # published on loopback only
+    for publisher in containers["mcp"].Publishers or []:
+        if publisher.PublishedPort:
+            assert publisher.URL in ("127.0.0.1", "::1"), publisher
+
+
+async def test_tools_and_search_over_mcp(stack: Any) -> None:
+    async with mcp_client() as client:
+        tools = sorted(t.name for t in (await client.list_tools()).tools)
+        assert tools == ["get_document", "list_sources", "list_topics", "search_handbook"]
+        sources = await client.call_tool("list_sources", {})
+        (info,) = sources.structured_content["sources"]  # type: ignore[index]
+        assert info["source"] == "handbook" and info["documents"] >= 30, info
+
+    results = await search("How many days of paid time off do we get?", num_results=3)
+    assert results[0]["path"] == "people/time-off.md", [r["path"] for r in results]
+    assert "26 days of paid time off" in results[0]["text"]
+
+
+async def test_changed_file_is_reingested_and_found(stack: Any) -> None:
+    marker = f"quokka{int(time.time())}"
+    fact = (
+        "\n\n## Volunteer days\n\nEvery employee gets **three paid volunteer days** a year; "
+        f"book them in Perch with the code `{marker}`.\n"
+    )
+    # Re-ingest from inside the ingestion container, as an operator would: a copy of the
+    # sample handbook with one file changed, uploaded and ingested by `thoth ingest --wait`.
+    script = (
+        "set -e; rm -rf /tmp/hb; cp -r /app/examples/handbook /tmp/hb; "
+        f"printf %s {shlex.quote(fact)} >> /tmp/hb/people/time-off.md; "
+        "thoth ingest handbook --from-dir /tmp/hb --wait --timeout 300"
+    )
+    started = time.monotonic()
+    stdout, stderr, code = stack.exec_in_container(["sh", "-c", script], "ingestion")
+    assert code == 0, stdout + stderr
+    assert "1 changed" in stdout + stderr, stdout + stderr
+
+    deadline = time.monotonic() + 30
+    while True:
+        results = await search(f"how many volunteer days, code {marker}", num_results=5)
+        hits = [r for r in results if marker in r["text"]]
+        if hits:
+            break
+        assert time.monotonic() < deadline, f"change not searchable after 30 s: {results}"
+        await asyncio.sleep(1)
+    assert hits[0]["path"] == "people/time-off.md"
+    assert hits[0]["heading"].endswith("Volunteer days")
+    print(f"\nchange ingested and searchable in {time.monotonic() - started:.0f} s")
