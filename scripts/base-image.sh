@@ -11,6 +11,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "base-image: mmdebstrap bookworm -> $name"
+# shellcheck disable=SC2016  # the hook's $1 is expanded by mmdebstrap, not here
 # minbase + python3 and venv (ensurepip), TLS roots, tzdata-free; apt lists and docs dropped.
 as_root mmdebstrap --quiet --variant=minbase \
   --include=python3,python3-venv,ca-certificates \

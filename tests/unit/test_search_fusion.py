@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from thoth.search.fusion import max_rrf_score, reciprocal_rank_fusion
+from thoth.search.fusion import max_rrf_score, reciprocal_rank_fusion, weighted_minmax_fusion
 
 
 def test_rrf_scores() -> None:
@@ -33,3 +33,16 @@ def test_max_score_is_first_in_every_list() -> None:
 
 def test_empty() -> None:
     assert reciprocal_rank_fusion([[], []]) == []
+
+
+def test_weighted_minmax_fusion() -> None:
+    dense = [("a", 0.9), ("b", 0.5), ("c", 0.1)]
+    fulltext = [("c", 12.0), ("d", 2.0)]
+    fused = dict(weighted_minmax_fusion([dense, fulltext], (0.75, 0.25)))
+    assert fused["a"] == 0.75  # top of dense, absent from full text
+    assert fused["c"] == 0.25  # bottom of dense, top of full text
+    assert fused["b"] == 0.75 * 0.5
+    assert fused["d"] == 0.0
+    both_first = weighted_minmax_fusion([[("x", 3.0)], [("x", 7.0)]], (0.75, 0.25))
+    assert both_first == [("x", 1.0)]
+    assert weighted_minmax_fusion([[], []], (0.5, 0.5)) == []

@@ -17,7 +17,7 @@ from thoth.dev.processes import StackError
 from thoth.dev.services import MCP_PORT, SOURCE, STATE_DIR, services, stack_env
 from thoth.dev.stack import down, endpoints, stack_settings, status, up, wait_searchable
 from thoth.ingestion.context import Context
-from thoth.ingestion.start import start_job
+from thoth.ingestion.start import JobConflict, start_job
 from thoth.jobs import JobStatus
 from thoth.sources.models import SourceConfig
 from thoth.sources.registry import save_source
@@ -41,9 +41,11 @@ def up_command(
 ) -> None:
     """Start fake GCS, the Cloud Tasks emulator, the worker and the MCP server; ingest the
     sample handbook; return once the stack answers searches."""
-    with friendly_errors(StackError):
+    with friendly_errors(StackError, JobConflict):
         started = up(STATE_DIR, REPO, console.print)
-        if not started:
+        if started:
+            _fail_orphans()
+        else:
             console.print("the stack is already running (`make down` stops it)")
         if ingest:
             _ingest(handbook)
@@ -97,6 +99,16 @@ def env_command() -> None:
     """Shell exports pointing the CLI at the stack: eval "$(thoth dev env)"."""
     for key, value in stack_env(STATE_DIR).items():
         typer.echo(f"export {key}={shlex.quote(value)}")
+
+
+def _fail_orphans() -> None:
+    """The emulator keeps its queue in memory: jobs running before a restart lost their
+    tasks and would hold their source's lock. Mark them failed."""
+    ctx = Context.from_settings(stack_settings(STATE_DIR))
+    ctx.store.ensure_bucket()
+    for job in ctx.jobs.unfinished():
+        ctx.jobs.fail(job.job_id, "the local stack restarted and its task queue was lost")
+        console.print(f"marked {job.job_id} ({job.source}) failed: its tasks were lost")
 
 
 def _ingest(handbook: Path) -> None:

@@ -14,6 +14,15 @@ from thoth.storage import NotFound
 
 def register(app: typer.Typer) -> None:
     app.command("jobs")(jobs)
+    app.command("cancel")(cancel)
+
+
+def cancel(job_id: Annotated[str, typer.Argument(help="The job to stop.")]) -> None:
+    """Mark a running job failed and release its source, so a new ingest can start.
+    Tasks still queued for it find it finished and do nothing."""
+    with friendly_errors(NotFound):
+        job = pipeline_context().jobs.fail(job_id, "cancelled by `thoth cancel`")
+    console.print(f"{job.job_id}: {job.status}")
 
 
 def jobs(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from thoth.cli import dev, index, ingest, jobs, search, serve_mcp, serve_worker
+from thoth.cli import config_cmd, dev, index, ingest, jobs, search, serve_mcp, serve_worker
 
 app = typer.Typer(
     name="thoth",
@@ -19,7 +19,7 @@ def _root() -> None:
     """Thoth: ingest a handbook into a searchable index and serve it over MCP."""
 
 
-for module in (ingest, jobs, index, search, serve_mcp, serve_worker, dev):
+for module in (ingest, jobs, index, search, serve_mcp, serve_worker, dev, config_cmd):
     module.register(app)
 
 if __name__ == "__main__":

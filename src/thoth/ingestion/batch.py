@@ -37,6 +37,8 @@ class ParsedFile:
 def run_batch(ctx: Context, job_id: str, batch: int) -> BatchResult | None:
     """Process one batch. None when an earlier delivery already completed it."""
     job, _ = ctx.jobs.get(job_id)
+    if job.status.finished:  # cancelled, or a very late duplicate
+        return None
     if job.plan is None or not 0 <= batch < job.batch_count:
         raise BatchOutOfRange(f"job {job_id} has no batch {batch}")
     started = time.perf_counter()
@@ -46,7 +48,9 @@ def run_batch(ctx: Context, job_id: str, batch: int) -> BatchResult | None:
         return None
     base_url = get_source(ctx.store, job.source).base_url
     parsed, results = _parse_all(ctx, job, job.plan.batches[batch], base_url)
+    embed_started = time.perf_counter()
     chunks = _embed(ctx, job.source, parsed)
+    embed_seconds = time.perf_counter() - embed_started
     documents = [p.document for p in parsed]
     ctx.store.write(batch_output_key(job_id, batch), encode_output(documents, chunks))
     result = BatchResult(
@@ -54,6 +58,7 @@ def run_batch(ctx: Context, job_id: str, batch: int) -> BatchResult | None:
         files=results,
         chunks_embedded=len(chunks),
         seconds=round(time.perf_counter() - started, 3),
+        embed_seconds=round(embed_seconds, 3),
     )
     ctx.jobs.mark_batch_done(job_id, result)
     _maybe_finalize(ctx, job)

@@ -16,6 +16,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from thoth.config import Settings, get_settings
 from thoth.index.loader import IndexCache
 from thoth.mcp.auth import BearerTokenMiddleware
+from thoth.mcp.request_log import RequestLogMiddleware, silence_sdk_noise
 from thoth.mcp.server import build_server
 from thoth.mcp.service import ThothService
 from thoth.search import QueryEncoder
@@ -45,6 +46,7 @@ def create_app(
     """The app. `index_cache` and `encoder` default to ones built from `settings`; with
     `poll=False` the lifespan does not start the background poller (tests refresh by hand)."""
     settings = settings or get_settings()
+    silence_sdk_noise()
     cache = index_cache or IndexCache(settings)
     service = ThothService(settings, cache, encoder)
     server = build_server(service)
@@ -109,4 +111,5 @@ def create_app(
 
     app.mount("/", mcp_app)  # its one route is /mcp; mounted last so /health, /ready win
     app.add_middleware(BearerTokenMiddleware, tokens=settings.mcp_tokens, protected=MCP_PATH)
+    app.add_middleware(RequestLogMiddleware, path=MCP_PATH)  # outermost: 401s are logged too
     return app

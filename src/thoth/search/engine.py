@@ -6,15 +6,18 @@ Query rules (also in the tool descriptions): an empty or blank query is refused;
 longer than MAX_QUERY_CHARS is cut to that length (the embedding model reads at most 256 word
 pieces anyway); num_results must be 1..MAX_NUM_RESULTS; filters apply before ranking.
 
-Scores: `dense` is cosine similarity; `fulltext` is BM25; `hybrid` is the RRF score scaled so
-that a chunk ranked first by both rankers scores 1.0.
+Scores: `dense` is cosine similarity; `fulltext` is BM25; `hybrid` is 0.75 x the min-max
+normalised cosine + 0.25 x the min-max normalised BM25 over each ranker's candidates, so a chunk
+ranked first by both scores 1.0.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Literal, Protocol, get_args
 
 import numpy as np
@@ -29,7 +32,7 @@ from thoth.search.errors import (
     SearchError,
     UnknownSourceError,
 )
-from thoth.search.fusion import RRF_K, max_rrf_score, reciprocal_rank_fusion
+from thoth.search.fusion import weighted_minmax_fusion
 from thoth.search.source_index import Candidate, SourceIndex
 
 log = logging.getLogger(__name__)
@@ -37,7 +40,8 @@ log = logging.getLogger(__name__)
 SearchMode = Literal["hybrid", "dense", "fulltext"]
 MAX_QUERY_CHARS = 1000
 MAX_NUM_RESULTS = 50
-MIN_DEPTH = 50  # candidates per ranker before fusion: RRF needs lists deeper than k
+MIN_DEPTH = 50  # candidates per ranker before fusion
+DENSE_WEIGHT = 0.75  # chosen with bench/quality.py (README, Performance and quality)
 
 
 class QueryEncoder(Protocol):
@@ -125,6 +129,11 @@ class SearchEngine:
         depth = max(MIN_DEPTH, 2 * num_results)
         dense: list[Candidate] = []
         fulltext: list[Candidate] = []
+        pending: Future[list[Candidate]] | None = None
+        if mode == "hybrid":
+            # BM25 (Lance, native code, GIL released) runs on another core while the query
+            # is embedded: ~3 ms off a single request's latency on 2 vCPUs.
+            pending = _fulltext_pool().submit(_fulltext, scope, query, depth, prefix)
         if mode in ("hybrid", "dense"):
             assert self.encoder is not None
             vector = np.asarray(self.encoder.encode_query(query), dtype=np.float32)
@@ -137,22 +146,23 @@ class SearchEngine:
                 dense.extend(index.dense(vector, depth, prefix))
             dense.sort(key=lambda c: -c.score)
             dense = dense[:depth]
-        if mode in ("hybrid", "fulltext"):
-            for index in scope:
-                fulltext.extend(index.fulltext(query, depth, prefix))
-            fulltext.sort(key=lambda c: -c.score)
-            fulltext = fulltext[:depth]
+        if pending is not None:
+            fulltext = pending.result()
+        elif mode == "fulltext":
+            fulltext = _fulltext(scope, query, depth, prefix)
 
         if mode == "dense":
             ranked = [((c.source, c.row), c.score) for c in dense]
         elif mode == "fulltext":
             ranked = [((c.source, c.row), c.score) for c in fulltext]
         else:
-            fused = reciprocal_rank_fusion(
-                [[(c.source, c.row) for c in dense], [(c.source, c.row) for c in fulltext]]
+            ranked = weighted_minmax_fusion(
+                [
+                    [((c.source, c.row), c.score) for c in dense],
+                    [((c.source, c.row), c.score) for c in fulltext],
+                ],
+                (DENSE_WEIGHT, 1.0 - DENSE_WEIGHT),
             )
-            top = max_rrf_score(2, RRF_K)
-            ranked = [(key, score / top) for key, score in fused]
         return [self._result(name, row, score) for (name, row), score in ranked[:num_results]]
 
     def _result(self, source: str, row: int, score: float) -> SearchResult:
@@ -192,6 +202,21 @@ class SearchEngine:
             for topic in _topics(index, prefix, 2):
                 counts[topic.path] = counts.get(topic.path, 0) + topic.documents
         return [Topic(path=p, documents=n) for p, n in sorted(counts.items())]
+
+
+def _fulltext(
+    scope: list[SourceIndex], query: str, depth: int, prefix: str | None
+) -> list[Candidate]:
+    found: list[Candidate] = []
+    for index in scope:
+        found.extend(index.fulltext(query, depth, prefix))
+    found.sort(key=lambda c: -c.score)
+    return found[:depth]
+
+
+@functools.cache
+def _fulltext_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="thoth-fts")
 
 
 def _topics(index: SourceIndex, prefix: str | None, depth: int) -> list[Topic]:

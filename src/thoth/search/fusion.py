@@ -1,5 +1,13 @@
-"""Rank fusion. Reciprocal rank fusion (Cormack et al., 2009): each list contributes
-1 / (k + rank) for every item it holds, rank counted from 1. k = 60 is the paper's value."""
+"""Fusing ranked lists.
+
+The default, `weighted_minmax_fusion`, rescales each list's scores to 0..1 (min-max over
+the candidates it returned) and sums them with weights; an item a list did not return scores 0
+there. On the project's labelled questions (bench/quality.py) it beat dense-only and
+full-text-only on recall@5 and MRR@10, which plain reciprocal rank fusion did not: with k=60,
+a chunk ranked ~20th by both rankers outscored dense's first.
+
+Reciprocal rank fusion (Cormack et al., 2009) stays for comparison: each list contributes
+1 / (k + rank) for every item it holds, rank counted from 1; k = 60 is the paper's value."""
 
 from __future__ import annotations
 
@@ -27,3 +35,22 @@ def reciprocal_rank_fusion(
 def max_rrf_score(lists: int, k: int = RRF_K) -> float:
     """The score of an item ranked first in every one of `lists` rankings."""
     return lists / (k + 1)
+
+
+def weighted_minmax_fusion(
+    lists: Sequence[Sequence[tuple[T, float]]], weights: Sequence[float]
+) -> list[tuple[T, float]]:
+    """Fuse best-first (item, score) lists. With weights summing to 1, an item first in every
+    list scores 1.0. Ties keep the order in which items first appear."""
+    scores: dict[T, float] = {}
+    for ranking, weight in zip(lists, weights, strict=True):
+        if not ranking:
+            continue
+        values = [score for _, score in ranking]
+        low, high = min(values), max(values)
+        span = high - low
+        for item, score in ranking:
+            normalised = (score - low) / span if span > 0 else 1.0
+            scores[item] = scores.get(item, 0.0) + weight * normalised
+    order = {item: i for i, item in enumerate(scores)}
+    return sorted(scores.items(), key=lambda pair: (-pair[1], order[pair[0]]))
