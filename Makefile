@@ -42,3 +42,13 @@ status: ## show the local stack's processes and health
 
 logs: ## tail the local stack's logs (make logs S=mcp)
 	$(VENV)/bin/thoth dev logs $(S)
+
+.PHONY: docker-setup docker-up docker-down
+docker-setup: ## Docker engine, compose plugin, offline base image + wheelhouse (machines without a registry)
+	scripts/docker-setup.sh
+
+docker-up: docker-setup ## the stack as containers, built offline; returns when searchable
+	eval "$$(scripts/docker-setup.sh --env)" && docker compose up --build -d --wait
+
+docker-down: ## stop the compose stack and drop its volume
+	docker compose down -v

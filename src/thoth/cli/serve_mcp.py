@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from thoth.config import get_settings
 from thoth.logs import configure_logging
+from thoth.mcp.__main__ import serve
 
 
 def register(app: typer.Typer) -> None:
@@ -30,12 +30,4 @@ def mcp(
 
         run_stdio(settings)
         return
-    uvicorn.run(
-        "thoth.mcp.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        log_config=None,
-    )
+    serve(host, port)

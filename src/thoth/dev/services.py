@@ -69,10 +69,10 @@ def services(state: Path, repo: Path) -> list[Service]:
         ),
         Service(
             "mcp",
-            [str(bin_dir / "thoth"), "mcp", "--port", str(MCP_PORT)],
+            [sys.executable, "-m", "thoth.mcp"],
             (MCP_PORT,),
             f"http://127.0.0.1:{MCP_PORT}/health",
-            {"THOTH_CACHE_DIR": str((state / "cache/mcp").resolve())},
+            {"THOTH_CACHE_DIR": str((state / "cache/mcp").resolve()), "PORT": str(MCP_PORT)},
         ),
     ]  # fmt: skip
 

@@ -9,6 +9,7 @@ block and every table one "table" block, wherever they are nested.
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -26,15 +27,24 @@ _MAX_NESTING = 120
 # Bounded and brace-free, so an unclosed `{{<` cannot make the scan quadratic.
 _SHORTCODE = re.compile(r"\{\{[<%][^{}]{0,2000}?[>%]\}\}")
 
-_MD = MarkdownIt("commonmark", {"html": True, "maxNesting": _MAX_NESTING}).enable(
-    ["table", "strikethrough"]
-)
+# markdown-it-py parsers keep per-parse state: sharing one between the worker's threads made
+# concurrent batches fail ("none of the block rules matched"). One parser per thread.
+_local = threading.local()
+
+
+def _parser() -> MarkdownIt:
+    parser: MarkdownIt | None = getattr(_local, "parser", None)
+    if parser is None:
+        parser = MarkdownIt("commonmark", {"html": True, "maxNesting": _MAX_NESTING})
+        parser.enable(["table", "strikethrough"])
+        _local.parser = parser
+    return parser
 
 
 def parse_markdown(path: str, data: bytes) -> ParsedDocument:
     metadata, body = split_frontmatter(decode_text(data))
     walker = _Walker()
-    walker.walk(_MD.parse(body))
+    walker.walk(_parser().parse(body))
     return ParsedDocument(
         path=path,
         title=_title(metadata) or walker.builder.first_h1 or title_from_path(path),
