@@ -8,9 +8,10 @@ What it does, all on 127.0.0.1:
    `thoth.index.snapshot.build_snapshot`, cached under bench/.cache/query/.
 2. Starts the real fake-gcs-server, publishes each index with `upload_version` +
    `swap_pointer` into its own bucket.
-3. Per scale, starts the real server (`thoth mcp --port P`, env STORAGE_EMULATOR_HOST,
-   THOTH_BUCKET, THOTH_CACHE_DIR) as a subprocess, waits for /ready, then measures with the
-   `mcp` package's streamable-HTTP client (one `Client` per simulated client):
+3. Per scale, starts the real server (`python -m thoth.mcp`, as the image runs it; env
+   PORT, STORAGE_EMULATOR_HOST, THOTH_BUCKET, THOTH_CACHE_DIR) as a subprocess, waits for
+   /ready, then measures with the `mcp` package's streamable-HTTP client (one `Client`
+   per simulated client):
    - warm round trips (after a warm-up) at 1 and 16 concurrent clients: p50/p95/p99;
    - the same at 1 client as a bare JSON-RPC POST over httpx (no MCP client-side work),
      to split the round trip into server and client shares;
@@ -332,8 +333,8 @@ class Server:
         out = self.log.open("ab")
         self.started_at = time.perf_counter()
         self.proc = subprocess.Popen(
-            [str(VENV_BIN / "thoth"), "mcp", "--port", str(self.port)],
-            env=self.env,
+            [str(VENV_BIN / "python"), "-m", "thoth.mcp"],  # as Dockerfile.mcp runs it
+            env={**self.env, "PORT": str(self.port)},
             stdout=out,
             stderr=out,
             cwd=tempfile.gettempdir(),  # no stray .env from the work tree
