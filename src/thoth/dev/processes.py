@@ -82,10 +82,11 @@ def start(state: Path, service: Service, env: dict[str, str]) -> Running:
     return Running(proc.pid, service.command)
 
 
-def wait_healthy(state: Path, service: Service, timeout: float = 120.0) -> None:
+def wait_healthy(state: Path, service: Service, pid: int, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if read_running(state, service.name) is None:
+        # By pid, not read_running: just after fork, /proc/PID/cmdline is still the parent's.
+        if not _alive(pid):
             tail = _tail(log_file(state, service.name))
             raise StackError(f"{service.name} exited during start; last log lines:\n{tail}")
         with contextlib.suppress(httpx.HTTPError):

@@ -52,9 +52,9 @@ def up(state: Path, repo: Path, say: Say) -> bool:
     env = stack_env(state)
     for service in services(state, repo):
         say(f"starting {service.name} on {', '.join(map(str, service.ports))}")
-        start(state, service, env)
+        running = start(state, service, env)
         try:
-            wait_healthy(state, service)
+            wait_healthy(state, service, running.pid)
         except StackError:
             down(state, repo, lambda _: None)
             raise
