@@ -54,7 +54,9 @@ class Settings(BaseSettings):
         description="Concurrent batch dispatches on a queue Thoth configures itself (local "
         "stacks); Terraform sets the cloud queue.",
     )
-    batch_files: int = Field(32, ge=1, le=1000, description="Files per ingestion batch.")
+    batch_files: int = Field(
+        96, ge=1, le=1000, description="Files per ingestion batch (96: see bench/ingest.py)."
+    )
     max_file_bytes: int = Field(
         10_000_000, ge=1, description="Files larger than this are skipped with an error."
     )
