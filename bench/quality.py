@@ -63,6 +63,7 @@ from thoth.index.records import ChunkRecord, DocumentRecord
 from thoth.index.snapshot import build_snapshot, open_snapshot
 from thoth.parsing import ParsedDocument, is_supported, parse_document
 from thoth.search import SearchEngine, SourceIndex
+from thoth.search.engine import DENSE_WEIGHT
 from thoth.search.fusion import RRF_K, reciprocal_rank_fusion
 
 REPO = Path(__file__).resolve().parent.parent
@@ -784,8 +785,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         f"{len(questions)} labelled questions ({', '.join(f'{c}: {counts[c]}' for c in corpora)})"
         f", model all-MiniLM-L6-v2, chunks of {default_size} tokens with {OVERLAP_TOKENS} "
-        "overlap unless stated; hybrid = the engine's default (RRF k=60 over the top 50 of "
-        "each ranker). Bold = best in its corpus. Passage hit: the chunk's normalised text "
+        f"overlap unless stated; hybrid = the engine's default ({DENSE_WEIGHT:g} x min-max "
+        f"normalised cosine + {1 - DENSE_WEIGHT:g} x min-max normalised BM25 over the top "
+        f"{ENGINE_DEPTH} of each ranker). Bold = best in its corpus. Passage hit: the chunk's "
+        "normalised text "
         f"covers >= {PASSAGE_COVERAGE:.0%} of the labelled passage's words with its trigrams.",
         "",
     ]

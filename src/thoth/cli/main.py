@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from thoth.cli import config_cmd, dev, index, ingest, jobs, search, serve_mcp, serve_worker
+from thoth.cli import (
+    config_cmd,
+    dev,
+    index,
+    ingest,
+    jobs,
+    model,
+    search,
+    serve_mcp,
+    serve_worker,
+)
 
 app = typer.Typer(
     name="thoth",
@@ -19,7 +29,7 @@ def _root() -> None:
     """Thoth: ingest a handbook into a searchable index and serve it over MCP."""
 
 
-for module in (ingest, jobs, index, search, serve_mcp, serve_worker, dev, config_cmd):
+for module in (ingest, jobs, index, search, serve_mcp, serve_worker, dev, config_cmd, model):
     module.register(app)
 
 if __name__ == "__main__":

@@ -35,11 +35,11 @@ class ThothService:
 
     def load_encoder(self) -> None:
         """Load the query encoder (blocking: ~0.3 s for the bundled model, ~5 s through
-        sentence-transformers for others)."""
+        sentence-transformers for others; thoth.embedding.query says which)."""
         if self._encoder is not None:
             return
         try:
-            # The numpy query encoder for the bundled model (~0.3 s, no torch); any other
+            # ONNX Runtime (or numpy) for the bundled model (~0.3 s, no torch); any other
             # model falls back to sentence-transformers (torch takes seconds to import, so
             # it is imported here, off the path of /health).
             embedding = importlib.import_module("thoth.embedding")

@@ -1,0 +1,94 @@
+"""The sentence-transformers model that embeds passages at ingestion, loaded once per process,
+on CPU. It is also the TokenCounter the chunker sizes chunks with."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from thoth.embedding.models import EmbeddingModelError, resolve_model
+
+_COUNT_BATCH = 1024
+_load_lock = threading.Lock()
+_encode_lock = threading.Lock()
+
+
+class Embedder:
+    """Embeds passages and queries; also the TokenCounter the chunker sizes chunks with."""
+
+    def __init__(self, name: str, model: Any, batch_size: int) -> None:
+        self.name = name
+        self.dimensions = int(model.get_embedding_dimension())
+        self.max_tokens = int(model.max_seq_length)
+        self.batch_size = batch_size
+        self._model = model
+        # A private copy: sentence-transformers turns truncation on in the shared tokenizer,
+        # and counts must see the whole text to prove nothing gets truncated.
+        backend = model.tokenizer.backend_tokenizer
+        self._tokenizer = type(backend).from_str(backend.to_str())
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+
+    def count(self, text: str) -> int:
+        return self.count_many([text])[0]
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        """Tokens per text in the model's tokenizer, special tokens included."""
+        counts: list[int] = []
+        for start in range(0, len(texts), _COUNT_BATCH):
+            batch = list(texts[start : start + _COUNT_BATCH])
+            encodings = self._tokenizer.encode_batch_fast(batch, add_special_tokens=True)
+            counts.extend(len(encoding.ids) for encoding in encodings)
+        return counts
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """(len(texts), dimensions) L2-normalised float32 vectors."""
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        # One encode at a time per process: torch already uses every core, and two batches
+        # encoding at once on 2 vCPUs ran 30 % slower than one after the other
+        # (bench/ingest.py); parsing and I/O of the other batch still overlap.
+        with _encode_lock:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def encode_query(self, text: str) -> npt.NDArray[np.float32]:
+        vector: npt.NDArray[np.float32] = self.encode([text])[0]
+        return vector
+
+
+@cache
+def load_embedder(model: str, batch_size: int = 64) -> Embedder:
+    """The Embedder for a model setting; the model itself is loaded once per process."""
+    return Embedder(model, _load_model(resolve_model(model)), batch_size)
+
+
+def _load_model(location: str) -> Any:
+    with _load_lock:
+        return _load_model_once(location)
+
+
+@cache
+def _load_model_once(location: str) -> Any:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download weights at run time
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(location, device="cpu")
+    except Exception as error:  # OSError, ValueError, HF errors: all mean "not loadable"
+        raise EmbeddingModelError(
+            f"cannot load embedding model {location!r} (set by THOTH_EMBEDDING_MODEL): "
+            f"{type(error).__name__}"
+        ) from None

@@ -1,0 +1,83 @@
+"""Query embedding with ONNX Runtime: the MCP server's default query encoder.
+
+Measured on the 2-vCPU machine (all-MiniLM-L6-v2, one thread): a 16-token query takes
+~3.5 ms, against ~11 ms for the numpy forward pass and ~11.5 ms for torch; importing
+onnxruntime and opening the session takes ~0.3 s, against ~4.3 s for torch. The vectors equal
+sentence-transformers' to ~1e-7 (tested). The .onnx file is made from the same weights by
+`thoth model export-onnx` (thoth.embedding.onnx_export) when the image is built.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from thoth.embedding.models import max_seq_length, mean_pooled_bert
+from thoth.embedding.query_cache import QueryVectorCache
+
+ONNX_FILE = Path("onnx") / "model.onnx"  # sentence-transformers' layout for an ONNX backend
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+OUTPUT_NAME = "last_hidden_state"
+
+
+def onnx_model_path(directory: Path) -> Path:
+    return directory / ONNX_FILE
+
+
+def onnx_query_encoder_supports(directory: Path) -> bool:
+    """Whether the model has an ONNX export this encoder can pool exactly."""
+    return mean_pooled_bert(directory) and onnx_model_path(directory).is_file()
+
+
+class OnnxQueryEncoder:
+    """Encodes one query as sentence-transformers does (mean pooling over the last hidden
+    state, then L2 normalisation), with the transformer run by ONNX Runtime on one thread:
+    concurrent requests then spread over the cores instead of contending inside one."""
+
+    def __init__(self, name: str, directory: Path, *, onnx_file: Path | None = None) -> None:
+        import onnxruntime as ort  # type: ignore[import-untyped]
+        from tokenizers import Tokenizer
+
+        self.name = name
+        self.dimensions = int(json.loads((directory / "config.json").read_text())["hidden_size"])
+        self.max_tokens = max_seq_length(directory)
+        tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(self.max_tokens)
+        self._tokenizer = tokenizer
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        path = onnx_file or onnx_model_path(directory)
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        inputs = {i.name for i in self._session.get_inputs()}
+        if not set(INPUT_NAMES) <= inputs:
+            raise ValueError(f"{path} lacks the inputs {INPUT_NAMES}")
+        self._cache = QueryVectorCache()
+
+    def encode_query(self, text: str) -> npt.NDArray[np.float32]:
+        return self._cache.get_or_compute(text, self._forward)
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        return np.stack([self._forward(t) for t in texts])
+
+    def _forward(self, text: str) -> npt.NDArray[np.float32]:
+        ids = np.asarray([self._tokenizer.encode(text).ids], dtype=np.int64)
+        feed = {
+            "input_ids": ids,
+            "attention_mask": np.ones_like(ids),
+            "token_type_ids": np.zeros_like(ids),
+        }
+        hidden = self._session.run([OUTPUT_NAME], feed)[0][0]
+        if hidden.shape[-1] != self.dimensions:
+            raise ValueError(f"the ONNX model gives {hidden.shape[-1]} dims, not {self.dimensions}")
+        pooled = hidden.mean(0)  # no padding: every token counts
+        out: npt.NDArray[np.float32] = (pooled / np.linalg.norm(pooled)).astype(np.float32)
+        return out
