@@ -103,6 +103,20 @@ def test_cold_start_uses_local_copy(settings: Settings, store: BlobStore, tmp_pa
     assert cache.indexes["handbook"].version == "v0001" and downloads == []
 
 
+def test_a_truncated_local_copy_is_downloaded_again(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    manifest = make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0001")
+    IndexCache(settings, store).refresh()
+    local = settings.cache_dir / "handbook" / "v0001"
+    damaged = local / manifest.files[0].path
+    damaged.write_bytes(damaged.read_bytes()[:-1])
+    cache = IndexCache(settings, store)
+    assert cache.refresh() is True
+    assert cache.indexes["handbook"].version == "v0001"
+    assert damaged.stat().st_size == manifest.files[0].size  # fetched whole again
+
+
 async def test_store_down_keeps_last_good(tmp_path: Path) -> None:
     with fake_gcs() as url:
         settings = Settings(

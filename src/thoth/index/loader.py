@@ -213,7 +213,10 @@ class IndexCache:
         final = self.cache_dir / source / version
         if (final / SNAPSHOT_MANIFEST).is_file():
             try:
-                open_snapshot(final).verify()
+                # Hashes were checked before the download was renamed into place; sizes catch
+                # a truncated copy, and skipping the hashes saves ~0.1 s of a cold start at
+                # 50k chunks.
+                open_snapshot(final).verify(hashes=False)
                 return final
             except SnapshotError as exc:
                 log.warning(
@@ -282,7 +285,7 @@ class IndexCache:
             for copy in sorted(copies, key=lambda p: (p / SNAPSHOT_MANIFEST).stat().st_mtime)[::-1]:
                 try:
                     snapshot = open_snapshot(copy)
-                    snapshot.verify()
+                    snapshot.verify(hashes=False)  # hashed when it was downloaded
                     self._install(folder.name, SourceIndex(snapshot))
                     changed = True
                     break

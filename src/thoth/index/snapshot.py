@@ -247,19 +247,14 @@ class Snapshot:
         table = self.chunks_table().to_arrow()
         return table.select(columns) if columns else table
 
+    def documents_arrow(self) -> pa.Table:
+        """All document rows as one Arrow table, in path order."""
+        table: pa.Table = self._db.open_table(DOCUMENTS_TABLE).to_arrow()
+        return table
+
     def documents(self) -> Iterator[DocumentRecord]:
-        rows = self._db.open_table(DOCUMENTS_TABLE).to_arrow().to_pylist()
-        for row in rows:
-            yield DocumentRecord(
-                source=row["source"],
-                path=row["path"],
-                title=row["title"],
-                url=row["url"],
-                file_hash=row["file_hash"],
-                text=row["text"],
-                chunk_count=int(row["chunk_count"]),
-                metadata=json.loads(row["metadata"] or "{}"),
-            )
+        for row in self.documents_arrow().to_pylist():
+            yield document_from_row(row)
 
     def chunks(self, paths: set[str] | None = None) -> Iterator[ChunkRecord]:
         """Chunk rows with their vectors; only those of `paths` when given (the ingestion
@@ -287,9 +282,10 @@ class Snapshot:
                 vector=matrix[i].copy(),
             )
 
-    def verify(self) -> None:
-        """Check every file in the manifest is present with its size and sha256, and that no
-        stray file sits beside them. Raises SnapshotError naming the first problem."""
+    def verify(self, *, hashes: bool = True) -> None:
+        """Check every file in the manifest is present with its size and sha256 (sizes only
+        with `hashes=False`), and that no stray file sits beside them. Raises SnapshotError
+        naming the first problem."""
         listed = {f.path for f in self.manifest.files}
         for entry in self.manifest.files:
             path = self.directory / entry.path
@@ -298,11 +294,25 @@ class Snapshot:
             size = path.stat().st_size
             if size != entry.size:
                 raise SnapshotError(f"{entry.path}: {size} bytes, manifest says {entry.size}")
-            if sha256_file(path) != entry.sha256:
+            if hashes and sha256_file(path) != entry.sha256:
                 raise SnapshotError(f"{entry.path}: sha256 differs from the manifest")
         for path in (self.directory / LANCEDB_DIR).rglob("*"):
             if path.is_file() and path.relative_to(self.directory).as_posix() not in listed:
                 raise SnapshotError(f"file not in manifest: {path.relative_to(self.directory)}")
+
+
+def document_from_row(row: dict[str, Any]) -> DocumentRecord:
+    """A `documents` table row (as from `to_pylist`) as a DocumentRecord."""
+    return DocumentRecord(
+        source=row["source"],
+        path=row["path"],
+        title=row["title"],
+        url=row["url"],
+        file_hash=row["file_hash"],
+        text=row["text"],
+        chunk_count=int(row["chunk_count"]),
+        metadata=json.loads(row["metadata"] or "{}"),
+    )
 
 
 def vector_matrix(table: pa.Table, dimensions: int) -> np.ndarray[Any, np.dtype[np.float32]]:

@@ -184,7 +184,7 @@ class SearchEngine:
         scope = self._scope(source)
         wanted = path.strip().lstrip("/")
         for index in scope:
-            document = index.documents.get(wanted)
+            document = index.document(wanted)
             if document is not None:
                 return document
         candidates = [p for index in scope for p in index.document_paths]
