@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from thoth.dev.loopback import free_port, wait_http
 
 # ---- the target: a minimal HTTP/1.1 keep-alive server that counts deliveries ----------------
 
@@ -108,24 +109,6 @@ async def _serve_target(port: int, delay: float) -> None:
 # ---- the driver -----------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_http(url: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - local http URL
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
 def _get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - local http URL
         return json.loads(response.read())
@@ -141,7 +124,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from google.cloud import tasks_v2
     from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
-    grpc_port, http_port, target_port = _free_port(), _free_port(), _free_port()
+    grpc_port, http_port, target_port = free_port(), free_port(), free_port()
     log = tempfile.TemporaryFile(prefix="cloud-tasks-bench-", suffix=".log")  # noqa: SIM115
     target = subprocess.Popen(
         [
@@ -167,8 +150,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait_http(f"http://127.0.0.1:{http_port}/health")
-        _wait_http(f"http://127.0.0.1:{target_port}/stats")
+        wait_http(f"http://127.0.0.1:{http_port}/health")
+        wait_http(f"http://127.0.0.1:{target_port}/stats")
         channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")
         client = tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
         parent = "projects/bench/locations/local"

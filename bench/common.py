@@ -8,13 +8,16 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
-import socket
-import subprocess
 import sys
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
+
+from thoth.dev import loopback
+from thoth.dev.loopback import free_port, stop, wait_http
+
+__all__ = ["free_port", "stop", "wait_http"]  # re-exported for the benches
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / "bench" / ".cache"
@@ -22,57 +25,9 @@ RESULTS = REPO / "bench" / "results"
 VENV_BIN = Path(sys.executable).parent
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None) -> None:
-    """Wait until `url` answers with a status below 500."""
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process for {url} exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"{url} did not answer within {timeout}s")
-
-
-def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """Terminate one process we started (by its own handle), kill it if it lingers."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=timeout)
-
-
-@contextlib.contextmanager
-def fake_gcs(port: int | None = None, log: Path | None = None) -> Iterator[str]:
+def fake_gcs(port: int | None = None, log: Path | None = None) -> AbstractContextManager[str]:
     """The real fake-gcs-server (emulators/fake-gcs) on loopback, in memory. Yields its URL."""
-    port = port or free_port()
-    url = f"http://127.0.0.1:{port}"
-    out: Any = log.open("ab") if log else subprocess.DEVNULL
-    script = REPO / "emulators" / "fake-gcs" / "fake_gcs.py"
-    proc = subprocess.Popen(
-        [sys.executable, str(script), "--port", str(port)], stdout=out, stderr=out
-    )
-    try:
-        wait_http(f"{url}/storage/v1/b", proc=proc)
-        yield url
-    finally:
-        stop(proc)
-        if log:
-            out.close()
+    return loopback.fake_gcs(REPO / "emulators" / "fake-gcs" / "fake_gcs.py", port, log)
 
 
 def rss_bytes(pid: int) -> int:

@@ -84,6 +84,14 @@ class Settings(BaseSettings):
         "model path or name.",
     )
     embedding_batch_size: int = Field(64, ge=1, le=1024, description="Texts per encode call.")
+    embed_threads: int = Field(
+        1,
+        ge=0,
+        le=256,
+        description="torch threads per encoding batch in the worker. 1: concurrent batches "
+        "encode side by side, one core each (fastest measured, and Cloud Run's worker has 1 "
+        "CPU); 0: torch's default (every core), batches take turns.",
+    )
     chunk_max_tokens: int = Field(
         0,
         ge=0,

@@ -15,6 +15,7 @@ from thoth.cli import (
     serve_mcp,
     serve_worker,
 )
+from thoth.cli.context import console
 
 app = typer.Typer(
     name="thoth",
@@ -32,5 +33,23 @@ def _root() -> None:
 for module in (ingest, jobs, index, search, serve_mcp, serve_worker, dev, config_cmd, model):
     module.register(app)
 
+
+def run() -> None:
+    """The `thoth` executable: the app, with missing Google credentials explained in one line
+    instead of a traceback (the usual cause is a shell without the local stack's env)."""
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        app()
+    except DefaultCredentialsError:
+        console.print(
+            "[red]error:[/red] no Google credentials found. For the local stack run "
+            '`eval "$(thoth dev env)"` first; for Google Cloud, '
+            "`gcloud auth application-default login` or GOOGLE_APPLICATION_CREDENTIALS.",
+            soft_wrap=True,  # a wrapped command cannot be pasted
+        )
+        raise SystemExit(1) from None
+
+
 if __name__ == "__main__":
-    app()
+    run()

@@ -4,14 +4,13 @@ resort when no ONNX export of the model is present (see thoth.embedding.query)."
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from thoth.embedding.models import max_seq_length, mean_pooled_bert
-from thoth.embedding.query_cache import QueryVectorCache
+from thoth.embedding.query_cache import CachedQueryEncoder
 
 
 def numpy_query_encoder_supports(directory: Path) -> bool:
@@ -19,7 +18,7 @@ def numpy_query_encoder_supports(directory: Path) -> bool:
     return mean_pooled_bert(directory) and (directory / "model.safetensors").is_file()
 
 
-class BertQueryEncoder:
+class BertQueryEncoder(CachedQueryEncoder):
     """Encodes one query exactly as sentence-transformers does for a BERT model with mean
     pooling and L2 normalisation (all-MiniLM-L6-v2), with the forward pass in numpy.
 
@@ -36,6 +35,7 @@ class BertQueryEncoder:
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
+        super().__init__()
         config = json.loads((directory / "config.json").read_text())
         self.name = name
         self.dimensions = int(config["hidden_size"])
@@ -86,15 +86,6 @@ class BertQueryEncoder:
                     w(p + "output.LayerNorm.bias"),
                 )
             )
-        self._cache = QueryVectorCache()
-
-    def encode_query(self, text: str) -> npt.NDArray[np.float32]:
-        return self._cache.get_or_compute(text, self._forward)
-
-    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        if not texts:
-            return np.zeros((0, self.dimensions), dtype=np.float32)
-        return np.stack([self._forward(t) for t in texts])
 
     def _layer_norm(
         self,

@@ -3,6 +3,7 @@ on CPU. It is also the TokenCounter the chunker sizes chunks with."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Sequence
@@ -22,8 +23,13 @@ _encode_lock = threading.Lock()
 class Embedder:
     """Embeds passages and queries; also the TokenCounter the chunker sizes chunks with."""
 
-    def __init__(self, name: str, model: Any, batch_size: int) -> None:
+    def __init__(self, name: str, model: Any, batch_size: int, threads: int = 0) -> None:
         self.name = name
+        self.threads = threads
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)  # process-wide: set by the worker, once
         self.dimensions = int(model.get_embedding_dimension())
         self.max_tokens = int(model.max_seq_length)
         self.batch_size = batch_size
@@ -51,10 +57,12 @@ class Embedder:
         """(len(texts), dimensions) L2-normalised float32 vectors."""
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        # One encode at a time per process: torch already uses every core, and two batches
-        # encoding at once on 2 vCPUs ran 30 % slower than one after the other
-        # (bench/ingest.py); parsing and I/O of the other batch still overlap.
-        with _encode_lock:
+        # With a fixed thread count (THOTH_EMBED_THREADS, default 1) concurrent batches encode
+        # side by side, each on its own core. With torch's default (every core) they take
+        # turns: two all-core encodes at once on 2 vCPUs ran 30 % slower than one after the
+        # other. Measured (bench/ingest.py, Sourcegraph handbook, 2 batches at a time):
+        # 1 thread each 1.03x encoding alone, all cores taking turns 1.08x.
+        with _encode_lock if not self.threads else contextlib.nullcontext():
             vectors = self._model.encode(
                 list(texts),
                 batch_size=self.batch_size,
@@ -70,9 +78,10 @@ class Embedder:
 
 
 @cache
-def load_embedder(model: str, batch_size: int = 64) -> Embedder:
-    """The Embedder for a model setting; the model itself is loaded once per process."""
-    return Embedder(model, _load_model(resolve_model(model)), batch_size)
+def load_embedder(model: str, batch_size: int = 64, threads: int = 0) -> Embedder:
+    """The Embedder for a model setting; the model itself is loaded once per process.
+    `threads` > 0 fixes torch's thread count for the whole process (THOTH_EMBED_THREADS)."""
+    return Embedder(model, _load_model(resolve_model(model)), batch_size, threads)
 
 
 def _load_model(location: str) -> Any:

@@ -10,14 +10,13 @@ sentence-transformers' to ~1e-7 (tested). The .onnx file is made from the same w
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from thoth.embedding.models import max_seq_length, mean_pooled_bert
-from thoth.embedding.query_cache import QueryVectorCache
+from thoth.embedding.query_cache import CachedQueryEncoder
 
 ONNX_FILE = Path("onnx") / "model.onnx"  # sentence-transformers' layout for an ONNX backend
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
@@ -33,7 +32,7 @@ def onnx_query_encoder_supports(directory: Path) -> bool:
     return mean_pooled_bert(directory) and onnx_model_path(directory).is_file()
 
 
-class OnnxQueryEncoder:
+class OnnxQueryEncoder(CachedQueryEncoder):
     """Encodes one query as sentence-transformers does (mean pooling over the last hidden
     state, then L2 normalisation), with the transformer run by ONNX Runtime on one thread:
     concurrent requests then spread over the cores instead of contending inside one."""
@@ -42,6 +41,7 @@ class OnnxQueryEncoder:
         import onnxruntime as ort  # type: ignore[import-untyped]
         from tokenizers import Tokenizer
 
+        super().__init__()
         self.name = name
         self.dimensions = int(json.loads((directory / "config.json").read_text())["hidden_size"])
         self.max_tokens = max_seq_length(directory)
@@ -58,15 +58,6 @@ class OnnxQueryEncoder:
         inputs = {i.name for i in self._session.get_inputs()}
         if not set(INPUT_NAMES) <= inputs:
             raise ValueError(f"{path} lacks the inputs {INPUT_NAMES}")
-        self._cache = QueryVectorCache()
-
-    def encode_query(self, text: str) -> npt.NDArray[np.float32]:
-        return self._cache.get_or_compute(text, self._forward)
-
-    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        if not texts:
-            return np.zeros((0, self.dimensions), dtype=np.float32)
-        return np.stack([self._forward(t) for t in texts])
 
     def _forward(self, text: str) -> npt.NDArray[np.float32]:
         ids = np.asarray([self._tokenizer.encode(text).ids], dtype=np.int64)

@@ -29,7 +29,11 @@ class Context:
     @cached_property
     def embedder(self) -> Embedder:
         """Loaded on first use, once per process."""
-        return load_embedder(self.settings.embedding_model, self.settings.embedding_batch_size)
+        return load_embedder(
+            self.settings.embedding_model,
+            self.settings.embedding_batch_size,
+            self.settings.embed_threads,
+        )
 
     @property
     def max_tokens(self) -> int:

@@ -1,0 +1,91 @@
+"""The `thoth` executable as users run it: a real process, real fake GCS, real model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.snapshots import SAMPLE_DOCS, make_and_publish
+from thoth.config import Settings
+from thoth.storage import BlobStore
+
+GOOGLE_ENV = (
+    "GOOGLE_",
+    "CLOUDSDK_",
+    "STORAGE_EMULATOR_HOST",
+    "CLOUD_TASKS_EMULATOR_HOST",
+    "THOTH_",
+)
+
+
+def thoth(*args: str, env: dict[str, str], home: Path) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(GOOGLE_ENV)}
+    # No ADC file (HOME), no metadata-server probe: only what the test passes counts.
+    clean |= {"HOME": str(home), "NO_GCE_CHECK": "True", "HF_HUB_OFFLINE": "1", **env}
+    return subprocess.run(
+        [sys.executable, "-m", "thoth.cli.main", *args],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def stack_env(settings: Settings) -> dict[str, str]:
+    assert settings.storage_emulator_host is not None
+    return {
+        "THOTH_BUCKET": settings.bucket,
+        "STORAGE_EMULATOR_HOST": settings.storage_emulator_host,
+        "THOTH_CACHE_DIR": str(settings.cache_dir),
+    }
+
+
+def test_help_lists_every_command(tmp_path: Path) -> None:
+    result = thoth("--help", env={}, home=tmp_path)
+    assert result.returncode == 0
+    for command in ("ingest", "jobs", "index", "search", "mcp", "worker", "dev", "model"):
+        assert command in result.stdout
+
+
+def test_missing_credentials_is_one_clear_line(tmp_path: Path) -> None:
+    result = thoth("jobs", env={"THOTH_PROJECT": "p"}, home=tmp_path)
+    assert result.returncode == 1
+    assert "no Google credentials found" in result.stderr
+    assert 'eval "$(thoth dev env)"' in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_search_json_prints_cited_results(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    make_and_publish(store, tmp_path, SAMPLE_DOCS)
+    result = thoth(
+        "search", "how many vacation days do I get", "--json", "-k", "2",
+        env=stack_env(settings), home=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    top = output["results"][0]
+    assert top["path"] == "people/vacation.md" and "25 days" in top["text"]
+    assert len(output["results"]) == 2 and output["index_version"]
+
+
+def test_search_bad_input_and_no_index_exit_1(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    env = stack_env(settings)
+    nothing = thoth("search", "vacation", env=env, home=tmp_path)
+    assert nothing.returncode == 1 and "no index could be loaded" in nothing.stderr
+    make_and_publish(store, tmp_path, SAMPLE_DOCS)
+    unknown = thoth("search", "vacation", "--source", "nope", env=env, home=tmp_path)
+    assert unknown.returncode == 1 and "unknown source 'nope'" in unknown.stderr
+
+
+def test_model_show_names_the_query_encoder(tmp_path: Path) -> None:
+    result = thoth("model", "show", env={}, home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "query encoder: OnnxQueryEncoder" in result.stdout
