@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from thoth.config import get_settings
+from thoth.http_server import run_http
 
 
 def register(app: typer.Typer) -> None:
@@ -19,12 +18,4 @@ def worker(
     port: Annotated[int | None, typer.Option(help="Port (default $PORT).")] = None,
 ) -> None:
     """Serve the ingestion worker: /v1 API and the Cloud Tasks targets under /tasks."""
-    settings = get_settings()
-    uvicorn.run(
-        "thoth.ingestion.app:app_from_env",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-    )
+    run_http("thoth.ingestion.app:app_from_env", host, port)

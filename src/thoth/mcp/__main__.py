@@ -3,24 +3,11 @@ importing every `thoth` command costs seconds the server does not need)."""
 
 from __future__ import annotations
 
-import uvicorn
-
-from thoth.config import get_settings
-from thoth.logs import configure_logging
+from thoth.http_server import run_http
 
 
 def serve(host: str | None = None, port: int | None = None) -> None:
-    settings = get_settings()
-    configure_logging(settings.log_format, settings.log_level, settings.project)
-    uvicorn.run(
-        "thoth.mcp.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        log_config=None,
-    )
+    run_http("thoth.mcp.app:create_app", host, port)
 
 
 if __name__ == "__main__":
