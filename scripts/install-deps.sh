@@ -8,7 +8,7 @@ TORCH_VERSION=2.13.0
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 PY="$VENV/bin/python"
 stamp="$VENV/.thoth-installed"
-inputs=$(cat pyproject.toml emulators/cloud-tasks/pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
+inputs=$(cat pyproject.toml emulators/*/pyproject.toml tools/*/pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
 # The MCP server embeds queries with the model's ONNX export (~3x faster than without);
 # making it needs torch, so it happens here and in the images, never when a server starts.
 export_onnx() { HF_HUB_OFFLINE=1 "$VENV/bin/thoth" model export-onnx; }
@@ -27,9 +27,12 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
   fi
 fi
 "$PY" -m pip install -q -e ".[dev]"
-if [ -f emulators/cloud-tasks/pyproject.toml ]; then
-  "$PY" -m pip install -q -e emulators/cloud-tasks
-fi
+# The emulators and the local stack: development tools, never in the runtime images.
+packages=()
+for package in emulators/*/ tools/*/; do
+  if [ -f "$package/pyproject.toml" ]; then packages+=(-e "$package"); fi
+done
+"$PY" -m pip install -q "${packages[@]}"
 export_onnx
 echo "$inputs" > "$stamp"
 echo "installed into $VENV"

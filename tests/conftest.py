@@ -14,8 +14,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from tests.support.processes import fake_gcs
+from thoth.bucket.store import BlobStore
 from thoth.config import Settings
-from thoth.storage import BlobStore
 
 
 @pytest.fixture(scope="session")

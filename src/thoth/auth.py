@@ -1,4 +1,4 @@
-"""Verify the OIDC token Cloud Tasks attaches to task requests (DESIGN 7).
+"""Verify the OIDC token Cloud Tasks attaches to task requests (design.md §7).
 
 Locally the Cloud Tasks emulator signs the same kind of token and serves a JWKS, so this code
 runs unchanged: only `THOTH_OIDC_ISSUER` and `THOTH_OIDC_JWKS_URL` differ.

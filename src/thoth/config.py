@@ -61,7 +61,7 @@ class Settings(BaseSettings):
         10_000_000, ge=1, description="Files larger than this are skipped with an error."
     )
 
-    # --- Task authentication (DESIGN 7) -------------------------------------------------
+    # --- Task authentication (design.md §7) ------------------------------------------
     auth_oidc: bool = Field(True, description="Verify OIDC tokens on /tasks/* endpoints.")
     oidc_issuer: str = Field(
         "https://accounts.google.com",
@@ -152,9 +152,41 @@ class Settings(BaseSettings):
             raise ValueError("bucket must be 3-63 letters, digits, '-' or '_'")
         return value.lower()
 
+    def to_env(self) -> dict[str, str]:
+        """These settings as the environment a child process reads them from (unset fields
+        left out): the one settings-to-environment map, for local stacks and tests."""
+        env: dict[str, str] = {}
+        for name, info in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            env[_env_name(name, info.validation_alias)] = _env_value(value)
+        return env
+
+    @property
+    def task_audience(self) -> str:
+        """The audience of task tokens: the one Thoth asks Cloud Tasks for and checks."""
+        return self.oidc_audience or self.worker_url
+
     @property
     def queue_path(self) -> str:
         return f"projects/{self.project}/locations/{self.location}/queues/{self.queue}"
+
+
+def _env_name(field: str, alias: object) -> str:
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"THOTH_{field.upper()}"
+
+
+def _env_value(value: object) -> str:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
 
 
 @lru_cache(maxsize=1)

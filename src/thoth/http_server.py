@@ -13,7 +13,7 @@ from thoth.logs import configure_logging
 def run_http(app_factory: str, host: str | None = None, port: int | None = None) -> None:
     """Serve `app_factory` ("module:function" returning the app) until interrupted."""
     settings = get_settings()
-    configure_logging(settings.log_format, settings.log_level, settings.project)
+    configure_logging(settings)
     uvicorn.run(
         app_factory,
         factory=True,

@@ -1,4 +1,4 @@
-"""Logging for Cloud Logging (one JSON object per line) or for humans (DESIGN 9)."""
+"""Logging for Cloud Logging (one JSON object per line) or for humans (design.md §9)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+
+from thoth.config import Settings
 
 trace_context: ContextVar[str | None] = ContextVar("trace_context", default=None)
 
@@ -50,7 +52,9 @@ class TextFormatter(logging.Formatter):
         return line
 
 
-def configure_logging(fmt: str, level: str, project: str) -> None:
+def configure_logging(settings: Settings) -> None:
+    """The one logging setup of every Thoth process: JSON for Cloud Logging, or text."""
+    fmt, level, project = settings.log_format, settings.log_level, settings.project
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(project) if fmt == "json" else TextFormatter())
     root = logging.getLogger()

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from tests.support.snapshots import SAMPLE_DOCS, make_and_publish
+from thoth.bucket.store import BlobStore
 from thoth.config import Settings
-from thoth.storage import BlobStore
 
 GOOGLE_ENV = (
     "GOOGLE_",

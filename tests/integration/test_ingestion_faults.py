@@ -21,21 +21,21 @@ from tests.support.pipeline import current_chunks, wait_for_job
 from tests.support.processes import free_port
 from tests.support.stack import Emulator, cloud_tasks_emulator, ingestion_worker, stack_settings
 from tests.support.tasks import RecordingTasks
+from thoth.bucket.keys import batch_output_key
+from thoth.bucket.pointer import read_pointer
+from thoth.bucket.records import ChunkRecord
+from thoth.bucket.store import BlobStore
 from thoth.config import Settings
-from thoth.index.layout import batch_output_key
-from thoth.index.pointer import read_pointer
-from thoth.index.records import ChunkRecord
-from thoth.ingestion.batch import run_batch
-from thoth.ingestion.context import Context
-from thoth.ingestion.finalize import NotReady, finalize_job
-from thoth.ingestion.planner import plan_job
-from thoth.ingestion.start import start_job
-from thoth.jobs import JobStatus, JobStore
-from thoth.sources.models import SourceConfig
-from thoth.sources.registry import save_source
-from thoth.sources.sync import upload_directory
-from thoth.storage import BlobStore
-from thoth.tasks import TaskQueue
+from thoth.ingest.jobs import JobStatus, JobStore
+from thoth.ingest.pipeline.batch import run_batch
+from thoth.ingest.pipeline.context import Context
+from thoth.ingest.pipeline.finalize import NotReady, finalize_job
+from thoth.ingest.pipeline.plan import plan_job
+from thoth.ingest.pipeline.start import start_job
+from thoth.ingest.sources.models import SourceConfig
+from thoth.ingest.sources.registry import save_source
+from thoth.ingest.sources.sync import upload_directory
+from thoth.ingest.tasks import TaskQueue
 
 Stack = tuple[Context, Emulator, Settings, int]
 

@@ -14,16 +14,16 @@ from tests.support.corpus import write_corpus, write_hostile_files
 from tests.support.pipeline import current_chunks, wait_for_job
 from tests.support.processes import free_port
 from tests.support.stack import cloud_tasks_emulator, ingestion_worker, stack_settings
+from thoth.bucket.keys import source_key
+from thoth.bucket.store import BlobStore
 from thoth.config import Settings
-from thoth.index.layout import source_key
-from thoth.ingestion.context import Context
-from thoth.ingestion.start import JobConflict, start_job
-from thoth.jobs import JobStatus
-from thoth.sources.models import SourceConfig
-from thoth.sources.registry import save_source
-from thoth.sources.sync import upload_directory
-from thoth.storage import BlobStore
-from thoth.tasks import TaskQueue
+from thoth.ingest.jobs import JobStatus
+from thoth.ingest.pipeline.context import Context
+from thoth.ingest.pipeline.start import JobConflict, start_job
+from thoth.ingest.sources.models import SourceConfig
+from thoth.ingest.sources.registry import save_source
+from thoth.ingest.sources.sync import upload_directory
+from thoth.ingest.tasks import TaskQueue
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ import pytest
 
 from tests.support.processes import fake_gcs
 from tests.support.snapshots import SAMPLE_DOCS, make_and_publish, make_snapshot, publish
+from thoth.bucket.keys import version_prefix
+from thoth.bucket.store import BlobStore
 from thoth.config import Settings
-from thoth.index.layout import version_prefix
-from thoth.index.loader import STORE, IndexCache
-from thoth.search import SearchEngine
-from thoth.storage import BlobStore
+from thoth.serve.loader import STORE, IndexCache
+from thoth.serve.search import SearchEngine
 
 
 def v2_docs() -> dict[str, str]:

@@ -21,10 +21,10 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 from tests.support.processes import free_port
 from tests.support.snapshots import SAMPLE_DOCS, HashingEncoder, make_and_publish
+from thoth.bucket.store import BlobStore
 from thoth.config import Settings
-from thoth.index.loader import IndexCache
-from thoth.mcp.app import create_app
-from thoth.storage import BlobStore
+from thoth.serve.loader import IndexCache
+from thoth.serve.mcp.app import create_app
 
 JSONRPC_HEADERS = {
     "content-type": "application/json",
@@ -256,7 +256,7 @@ async def test_one_json_log_line_per_request(
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter("proj"))
-    request_log = logging.getLogger("thoth.mcp.requests")
+    request_log = logging.getLogger("thoth.serve.mcp.requests")
     request_log.addHandler(handler)
     caplog.set_level(logging.INFO)
     try:

@@ -11,8 +11,8 @@ from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
 
 from tests.support.snapshots import SAMPLE_DOCS, make_and_publish, real_encoder
+from thoth.bucket.store import BlobStore
 from thoth.config import Settings
-from thoth.storage import BlobStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +33,7 @@ async def test_stdio_server_with_the_real_model(
         "THOTH_EMBEDDING_MODEL": encoder.name,
         "PYTHONPATH": str(ROOT / "src"),
     }
-    code = "from thoth.config import Settings\nfrom thoth.mcp.stdio import run_stdio\n"
+    code = "from thoth.config import Settings\nfrom thoth.serve.mcp.stdio import run_stdio\n"
     code += "run_stdio(Settings())"
     params = StdioServerParameters(command=sys.executable, args=["-c", code], env=env, cwd=tmp_path)
     async with Client(params, read_timeout_seconds=60) as client:

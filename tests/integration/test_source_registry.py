@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from thoth.index.layout import source_config_key, sync_state_key
-from thoth.sources.models import SourceConfig
-from thoth.sources.registry import (
+from thoth.bucket.keys import source_config_key, sync_state_key
+from thoth.bucket.store import BlobStore
+from thoth.ingest.sources.models import SourceConfig
+from thoth.ingest.sources.registry import (
     RegistryError,
     UnknownSourceError,
     delete_source,
@@ -15,7 +16,6 @@ from thoth.sources.registry import (
     save_source,
     source_names,
 )
-from thoth.storage import BlobStore
 
 HANDBOOK = SourceConfig(
     name="handbook",

@@ -1,10 +1,11 @@
-"""The storage adapter against the real fake-gcs-server; DESIGN 1 rests on these preconditions."""
+"""The storage adapter against the real fake-gcs-server; design.md §1 rests on these
+preconditions."""
 
 from __future__ import annotations
 
 import pytest
 
-from thoth.storage import BlobStore, NotFound, PreconditionFailed
+from thoth.bucket.store import BlobStore, NotFound, PreconditionFailed
 
 
 def test_create_only_refuses_second_writer(store: BlobStore) -> None:

@@ -11,13 +11,13 @@ import httpx
 import pytest
 import respx
 
+from thoth.bucket.keys import source_prefix, sync_state_key
+from thoth.bucket.store import BlobStore
 from thoth.config import Settings
-from thoth.index.layout import source_prefix, sync_state_key
-from thoth.sources.directory import list_directory
-from thoth.sources.gitlab import GitLabClient
-from thoth.sources.models import SourceConfig
-from thoth.sources.sync import EmptySourceError, sync_source, upload_directory
-from thoth.storage import BlobStore
+from thoth.ingest.sources.directory import list_directory
+from thoth.ingest.sources.gitlab import GitLabClient
+from thoth.ingest.sources.models import SourceConfig
+from thoth.ingest.sources.sync import EmptySourceError, sync_source, upload_directory
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared/corpora/sourcegraph-handbook"
 

@@ -18,7 +18,7 @@ import yaml
 from pydantic import AliasChoices
 
 from thoth.config import Settings
-from thoth.tasks import DISPATCH_DEADLINE
+from thoth.ingest.tasks import DISPATCH_DEADLINE
 
 ROOT = Path(__file__).resolve().parents[2]
 TF = ROOT / "terraform"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from thoth.index.pointer import read_pointer
-from thoth.index.records import ChunkRecord
-from thoth.index.snapshot import open_snapshot
-from thoth.index.versions import download_version
-from thoth.ingestion.context import Context
-from thoth.jobs import JobProgress
+from thoth.bucket.pointer import read_pointer
+from thoth.bucket.records import ChunkRecord
+from thoth.bucket.snapshot import open_snapshot
+from thoth.bucket.versions import download_version
+from thoth.ingest.jobs import JobProgress
+from thoth.ingest.pipeline.context import Context
 
 
 def wait_for_job(ctx: Context, job_id: str, timeout: float = 240.0) -> JobProgress:

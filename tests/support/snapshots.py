@@ -15,11 +15,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from thoth.index.pointer import Pointer, read_pointer, swap_pointer
-from thoth.index.records import ChunkRecord, DocumentRecord
-from thoth.index.snapshot import SnapshotManifest, build_snapshot
-from thoth.index.versions import upload_version
-from thoth.storage import BlobStore
+from thoth.bucket.pointer import Pointer, read_pointer, swap_pointer
+from thoth.bucket.records import ChunkRecord, DocumentRecord
+from thoth.bucket.snapshot import SnapshotManifest, build_snapshot
+from thoth.bucket.store import BlobStore
+from thoth.bucket.versions import upload_version
 
 DIMENSIONS = 384
 BASE_URL = "https://handbook.example.com/"

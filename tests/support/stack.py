@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tests.support.processes import free_port, running
 from thoth.config import Settings
-from thoth.tasks import TaskQueue
+from thoth.ingest.tasks import TaskQueue
 
 PROJECT, LOCATION, QUEUE = "thoth-test", "us-central1", "ingest"
 
@@ -65,28 +65,6 @@ def stack_settings(base: Settings, emulator: Emulator, worker_port: int) -> Sett
     return settings
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    env = {
-        "THOTH_PROJECT": settings.project,
-        "THOTH_LOCATION": settings.location,
-        "THOTH_BUCKET": settings.bucket,
-        "THOTH_QUEUE": settings.queue,
-        "THOTH_WORKER_URL": settings.worker_url,
-        "THOTH_AUTH_OIDC": str(settings.auth_oidc).lower(),
-        "THOTH_OIDC_ISSUER": settings.oidc_issuer,
-        "THOTH_OIDC_JWKS_URL": settings.oidc_jwks_url,
-        "THOTH_BATCH_FILES": str(settings.batch_files),
-        "THOTH_CACHE_DIR": str(settings.cache_dir),
-        "THOTH_MAX_FILE_BYTES": str(settings.max_file_bytes),
-        "THOTH_LOG_LEVEL": "INFO",
-    }
-    if settings.storage_emulator_host:
-        env["STORAGE_EMULATOR_HOST"] = settings.storage_emulator_host
-    if settings.cloud_tasks_emulator_host:
-        env["CLOUD_TASKS_EMULATOR_HOST"] = settings.cloud_tasks_emulator_host
-    return env
-
-
 @dataclass(frozen=True)
 class Worker:
     url: str
@@ -97,5 +75,5 @@ class Worker:
 def ingestion_worker(settings: Settings, port: int, log: Path | None = None) -> Iterator[Worker]:
     command = [sys.executable, "-m", "thoth.cli.main", "worker", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
-    with running(command, f"{url}/health", env=settings_env(settings), log=log) as process:
+    with running(command, f"{url}/health", env=settings.to_env(), log=log) as process:
         yield Worker(url, process)

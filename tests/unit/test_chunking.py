@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from thoth.chunking import Chunk, chunk_document
+from thoth.ingest.chunking import Chunk, chunk_document
 from thoth.parsing import Block, ParsedDocument, parse_document
 
 SPECIALS = 2  # like [CLS] and [SEP]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from thoth.chunking import Chunk, chunk_document
 from thoth.embedding import Embedder, load_embedder
+from thoth.ingest.chunking import Chunk, chunk_document
 from thoth.parsing import ParseError, parse_document
 
 CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"

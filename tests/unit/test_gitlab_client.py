@@ -9,7 +9,7 @@ import httpx
 import pytest
 import respx
 
-from thoth.sources.gitlab import (
+from thoth.ingest.sources.gitlab import (
     FileTooLargeError,
     GitLabAuthError,
     GitLabClient,

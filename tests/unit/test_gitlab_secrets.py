@@ -13,8 +13,8 @@ from google.api_core import exceptions as api_exceptions
 from pydantic import SecretStr
 
 from thoth.config import Settings
+from thoth.ingest.sources.sync import gitlab_client
 from thoth.secrets import secret_value
-from thoth.sources.sync import gitlab_client
 
 SECRET = "glpat-from-secret-manager"
 

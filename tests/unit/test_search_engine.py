@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.snapshots import SAMPLE_DOCS, HashingEncoder, make_snapshot, real_encoder
-from thoth.index.snapshot import open_snapshot
-from thoth.search import (
+from thoth.bucket.snapshot import open_snapshot
+from thoth.serve.search import (
     DocumentNotFoundError,
     IndexNotReadyError,
     InvalidQueryError,
@@ -16,7 +16,7 @@ from thoth.search import (
     SourceIndex,
     UnknownSourceError,
 )
-from thoth.search.engine import closest_paths
+from thoth.serve.search.engine import closest_paths
 
 
 def load(directory: Path) -> SourceIndex:
@@ -169,7 +169,7 @@ def test_real_model_matches_meaning_not_words(tmp_path: Path) -> None:
 def test_rows_are_sorted_by_path_even_if_the_table_is_not(tmp_path: Path) -> None:
     import pyarrow as pa
 
-    from thoth.search.source_index import _sorted_by_path
+    from thoth.serve.search.source_index import _sorted_by_path
 
     make_snapshot(tmp_path / "s", SAMPLE_DOCS, source="handbook")
     table = open_snapshot(tmp_path / "s").chunks_arrow()

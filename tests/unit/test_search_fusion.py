@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from thoth.search.fusion import max_rrf_score, reciprocal_rank_fusion, weighted_minmax_fusion
+from thoth.serve.search.fusion import max_rrf_score, reciprocal_rank_fusion, weighted_minmax_fusion
 
 
 def test_rrf_scores() -> None:

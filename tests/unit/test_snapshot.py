@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.support.snapshots import SAMPLE_DOCS, HashingEncoder, make_snapshot, records
-from thoth.index.snapshot import SnapshotError, build_snapshot, open_snapshot, read_manifest
+from thoth.bucket.snapshot import SnapshotError, build_snapshot, open_snapshot, read_manifest
 
 
 def test_round_trip(tmp_path: Path) -> None:

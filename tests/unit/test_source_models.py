@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from thoth.ingest.sources.models import SourceConfig, citation_url
 from thoth.paths import UnsafePathError
-from thoth.sources.models import SourceConfig, citation_url
 
 
 def test_gitlab_source_with_defaults() -> None:

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from thoth.config import get_settings
-from thoth.ingestion.context import Context
+from thoth.ingest.pipeline.context import Context
 
 console = Console(stderr=True)
 

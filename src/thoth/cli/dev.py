@@ -1,142 +1,31 @@
-"""`thoth dev up|down|status|logs|env`: the local stack without Docker (`make up`, `make down`)."""
+"""`thoth dev`: the local stack's commands, from the `thoth-devstack` package when it is
+installed (the development virtualenv). The runtime images do not ship it."""
 
 from __future__ import annotations
 
-import shlex
-import subprocess
-from pathlib import Path
-from typing import Annotated
+import importlib.util
 
 import typer
-from rich.table import Table
 
-from thoth.cli.context import console, friendly_errors
-from thoth.cli.ingest import follow
-from thoth.dev.probe import mcp_search
-from thoth.dev.processes import StackError
-from thoth.dev.services import MCP_PORT, SOURCE, STATE_DIR, services, stack_env
-from thoth.dev.stack import down, endpoints, stack_settings, status, up, wait_searchable
-from thoth.ingestion.context import Context
-from thoth.ingestion.start import JobConflict, start_job
-from thoth.jobs import JobStatus
-from thoth.sources.models import SourceConfig
-from thoth.sources.registry import save_source
-from thoth.sources.sync import upload_directory
+from thoth.cli.context import console
 
-dev_app = typer.Typer(help="The local stack: emulators + both services, no Docker.")
-REPO = Path.cwd()
-SAMPLE = "How many days of paid time off do we get?"
+DEVSTACK = "thoth_devstack"
 
 
 def register(app: typer.Typer) -> None:
+    if importlib.util.find_spec(DEVSTACK) is None:
+        app.add_typer(_missing, name="dev")
+        return
+    # Imported only when the package exists; it stands on thoth, never the other way round.
+    from thoth_devstack.cli import dev_app
+
     app.add_typer(dev_app, name="dev")
 
 
-@dev_app.command("up")
-def up_command(
-    handbook: Annotated[
-        Path, typer.Option(help="Folder ingested as the 'handbook' source.", exists=True)
-    ] = Path("examples/handbook"),
-    ingest: Annotated[bool, typer.Option(help="Ingest the handbook after start.")] = True,
-) -> None:
-    """Start fake GCS, the Cloud Tasks emulator, the worker and the MCP server; ingest the
-    sample handbook; return once the stack answers searches."""
-    with friendly_errors(StackError, JobConflict):
-        started = up(STATE_DIR, REPO, console.print)
-        if started:
-            _fail_orphans()
-        else:
-            console.print("the stack is already running (`make down` stops it)")
-        if ingest:
-            _ingest(handbook)
-        wait_searchable(services(STATE_DIR, REPO)[-1])
-    _print_endpoints()
-    _sample_search()
+_missing = typer.Typer(help="The local stack (not installed here: run `make install`).")
 
 
-@dev_app.command("down")
-def down_command() -> None:
-    """Stop exactly the processes `thoth dev up` started."""
-    down(STATE_DIR, REPO, console.print)
-    console.print("stack stopped")
-
-
-@dev_app.command("status")
-def status_command() -> None:
-    """Each service: pid, health, ports, log file."""
-    table = Table("service", "pid", "health", "ports", "log")
-    rows = status(STATE_DIR, REPO)
-    for row in rows:
-        health = "[green]healthy[/green]" if row.healthy else "[red]down[/red]"
-        ports = ", ".join(map(str, row.ports))
-        table.add_row(row.name, str(row.pid or "-"), health, ports, str(row.log))
-    console.print(table)
-    if not all(row.healthy for row in rows):
-        raise typer.Exit(1)
-
-
-@dev_app.command("logs")
-def logs_command(
-    service: Annotated[str | None, typer.Argument(help="One service; all when omitted.")] = None,
-    follow_: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing.")] = False,
-    lines: Annotated[int, typer.Option("-n", help="Lines from the end.")] = 40,
-) -> None:
-    """Print the stack's logs (they live under .thoth/dev/logs/)."""
-    names = [s.name for s in services(STATE_DIR, REPO)]
-    if service is not None and service not in names:
-        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(names)}")
-    files = [STATE_DIR / "logs" / f"{name}.log" for name in ([service] if service else names)]
-    files = [f for f in files if f.exists()]
-    if not files:
-        console.print("no logs yet: run `make up`")
-        raise typer.Exit(1)
-    command = ["tail", f"-n{lines}", *(["-F"] if follow_ else []), *map(str, files)]
-    raise typer.Exit(subprocess.call(command))
-
-
-@dev_app.command("env")
-def env_command() -> None:
-    """Shell exports pointing the CLI at the stack: eval "$(thoth dev env)"."""
-    for key, value in stack_env(STATE_DIR).items():
-        typer.echo(f"export {key}={shlex.quote(value)}")
-
-
-def _fail_orphans() -> None:
-    """The emulator keeps its queue in memory: jobs running before a restart lost their
-    tasks and would hold their source's lock. Mark them failed."""
-    ctx = Context.from_settings(stack_settings(STATE_DIR))
-    ctx.store.ensure_bucket()
-    for job in ctx.jobs.unfinished():
-        ctx.jobs.fail(job.job_id, "the local stack restarted and its task queue was lost")
-        console.print(f"marked {job.job_id} ({job.source}) failed: its tasks were lost")
-
-
-def _ingest(handbook: Path) -> None:
-    ctx = Context.from_settings(stack_settings(STATE_DIR))
-    ctx.store.ensure_bucket()
-    save_source(ctx.store, SourceConfig(name=SOURCE, kind="upload", base_url=None))
-    report = upload_directory(ctx.store, SOURCE, handbook)
-    console.print(f"handbook: {report.summary()}")
-    job = start_job(ctx, SOURCE)
-    result = follow(ctx, job.job_id, timeout=1800)
-    if result.job.status != JobStatus.succeeded:
-        raise StackError(f"ingesting the handbook failed: {result.job.error}")
-    counts = result.counts
-    console.print(
-        f"indexed: {counts.chunks_total} chunks ({counts.chunks_embedded} embedded now), "
-        f"{counts.failed} files failed"
-    )
-
-
-def _print_endpoints() -> None:
-    console.print("\n[bold]Thoth is up[/bold]")
-    for name, url in endpoints().items():
-        console.print(f"  {name:<22} {url}")
-    console.print(f"  {'logs':<22} {STATE_DIR / 'logs'}/ (thoth dev logs [SERVICE])")
-
-
-def _sample_search() -> None:
-    results = mcp_search(f"http://127.0.0.1:{MCP_PORT}/mcp", SAMPLE)
-    console.print(f'\nsample search over MCP: "{SAMPLE}"')
-    for rank, hit in enumerate(results, start=1):
-        console.print(f"  {rank}. {hit['path']} — {hit['heading']} ({hit['score']:.2f})")
+@_missing.callback(invoke_without_command=True)
+def _not_installed() -> None:
+    console.print("[red]error:[/red] the local stack is not installed here; run `make install`")
+    raise typer.Exit(1)

@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from thoth.bucket.store import NotFound, PreconditionFailed
+from thoth.bucket.versions import list_versions, rollback
 from thoth.cli.context import console, friendly_errors, pipeline_context
-from thoth.index.versions import list_versions, rollback
-from thoth.storage import NotFound, PreconditionFailed
 
 index_app = typer.Typer(help="Index versions: list them, roll back to one.", no_args_is_help=True)
 

@@ -9,16 +9,16 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from thoth.bucket.store import NotFound
 from thoth.cli.context import console, friendly_errors, pipeline_context
 from thoth.cli.jobs import print_job
-from thoth.ingestion.context import Context
-from thoth.ingestion.start import JobConflict, start_job
-from thoth.jobs import JobProgress, JobStatus
+from thoth.ingest.jobs import JobProgress, JobStatus
+from thoth.ingest.pipeline.context import Context
+from thoth.ingest.pipeline.start import JobConflict, start_job
+from thoth.ingest.sources.models import SourceConfig
+from thoth.ingest.sources.registry import UnknownSourceError, get_source, save_source
+from thoth.ingest.sources.sync import upload_directory
 from thoth.paths import UnsafePathError
-from thoth.sources.models import SourceConfig
-from thoth.sources.registry import UnknownSourceError, get_source, save_source
-from thoth.sources.sync import upload_directory
-from thoth.storage import NotFound
 
 
 def register(app: typer.Typer) -> None:

@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from thoth.bucket.store import NotFound
 from thoth.cli.context import console, friendly_errors, pipeline_context
-from thoth.jobs import JobProgress
-from thoth.storage import NotFound
+from thoth.ingest.jobs import JobProgress
 
 
 def register(app: typer.Typer) -> None:

@@ -9,10 +9,10 @@ import typer
 from rich.console import Console
 
 from thoth.config import get_settings
-from thoth.index.loader import IndexCache
-from thoth.mcp import tools
-from thoth.mcp.service import ThothService
-from thoth.search import MAX_NUM_RESULTS, SearchError, SearchMode
+from thoth.serve import tools
+from thoth.serve.loader import IndexCache
+from thoth.serve.search import MAX_NUM_RESULTS, SearchError, SearchMode
+from thoth.serve.service import ThothService
 
 err = Console(stderr=True)
 

@@ -8,7 +8,7 @@ import typer
 
 from thoth.config import get_settings
 from thoth.logs import configure_logging
-from thoth.mcp.__main__ import serve
+from thoth.serve.mcp.__main__ import serve
 
 
 def register(app: typer.Typer) -> None:
@@ -24,9 +24,9 @@ def mcp(
 ) -> None:
     """Serve the handbook to AI assistants over MCP (HTTP at /mcp by default)."""
     settings = get_settings()
-    configure_logging(settings.log_format, settings.log_level, settings.project)
+    configure_logging(settings)
     if stdio:
-        from thoth.mcp.stdio import run_stdio
+        from thoth.serve.mcp.stdio import run_stdio
 
         run_stdio(settings)
         return

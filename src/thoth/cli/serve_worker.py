@@ -18,4 +18,4 @@ def worker(
     port: Annotated[int | None, typer.Option(help="Port (default $PORT).")] = None,
 ) -> None:
     """Serve the ingestion worker: /v1 API and the Cloud Tasks targets under /tasks."""
-    run_http("thoth.ingestion.app:app_from_env", host, port)
+    run_http("thoth.ingest.worker.app:app_from_env", host, port)

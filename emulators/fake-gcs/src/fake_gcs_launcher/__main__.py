@@ -1,0 +1,3 @@
+from fake_gcs_launcher import main
+
+main()

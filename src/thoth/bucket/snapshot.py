@@ -1,0 +1,235 @@
+"""The on-disk snapshot: one immutable LanceDB database plus a manifest (design.md §2).
+
+A snapshot directory holds
+
+    manifest.json      what the snapshot is (source, version, model, counts) and every file
+                       under lancedb/ with its size and sha256, so a downloader can tell a
+                       complete copy from a half-uploaded one
+    lancedb/           a LanceDB database with two tables:
+        chunks         ChunkRecord rows (thoth.bucket.records), vectors as fixed-size lists
+                       of float32, with a native full-text index on text
+        documents      DocumentRecord rows, metadata as JSON text
+
+Rows are sorted by (path, ordinal) so the same input always gives the same tables, and so the
+chunks of any path prefix form one contiguous run of rows (search relies on this).
+`build_snapshot` writes it; `open_snapshot` reads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+from lancedb.index import FTS
+from pydantic import BaseModel, Field
+
+from thoth.bucket.keys import SNAPSHOT_MANIFEST
+from thoth.bucket.records import (
+    ChunkRecord,
+    DocumentRecord,
+    chunks_from_arrow,
+    chunks_to_arrow,
+    document_from_row,
+    documents_to_arrow,
+)
+
+FORMAT_VERSION = 1
+LANCEDB_DIR = "lancedb"
+CHUNKS_TABLE = "chunks"
+DOCUMENTS_TABLE = "documents"
+
+
+class SnapshotError(Exception):
+    """A snapshot cannot be built, or what is on disk is not a complete snapshot."""
+
+
+class SnapshotFile(BaseModel):
+    """One file of the snapshot, relative to the snapshot directory (posix separators)."""
+
+    path: str
+    size: int = Field(ge=0)
+    sha256: str
+
+
+class SnapshotManifest(BaseModel):
+    """What `manifest.json` says."""
+
+    format: int = FORMAT_VERSION
+    source: str
+    version: str
+    model: str
+    dimensions: int = Field(gt=0)
+    documents: int = Field(ge=0)
+    chunks: int = Field(ge=0)
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    files: list[SnapshotFile] = Field(default_factory=list)
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
+def build_snapshot(
+    directory: Path,
+    *,
+    source: str,
+    version: str,
+    documents: Iterable[DocumentRecord],
+    chunks: Iterable[ChunkRecord],
+    model: str,
+    dimensions: int,
+) -> SnapshotManifest:
+    """Write a complete snapshot into `directory` (which must not hold one already) and
+    return its manifest. Raises SnapshotError on duplicate chunk ids or paths, a vector of
+    the wrong size, or rows from another source."""
+    directory = Path(directory)
+    if (directory / SNAPSHOT_MANIFEST).exists() or (directory / LANCEDB_DIR).exists():
+        raise SnapshotError(f"{directory} already holds a snapshot; snapshots are immutable")
+    directory.mkdir(parents=True, exist_ok=True)
+
+    docs = sorted(documents, key=lambda d: d.path)
+    rows = sorted(chunks, key=lambda c: (c.path, c.ordinal))
+    _check(source, dimensions, docs, rows)
+
+    db = lancedb.connect(str(directory / LANCEDB_DIR))
+    db.create_table(CHUNKS_TABLE, data=chunks_to_arrow(rows, dimensions))
+    table = db.open_table(CHUNKS_TABLE)
+    if rows:
+        # Lance-native BM25 index (create_fts_index is deprecated in 0.40).
+        table.create_index("text", config=FTS())
+    db.create_table(DOCUMENTS_TABLE, data=documents_to_arrow(docs))
+
+    manifest = SnapshotManifest(
+        source=source,
+        version=version,
+        model=model,
+        dimensions=dimensions,
+        documents=len(docs),
+        chunks=len(rows),
+        files=list(_list_files(directory)),
+    )
+    (directory / SNAPSHOT_MANIFEST).write_text(manifest.model_dump_json(indent=2))
+    return manifest
+
+
+def _check(
+    source: str, dimensions: int, docs: list[DocumentRecord], rows: list[ChunkRecord]
+) -> None:
+    seen: set[str] = set()
+    for chunk in rows:
+        if chunk.chunk_id in seen:
+            raise SnapshotError(f"duplicate chunk id {chunk.chunk_id!r} (path {chunk.path!r})")
+        seen.add(chunk.chunk_id)
+        if chunk.source != source:
+            raise SnapshotError(f"chunk {chunk.chunk_id!r} belongs to source {chunk.source!r}")
+        if np.shape(chunk.vector) != (dimensions,):
+            raise SnapshotError(
+                f"chunk {chunk.chunk_id!r} has a vector of shape {np.shape(chunk.vector)}, "
+                f"expected ({dimensions},)"
+            )
+    paths: set[str] = set()
+    for doc in docs:
+        if doc.path in paths:
+            raise SnapshotError(f"duplicate document path {doc.path!r}")
+        paths.add(doc.path)
+        if doc.source != source:
+            raise SnapshotError(f"document {doc.path!r} belongs to source {doc.source!r}")
+
+
+def _list_files(directory: Path) -> Iterator[SnapshotFile]:
+    for path in sorted((directory / LANCEDB_DIR).rglob("*")):
+        if path.is_file():
+            yield SnapshotFile(
+                path=path.relative_to(directory).as_posix(),
+                size=path.stat().st_size,
+                sha256=sha256_file(path),
+            )
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+def read_manifest(directory: Path) -> SnapshotManifest:
+    path = Path(directory) / SNAPSHOT_MANIFEST
+    try:
+        return SnapshotManifest.model_validate_json(path.read_bytes())
+    except FileNotFoundError as exc:
+        raise SnapshotError(f"{directory} has no {SNAPSHOT_MANIFEST}") from exc
+    except ValueError as exc:
+        raise SnapshotError(f"{path} is not a valid manifest: {exc}") from exc
+
+
+class Snapshot:
+    """A snapshot on local disk, opened read-only."""
+
+    def __init__(self, directory: Path, manifest: SnapshotManifest) -> None:
+        self.directory = Path(directory)
+        self.manifest = manifest
+        self._db = lancedb.connect(str(self.directory / LANCEDB_DIR))
+
+    def chunks_table(self) -> Any:
+        """The LanceDB `chunks` table (for full-text search)."""
+        return self._db.open_table(CHUNKS_TABLE)
+
+    def chunks_arrow(self, columns: list[str] | None = None) -> pa.Table:
+        """All chunk rows as one Arrow table, in (path, ordinal) order."""
+        table = self.chunks_table().to_arrow()
+        return table.select(columns) if columns else table
+
+    def documents_arrow(self) -> pa.Table:
+        """All document rows as one Arrow table, in path order."""
+        table: pa.Table = self._db.open_table(DOCUMENTS_TABLE).to_arrow()
+        return table
+
+    def documents(self) -> Iterator[DocumentRecord]:
+        for row in self.documents_arrow().to_pylist():
+            yield document_from_row(row)
+
+    def chunks(self, paths: set[str] | None = None) -> Iterator[ChunkRecord]:
+        """Chunk rows with their vectors; only those of `paths` when given (the ingestion
+        pipeline carries unchanged files over from the previous snapshot with this)."""
+        table = self.chunks_arrow()
+        if paths is not None:
+            mask = pa.compute.is_in(table["path"], value_set=pa.array(sorted(paths), pa.string()))
+            table = table.filter(mask)
+        yield from chunks_from_arrow(table, self.manifest.dimensions)
+
+    def verify(self, *, hashes: bool = True) -> None:
+        """Check every file in the manifest is present with its size and sha256 (sizes only
+        with `hashes=False`), and that no stray file sits beside them. Raises SnapshotError
+        naming the first problem."""
+        listed = {f.path for f in self.manifest.files}
+        for entry in self.manifest.files:
+            path = self.directory / entry.path
+            if not path.is_file():
+                raise SnapshotError(f"snapshot file missing: {entry.path}")
+            size = path.stat().st_size
+            if size != entry.size:
+                raise SnapshotError(f"{entry.path}: {size} bytes, manifest says {entry.size}")
+            if hashes and sha256_file(path) != entry.sha256:
+                raise SnapshotError(f"{entry.path}: sha256 differs from the manifest")
+        for path in (self.directory / LANCEDB_DIR).rglob("*"):
+            if path.is_file() and path.relative_to(self.directory).as_posix() not in listed:
+                raise SnapshotError(f"file not in manifest: {path.relative_to(self.directory)}")
+
+
+def open_snapshot(directory: Path) -> Snapshot:
+    """Open a complete snapshot directory (manifest.json + lancedb/)."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    if manifest.format != FORMAT_VERSION:
+        raise SnapshotError(f"snapshot format {manifest.format} is not {FORMAT_VERSION}")
+    return Snapshot(directory, manifest)

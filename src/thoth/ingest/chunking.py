@@ -1,0 +1,293 @@
+"""Chunks sized in the embedding model's own tokens (design.md §4).
+
+A chunk never spans two heading sections. Small adjacent blocks of a section are packed
+together; a block too big for one chunk is split:
+- text at paragraph, then line, then sentence, then word, then character boundaries, with
+  about `overlap_tokens` of the previous piece repeated at the start of the next;
+- a code block at line boundaries (then words, then characters for giant lines);
+- a table by rows, its header row repeated at the top of every piece.
+Token counts are taken once per piece and summed; each final `embed_text` is then counted
+exactly, and the rare chunk over the limit is split again with a tighter budget.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Protocol
+
+from thoth.parsing.document import Block, ParsedDocument
+
+_MIN_MAX_TOKENS = 16
+_MAX_RESPLITS = 8
+
+
+@dataclass(frozen=True)
+class Chunk:
+    chunk_id: str
+    path: str
+    title: str
+    heading: str
+    text: str
+    embed_text: str
+    ordinal: int
+    token_count: int
+
+
+class TokenCounter(Protocol):
+    def count(self, text: str) -> int: ...  # includes special tokens
+
+    def count_many(self, texts: Sequence[str]) -> list[int]: ...
+
+
+@dataclass(frozen=True)
+class _Level:
+    pattern: re.Pattern[str]
+    joiner: str
+
+
+_PARAGRAPHS = _Level(re.compile(r"\n[ \t]*\n\s*"), "\n\n")
+_LINES = _Level(re.compile(r"\n"), "\n")
+_SENTENCES = _Level(re.compile(r"(?<=[.!?。！？])\s+"), " ")
+_WORDS = _Level(re.compile(r"\s+"), " ")
+_TEXT_LEVELS = (_PARAGRAPHS, _LINES, _SENTENCES, _WORDS)
+_CODE_LEVELS = (_LINES, _WORDS)
+
+
+@dataclass(frozen=True)
+class _Piece:
+    text: str
+    tokens: int  # content tokens, special tokens excluded
+    sep: str  # goes between this piece and the one before it when both share a chunk
+
+
+@dataclass(frozen=True)
+class _Draft:
+    heading: str
+    prefix: str
+    body: str
+    budget: int
+
+
+def chunk_document(
+    doc: ParsedDocument,
+    source: str,
+    counter: TokenCounter,
+    max_tokens: int,
+    overlap_tokens: int = 32,
+) -> list[Chunk]:
+    """Split a parsed document into chunks whose embed_text fits `max_tokens`."""
+    if max_tokens < _MIN_MAX_TOKENS:
+        raise ValueError(f"max_tokens must be at least {_MIN_MAX_TOKENS}")
+    sizer = _Sizer(counter)
+    blocks = [block for block in doc.blocks if block.text.strip()]
+    counted = zip(blocks, sizer.content_many([block.text for block in blocks]), strict=True)
+    sections = [
+        (" > ".join(path), list(section))
+        for path, section in groupby(counted, key=lambda pair: pair[0].heading_path)
+    ]
+    prefixes = _fit_prefixes(doc.title, [heading for heading, _ in sections], counter, max_tokens)
+    drafts: list[_Draft] = []
+    for (heading, section), (prefix, prefix_tokens) in zip(sections, prefixes, strict=True):
+        budget = max_tokens - prefix_tokens
+        bodies = _Splitter(sizer, budget, overlap_tokens).section(section)
+        drafts.extend(_Draft(heading, prefix, body, budget) for body in bodies)
+    fitted = _fit(drafts, sizer, max_tokens, overlap_tokens, _MAX_RESPLITS)
+    return _chunks(doc, source, fitted)
+
+
+class _Sizer:
+    """Token counts without the special tokens, so the counts of pieces can be summed."""
+
+    def __init__(self, counter: TokenCounter) -> None:
+        self.counter = counter
+        self.specials = counter.count("")
+
+    def content_many(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        return [count - self.specials for count in self.counter.count_many(texts)]
+
+
+def _prefix(title: str, heading: str) -> str:
+    return f"{title}\n{heading}\n\n" if heading else f"{title}\n\n"
+
+
+def _fit_prefixes(
+    title: str, headings: Sequence[str], counter: TokenCounter, max_tokens: int
+) -> list[tuple[str, int]]:
+    """(prefix, its token count) per section; a prefix may use at most half the budget."""
+    prefixes = [_prefix(title, heading) for heading in headings]
+    counts = counter.count_many(prefixes) if prefixes else []
+    return [
+        (prefix, count)
+        if count <= max_tokens // 2
+        else _shorten(title, heading, counter, max_tokens // 2)
+        for prefix, count, heading in zip(prefixes, counts, headings, strict=True)
+    ]
+
+
+def _shorten(title: str, heading: str, counter: TokenCounter, limit: int) -> tuple[str, int]:
+    """Halve title and heading until they fit, keeping the deepest headings."""
+    title_chars, heading_chars = len(title) // 2, len(heading) // 2
+    while True:
+        prefix = _prefix(title[:title_chars], heading[len(heading) - heading_chars :])
+        count = counter.count(prefix)
+        if count <= limit or title_chars + heading_chars == 0:
+            return prefix, count
+        title_chars, heading_chars = title_chars // 2, heading_chars // 2
+
+
+class _Splitter:
+    def __init__(self, sizer: _Sizer, budget: int, overlap: int) -> None:
+        self.sizer = sizer
+        self.budget = budget
+        self.overlap = overlap
+
+    def section(self, blocks: Sequence[tuple[Block, int]]) -> list[str]:
+        pieces: list[_Piece] = []
+        for block, tokens in blocks:
+            if tokens <= self.budget:
+                pieces.append(_Piece(block.text, tokens, "\n\n"))
+            else:
+                pieces.extend(self.split_block(block))
+        return [piece.text for piece in _pack(pieces, self.budget, overlap=0)]
+
+    def split_block(self, block: Block) -> list[_Piece]:
+        if block.kind == "table":
+            return self._split_table(block.text)
+        if block.kind == "code":
+            return _pack(self._atoms(block.text, _CODE_LEVELS, self.budget), self.budget, 0)
+        atoms = self._atoms(block.text, _TEXT_LEVELS, self.budget)
+        return _pack(atoms, self.budget, self.overlap)
+
+    def _split_table(self, text: str) -> list[_Piece]:
+        header, _, rows = text.partition("\n")
+        [header_tokens] = self.sizer.content_many([header])
+        budget = self.budget - header_tokens
+        if not rows or budget < self.budget // 2:  # no room to repeat the header
+            return _pack(self._atoms(text, _CODE_LEVELS, self.budget), self.budget, 0)
+        pieces = _pack(self._atoms(rows, _CODE_LEVELS, budget), budget, 0)
+        return [_Piece(f"{header}\n{p.text}", header_tokens + p.tokens, "\n\n") for p in pieces]
+
+    def _atoms(
+        self, text: str, levels: Sequence[_Level], budget: int, sep: str = "\n\n"
+    ) -> list[_Piece]:
+        """Pieces of `text`, each within `budget`, split at the coarsest level that works."""
+        if not levels:
+            return self._characters(text, budget, sep, max(1, budget))
+        level, finer = levels[0], levels[1:]
+        parts = [part for part in level.pattern.split(text) if part]
+        if len(parts) <= 1:  # this level does not split it: no need to count it again
+            return self._atoms(text, finer, budget, sep)
+        atoms: list[_Piece] = []
+        for index, (part, tokens) in enumerate(
+            zip(parts, self.sizer.content_many(parts), strict=True)
+        ):
+            part_sep = sep if index == 0 else level.joiner
+            if tokens <= budget:
+                atoms.append(_Piece(part, tokens, part_sep))
+            else:
+                atoms.extend(self._atoms(part, finer, budget, part_sep))
+        return atoms
+
+    def _characters(self, text: str, budget: int, sep: str, size: int) -> list[_Piece]:
+        # Word pieces are at least one character, so `budget` characters usually fit;
+        # windows that still do not are halved.
+        windows = [text[start : start + size] for start in range(0, len(text), size)]
+        atoms: list[_Piece] = []
+        for index, (window, tokens) in enumerate(
+            zip(windows, self.sizer.content_many(windows), strict=True)
+        ):
+            window_sep = sep if index == 0 else ""
+            if tokens <= budget or len(window) == 1:
+                atoms.append(_Piece(window, tokens, window_sep))
+            else:
+                atoms.extend(self._characters(window, budget, window_sep, len(window) // 2))
+        return atoms
+
+
+def _pack(pieces: Sequence[_Piece], budget: int, overlap: int) -> list[_Piece]:
+    """Greedily join consecutive pieces while their token sum stays within budget."""
+    packed: list[_Piece] = []
+    current: list[_Piece] = []
+    total = 0
+    for piece in pieces:
+        if current and total + piece.tokens > budget:
+            packed.append(_join(current))
+            current = _tail(current, min(overlap, budget - piece.tokens))
+            total = sum(p.tokens for p in current)
+        current.append(piece)
+        total += piece.tokens
+    if current:
+        packed.append(_join(current))
+    return packed
+
+
+def _tail(pieces: Sequence[_Piece], limit: int) -> list[_Piece]:
+    """The last pieces (never all of them) whose tokens fit `limit`: the overlap."""
+    tail: list[_Piece] = []
+    total = 0
+    for piece in reversed(pieces[1:]):
+        if total + piece.tokens > limit:
+            break
+        tail.append(piece)
+        total += piece.tokens
+    return tail[::-1]
+
+
+def _join(pieces: Sequence[_Piece]) -> _Piece:
+    text = pieces[0].text + "".join(piece.sep + piece.text for piece in pieces[1:])
+    return _Piece(text, sum(piece.tokens for piece in pieces), pieces[0].sep)
+
+
+def _fit(
+    drafts: Sequence[_Draft], sizer: _Sizer, max_tokens: int, overlap: int, retries: int
+) -> list[tuple[_Draft, int]]:
+    """Count every embed_text exactly; split again the rare draft that summed counts missed."""
+    counts = sizer.counter.count_many([draft.prefix + draft.body for draft in drafts])
+    fitted: list[tuple[_Draft, int]] = []
+    for draft, count in zip(drafts, counts, strict=True):
+        if count <= max_tokens:
+            fitted.append((draft, count))
+            continue
+        if retries == 0:
+            raise RuntimeError(f"cannot fit a chunk in {max_tokens} tokens")
+        # Shrink by the excess, and by at least a quarter so retries always converge.
+        budget = max(1, min(draft.budget - (count - max_tokens), draft.budget * 3 // 4))
+        splitter = _Splitter(sizer, budget, overlap)
+        bodies = [piece.text for piece in splitter.split_block(Block((), draft.body))]
+        smaller = [_Draft(draft.heading, draft.prefix, body, budget) for body in bodies]
+        fitted.extend(_fit(smaller, sizer, max_tokens, overlap, retries - 1))
+    return fitted
+
+
+def _chunks(doc: ParsedDocument, source: str, fitted: Sequence[tuple[_Draft, int]]) -> list[Chunk]:
+    seen: dict[tuple[str, str], int] = {}
+    chunks: list[Chunk] = []
+    for ordinal, (draft, tokens) in enumerate(fitted):
+        occurrence = seen.get((draft.heading, draft.body), 0)
+        seen[(draft.heading, draft.body)] = occurrence + 1
+        chunks.append(
+            Chunk(
+                chunk_id=chunk_id(source, doc.path, draft.heading, draft.body, occurrence),
+                path=doc.path,
+                title=doc.title,
+                heading=draft.heading,
+                text=draft.body,
+                embed_text=draft.prefix + draft.body,
+                ordinal=ordinal,
+                token_count=tokens,
+            )
+        )
+    return chunks
+
+
+def chunk_id(source: str, path: str, heading: str, text: str, occurrence: int) -> str:
+    """Stable id: the same passage at the same place always gets the same id."""
+    key = json.dumps([source, path, heading, text, occurrence], ensure_ascii=False)
+    return hashlib.sha256(key.encode()).hexdigest()[:32]

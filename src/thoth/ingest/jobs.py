@@ -1,0 +1,291 @@
+"""Ingestion jobs: the record in GCS, the per-source lock, progress assembled from batch markers.
+
+`jobs/<id>/job.json` is written by the planner and by finalize (compare-and-swap). Batches
+never touch it: each writes its own create-only `done.json`, so progress needs no contention.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from thoth.bucket.keys import (
+    JOBS_ROOT,
+    batch_done_key,
+    batches_prefix,
+    is_batch_done_key,
+    job_from_prefix,
+    job_key,
+    source_lock_key,
+)
+from thoth.bucket.store import BlobStore, NotFound, PreconditionFailed
+
+LOCK_STALE_AFTER = timedelta(hours=2)
+
+
+class JobStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.succeeded, JobStatus.failed)
+
+
+class FileEntry(BaseModel):
+    path: str
+    file_hash: str
+    size: int = Field(ge=0)
+
+
+FileOutcome = Literal["indexed", "skipped", "failed"]
+
+
+class FileResult(BaseModel):
+    path: str
+    outcome: FileOutcome
+    chunks: int = 0
+    error: str | None = None
+
+
+class BatchResult(BaseModel):
+    """What `done.json` says: written once, when a batch's output is safely in GCS."""
+
+    batch: int
+    files: list[FileResult]
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+
+class Plan(BaseModel):
+    """What the job will do, decided once by comparing the mirror with the current snapshot."""
+
+    base_version: str | None = None
+    batches: list[list[FileEntry]] = Field(default_factory=list)
+    added: list[str] = Field(default_factory=list)
+    changed: list[str] = Field(default_factory=list)
+    deleted: list[str] = Field(default_factory=list)
+    unchanged: list[FileEntry] = Field(default_factory=list)
+    skipped: list[FileResult] = Field(default_factory=list)
+
+
+class Counts(BaseModel):
+    added: int = 0
+    changed: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+    chunks_embedded: int = 0
+    chunks_total: int = 0
+
+
+class Job(BaseModel):
+    job_id: str
+    source: str
+    full: bool = False
+    status: JobStatus = JobStatus.queued
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    plan: Plan | None = None
+    version: str | None = None
+    error: str | None = None
+    counts: Counts | None = None
+    errors: list[FileResult] = Field(default_factory=list)
+
+    @property
+    def batch_count(self) -> int:
+        return len(self.plan.batches) if self.plan else 0
+
+
+class JobProgress(BaseModel):
+    """A job as the API shows it: the record plus what its batches have reported so far."""
+
+    job: Job
+    batches_total: int
+    batches_done: int
+    counts: Counts
+    errors: list[FileResult]
+
+
+JOB_ID_PATTERN = r"^[0-9]{8}t[0-9]{6}-[0-9a-f]{8}$"  # what new_job_id makes
+
+
+def new_job_id(now: datetime | None = None) -> str:
+    """Sortable by creation time, unique by a random tail, valid as a Cloud Tasks task id."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dt%H%M%S")
+    return f"{stamp}-{secrets.token_hex(4)}"
+
+
+DONE_CACHE_JOBS = 32  # jobs whose batch results a JobStore remembers
+
+
+class JobStore:
+    """Jobs and locks in the bucket."""
+
+    def __init__(self, store: BlobStore) -> None:
+        self.store = store
+        # Done markers are create-only, so one read is final. Progress polls then read only
+        # the markers that are new since the last poll: re-reading all 69 of a 51k-chunk job
+        # took ~0.2 s per poll and, on 2 vCPUs, slowed the encoding it was watching.
+        self._done: OrderedDict[str, dict[str, BatchResult]] = OrderedDict()
+
+    def create(self, job: Job) -> None:
+        if not self.store.create_only(job_key(job.job_id), job.model_dump_json().encode()):
+            raise PreconditionFailed(job_key(job.job_id))
+
+    def get(self, job_id: str) -> tuple[Job, int]:
+        data, generation = self.store.read(job_key(job_id))
+        return Job.model_validate_json(data), generation
+
+    def save(self, job: Job, generation: int) -> int:
+        job.updated_at = datetime.now(UTC)
+        return self.store.write(
+            job_key(job.job_id),
+            job.model_dump_json().encode(),
+            if_generation=generation,
+            content_type="application/json",
+        )
+
+    def fail(self, job_id: str, reason: str) -> Job:
+        """Mark an unfinished job failed and release its source (cancel, or orphaned by a
+        lost queue). A finished job is returned unchanged."""
+        for _ in range(5):
+            job, generation = self.get(job_id)
+            if job.status.finished:
+                return job
+            job.status, job.error = JobStatus.failed, reason
+            try:
+                self.save(job, generation)
+            except PreconditionFailed:
+                continue
+            self.release_lock(job.source, job_id)
+            return job
+        raise PreconditionFailed(f"job {job_id} kept changing; try again")
+
+    def unfinished(self, limit: int = 500) -> list[Job]:
+        jobs = (self.get(job_id)[0] for job_id in self.list_ids(limit))
+        return [job for job in jobs if not job.status.finished]
+
+    def list_ids(self, limit: int = 50) -> list[str]:
+        ids = [job_from_prefix(p) for p in self.store.list_prefixes(JOBS_ROOT)]
+        return sorted(ids, reverse=True)[:limit]
+
+    # --- batch markers --------------------------------------------------------------
+    def mark_batch_done(self, job_id: str, result: BatchResult) -> bool:
+        """True when this call recorded the batch; False when a delivery before it did."""
+        return self.store.create_only(
+            batch_done_key(job_id, result.batch), result.model_dump_json().encode()
+        )
+
+    def batch_results(self, job_id: str) -> list[BatchResult]:
+        known = self._done.setdefault(job_id, {})
+        self._done.move_to_end(job_id)
+        while len(self._done) > DONE_CACHE_JOBS:
+            self._done.popitem(last=False)
+        for obj in self.store.list_objects(batches_prefix(job_id)):
+            if is_batch_done_key(obj.key) and obj.key not in known:
+                data, _ = self.store.read(obj.key)
+                known[obj.key] = BatchResult.model_validate_json(data)
+        return sorted(known.values(), key=lambda r: r.batch)
+
+    def batches_done(self, job_id: str) -> int:
+        keys = self.store.list_objects(batches_prefix(job_id))
+        return sum(1 for obj in keys if is_batch_done_key(obj.key))
+
+    def progress(self, job_id: str) -> JobProgress:
+        job, _ = self.get(job_id)
+        if job.counts is not None:
+            return JobProgress(
+                job=job,
+                batches_total=job.batch_count,
+                batches_done=job.batch_count if job.status.finished else 0,
+                counts=job.counts,
+                errors=job.errors,
+            )
+        results = self.batch_results(job_id)
+        counts, errors = tally(job.plan, results)
+        return JobProgress(
+            job=job,
+            batches_total=job.batch_count,
+            batches_done=len(results),
+            counts=counts,
+            errors=errors,
+        )
+
+    # --- the per-source lock --------------------------------------------------------
+    def acquire_lock(self, source: str, job_id: str) -> str | None:
+        """Take the source's lock for job_id. Returns None on success, else the holder's job id.
+        A lock whose job has finished, vanished, or is older than LOCK_STALE_AFTER is taken over."""
+        key = source_lock_key(source)
+        payload = {"job_id": job_id, "at": datetime.now(UTC).isoformat()}
+        for _ in range(3):
+            try:
+                self.store.write_json(key, payload, if_generation=0)
+                return None
+            except PreconditionFailed:
+                pass
+            try:
+                holder, generation = self.store.read_json(key)
+            except NotFound:
+                continue
+            if not self._lock_is_stale(holder):
+                return str(holder.get("job_id"))
+            try:
+                self.store.write_json(key, payload, if_generation=generation)
+                return None
+            except PreconditionFailed:
+                continue
+        return "unknown"
+
+    def release_lock(self, source: str, job_id: str) -> None:
+        key = source_lock_key(source)
+        try:
+            holder, generation = self.store.read_json(key)
+        except NotFound:
+            return
+        if holder.get("job_id") == job_id:
+            with contextlib.suppress(PreconditionFailed):
+                self.store.delete(key, if_generation=generation)
+
+    def _lock_is_stale(self, holder: dict[str, str]) -> bool:
+        try:
+            at = datetime.fromisoformat(holder["at"])
+        except (KeyError, ValueError):
+            return True
+        if datetime.now(UTC) - at > LOCK_STALE_AFTER:
+            return True
+        try:
+            job, _ = self.get(holder.get("job_id", ""))
+        except NotFound:
+            return True
+        return job.status.finished
+
+
+def tally(plan: Plan | None, results: list[BatchResult]) -> tuple[Counts, list[FileResult]]:
+    """Counts and per-file errors from the plan and the batches reported so far."""
+    if plan is None:
+        return Counts(), []
+    counts = Counts(deleted=len(plan.deleted), unchanged=len(plan.unchanged))
+    added, changed = set(plan.added), set(plan.changed)
+    files = [f for result in results for f in result.files]
+    for file in [*plan.skipped, *files]:
+        if file.outcome == "indexed":
+            counts.added += file.path in added
+            counts.changed += file.path in changed
+        elif file.outcome == "skipped":
+            counts.skipped += 1
+        else:
+            counts.failed += 1
+    counts.chunks_embedded = sum(result.chunks_embedded for result in results)
+    errors = [f for f in [*plan.skipped, *files] if f.error]
+    return counts, errors

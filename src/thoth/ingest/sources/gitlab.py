@@ -1,0 +1,294 @@
+"""A small GitLab REST API v4 client: list a repository tree, fetch blobs by id.
+
+Rate limits (429) honour Retry-After (capped); 5xx and transport errors back off
+exponentially; a limited number of attempts ends in GitLabError. The token travels only
+in the `PRIVATE-TOKEN` header and never appears in errors or logs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from thoth.ingest.sources.report import FileError
+from thoth.paths import UnsafePathError, safe_prefix, safe_relative_path
+
+MAX_RETRY_AFTER_SECONDS = 60.0
+PER_PAGE = 100
+_BLOB_ID = re.compile(r"^[0-9a-fA-F]{1,64}$")
+TOKEN_HINT = "check THOTH_GITLAB_TOKEN / the gitlab-token secret"  # noqa: S105 (a hint, not a token)
+
+
+class GitLabError(Exception):
+    """GitLab could not answer (after retries), or answered with an unexpected error."""
+
+
+class GitLabAuthError(GitLabError):
+    """GitLab rejected the token (401/403)."""
+
+
+class GitLabNotFoundError(GitLabError):
+    """The project, ref, path or blob does not exist (or the token cannot see it)."""
+
+
+class FileTooLargeError(GitLabError):
+    """A blob is larger than the caller's limit; it was not downloaded whole."""
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """One file of the repository tree: its repository path and its git blob id."""
+
+    path: str
+    blob_id: str
+
+
+@dataclass
+class Tree:
+    """The files under a path, and entries rejected for unsafe paths."""
+
+    entries: list[TreeEntry] = field(default_factory=list)
+    rejected: list[FileError] = field(default_factory=list)
+
+
+class _Transient(Exception):
+    """A failure worth retrying: 429, 5xx or a transport error."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class _Reply:
+    body: bytes
+    next_url: str | None
+
+
+class GitLabClient:
+    """GitLab REST API v4 at `base_url` (e.g. https://gitlab.com). `token` may be None for
+    public projects. `sleep` is injectable so tests do not wait."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        http: httpx.Client | None = None,
+        max_retries: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = 30.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._origin = _origin(self.base_url)
+        self._token = token or None
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.Client(timeout=timeout)
+        self._max_retries = max_retries
+        self._sleep = sleep
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> GitLabClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- API --------------------------------------------------------------------------
+    def list_tree(self, project: str | int, ref: str, path_prefix: str = "") -> Tree:
+        """Every file (`type == "blob"`) under `path_prefix` at `ref`, all pages followed.
+        Entries whose path is unsafe are not returned but listed in `Tree.rejected`."""
+        params: dict[str, str | int] = {"recursive": "true", "ref": ref, "per_page": PER_PAGE}
+        prefix = safe_prefix(path_prefix)
+        if prefix:
+            params["path"] = prefix
+        tree, seen = Tree(), set()
+        url: str | None = f"{self._project_url(project)}/repository/tree"
+        what = f"project {project!r} at ref {ref!r}" + (f" path {prefix!r}" if prefix else "")
+        while url is not None:
+            seen.add(url)
+            reply = self._get(url, params, what=what)
+            _collect(_json_list(reply.body, url), tree)
+            url, params = reply.next_url, {}
+            if url in seen:
+                raise GitLabError(f"GitLab pagination loops back to {_endpoint(url)}")
+        return tree
+
+    def get_file(self, project: str | int, blob_id: str, *, max_bytes: int | None = None) -> bytes:
+        """The raw content of blob `blob_id`; FileTooLargeError beyond `max_bytes`."""
+        if not _BLOB_ID.match(blob_id):
+            raise GitLabError(f"invalid blob id {blob_id[:80]!r}")
+        url = f"{self._project_url(project)}/repository/blobs/{blob_id}/raw"
+        what = f"blob {blob_id} of project {project!r}"
+        return self._get(url, {}, what=what, max_bytes=max_bytes).body
+
+    # --- requests ---------------------------------------------------------------------
+    def _project_url(self, project: str | int) -> str:
+        return f"{self.base_url}/api/v4/projects/{quote(str(project), safe='')}"
+
+    def _get(
+        self, url: str, params: dict[str, Any], *, what: str, max_bytes: int | None = None
+    ) -> _Reply:
+        retrying = Retrying(
+            stop=stop_after_attempt(self._max_retries + 1),
+            wait=_wait,
+            retry=retry_if_exception_type(_Transient),
+            sleep=self._sleep,
+        )
+        try:
+            return retrying(self._get_once, url, params, what, max_bytes)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            raise GitLabError(
+                f"GitLab GET {_endpoint(url)} failed after {exc.last_attempt.attempt_number} "
+                f"attempts ({what}): {last}"
+            ) from None
+
+    def _get_once(
+        self, url: str, params: dict[str, Any], what: str, max_bytes: int | None
+    ) -> _Reply:
+        request = self._http.build_request(
+            "GET", url, params=params or None, headers=self._headers()
+        )
+        try:
+            response = self._http.send(request, stream=True)
+            try:
+                self._check_status(response, what)
+                body = _read_limited(response, max_bytes, what)
+            finally:
+                response.close()
+        except httpx.TransportError as exc:
+            raise _Transient(f"{type(exc).__name__} talking to GitLab") from None
+        return _Reply(body, self._next_url(response, url, params))
+
+    def _headers(self) -> dict[str, str]:
+        return {"PRIVATE-TOKEN": self._token} if self._token else {}
+
+    def _check_status(self, response: httpx.Response, what: str) -> None:
+        status = response.status_code
+        if status < 300:
+            return
+        endpoint = _endpoint(str(response.request.url))
+        if status == 429:
+            raise _Transient(f"rate limited (429) on {endpoint}", _retry_after(response))
+        if status >= 500:
+            raise _Transient(f"GitLab answered {status} on {endpoint}")
+        if status in (401, 403):
+            raise GitLabAuthError(self._auth_message(status, what))
+        if status == 404:
+            raise GitLabNotFoundError(
+                f"GitLab: {what} not found (404 on GET {endpoint}): check the project, ref "
+                "and path, and that the token can read the project"
+            )
+        raise GitLabError(f"GitLab answered {status} on GET {endpoint} ({what})")
+
+    def _auth_message(self, status: int, what: str) -> str:
+        if self._token is None:
+            return f"GitLab refused anonymous access ({status}) to {what}: {TOKEN_HINT}"
+        return f"GitLab rejected the token ({status}) for {what}: {TOKEN_HINT}"
+
+    def _next_url(self, response: httpx.Response, url: str, params: dict[str, Any]) -> str | None:
+        link = response.links.get("next", {}).get("url")
+        if link:
+            if _origin(link) != self._origin:
+                raise GitLabError(f"GitLab pagination points to another host: {_endpoint(link)}")
+            return link
+        next_page = response.headers.get("X-Next-Page", "").strip()
+        if next_page.isdigit():
+            # Keep the request's own query (incl. a page from a Link URL) and move the page.
+            query = dict(httpx.URL(url).params) | {k: str(v) for k, v in params.items()}
+            query["page"] = next_page
+            return str(httpx.URL(url).copy_with(params=query))
+        return None
+
+
+# --- helpers ------------------------------------------------------------------------------
+def _collect(items: list[Any], tree: Tree) -> None:
+    for item in items:
+        if not isinstance(item, dict) or item.get("type") != "blob":
+            continue
+        raw_path, blob_id = str(item.get("path", "")), str(item.get("id", ""))
+        try:
+            tree.entries.append(TreeEntry(safe_relative_path(raw_path), blob_id))
+        except UnsafePathError as exc:
+            tree.rejected.append(FileError(path=raw_path, message=str(exc)))
+
+
+def _json_list(body: bytes, url: str) -> list[Any]:
+    try:
+        value = json.loads(body)
+    except ValueError as exc:
+        raise GitLabError(f"GitLab answered invalid JSON on GET {_endpoint(url)}") from exc
+    if not isinstance(value, list):
+        raise GitLabError(f"GitLab answered a JSON {type(value).__name__} on GET {_endpoint(url)}")
+    return value
+
+
+def _read_limited(response: httpx.Response, max_bytes: int | None, what: str) -> bytes:
+    if max_bytes is None:
+        return response.read()
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FileTooLargeError(f"{what} is {declared} bytes, over the {max_bytes}-byte limit")
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise FileTooLargeError(f"{what} is over the {max_bytes}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+_backoff = wait_exponential(multiplier=0.5, min=0.5, max=30)
+
+
+def _wait(state: RetryCallState) -> float:
+    """Retry-After (capped at 60 s) for 429s that carry it, else exponential backoff."""
+    outcome = state.outcome
+    exc = outcome.exception() if outcome is not None else None
+    if isinstance(exc, _Transient) and exc.retry_after is not None:
+        return min(exc.retry_after, MAX_RETRY_AFTER_SECONDS)
+    return float(_backoff(state))
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc
+
+
+def _endpoint(url: str) -> str:
+    """The URL without its query string (what errors may show)."""
+    return str(httpx.URL(url).copy_with(query=None))

@@ -1,0 +1,115 @@
+"""What a source is (`SourceConfig`) and how its files are cited (`citation_url`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from thoth.paths import safe_prefix, safe_relative_path
+
+SOURCE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+SOURCE_NAME = re.compile(SOURCE_PATTERN)
+_SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
+_PROJECT = re.compile(rf"^(\d+|{_SEGMENT}(/{_SEGMENT})+)$")
+_REF = re.compile(r"^[^\s~^:?*\[\\\x00-\x1f\x7f]{1,255}$")
+_MARKDOWN = (".md", ".markdown")
+_INDEX_PAGES = ("index.md", "_index.md", "index.markdown", "_index.markdown")
+
+SourceKind = Literal["gitlab", "dir", "upload"]
+
+
+def validate_source_name(name: str) -> str:
+    """`name` when it is a valid source name (it becomes part of object keys)."""
+    if not SOURCE_NAME.match(name):
+        raise ValueError(
+            f"invalid source name {name[:80]!r}: use 1-63 lowercase letters, digits, '-' "
+            "or '_', starting with a letter or digit"
+        )
+    return name
+
+
+class SourceConfig(BaseModel):
+    """One registered source. Its files are mirrored to `sources/<name>/<path>`, where
+    `path` is relative to `path_prefix` (for GitLab) or to `directory` (for dir)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    kind: SourceKind
+    base_url: str | None = None
+    gitlab_project: str | None = None
+    gitlab_ref: str = "main"
+    path_prefix: str = ""
+    directory: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return validate_source_name(value)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("gitlab_project")
+    @classmethod
+    def _project(cls, value: str | None) -> str | None:
+        if value is not None and not _PROJECT.match(value):
+            raise ValueError(
+                f"gitlab_project must be a numeric id or a path like 'group/project', got {value!r}"
+            )
+        return value
+
+    @field_validator("gitlab_ref")
+    @classmethod
+    def _ref(cls, value: str) -> str:
+        if not _REF.match(value) or ".." in value:
+            raise ValueError(f"gitlab_ref is not a valid branch, tag or commit: {value!r}")
+        return value
+
+    @field_validator("path_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        return safe_prefix(value)
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> SourceConfig:
+        if self.kind == "gitlab" and not self.gitlab_project:
+            raise ValueError("a gitlab source needs gitlab_project (id or 'group/project')")
+        if self.kind == "dir" and not self.directory:
+            raise ValueError("a dir source needs directory (the local folder to mirror)")
+        return self
+
+
+def citation_url(base_url: str | None, path: str) -> str | None:
+    """The public URL of a source file, handbook-site style (Hugo, Next, GitLab Pages):
+
+    - no `base_url`: no link (None);
+    - `a/b.md` or `a/b.markdown` -> `<base_url>/a/b` (extension dropped);
+    - `a/index.md` or `a/_index.md` -> `<base_url>/a/` (the folder's page); top-level
+      `index.md` -> `<base_url>/`;
+    - any other file (PDF, image, ...) -> `<base_url>/<path>`, the file itself;
+    - every path segment is percent-encoded (`a b.md` -> `a%20b`).
+    """
+    if not base_url:
+        return None
+    parts = safe_relative_path(path).split("/")
+    name = parts[-1]
+    trailing = ""
+    if name.lower() in _INDEX_PAGES:
+        parts, trailing = parts[:-1], "/"
+    elif name.lower().endswith(_MARKDOWN):
+        parts[-1] = name.rsplit(".", 1)[0]
+    quoted = "/".join(quote(part, safe="") for part in parts)
+    base = base_url.rstrip("/")
+    if not quoted:
+        return f"{base}/"
+    return f"{base}/{quoted}{trailing}"

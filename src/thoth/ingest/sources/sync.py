@@ -1,0 +1,258 @@
+"""Mirror a source into the bucket at `sources/<name>/<path>`.
+
+- dir: a file is unchanged when its MD5 equals the mirrored object's.
+- gitlab: incremental; only blobs whose id changed since the last sync are downloaded.
+- upload: nothing to fetch; the report lists what is there, all unchanged.
+Files gone upstream are deleted from the mirror. Files over `max_file_bytes` are not
+mirrored (a stale copy is removed) and reported; other per-file failures are reported and
+leave the previous copy in place, to be retried by the next sync.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sized
+from functools import partial
+from pathlib import Path
+
+from thoth.bucket.store import BlobStore, StoredObject
+from thoth.config import Settings, get_settings
+from thoth.ingest.sources.directory import LocalFile, list_directory
+from thoth.ingest.sources.gitlab import FileTooLargeError, GitLabClient, TreeEntry
+from thoth.ingest.sources.mirror import (
+    DEFAULT_WORKERS,
+    Job,
+    Outcome,
+    Progress,
+    delete_file,
+    md5_base64,
+    mirrored,
+    record,
+    run_jobs,
+    write_file,
+)
+from thoth.ingest.sources.models import SourceConfig, validate_source_name
+from thoth.ingest.sources.report import FileError, SyncReport
+from thoth.ingest.sources.sync_state import load_state, origin_of, save_state
+from thoth.paths import UnsafePathError, safe_relative_path
+from thoth.secrets import secret_value
+
+__all__ = ["EmptySourceError", "SyncReport", "gitlab_client", "sync_source", "upload_directory"]
+
+log = logging.getLogger(__name__)
+
+
+def sync_source(
+    store: BlobStore,
+    config: SourceConfig,
+    *,
+    settings: Settings,
+    gitlab: GitLabClient | None = None,
+    progress: Progress | None = None,
+    full: bool = False,
+    workers: int = DEFAULT_WORKERS,
+) -> SyncReport:
+    """Bring the mirror of `config` up to date. `full` re-fetches every file.
+    Raises EmptySourceError rather than empty a mirror because the source lists no files."""
+    started = time.monotonic()
+    if config.kind == "dir":
+        assert config.directory is not None  # the model's validator guarantees it
+        directory = Path(config.directory)
+        report = _sync_directory(
+            store, config.name, directory, settings.max_file_bytes, progress, full, workers
+        )
+    elif config.kind == "gitlab":
+        client = gitlab or gitlab_client(settings)
+        try:
+            report = _sync_gitlab(
+                store, config, client, settings.max_file_bytes, progress, full, workers
+            )
+        finally:
+            if gitlab is None:
+                client.close()
+    else:
+        report = _uploaded(store, config.name)
+    return _finish(report, started)
+
+
+def upload_directory(
+    store: BlobStore,
+    source_name: str,
+    directory: Path | str,
+    *,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+    workers: int = DEFAULT_WORKERS,
+) -> SyncReport:
+    """Mirror a local folder into source `source_name` (any kind): a dir sync, so files
+    missing from the folder are deleted from the mirror."""
+    started = time.monotonic()
+    max_bytes = (settings or get_settings()).max_file_bytes
+    name = validate_source_name(source_name)
+    report = _sync_directory(store, name, Path(directory), max_bytes, progress, False, workers)
+    return _finish(report, started)
+
+
+def gitlab_client(settings: Settings) -> GitLabClient:
+    """A client for `settings.gitlab_url`, with the token from the settings or from
+    Secret Manager `gitlab-token` (none: anonymous, enough for public projects)."""
+    token = secret_value(settings.gitlab_token, "gitlab-token", settings.project)
+    return GitLabClient(settings.gitlab_url, token)
+
+
+def _finish(report: SyncReport, started: float) -> SyncReport:
+    report.seconds = round(time.monotonic() - started, 3)
+    report.sort()
+    log.info("sync %s", report.summary())
+    return report
+
+
+# --- dir ----------------------------------------------------------------------------------
+def _sync_directory(
+    store: BlobStore,
+    source: str,
+    directory: Path,
+    max_bytes: int,
+    progress: Progress | None,
+    full: bool,
+    workers: int,
+) -> SyncReport:
+    listing = list_directory(directory)
+    report = SyncReport(source=source, errors=list(listing.errors))
+    mirror = mirrored(store, source)
+    _refuse_to_empty(source, listing.files, mirror, f"folder {str(directory)!r}")
+    files = _within_limit(listing.files, max_bytes, report)
+    jobs: list[tuple[str, Job]] = []
+    for file in files:
+        existing = None if full else mirror.get(file.path)
+        job = partial(_mirror_local, store, source, file, existing, file.path in mirror)
+        jobs.append((file.path, job))
+    jobs += _deletions(store, source, mirror, {file.path for file in files})
+    record(report, run_jobs(jobs, workers, progress))
+    return report
+
+
+def _within_limit(files: list[LocalFile], max_bytes: int, report: SyncReport) -> list[LocalFile]:
+    for file in files:
+        if file.size > max_bytes:
+            message = _too_large(file.size, max_bytes)
+            report.errors.append(FileError(path=file.path, message=message))
+    return [file for file in files if file.size <= max_bytes]
+
+
+def _mirror_local(
+    store: BlobStore, source: str, file: LocalFile, existing: StoredObject | None, existed: bool
+) -> Outcome:
+    data = file.read()
+    if existing is not None and existing.md5 == md5_base64(data):
+        return Outcome(file.path, "unchanged")
+    return write_file(store, source, file.path, data, existed=existed)
+
+
+# --- gitlab -------------------------------------------------------------------------------
+def _sync_gitlab(
+    store: BlobStore,
+    config: SourceConfig,
+    client: GitLabClient,
+    max_bytes: int,
+    progress: Progress | None,
+    full: bool,
+    workers: int,
+) -> SyncReport:
+    assert config.gitlab_project is not None  # the model's validator guarantees it
+    previous, generation = load_state(store, config)
+    tree = client.list_tree(config.gitlab_project, config.gitlab_ref, config.path_prefix)
+    report = SyncReport(source=config.name, errors=list(tree.rejected))
+    upstream = _relative_entries(tree.entries, config.path_prefix, report)
+    mirror = mirrored(store, config.name)
+    _refuse_to_empty(config.name, upstream, mirror, f"GitLab {origin_of(config)}")
+    jobs: list[tuple[str, Job]] = []
+    for path, blob_id in upstream.items():
+        if not full and previous.get(path) == blob_id and path in mirror:
+            jobs.append((path, partial(Outcome, path, "unchanged")))
+        else:
+            fetch = partial(_fetch_blob, store, config, client, path, blob_id, max_bytes)
+            jobs.append((path, partial(fetch, existed=path in mirror)))
+    outcomes = run_jobs(jobs, workers, progress)
+    keep = set(upstream) - {o.path for o in outcomes if o.status == "rejected"}
+    outcomes += run_jobs(_deletions(store, config.name, mirror, keep), workers, None)
+    record(report, outcomes)
+    save_state(store, config, _next_state(upstream, previous, outcomes), generation)
+    return report
+
+
+def _relative_entries(entries: list[TreeEntry], prefix: str, report: SyncReport) -> dict[str, str]:
+    """Blob ids by path relative to the source's path prefix."""
+    upstream: dict[str, str] = {}
+    for entry in entries:
+        relative = entry.path.removeprefix(f"{prefix}/") if prefix else entry.path
+        try:
+            if prefix and relative == entry.path:
+                raise UnsafePathError(entry.path, f"outside the path prefix {prefix!r}")
+            upstream[safe_relative_path(relative)] = entry.blob_id
+        except UnsafePathError as exc:
+            report.errors.append(FileError(path=entry.path, message=str(exc)))
+    return upstream
+
+
+def _fetch_blob(
+    store: BlobStore,
+    config: SourceConfig,
+    client: GitLabClient,
+    path: str,
+    blob_id: str,
+    max_bytes: int,
+    *,
+    existed: bool,
+) -> Outcome:
+    assert config.gitlab_project is not None
+    try:
+        data = client.get_file(config.gitlab_project, blob_id, max_bytes=max_bytes)
+    except FileTooLargeError:
+        return Outcome(path, "rejected", _too_large(None, max_bytes))
+    return write_file(store, config.name, path, data, existed=existed)
+
+
+def _next_state(
+    upstream: dict[str, str], previous: dict[str, str], outcomes: list[Outcome]
+) -> dict[str, str]:
+    """Mirrored blob ids: new ids for mirrored files, old ids for files that failed (so
+    the next sync retries them)."""
+    failed = {o.path for o in outcomes if o.status in ("error", "rejected")}
+    state = {path: blob for path, blob in upstream.items() if path not in failed}
+    state |= {path: previous[path] for path in failed if path in previous}
+    return state
+
+
+# --- shared -------------------------------------------------------------------------------
+class EmptySourceError(RuntimeError):
+    """The source lists no files while its mirror has some: most likely a wrong folder,
+    ref or path prefix, so the mirror is left alone."""
+
+
+def _refuse_to_empty(
+    source: str, upstream: Sized, mirror: dict[str, StoredObject], where: str
+) -> None:
+    if len(upstream) == 0 and mirror:
+        raise EmptySourceError(
+            f"{where} lists no files, but the mirror of source {source!r} has {len(mirror)}; "
+            "refusing to delete them all: check the folder, ref or path_prefix "
+            "(delete the source to empty it on purpose)"
+        )
+
+
+def _deletions(
+    store: BlobStore, source: str, mirror: dict[str, StoredObject], keep: set[str]
+) -> list[tuple[str, Job]]:
+    gone = sorted(set(mirror) - keep)
+    return [(path, partial(delete_file, store, source, path)) for path in gone]
+
+
+def _uploaded(store: BlobStore, source: str) -> SyncReport:
+    return SyncReport(source=source, unchanged=len(mirrored(store, source)))
+
+
+def _too_large(size: int | None, max_bytes: int) -> str:
+    shown = f"{size} bytes" if size is not None else "larger"
+    return f"too large: {shown}, over max_file_bytes={max_bytes}; not mirrored"

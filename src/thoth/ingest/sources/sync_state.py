@@ -1,0 +1,53 @@
+"""What the last GitLab sync mirrored: `registry/sync/<name>.json` = the blob id per path.
+
+Only blobs whose id changed are downloaded again. The state remembers which project, ref
+and prefix it describes; when the configuration changes, it is ignored (a full sync).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from thoth.bucket.keys import sync_state_key
+from thoth.bucket.store import BlobStore, NotFound, PreconditionFailed
+from thoth.ingest.sources.models import SourceConfig
+
+
+class SyncConflictError(RuntimeError):
+    """Another sync of the same source saved its state while this one ran."""
+
+
+class SyncState(BaseModel):
+    origin: str = ""
+    blobs: dict[str, str] = Field(default_factory=dict)
+
+
+def origin_of(config: SourceConfig) -> str:
+    """What the state is valid for: project, ref and path prefix."""
+    return f"{config.gitlab_project}@{config.gitlab_ref}:{config.path_prefix}"
+
+
+def load_state(store: BlobStore, config: SourceConfig) -> tuple[dict[str, str], int]:
+    """The blob ids of the last sync (empty when none or for another origin), and the
+    state object's generation (0 when there is none) for `save_state`."""
+    try:
+        data, generation = store.read(sync_state_key(config.name))
+    except NotFound:
+        return {}, 0
+    state = SyncState.model_validate_json(data)
+    blobs = state.blobs if state.origin == origin_of(config) else {}
+    return blobs, generation
+
+
+def save_state(
+    store: BlobStore, config: SourceConfig, blobs: dict[str, str], generation: int
+) -> None:
+    """Save the state unless another sync saved one since `generation` was read."""
+    state = SyncState(origin=origin_of(config), blobs=dict(sorted(blobs.items())))
+    try:
+        store.write_json(sync_state_key(config.name), state.model_dump(), if_generation=generation)
+    except PreconditionFailed:
+        raise SyncConflictError(
+            f"another sync of source {config.name!r} finished while this one ran; "
+            "run the sync again"
+        ) from None

@@ -1,0 +1,35 @@
+"""Request and response bodies of the worker's HTTP API. Everything from outside is validated."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from thoth.ingest.jobs import JOB_ID_PATTERN
+from thoth.ingest.sources.models import SOURCE_PATTERN
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IngestRequest(StrictModel):
+    source: str = Field(pattern=SOURCE_PATTERN, description="The source to ingest.")
+    full: bool = Field(False, description="Re-embed every file, not only changed ones.")
+
+
+class IngestAccepted(BaseModel):
+    job_id: str
+    source: str
+    status_url: str
+
+
+class JobTask(StrictModel):
+    job_id: str = Field(pattern=JOB_ID_PATTERN)
+
+
+class BatchTask(JobTask):
+    batch: int = Field(ge=0, le=1_000_000)
+
+
+class ErrorBody(BaseModel):
+    detail: str

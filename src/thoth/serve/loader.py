@@ -1,0 +1,256 @@
+"""Keep the newest published snapshot of every source loaded for serving (design.md §2).
+
+For each source under `indexes/`, the cache reads the pointer; when it names a version that is
+not loaded, it downloads `indexes/<source>/versions/<version>/` into
+`<cache_dir>/<source>/<version>.partial/`, checks every file against the manifest, renames the
+folder to `<version>/`, builds the search state (vectors into memory) off the serving path,
+and then swaps one reference. Readers take `cache.indexes` once per request and never see a
+half-loaded index. Until a new version is complete the old one keeps serving; when the store
+is unreachable or a download fails, the last good index keeps serving and the error is kept
+for `/ready`. A version already on local disk (cold start on a warm disk) is loaded without
+downloading. Local versions other than the current and the previous one are deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import shutil
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType
+
+from pydantic import BaseModel
+
+from thoth.bucket.keys import INDEXES_ROOT, SNAPSHOT_MANIFEST, source_from_index_prefix
+from thoth.bucket.pointer import read_pointer
+from thoth.bucket.snapshot import SnapshotError, open_snapshot
+from thoth.bucket.store import BlobStore
+from thoth.bucket.versions import PARTIAL_SUFFIX, local_copy
+from thoth.config import Settings
+from thoth.serve.search.source_index import SourceIndex
+
+log = logging.getLogger(__name__)
+
+STORE = "*"  # key of errors that concern the store as a whole
+
+
+class LoadedSource(BaseModel):
+    source: str
+    version: str
+    model: str
+    documents: int
+    chunks: int
+    indexed_at: datetime
+    loaded_at: datetime
+
+
+class CacheStatus(BaseModel):
+    """What /ready reports."""
+
+    ready: bool
+    sources: list[LoadedSource]
+    errors: dict[str, str]
+    last_refresh: datetime | None
+
+
+class IndexCache:
+    """The loaded indexes, refreshed from the bucket."""
+
+    def __init__(self, settings: Settings, store: BlobStore | None = None) -> None:
+        self.settings = settings
+        self._store = store
+        self.cache_dir = Path(settings.cache_dir)
+        self._indexes: Mapping[str, SourceIndex] = MappingProxyType({})
+        self._loaded_at: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+        self._errors: dict[str, str] = {}
+        self._last_refresh: datetime | None = None
+        self._pending: concurrent.futures.Future[bool] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # --- what readers use -----------------------------------------------------------
+    @property
+    def indexes(self) -> Mapping[str, SourceIndex]:
+        """The current indexes by source: an immutable mapping, replaced whole on change."""
+        return self._indexes
+
+    def status(self) -> CacheStatus:
+        indexes = self._indexes
+        return CacheStatus(
+            ready=bool(indexes),
+            sources=[
+                LoadedSource(
+                    source=name,
+                    version=index.version,
+                    model=index.manifest.model,
+                    documents=index.manifest.documents,
+                    chunks=index.manifest.chunks,
+                    indexed_at=index.indexed_at,
+                    loaded_at=self._loaded_at.get(name, index.indexed_at),
+                )
+                for name, index in sorted(indexes.items())
+            ],
+            errors=dict(self._errors),
+            last_refresh=self._last_refresh,
+        )
+
+    @property
+    def store(self) -> BlobStore:
+        if self._store is None:
+            self._store = BlobStore.from_settings(self.settings)
+        return self._store
+
+    # --- refreshing -----------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Check every source's pointer once and load what changed (blocking). Returns True
+        when any source now serves a different version. Never raises for store or snapshot
+        failures: they are recorded in `status().errors` and the last good index stays."""
+        with self._lock:
+            changed = False
+            try:
+                sources = self._discover()
+            except Exception as exc:
+                self._errors[STORE] = f"index store unreachable: {_describe(exc)}"
+                log.warning("index refresh failed: %s", self._errors[STORE])
+                changed = self._load_local_fallbacks()
+                return changed
+            self._errors.pop(STORE, None)
+            for source in sources:
+                try:
+                    changed |= self._refresh_source(source)
+                    self._errors.pop(source, None)
+                except Exception as exc:
+                    self._errors[source] = _describe(exc)
+                    log.warning("index for %s not refreshed: %s", source, self._errors[source])
+            self._last_refresh = datetime.now(UTC)
+            return changed
+
+    async def refresh_async(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109
+        """`refresh` in a daemon thread. If the store does not answer within `timeout`
+        seconds (the GCS client retries a dead endpoint for minutes), record that and return
+        False; the thread finishes on its own and the next call waits for it instead of
+        starting another."""
+        timeout = self.default_timeout() if timeout is None else timeout
+        if self._pending is None or self._pending.done():
+            self._pending = _in_daemon_thread(self.refresh)
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(asyncio.wrap_future(self._pending)), timeout
+            )
+        except TimeoutError:
+            self._errors[STORE] = (
+                f"index store did not answer within {timeout:g}s; serving the last good index"
+            )
+            return False
+
+    def default_timeout(self) -> float:
+        return max(30.0, 3 * self.settings.index_poll_seconds)
+
+    async def run(self) -> None:
+        """Poll forever (the app lifespan runs this as a background task)."""
+        while True:
+            try:
+                await self.refresh_async()
+            except Exception:  # never let the poller die
+                log.exception("index refresh crashed")
+            await asyncio.sleep(self.settings.index_poll_seconds)
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self.run(), name="index-poller")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    # --- internals ------------------------------------------------------------------
+    def _discover(self) -> list[str]:
+        return [source_from_index_prefix(p) for p in self.store.list_prefixes(INDEXES_ROOT)]
+
+    def _refresh_source(self, source: str) -> bool:
+        pointer, _ = read_pointer(self.store, source)
+        if pointer is None:
+            return False
+        current = self._indexes.get(source)
+        if current is not None and current.version == pointer.version:
+            return False
+        directory = local_copy(self.store, source, pointer.version, self.cache_dir)
+        index = SourceIndex(open_snapshot(directory), indexed_at=pointer.indexed_at)
+        self._install(source, index)
+        keep = {pointer.version}
+        if current is not None:
+            keep.add(current.version)  # requests in flight may still read it
+        self._prune(source, keep)
+        return True
+
+    def _install(self, source: str, index: SourceIndex) -> None:
+        if index.manifest.model != self.settings.embedding_model:
+            log.warning(
+                "%s@%s was embedded with %s, the server encodes queries with %s",
+                source,
+                index.version,
+                index.manifest.model,
+                self.settings.embedding_model,
+            )
+        updated = dict(self._indexes)
+        updated[source] = index
+        self._loaded_at[source] = datetime.now(UTC)
+        self._indexes = MappingProxyType(updated)  # the one swap readers can observe
+        log.info("serving %s@%s (%d chunks)", source, index.version, len(index))
+
+    def _prune(self, source: str, keep: set[str]) -> None:
+        folder = self.cache_dir / source
+        for child in folder.iterdir() if folder.is_dir() else []:
+            if child.is_dir() and child.name not in keep:
+                shutil.rmtree(child, ignore_errors=True)
+
+    def _load_local_fallbacks(self) -> bool:
+        """With the store down and nothing loaded for a source, serve its newest complete
+        local copy (a restart during an outage)."""
+        changed = False
+        if not self.cache_dir.is_dir():
+            return False
+        for folder in sorted(p for p in self.cache_dir.iterdir() if p.is_dir()):
+            if folder.name in self._indexes:
+                continue
+            copies = [
+                p
+                for p in folder.iterdir()
+                if not p.name.endswith(PARTIAL_SUFFIX) and (p / SNAPSHOT_MANIFEST).is_file()
+            ]
+            for copy in sorted(copies, key=lambda p: (p / SNAPSHOT_MANIFEST).stat().st_mtime)[::-1]:
+                try:
+                    snapshot = open_snapshot(copy)
+                    snapshot.verify(hashes=False)  # hashed when it was downloaded
+                    self._install(folder.name, SourceIndex(snapshot))
+                    changed = True
+                    break
+                except SnapshotError as exc:
+                    log.warning("local copy %s unusable: %s", copy, exc)
+        return changed
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"[:500]
+
+
+def _in_daemon_thread(fn: object) -> concurrent.futures.Future[bool]:
+    future: concurrent.futures.Future[bool] = concurrent.futures.Future()
+
+    def target() -> None:
+        try:
+            future.set_result(fn())  # type: ignore[operator]
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=target, name="thoth-index-refresh", daemon=True).start()
+    return future

@@ -1,0 +1,115 @@
+"""The MCP server as a FastAPI app: `/mcp` (stateless Streamable HTTP, JSON responses),
+`/health` (liveness) and `/ready` (an index and the model are loaded).
+
+Run it with `thoth mcp`, or `uvicorn --factory thoth.serve.mcp.app:create_app`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from mcp.server.transport_security import TransportSecuritySettings
+
+from thoth.config import Settings, get_settings
+from thoth.serve.loader import IndexCache
+from thoth.serve.mcp.auth import BearerTokenMiddleware
+from thoth.serve.mcp.request_log import RequestLogMiddleware, silence_sdk_noise
+from thoth.serve.mcp.server import build_server
+from thoth.serve.search import QueryEncoder
+from thoth.serve.service import ThothService
+
+MCP_PATH = "/mcp"
+
+
+def transport_security(settings: Settings) -> TransportSecuritySettings:
+    """The SDK's Host/Origin check (DNS-rebinding protection). Without the service's real
+    hostname in `allowed_hosts` it answers 421 behind Cloud Run; `*` switches it off."""
+    hosts = list(settings.allowed_hosts)
+    if "*" in hosts:
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    origins = [f"{scheme}://{host}" for host in hosts for scheme in ("http", "https")]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    index_cache: IndexCache | None = None,
+    encoder: QueryEncoder | None = None,
+    *,
+    poll: bool = True,
+) -> FastAPI:
+    """The app. `index_cache` and `encoder` default to ones built from `settings`; with
+    `poll=False` the lifespan does not start the background poller (tests refresh by hand)."""
+    settings = settings or get_settings()
+    silence_sdk_noise()
+    cache = index_cache or IndexCache(settings)
+    service = ThothService(settings, cache, encoder)
+    server = build_server(service)
+    mcp_app = server.streamable_http_app(
+        streamable_http_path=MCP_PATH,
+        stateless_http=True,
+        json_response=True,
+        transport_security=transport_security(settings),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        service.start_loading_encoder()
+        if poll:
+            cache.start()
+        try:
+            async with server.session_manager.run():
+                yield
+        finally:
+            await cache.stop()
+
+    app = FastAPI(
+        title="Thoth MCP server",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.service = service
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready")
+    async def ready() -> JSONResponse:
+        status = cache.status()
+        reasons = [f"{key}: {value}" for key, value in sorted(status.errors.items())]
+        if not status.ready:
+            reasons.insert(0, "no index loaded yet")
+        if service.encoder is None:
+            reasons.append(service.encoder_error or "embedding model still loading")
+        ok = status.ready and service.encoder is not None
+        body = {
+            "status": "ready" if ok else "not ready",
+            "reasons": reasons,
+            "sources": [s.model_dump(mode="json") for s in status.sources],
+            "last_refresh": status.last_refresh.isoformat() if status.last_refresh else None,
+        }
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get(MCP_PATH, include_in_schema=False)
+    async def no_event_stream() -> JSONResponse:
+        # Stateless: there is nothing to push on a standalone GET stream, and an idle SSE
+        # stream would pin a Cloud Run instance for the whole request timeout. The spec lets
+        # a server answer 405 here; POST still reaches the MCP app below.
+        return JSONResponse(
+            {"error": "method not allowed", "message": "POST JSON-RPC messages to this URL"},
+            status_code=405,
+            headers={"Allow": "POST"},
+        )
+
+    app.mount("/", mcp_app)  # its one route is /mcp; mounted last so /health, /ready win
+    app.add_middleware(BearerTokenMiddleware, tokens=settings.mcp_tokens, protected=MCP_PATH)
+    app.add_middleware(RequestLogMiddleware, path=MCP_PATH)  # outermost: 401s are logged too
+    return app

@@ -1,0 +1,114 @@
+"""The MCPServer: the four read-only tools and the document resource template."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp_types import ToolAnnotations
+from pydantic import Field
+
+from thoth.serve import tools
+from thoth.serve.search import (
+    MAX_NUM_RESULTS,
+    DocumentNotFoundError,
+    SearchError,
+    UnknownSourceError,
+)
+from thoth.serve.service import ThothService
+
+INSTRUCTIONS = """Thoth searches the company handbook. Start with search_handbook for any
+question about how the company works; cite the url of the passages you use. Read a whole
+document with get_document, see what exists with list_sources and list_topics. Every
+document is also a resource at thoth://{source}/{path}."""
+
+READ_ONLY = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+
+Query = Annotated[str, Field(description="A question or keywords, in natural language.")]
+NumResults = Annotated[int, Field(description=f"How many passages to return, 1-{MAX_NUM_RESULTS}.")]
+Source = Annotated[
+    str | None, Field(description="Only this source (see list_sources); omit for all.")
+]
+PathPrefix = Annotated[
+    str | None, Field(description='Only documents under this folder, e.g. "engineering/".')
+]
+Path = Annotated[str, Field(description='Document path, e.g. "people/vacation.md".')]
+Prefix = Annotated[str | None, Field(description="Only folders under this prefix.")]
+
+
+@contextmanager
+def tool_errors() -> Iterator[None]:
+    """A search error is the caller's to fix: report it as a tool error, with its message."""
+    try:
+        yield
+    except SearchError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+def build_server(service: ThothService) -> MCPServer:
+    server: MCPServer = MCPServer(
+        "thoth", title="Thoth handbook search", instructions=INSTRUCTIONS, version="0.1.0"
+    )
+
+    @server.tool(
+        title="Search the handbook",
+        description=tools.SEARCH_DESCRIPTION,
+        annotations=READ_ONLY,
+    )
+    def search_handbook(
+        query: Query,
+        num_results: NumResults = 5,
+        source: Source = None,
+        path_prefix: PathPrefix = None,
+    ) -> tools.SearchOutput:
+        with tool_errors():
+            return tools.search_handbook(service.engine(), query, num_results, source, path_prefix)
+
+    @server.tool(
+        title="Read a handbook document",
+        description=tools.GET_DOCUMENT_DESCRIPTION,
+        annotations=READ_ONLY,
+    )
+    def get_document(path: Path, source: Source = None) -> tools.DocumentOutput:
+        with tool_errors():
+            return tools.get_document(service.engine(), path, source)
+
+    @server.tool(
+        title="List handbooks",
+        description=tools.LIST_SOURCES_DESCRIPTION,
+        annotations=READ_ONLY,
+    )
+    def list_sources() -> tools.SourcesOutput:
+        with tool_errors():
+            return tools.list_sources(service.engine())
+
+    @server.tool(
+        title="Browse handbook folders",
+        description=tools.LIST_TOPICS_DESCRIPTION,
+        annotations=READ_ONLY,
+    )
+    def list_topics(source: Source = None, prefix: Prefix = None) -> tools.TopicsOutput:
+        with tool_errors():
+            return tools.list_topics(service.engine(), source, prefix)
+
+    @server.resource(
+        "thoth://{source}/{+path}",
+        name="handbook-document",
+        title="Handbook document",
+        description="The full text of one handbook document.",
+        mime_type="text/markdown",
+    )
+    def document(source: str, path: str) -> str:
+        try:
+            return service.engine().get_document(path, source).text
+        except SearchError as exc:
+            if isinstance(exc, DocumentNotFoundError | UnknownSourceError):
+                raise ResourceNotFoundError(str(exc)) from exc
+            raise ResourceError(str(exc)) from exc
+
+    return server

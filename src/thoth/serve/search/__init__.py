@@ -1,0 +1,34 @@
+"""Hybrid search over loaded snapshots (design.md §5): dense vectors in memory, BM25 full text
+from the snapshot's LanceDB index, fused with reciprocal rank fusion."""
+
+from thoth.serve.search.engine import (
+    MAX_NUM_RESULTS,
+    MAX_QUERY_CHARS,
+    QueryEncoder,
+    SearchEngine,
+    SearchMode,
+    SearchResult,
+)
+from thoth.serve.search.errors import (
+    DocumentNotFoundError,
+    IndexNotReadyError,
+    InvalidQueryError,
+    SearchError,
+    UnknownSourceError,
+)
+from thoth.serve.search.source_index import SourceIndex
+
+__all__ = [
+    "MAX_NUM_RESULTS",
+    "MAX_QUERY_CHARS",
+    "DocumentNotFoundError",
+    "IndexNotReadyError",
+    "InvalidQueryError",
+    "QueryEncoder",
+    "SearchEngine",
+    "SearchError",
+    "SearchMode",
+    "SearchResult",
+    "SourceIndex",
+    "UnknownSourceError",
+]

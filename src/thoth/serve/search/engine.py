@@ -1,0 +1,253 @@
+"""Hybrid search across the loaded sources, plus the document and topic look-ups the MCP
+tools need. A SearchEngine is a cheap view over one immutable mapping of SourceIndexes: make
+one per request from the loader's current mapping, and a concurrent swap cannot tear it.
+
+Query rules (also in the tool descriptions): an empty or blank query is refused; a query
+longer than MAX_QUERY_CHARS is cut to that length (the embedding model reads at most 256 word
+pieces anyway); num_results must be 1..MAX_NUM_RESULTS; filters apply before ranking.
+
+Scores: `dense` is cosine similarity; `fulltext` is BM25; `hybrid` is 0.75 x the min-max
+normalised cosine + 0.25 x the min-max normalised BM25 over each ranker's candidates, so a chunk
+ranked first by both scores 1.0.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import logging
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Literal, Protocol, get_args
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, Field
+
+from thoth.bucket.records import DocumentRecord
+from thoth.serve.search.errors import (
+    DocumentNotFoundError,
+    IndexNotReadyError,
+    InvalidQueryError,
+    SearchError,
+    UnknownSourceError,
+)
+from thoth.serve.search.fusion import weighted_minmax_fusion
+from thoth.serve.search.source_index import Candidate, SourceIndex
+
+log = logging.getLogger(__name__)
+
+SearchMode = Literal["hybrid", "dense", "fulltext"]
+MAX_QUERY_CHARS = 1000
+MAX_NUM_RESULTS = 50
+MIN_DEPTH = 50  # candidates per ranker before fusion
+DENSE_WEIGHT = 0.75  # chosen with bench/quality.py (README, Performance and quality)
+
+
+class QueryEncoder(Protocol):
+    """What search needs from the embedding model (thoth.embedding.Embedder has it)."""
+
+    def encode_query(self, text: str) -> npt.NDArray[np.float32]: ...
+
+
+class SearchResult(BaseModel):
+    """One passage, with what is needed to cite it."""
+
+    path: str = Field(description="Path of the document within its source.")
+    title: str = Field(description="Document title.")
+    heading: str = Field(description="Heading path of the passage, joined with ' > '.")
+    url: str = Field(description="Link to the passage in the original handbook.")
+    score: float = Field(description="Relevance; higher is better (hybrid: 1.0 = top of both).")
+    text: str = Field(description="The passage text.")
+    chunk_id: str = Field(description="Stable id of the passage.")
+    source: str = Field(description="The source (handbook) the document belongs to.")
+
+
+class Topic(BaseModel):
+    """A folder of documents."""
+
+    path: str = Field(description="Folder path, ending with '/'; use it as path_prefix.")
+    documents: int = Field(description="Documents in this folder and below.")
+
+
+class SearchEngine:
+    """Search and look-ups over a fixed set of loaded sources."""
+
+    def __init__(
+        self, indexes: Mapping[str, SourceIndex], encoder: QueryEncoder | None = None
+    ) -> None:
+        self.indexes = dict(indexes)
+        self.encoder = encoder
+
+    # --- scope ----------------------------------------------------------------------
+    def _scope(self, source: str | None) -> list[SourceIndex]:
+        if not self.indexes:
+            raise IndexNotReadyError("no index is loaded yet; try again shortly")
+        if source is None or source == "":
+            return [self.indexes[name] for name in sorted(self.indexes)]
+        if source not in self.indexes:
+            raise UnknownSourceError(
+                f"unknown source {source!r}; available sources: {', '.join(sorted(self.indexes))}"
+            )
+        return [self.indexes[source]]
+
+    def _check_prefix(self, scope: list[SourceIndex], prefix: str | None) -> None:
+        if prefix and not any(index.has_prefix(prefix) for index in scope):
+            folders = sorted({t.path for index in scope for t in _topics(index, None, 1)})
+            where = ", ".join(index.source for index in scope)
+            raise InvalidQueryError(
+                f"no document path starts with {prefix!r} in {where}; top-level folders: "
+                f"{', '.join(folders[:30]) or '(none)'}"
+            )
+
+    # --- search ---------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        *,
+        num_results: int = 5,
+        source: str | None = None,
+        path_prefix: str | None = None,
+        mode: SearchMode = "hybrid",
+    ) -> list[SearchResult]:
+        """The best `num_results` passages for `query`, best first."""
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidQueryError("query is empty; pass a question or a few keywords")
+        query = query.strip()[:MAX_QUERY_CHARS]
+        if not 1 <= num_results <= MAX_NUM_RESULTS:
+            raise InvalidQueryError(f"num_results must be 1..{MAX_NUM_RESULTS}, got {num_results}")
+        if mode not in get_args(SearchMode):
+            raise InvalidQueryError(f"mode must be one of {get_args(SearchMode)}, got {mode!r}")
+        prefix = normalise_prefix(path_prefix)
+        scope = self._scope(source)
+        self._check_prefix(scope, prefix)
+        if mode != "fulltext" and self.encoder is None:
+            if mode == "dense":
+                raise IndexNotReadyError("the embedding model is not loaded yet")
+            mode = "fulltext"
+
+        depth = max(MIN_DEPTH, 2 * num_results)
+        dense: list[Candidate] = []
+        fulltext: list[Candidate] = []
+        pending: Future[list[Candidate]] | None = None
+        if mode == "hybrid":
+            # BM25 (Lance, native code, GIL released) runs on another core while the query
+            # is embedded: ~3 ms off a single request's latency on 2 vCPUs.
+            pending = _fulltext_pool().submit(_fulltext, scope, query, depth, prefix)
+        if mode in ("hybrid", "dense"):
+            assert self.encoder is not None
+            vector = np.asarray(self.encoder.encode_query(query), dtype=np.float32)
+            for index in scope:
+                if vector.shape != (index.dimensions,):
+                    raise SearchError(
+                        f"source {index.source!r} was indexed with {index.manifest.model} "
+                        f"({index.dimensions} dims) but the query encoder gives {vector.shape}"
+                    )
+                dense.extend(index.dense(vector, depth, prefix))
+            dense.sort(key=lambda c: -c.score)
+            dense = dense[:depth]
+        if pending is not None:
+            fulltext = pending.result()
+        elif mode == "fulltext":
+            fulltext = _fulltext(scope, query, depth, prefix)
+
+        if mode == "dense":
+            ranked = [((c.source, c.row), c.score) for c in dense]
+        elif mode == "fulltext":
+            ranked = [((c.source, c.row), c.score) for c in fulltext]
+        else:
+            ranked = weighted_minmax_fusion(
+                [
+                    [((c.source, c.row), c.score) for c in dense],
+                    [((c.source, c.row), c.score) for c in fulltext],
+                ],
+                (DENSE_WEIGHT, 1.0 - DENSE_WEIGHT),
+            )
+        return [self._result(name, row, score) for (name, row), score in ranked[:num_results]]
+
+    def _result(self, source: str, row: int, score: float) -> SearchResult:
+        index = self.indexes[source]
+        return SearchResult(
+            path=index.paths[row],
+            title=index.titles[row],
+            heading=index.headings[row],
+            url=index.urls[row],
+            score=round(score, 6),
+            text=index.texts[row],
+            chunk_id=index.chunk_ids[row],
+            source=source,
+        )
+
+    # --- documents and topics ---------------------------------------------------------
+    def get_document(self, path: str, source: str | None = None) -> DocumentRecord:
+        """The whole document at `path`; DocumentNotFoundError with the closest paths."""
+        scope = self._scope(source)
+        wanted = path.strip().lstrip("/")
+        for index in scope:
+            document = index.document(wanted)
+            if document is not None:
+                return document
+        candidates = [p for index in scope for p in index.document_paths]
+        suggestions = closest_paths(wanted, candidates)
+        hint = f"; closest paths: {', '.join(suggestions)}" if suggestions else ""
+        raise DocumentNotFoundError(f"no document at path {path!r}{hint}", suggestions)
+
+    def topics(self, source: str | None = None, prefix: str | None = None) -> list[Topic]:
+        """Folders (two levels below `prefix`) with their document counts."""
+        scope = self._scope(source)
+        prefix = normalise_prefix(prefix)
+        self._check_prefix(scope, prefix)
+        counts: dict[str, int] = {}
+        for index in scope:
+            for topic in _topics(index, prefix, 2):
+                counts[topic.path] = counts.get(topic.path, 0) + topic.documents
+        return [Topic(path=p, documents=n) for p, n in sorted(counts.items())]
+
+
+def _fulltext(
+    scope: list[SourceIndex], query: str, depth: int, prefix: str | None
+) -> list[Candidate]:
+    found: list[Candidate] = []
+    for index in scope:
+        found.extend(index.fulltext(query, depth, prefix))
+    found.sort(key=lambda c: -c.score)
+    return found[:depth]
+
+
+@functools.cache
+def _fulltext_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="thoth-fts")
+
+
+def _topics(index: SourceIndex, prefix: str | None, depth: int) -> list[Topic]:
+    base = prefix or ""
+    if base and not base.endswith("/"):
+        base = base[: base.rfind("/") + 1]
+    counts: dict[str, int] = {}
+    for path in index.document_paths:
+        if prefix and not path.startswith(prefix):
+            continue
+        parts = path[len(base) :].split("/")[:-1]
+        for level in range(min(depth, len(parts))):
+            folder = base + "/".join(parts[: level + 1]) + "/"
+            counts[folder] = counts.get(folder, 0) + 1
+    return [Topic(path=p, documents=n) for p, n in counts.items()]
+
+
+def normalise_prefix(prefix: str | None) -> str | None:
+    if prefix is None:
+        return None
+    prefix = prefix.strip().lstrip("/")
+    return prefix or None
+
+
+def closest_paths(path: str, candidates: list[str], n: int = 5) -> list[str]:
+    """Near misses first by whole path, then by file name."""
+    found = difflib.get_close_matches(path, candidates, n=n, cutoff=0.5)
+    if len(found) < n:
+        name = path.rsplit("/", 1)[-1]
+        by_name = {c.rsplit("/", 1)[-1]: c for c in candidates}
+        for match in difflib.get_close_matches(name, list(by_name), n=n, cutoff=0.6):
+            if by_name[match] not in found:
+                found.append(by_name[match])
+    return found[:n]
