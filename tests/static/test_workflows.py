@@ -135,10 +135,8 @@ def test_rollback_workflow_inputs_and_summary() -> None:
     assert '--to-revisions="${REVISION}=100"' in runs
     assert 'thoth index rollback "$SOURCE" "$INDEX_VERSION"' in runs
     assert "before" in runs and "after" in runs and "GITHUB_STEP_SUMMARY" in runs
-    assert (
-        workflow("rollback.yml")["concurrency"]["group"]
-        == (workflow("infra-deploy.yml")["concurrency"]["group"])
-    )
+    deploy_group = workflow("infra-deploy.yml")["concurrency"]["group"]
+    assert workflow("rollback.yml")["concurrency"]["group"] == deploy_group
 
 
 def test_ci_requires_docker_for_the_e2e_tests() -> None:
