@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx2  # the mcp package's own httpx fork: its client takes httpx2 types
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -230,14 +231,12 @@ async def _call(run: Run, tool: str, arguments: dict[str, Any]) -> dict[str, Any
     return dict(result.structured_content)
 
 
-async def _note_status(run: Run, response: Any) -> None:
+async def _note_status(run: Run, response: httpx2.Response) -> None:
     if response.status_code >= 400:
         run.http_error = f"HTTP {response.status_code} from {response.request.url}"
 
 
-def _timeout(seconds: float) -> Any:
-    import httpx2  # the mcp package's own httpx fork: its client wants its Timeout type
-
+def _timeout(seconds: float) -> httpx2.Timeout:
     return httpx2.Timeout(seconds, read=seconds)
 
 
