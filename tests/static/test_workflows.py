@@ -143,3 +143,12 @@ def test_ci_requires_docker_for_the_e2e_tests() -> None:
     test_steps = workflow("ci.yml")["jobs"]["test"]["steps"]
     e2e = next(step for step in test_steps if "-m e2e" in step.get("run", ""))
     assert e2e["env"]["THOTH_REQUIRE_DOCKER"] == "1"
+
+
+def test_traffic_is_pinned_before_terraform_can_add_a_revision() -> None:
+    pin = step_index("infra-deploy.yml", "terraform", "Pin traffic")
+    apply = step_index("infra-deploy.yml", "terraform", "terraform apply")
+    assert pin < apply
+    pin_step = steps("infra-deploy.yml", "terraform")[pin]
+    assert "select(.latestRevision == true" in pin_step["run"]
+    assert '--to-revisions="${revision}=100"' in pin_step["run"]
