@@ -16,6 +16,7 @@ import os
 import shlex
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -50,6 +51,7 @@ PORTS = {
     )
 }
 MCP_URL = f"http://127.0.0.1:{PORTS['THOTH_MCP_HOST_PORT']}/mcp"
+WORKER_URL = f"http://127.0.0.1:{PORTS['THOTH_WORKER_HOST_PORT']}"
 SERVICES = ("fake-gcs", "cloud-tasks", "ingestion", "seed", "mcp")
 
 
@@ -211,6 +213,19 @@ async def test_tools_and_search_over_mcp(stack: Any) -> None:
     results = await search("How many days of paid time off do we get?", num_results=3)
     assert results[0]["path"] == "people/time-off.md", [r["path"] for r in results]
     assert "26 days of paid time off" in results[0]["text"]
+
+
+def test_smoke_script_passes_against_the_stack(stack: Any) -> None:
+    """The deploy workflow's canary check, run here against the containers."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "smoke.py"), MCP_URL, "--worker", WORKER_URL],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "top people/time-off.md" in done.stdout, done.stdout
+    print(f"\n{done.stdout}")
 
 
 async def test_changed_file_is_reingested_and_found(stack: Any) -> None:

@@ -72,9 +72,11 @@ resource "google_cloud_run_v2_service" "mcp" {
         value = var.embedding_model
       }
       env {
-        # Without the real hostname the MCP SDK's DNS-rebinding check answers 421.
+        # Without the real hostname the MCP SDK's DNS-rebinding check answers 421. The deploy
+        # workflow smoke-checks each new revision at its tagged URL (tag `canary`, no traffic)
+        # before it takes traffic, so that hostname is allowed too.
         name  = "THOTH_ALLOWED_HOSTS"
-        value = join(",", concat([var.host], var.extra_allowed_hosts))
+        value = join(",", concat([var.host, "canary---${var.host}"], var.extra_allowed_hosts))
       }
 
       dynamic "env" {
