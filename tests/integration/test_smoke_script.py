@@ -12,9 +12,9 @@ import pytest
 
 from tests.integration.test_mcp_http import loaded_app, serve
 from tests.support.snapshots import make_and_publish
+from thoth.bucket.store import BlobStore
 from thoth.config import Settings
-from thoth.ingestion.app import create_app as create_worker_app
-from thoth.storage import BlobStore
+from thoth.ingest.worker.app import create_app as create_worker_app
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ROOT / "scripts" / "smoke.py"
