@@ -173,13 +173,13 @@ def _toml_value(value: Any) -> str:
         return f'"{value}"'
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
     return str(value)
 
 
 @pytest.fixture
-def front_door(
-    tmp_path: Path, issuer: Issuer
-) -> Iterator[Callable[..., FrontDoor]]:
+def front_door(tmp_path: Path, issuer: Issuer) -> Iterator[Callable[..., FrontDoor]]:
     started: list[FrontDoor] = []
 
     def start(

@@ -35,7 +35,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     yield
 
 
-async def health(request: Request) -> Response:
+def health(request: Request) -> Response:
     flag = os.environ.get("HEALTH_FLAG")
     if flag and Path(flag).exists():
         return Response("unwell", status_code=500)
