@@ -6,7 +6,7 @@ import time
 
 import httpx
 import jwt
-from conftest import SA_TASKS, STRANGER, USER
+from crun_support import SA_TASKS, STRANGER, USER
 
 
 def _echo(door, headers: dict[str, str]) -> httpx.Response:

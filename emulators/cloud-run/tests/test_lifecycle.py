@@ -6,7 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from conftest import wait_for
+from crun_support import wait_for
 
 SLOW_LIVENESS = {"liveness_probe": {"period_seconds": 30}}
 

@@ -6,7 +6,7 @@ import socket
 import time
 
 import httpx
-from conftest import USER, wait_for
+from crun_support import USER, wait_for
 
 
 def _auth(issuer, door) -> dict[str, str]:
