@@ -60,8 +60,10 @@ def main() -> None:
             wait_for(lambda u=url: _ok(u), timeout=30)
         base = statistics.median(_timings(f"http://127.0.0.1:{direct_port}/echo", n))
         proxied = statistics.median(_timings(f"http://127.0.0.1:{door_port}/echo", n))
-        print(f"direct p50 {base * 1000:.3f} ms, through the front door p50 "
-              f"{proxied * 1000:.3f} ms, added {(proxied - base) * 1000:.3f} ms (n={n})")
+        print(
+            f"direct p50 {base * 1000:.3f} ms, through the front door p50 "
+            f"{proxied * 1000:.3f} ms, added {(proxied - base) * 1000:.3f} ms (n={n})"
+        )
     finally:
         stop(door)
         stop(direct)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import google.auth.transport.requests
 import jwt
 import requests
-from conftest import Target
 from google.oauth2 import id_token
+from tasks_support import Target
 
 SA = "ingest@test-project.iam.gserviceaccount.com"
 
@@ -100,7 +100,7 @@ def test_oauth_token_gets_opaque_bearer(client, make_queue, target: Target) -> N
 
 
 def test_shared_signing_key_file_is_created_private_and_reused(tmp_path) -> None:
-    from conftest import start_emulator
+    from tasks_support import start_emulator
 
     key_file = tmp_path / "keys" / "signing.pem"
     first = start_emulator(tmp_path, "--signing-key", str(key_file))

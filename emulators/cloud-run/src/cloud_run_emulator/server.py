@@ -61,6 +61,8 @@ async def open_door(service: ServiceConfig, log: RequestLog) -> FrontDoor:
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=None),
         auto_decompress=False,
+        # A proxy keeps no cookies: one client's Set-Cookie must never reach another's request.
+        cookie_jar=aiohttp.DummyCookieJar(),
         skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
     )
     instance = Instance(service, session, log)
