@@ -16,11 +16,12 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent / "tests"
 sys.path.insert(0, str(TESTS))
-from crun_support import TF_TEMPLATE, free_port, script, stop, wait_for  # noqa: E402
+from crun_support import TF_TEMPLATE, free_port, stop, wait_for  # noqa: E402
 
 
 def _timings(url: str, n: int) -> list[float]:
@@ -49,8 +50,9 @@ def main() -> None:
         f'workdir = "{TESTS}"\n[service.members]\n'
         '"google_service_account.tasks.member" = []\n"var.invoker_members" = ["allUsers"]\n'
     )
+    # exec: the measured pid is the emulator itself, not a wrapper script.
     door = subprocess.Popen(
-        [*script("cloud-run-emulator", "cloud_run_emulator"), "--config", str(tmp / "c.toml")],
+        [sys.executable, "-m", "cloud_run_emulator", "--config", str(tmp / "c.toml")],
         stderr=subprocess.DEVNULL,
         env={**os.environ},
     )
@@ -58,8 +60,19 @@ def main() -> None:
         for port in (direct_port, door_port):
             url = f"http://127.0.0.1:{port}/echo"
             wait_for(lambda u=url: _ok(u), timeout=30)
+        app_before = sum(psutil.Process(direct.pid).cpu_times()[:2])
         base = statistics.median(_timings(f"http://127.0.0.1:{direct_port}/echo", n))
+        app_cpu = (sum(psutil.Process(direct.pid).cpu_times()[:2]) - app_before) / (n + 50)
+        # CPU the front door itself spends per request: unlike latency, not skewed by other
+        # processes competing for the machine's cores.
+        cpu_before = sum(psutil.Process(door.pid).cpu_times()[:2])
         proxied = statistics.median(_timings(f"http://127.0.0.1:{door_port}/echo", n))
+        cpu_per_request = (sum(psutil.Process(door.pid).cpu_times()[:2]) - cpu_before) / (n + 50)
+        print(
+            f"CPU per request: front door {cpu_per_request * 1e6:.0f} us, the app itself "
+            f"{app_cpu * 1e6:.0f} us; load average "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        )
         print(
             f"direct p50 {base * 1000:.3f} ms, through the front door p50 "
             f"{proxied * 1000:.3f} ms, added {(proxied - base) * 1000:.3f} ms (n={n})"
