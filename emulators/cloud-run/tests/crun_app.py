@@ -75,6 +75,12 @@ async def sleep(request: Request) -> JSONResponse:
         STATE["in_flight"] -= 1
 
 
+async def set_cookie(request: Request) -> Response:
+    response = Response("set")
+    response.set_cookie("session", "client-a-secret")
+    return response
+
+
 async def stats(request: Request) -> JSONResponse:
     return JSONResponse({**STATE, "pid": os.getpid()})
 
@@ -94,6 +100,7 @@ app = Starlette(
         Route("/echo", echo, methods=["GET", "POST", "PUT"]),
         Route("/sleep/{seconds}", sleep),
         Route("/stats", stats),
+        Route("/set-cookie", set_cookie),
         Route("/stream", stream),
     ],
     lifespan=lifespan,

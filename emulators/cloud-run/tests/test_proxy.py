@@ -113,3 +113,12 @@ def test_one_log_line_per_request(front_door):
     lines = door.logs().splitlines()
     assert any(" svc POST /echo 200 " in line and line.endswith("ms") for line in lines)
     assert any(" svc GET /missing 404 " in line for line in lines)
+
+
+def test_cookies_pass_through_but_are_never_kept(front_door):
+    door = front_door(invokers=("allUsers",))
+    set_response = httpx.get(door.url + "/set-cookie")
+    assert "client-a-secret" in set_response.headers["set-cookie"]
+    assert "cookie" not in httpx.get(door.url + "/echo").json()["headers"]
+    sent = httpx.get(door.url + "/echo", headers={"Cookie": "mine=1"}).json()["headers"]
+    assert sent["cookie"] == "mine=1"
