@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import PARENT
 from google.api_core import exceptions
 from google.cloud import tasks_v2
+from tasks_support import PARENT
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ import time
 from datetime import timedelta
 
 import pytest
-from conftest import Target, free_port, wait_for
 from google.api_core import exceptions
 from google.cloud import tasks_v2
+from tasks_support import Target, free_port, wait_for
 
 
 def test_dispatch_sends_request_and_cloud_tasks_headers(client, make_queue, target) -> None:

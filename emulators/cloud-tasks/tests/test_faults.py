@@ -6,8 +6,8 @@ import time
 from datetime import timedelta
 
 import pytest
-from conftest import Target, start_emulator, wait_for
 from google.api_core import exceptions
+from tasks_support import Target, start_emulator, wait_for
 
 
 def test_duplicate_delivery(client, make_queue, faults, target: Target) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import google.auth.transport.requests
 import jwt
 import requests
-from conftest import Target
 from google.oauth2 import id_token
+from tasks_support import Target
 
 SA = "ingest@test-project.iam.gserviceaccount.com"
 
@@ -97,3 +97,20 @@ def test_oauth_token_gets_opaque_bearer(client, make_queue, target: Target) -> N
     )
     (got,) = target.wait_count("/oauth", 1)
     assert got.headers["Authorization"].startswith("Bearer ya29.")
+
+
+def test_shared_signing_key_file_is_created_private_and_reused(tmp_path) -> None:
+    from tasks_support import start_emulator
+
+    key_file = tmp_path / "keys" / "signing.pem"
+    first = start_emulator(tmp_path, "--signing-key", str(key_file))
+    try:
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        jwks_first = first.get_json("/oauth2/v3/certs")
+    finally:
+        first.stop()
+    second = start_emulator(tmp_path, env={"CLOUD_TASKS_EMULATOR_SIGNING_KEY": str(key_file)})
+    try:
+        assert second.get_json("/oauth2/v3/certs") == jwks_first
+    finally:
+        second.stop()

@@ -7,10 +7,10 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from conftest import PARENT, Target
 from google.api_core import exceptions
 from google.cloud import tasks_v2
 from google.protobuf import field_mask_pb2
+from tasks_support import PARENT, Target
 
 
 def test_queue_defaults_match_cloud_tasks(make_queue) -> None:

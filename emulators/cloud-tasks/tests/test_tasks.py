@@ -6,9 +6,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import Target, start_emulator
 from google.api_core import exceptions
 from google.cloud import tasks_v2
+from tasks_support import Target, start_emulator
 
 
 def _http(target: Target, path: str = "/ok", **request) -> dict:

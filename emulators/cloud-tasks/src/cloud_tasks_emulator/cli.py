@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .errors import ApiError
 from .faults import Faults
@@ -54,6 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--issuer",
         default=_env("ISSUER", ""),
         help="OIDC issuer URL (default http://HOST:HTTP_PORT) [env CLOUD_TASKS_EMULATOR_ISSUER]",
+    )
+    p.add_argument(
+        "--signing-key",
+        default=_env("SIGNING_KEY", ""),
+        metavar="PEM_FILE",
+        help="RSA key for OIDC tokens, created (0600) if missing; share it with the metadata "
+        "server emulator for one JWKS (default: a new key per start) "
+        "[env CLOUD_TASKS_EMULATOR_SIGNING_KEY]",
     )
     p.add_argument(
         "--tombstone-seconds",
@@ -127,6 +136,7 @@ def settings_from_args(argv: Sequence[str] | None = None) -> Settings:
         tombstone_seconds=args.tombstone_seconds,
         log_format=args.log_format,
         faults=faults,
+        signing_key=Path(args.signing_key) if args.signing_key else None,
     )
 
 

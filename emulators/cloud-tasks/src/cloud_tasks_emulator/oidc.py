@@ -1,14 +1,22 @@
-"""OIDC identity tokens: an RSA key made at start, RS256 minting, discovery and JWKS documents."""
+"""OIDC identity tokens: an RSA signing key, RS256 minting, discovery and JWKS documents.
+
+The key is made at start, or loaded from a PEM file shared with other local emulators (the
+metadata server) so that one issuer URL and one JWKS verify every local identity token.
+"""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import os
 import secrets
 import time
+from pathlib import Path
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 JWKS_PATH = "/oauth2/v3/certs"
@@ -27,12 +35,41 @@ def subject_for(email: str) -> str:
     return str(int.from_bytes(digest[:9], "big") % 10**20 + 10**20)
 
 
-class TokenIssuer:
-    """Signs identity tokens with a per-process RSA key and publishes its public half."""
+def load_signing_key(path: Path) -> rsa.RSAPrivateKey:
+    """The RSA key in PEM file `path`, created (mode 0600) if missing.
 
-    def __init__(self, issuer: str) -> None:
+    Creation is exclusive, so two emulators starting at once agree on one key: the loser of
+    the race reads the winner's file.
+    """
+    if not path.exists():
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(pem)
+            return key
+    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(loaded, rsa.RSAPrivateKey):
+        raise ValueError(f"{path} does not hold an RSA private key")
+    return loaded
+
+
+class TokenIssuer:
+    """Signs identity tokens with an RSA key and publishes its public half."""
+
+    def __init__(self, issuer: str, key_file: Path | None = None) -> None:
         self.issuer = issuer.rstrip("/")
-        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._key = (
+            load_signing_key(key_file)
+            if key_file is not None
+            else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        )
         numbers = self._key.public_key().public_numbers()
         self._jwk: dict[str, str] = {
             "kty": "RSA",

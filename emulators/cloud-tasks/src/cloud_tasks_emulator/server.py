@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 import grpc
@@ -28,6 +29,7 @@ class Settings:
     tombstone_seconds: float = 3600.0
     log_format: str = "json"
     faults: Faults = field(default_factory=Faults)
+    signing_key: Path | None = None
 
     def effective_issuer(self) -> str:
         if self.issuer:
@@ -41,7 +43,7 @@ class Emulator:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.log = DispatchLog(settings.log_format)
-        self.issuer = TokenIssuer(settings.effective_issuer())
+        self.issuer = TokenIssuer(settings.effective_issuer(), settings.signing_key)
         self._grpc: grpc.aio.Server | None = None
         self._http: asyncio.Server | None = None
         self._client: aiohttp.ClientSession | None = None

@@ -1,0 +1,223 @@
+"""One container instance: its process, startup and liveness probes, scale to zero.
+
+States: down -> starting -> ready -> (idle for idle_seconds, or liveness failed) -> down.
+Requests that arrive while it is down start it (a cold start) and wait for the startup probe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import time
+from enum import Enum
+from typing import Any
+
+import aiohttp
+
+from .config import ServiceConfig
+from .cpu import CpuGate
+from .log import RequestLog
+from .probes import run_probe
+from .terraform import Probe
+
+
+class State(Enum):
+    DOWN = "down"
+    STARTING = "starting"
+    READY = "ready"
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def startup_budget(probe: Probe) -> float:
+    """The longest a startup probe sequence can take before it gives up."""
+    per_try = probe.period_seconds + probe.timeout_seconds
+    return probe.initial_delay_seconds + per_try * probe.failure_threshold
+
+
+class Instance:
+    def __init__(
+        self, service: ServiceConfig, session: aiohttp.ClientSession, log: RequestLog
+    ) -> None:
+        self.service = service
+        self.session = session
+        self.log = log
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.state = State.DOWN
+        self.cpu = CpuGate(service.terraform.cpu_idle)
+        self.starts = 0
+        self.in_flight = 0
+        self._proc: asyncio.subprocess.Process | None = None
+        self._starting: asyncio.Task[bool] | None = None
+        self._idle: asyncio.Task[None] | None = None
+        self._liveness: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    # ---- requests -----------------------------------------------------------------------
+
+    def begin_request(self) -> None:
+        self.in_flight += 1
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        self.cpu.acquire()
+
+    def end_request(self) -> None:
+        self.in_flight -= 1
+        self.cpu.release()
+        if self.in_flight == 0 and self.state is State.READY:
+            self._arm_idle()
+
+    async def ensure_ready(self) -> bool:
+        """Start the instance if it is down; wait for its startup probe. False: it failed."""
+        if self.state is State.READY and self._alive():
+            return True
+        if self._starting is None or self._starting.done():
+            self._starting = asyncio.create_task(self._start())
+        budget = startup_budget(self.service.terraform.startup_probe) + 5.0
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._starting), budget)
+        except TimeoutError:
+            return False
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    async def _start(self) -> bool:
+        self.state = State.STARTING
+        self.cpu.acquire()  # startup gets CPU
+        try:
+            await self._spawn()
+            ready = await self._startup_probe()
+        finally:
+            self.cpu.release()
+        if not ready:
+            self.log.event("startup probe failed; container stopped", "ERROR", **self._ids())
+            await self.stop()
+            return False
+        self.state = State.READY
+        self.log.event("container ready", **self._ids())
+        if self.service.terraform.liveness_probe is not None:
+            self._liveness = asyncio.create_task(self._liveness_loop())
+        if self.in_flight == 0:
+            self._arm_idle()
+        return True
+
+    async def _spawn(self) -> None:
+        svc = self.service
+        self.port = svc.container_port or free_port(self.host)
+        env = {
+            **os.environ,
+            **svc.env,
+            "PORT": str(self.port),
+            "K_SERVICE": svc.name,
+            "K_REVISION": svc.revision,
+            "K_CONFIGURATION": svc.name,
+        }
+        self._proc = await asyncio.create_subprocess_exec(
+            *svc.command, env=env, cwd=svc.workdir, start_new_session=True
+        )
+        self.starts += 1
+        self.cpu.attach(self._proc.pid)
+        self._watcher = asyncio.create_task(self._watch(self._proc))
+        self.log.event("container started", **self._ids())
+
+    async def _watch(self, proc: asyncio.subprocess.Process) -> None:
+        code = await proc.wait()
+        if proc is self._proc and not self._stopping:
+            self.log.event("container exited", "ERROR", exit_code=code, **self._ids())
+            self._proc = None
+            self.cpu.attach(None)
+            self.state = State.DOWN
+            self._cancel_tasks()
+
+    async def _startup_probe(self) -> bool:
+        probe = self.service.terraform.startup_probe
+        await asyncio.sleep(probe.initial_delay_seconds)
+        for attempt in range(probe.failure_threshold):
+            began = time.monotonic()
+            if not self._alive():
+                return False
+            if await run_probe(probe, self.session, self.host, self.port):
+                return True
+            if attempt + 1 < probe.failure_threshold:
+                await asyncio.sleep(max(0.0, probe.period_seconds - (time.monotonic() - began)))
+        return False
+
+    async def _liveness_loop(self) -> None:
+        probe = self.service.terraform.liveness_probe
+        assert probe is not None
+        await asyncio.sleep(probe.initial_delay_seconds)
+        failures = 0
+        while self.state is State.READY:
+            await asyncio.sleep(probe.period_seconds)
+            self.cpu.acquire()  # probes get CPU
+            try:
+                passed = await run_probe(probe, self.session, self.host, self.port)
+            finally:
+                self.cpu.release()
+            failures = 0 if passed else failures + 1
+            if failures >= probe.failure_threshold:
+                self.log.event("liveness probe failed; restarting", "WARNING", **self._ids())
+                self._liveness = None  # this task ends here; stop() must not cancel it
+                await self.stop()
+                self._starting = asyncio.create_task(self._start())
+                return
+
+    def _arm_idle(self) -> None:
+        if self._idle is None and self.service.terraform.min_instances == 0:
+            self._idle = asyncio.create_task(self._idle_then_stop())
+
+    async def _idle_then_stop(self) -> None:
+        await asyncio.sleep(self.service.idle_seconds)
+        if self.in_flight == 0 and self.state is State.READY:
+            self._idle = None
+            self.log.event("idle: scaling to zero", **self._ids())
+            await self.stop()
+
+    async def stop(self) -> None:
+        """SIGTERM, then SIGKILL after the grace period, to the whole process group."""
+        self._cancel_tasks()
+        self.state = State.DOWN
+        proc, self._proc = self._proc, None
+        if proc is None or proc.returncode is not None:
+            self.cpu.attach(None)
+            return
+        self._stopping = True
+        try:
+            self.cpu.thaw()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), self.service.shutdown_grace_seconds)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                await proc.wait()
+        finally:
+            self._stopping = False
+            self.cpu.attach(None)
+
+    def _cancel_tasks(self) -> None:
+        for task in (self._idle, self._liveness):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+        self._idle = self._liveness = None
+
+    def _alive(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
+
+    def _ids(self) -> dict[str, Any]:
+        return {"service": self.service.name, "pid": self.pid, "port": self.port}

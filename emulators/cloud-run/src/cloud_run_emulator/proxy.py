@@ -1,0 +1,144 @@
+"""The request path through the front door: size limit, IAM, admission, container, timeout.
+
+Responses with a known small length are read whole and sent in one write; everything else
+(SSE, chunked, large bodies) is streamed chunk by chunk as it arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+
+from .admission import Admission, Rejected
+from .config import MAX_REQUEST_BYTES, ServiceConfig
+from .headers import add_forwarded, add_trace, end_to_end
+from .iam import Allowed, Gate
+from .instance import Instance
+from .log import RequestLog
+from .pages import error_page
+
+WHOLE_BODY_LIMIT = 1024 * 1024
+# Recomputed by the HTTP layers on each side.
+_DROP_REQUEST = frozenset({"content-length"})
+_DROP_RESPONSE = frozenset({"content-length"})
+
+
+class Proxy:
+    def __init__(
+        self,
+        service: ServiceConfig,
+        instance: Instance,
+        gate: Gate,
+        admission: Admission,
+        session: aiohttp.ClientSession,
+        log: RequestLog,
+    ) -> None:
+        self.service = service
+        self.instance = instance
+        self.gate = gate
+        self.admission = admission
+        self.session = session
+        self.log = log
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        began = time.perf_counter()
+        headers = end_to_end(request.headers, _DROP_REQUEST)
+        trace = add_trace(headers)
+        status = 500
+        try:
+            response = await self._handle(request, headers)
+            # A stream cut short logs why (504 timeout, 503 container gone), not its 200.
+            status = int(request.get("cut", response.status))
+            return response
+        finally:
+            self.log.request(
+                service=self.service.name,
+                method=request.method,
+                path=request.path,
+                status=status,
+                latency_s=time.perf_counter() - began,
+                trace=trace,
+            )
+
+    async def _handle(self, request: web.Request, headers: CIMultiDict[str]) -> web.StreamResponse:
+        if (request.content_length or 0) > MAX_REQUEST_BYTES:
+            return error_page(413, request.path)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return error_page(413, request.path)
+        verdict = await self.gate.check(request.headers)
+        if not isinstance(verdict, Allowed):
+            return error_page(verdict.status, request.path)
+        if verdict.header is not None and verdict.forwarded_value is not None:
+            headers[verdict.header] = verdict.forwarded_value
+        add_forwarded(headers, request.remote or "", request.scheme)
+        try:
+            async with self.admission.slot():
+                return await self._in_container(request, headers, body)
+        except Rejected:
+            return error_page(429, request.path)
+
+    async def _in_container(
+        self, request: web.Request, headers: CIMultiDict[str], body: bytes
+    ) -> web.StreamResponse:
+        self.instance.begin_request()
+        try:
+            if not await self.instance.ensure_ready():
+                return error_page(503, request.path)
+            return await self._forward(request, headers, body)
+        finally:
+            self.instance.end_request()
+
+    async def _forward(
+        self, request: web.Request, headers: CIMultiDict[str], body: bytes
+    ) -> web.StreamResponse:
+        url = f"http://{self.instance.host}:{self.instance.port}{request.raw_path}"
+        try:
+            async with asyncio.timeout(self.service.terraform.timeout_seconds):
+                async with self.session.request(
+                    request.method, url, headers=headers, data=body or None, allow_redirects=False
+                ) as upstream:
+                    return await self._relay(request, upstream)
+        except TimeoutError:
+            return self._cut(request, 504)
+        except (aiohttp.ClientError, ConnectionError):
+            return self._cut(request, 503)
+
+    @staticmethod
+    def _cut(request: web.Request, status: int) -> web.StreamResponse:
+        started: web.StreamResponse | None = request.get("streaming")
+        if started is None:
+            return error_page(status, request.path)
+        # The status line is gone already: cut the connection, as Cloud Run does.
+        request["cut"] = status
+        if request.transport is not None:
+            request.transport.close()
+        return started
+
+    async def _relay(
+        self, request: web.Request, upstream: aiohttp.ClientResponse
+    ) -> web.StreamResponse:
+        headers = end_to_end(upstream.headers, _DROP_RESPONSE)
+        length = upstream.content_length
+        streaming = "text/event-stream" in upstream.headers.get("Content-Type", "")
+        if length is not None and length <= WHOLE_BODY_LIMIT and not streaming:
+            body = await upstream.read()
+            return web.Response(
+                status=upstream.status, reason=upstream.reason, headers=headers, body=body
+            )
+        out = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
+        if length is not None:
+            out.content_length = length
+        await out.prepare(request)
+        request["streaming"] = out
+        with contextlib.suppress(ConnectionResetError):
+            async for chunk in upstream.content.iter_any():
+                await out.write(chunk)
+            await out.write_eof()
+        return out

@@ -1,0 +1,116 @@
+"""Wires each configured service: its listening port, proxy, instance and admin endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+
+from .admission import Admission
+from .config import MAX_REQUEST_BYTES, ServiceConfig
+from .iam import Gate, KeySets
+from .instance import Instance
+from .log import RequestLog
+from .proxy import Proxy
+
+# The emulator's own endpoints, on each service's port. Nothing under this prefix reaches the
+# container (Cloud Run reserves no such prefix; pick app paths outside it).
+ADMIN_PREFIX = "/_emulator/"
+
+
+@dataclass
+class FrontDoor:
+    service: ServiceConfig
+    instance: Instance
+    proxy: Proxy
+    runner: web.AppRunner
+    session: aiohttp.ClientSession
+
+    def status(self) -> dict[str, object]:
+        tf = self.service.terraform
+        return {
+            "service": self.service.name,
+            "state": self.instance.state.value,
+            "pid": self.instance.pid,
+            "container_port": self.instance.port,
+            "starts": self.instance.starts,
+            "in_flight": self.instance.in_flight,
+            "queued": self.proxy.admission.waiting,
+            "cpu_frozen": self.instance.cpu.frozen,
+            "concurrency": tf.concurrency,
+            "timeout_seconds": tf.timeout_seconds,
+            "cpu_idle": tf.cpu_idle,
+            "public": self.service.public,
+        }
+
+
+async def _admin(door: FrontDoor, request: web.Request) -> web.Response:
+    if request.path == ADMIN_PREFIX + "health":
+        return web.json_response({"status": "ok", **door.status()}, dumps=json.dumps)
+    return web.json_response({"error": f"no admin route {request.path}"}, status=404)
+
+
+async def open_door(service: ServiceConfig, log: RequestLog) -> FrontDoor:
+    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30)
+    session = aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=None),
+        auto_decompress=False,
+        # A proxy keeps no cookies: one client's Set-Cookie must never reach another's request.
+        cookie_jar=aiohttp.DummyCookieJar(),
+        skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
+    )
+    instance = Instance(service, session, log)
+    gate = Gate(service, KeySets(service.issuers, session))
+    limit = service.terraform.concurrency
+    proxy = Proxy(
+        service,
+        instance,
+        gate,
+        Admission(limit, service.queue_length, service.queue_seconds),
+        session,
+        log,
+    )
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    door = FrontDoor(service, instance, proxy, runner, session)
+
+    async def route(request: web.Request) -> web.StreamResponse:
+        if request.path.startswith(ADMIN_PREFIX):
+            return await _admin(door, request)
+        return await proxy.handle(request)
+
+    app.router.add_route("*", "/{tail:.*}", route)
+    await runner.setup()
+    await web.TCPSite(runner, service.host, service.port, reuse_address=True).start()
+    log.event("front door listening", service=service.name, url=service.url)
+    if service.start_on_boot:
+        asyncio.create_task(instance.ensure_ready())  # noqa: RUF006 - runs to completion
+    return door
+
+
+async def close_door(door: FrontDoor) -> None:
+    await door.runner.cleanup()
+    await door.instance.stop()
+    await door.session.close()
+
+
+async def serve(services: list[ServiceConfig], log: RequestLog) -> None:
+    """Run every front door until SIGINT or SIGTERM; then stop their containers."""
+    doors: list[FrontDoor] = []
+    try:
+        for service in services:
+            doors.append(await open_door(service, log))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await asyncio.gather(*(close_door(d) for d in doors))

@@ -1,0 +1,194 @@
+"""Reads a `google_cloud_run_v2_service` and its invoker bindings from Terraform HCL.
+
+Literal settings (timeout, concurrency, cpu_idle, scaling, probes) come straight from the .tf
+file, so a change there changes the emulator. Members that are expressions (variables,
+resource attributes) stay as expression text, e.g. `var.invoker_members`; the local config
+maps each one to concrete members.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hcl2
+
+SERVICE_TYPE = "google_cloud_run_v2_service"
+IAM_TYPES = ("google_cloud_run_v2_service_iam_member", "google_cloud_run_v2_service_iam_binding")
+INVOKER_ROLE = "roles/run.invoker"
+# Cloud Run's defaults when the block or attribute is absent.
+DEFAULT_TIMEOUT_SECONDS = 300.0
+DEFAULT_CONCURRENCY = 80
+DEFAULT_MAX_INSTANCES = 100
+
+
+class TerraformError(ValueError):
+    """The .tf file lacks what the emulator needs, or holds a value it cannot read."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    kind: str  # "http" or "tcp"
+    path: str = "/"
+    initial_delay_seconds: float = 0.0
+    period_seconds: float = 10.0
+    timeout_seconds: float = 1.0
+    failure_threshold: int = 3
+
+
+# Cloud Run's default startup probe: TCP on the container port, 240 s budget.
+DEFAULT_STARTUP_PROBE = Probe(
+    kind="tcp", period_seconds=240.0, timeout_seconds=240.0, failure_threshold=1
+)
+
+
+@dataclass(frozen=True)
+class TerraformService:
+    resource: str
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    concurrency: int = DEFAULT_CONCURRENCY
+    cpu_idle: bool = True
+    min_instances: int = 0
+    max_instances: int = DEFAULT_MAX_INSTANCES
+    container_port: int = 8080
+    startup_probe: Probe = DEFAULT_STARTUP_PROBE
+    liveness_probe: Probe | None = None
+    # Literal members ("allUsers", "serviceAccount:x") or expressions ("var.invoker_members").
+    invoker_members: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _unquote(value: Any) -> Any:
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def _expression(value: str) -> str | None:
+    """`var.x` for "${var.x}", None for a literal."""
+    match = re.fullmatch(r"\$\{(.*)\}", value.strip())
+    return match.group(1).strip() if match else None
+
+
+def _block(body: dict[str, Any], name: str) -> dict[str, Any] | None:
+    blocks = body.get(name)
+    if not blocks:
+        return None
+    if isinstance(blocks, list):
+        return blocks[0] if isinstance(blocks[0], dict) else None
+    return blocks if isinstance(blocks, dict) else None
+
+
+def _literal(body: dict[str, Any], key: str, default: Any) -> Any:
+    if key not in body:
+        return default
+    value = _unquote(body[key])
+    if isinstance(value, str) and _expression(value) is not None:
+        raise TerraformError(f"{key} = {value} is an expression; the emulator needs a literal")
+    return value
+
+
+def _seconds(text: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)s", str(text))
+    if not match:
+        raise TerraformError(f"duration {text!r} is not of the form '300s'")
+    return float(match.group(1))
+
+
+def _probe(container: dict[str, Any], name: str) -> Probe | None:
+    body = _block(container, name)
+    if body is None:
+        return None
+    http = _block(body, "http_get")
+    kind = "http" if http is not None else "tcp"
+    if kind == "tcp" and _block(body, "tcp_socket") is None:
+        raise TerraformError(f"{name}: only http_get and tcp_socket probes are emulated")
+    return Probe(
+        kind=kind,
+        path=str(_literal(http, "path", "/")) if http is not None else "/",
+        initial_delay_seconds=float(_literal(body, "initial_delay_seconds", 0)),
+        period_seconds=float(_literal(body, "period_seconds", 10)),
+        timeout_seconds=float(_literal(body, "timeout_seconds", 1)),
+        failure_threshold=int(_literal(body, "failure_threshold", 3)),
+    )
+
+
+def _resources(doc: dict[str, Any], kind: str) -> list[tuple[str, dict[str, Any]]]:
+    found: list[tuple[str, dict[str, Any]]] = []
+    for entry in doc.get("resource", []):
+        for rtype, named in entry.items():
+            if _unquote(rtype) != kind:
+                continue
+            for name, body in named.items():
+                found.append((_unquote(name), body))
+    return found
+
+
+def _members(doc: dict[str, Any], service_resource: str) -> tuple[str, ...]:
+    target = f"{SERVICE_TYPE}.{service_resource}.name"
+    members: list[str] = []
+    for kind in IAM_TYPES:
+        for _, body in _resources(doc, kind):
+            if _unquote(body.get("role")) != INVOKER_ROLE:
+                continue
+            if _expression(str(body.get("name", ""))) != target:
+                continue
+            members.extend(_binding_members(body))
+    return tuple(members)
+
+
+def _binding_members(body: dict[str, Any]) -> list[str]:
+    if "members" in body:
+        raw = body["members"]
+        values = raw if isinstance(raw, list) else [raw]
+    else:
+        values = [body.get("member", "")]
+    out: list[str] = []
+    for value in values:
+        text = str(_unquote(value))
+        expr = _expression(text)
+        if expr == "each.key" or expr == "each.value":
+            expr = _for_each_source(str(body.get("for_each", "")))
+        out.append(expr if expr is not None else text)
+    return out
+
+
+def _for_each_source(for_each: str) -> str:
+    expr = _expression(for_each) or for_each
+    match = re.fullmatch(r"toset\((.*)\)", expr)
+    return (match.group(1) if match else expr).strip()
+
+
+def read_service(path: Path, resource: str | None = None) -> TerraformService:
+    """The Cloud Run service `resource` (or the only one) declared in `path`."""
+    with path.open() as handle:
+        doc = hcl2.load(handle)
+    services = dict(_resources(doc, SERVICE_TYPE))
+    if resource is None:
+        if len(services) != 1:
+            raise TerraformError(f"{path}: {len(services)} Cloud Run services; name one")
+        resource = next(iter(services))
+    if resource not in services:
+        raise TerraformError(f"{path}: no {SERVICE_TYPE}.{resource}")
+    return _service(resource, services[resource], _members(doc, resource))
+
+
+def _service(resource: str, body: dict[str, Any], members: tuple[str, ...]) -> TerraformService:
+    template = _block(body, "template") or {}
+    scaling = _block(template, "scaling") or {}
+    container = _block(template, "containers") or {}
+    ports = _block(container, "ports") or {}
+    limits = _block(container, "resources") or {}
+    return TerraformService(
+        resource=resource,
+        timeout_seconds=_seconds(_literal(template, "timeout", f"{DEFAULT_TIMEOUT_SECONDS:g}s")),
+        concurrency=int(_literal(template, "max_instance_request_concurrency", 80)),
+        cpu_idle=bool(_literal(limits, "cpu_idle", True)),
+        min_instances=int(_literal(scaling, "min_instance_count", 0)),
+        max_instances=int(_literal(scaling, "max_instance_count", DEFAULT_MAX_INSTANCES)),
+        container_port=int(_literal(ports, "container_port", 8080)),
+        startup_probe=_probe(container, "startup_probe") or DEFAULT_STARTUP_PROBE,
+        liveness_probe=_probe(container, "liveness_probe"),
+        invoker_members=members,
+    )

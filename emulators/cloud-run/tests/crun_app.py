@@ -1,0 +1,107 @@
+"""The container behind the front door in tests: a little Starlette app run by uvicorn.
+
+A background thread counts every 10 ms (CPU throttling shows as missing counts). Env knobs:
+STARTUP_DELAY (seconds before the app answers), HEALTH_FLAG (a file whose presence fails /health).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+STATE = {"ticks": 0, "in_flight": 0, "max_in_flight": 0, "disconnects": 0, "requests": 0}
+
+
+def _count() -> None:
+    while True:
+        time.sleep(0.01)
+        STATE["ticks"] += 1
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    await asyncio.sleep(float(os.environ.get("STARTUP_DELAY", "0")))
+    threading.Thread(target=_count, daemon=True).start()
+    yield
+
+
+def health(request: Request) -> Response:
+    flag = os.environ.get("HEALTH_FLAG")
+    if flag and Path(flag).exists():
+        return Response("unwell", status_code=500)
+    return Response("ok")
+
+
+async def echo(request: Request) -> JSONResponse:
+    body = await request.body()
+    STATE["requests"] += 1
+    env = {k: os.environ.get(k) for k in ("PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION")}
+    return JSONResponse(
+        {
+            "method": request.method,
+            "path": request.url.path,
+            "headers": dict(request.headers),
+            "raw_headers": [(k.decode(), v.decode()) for k, v in request.headers.raw],
+            "body_len": len(body),
+            "env": env,
+            "pid": os.getpid(),
+        }
+    )
+
+
+async def sleep(request: Request) -> JSONResponse:
+    STATE["in_flight"] += 1
+    STATE["max_in_flight"] = max(STATE["max_in_flight"], STATE["in_flight"])
+    try:
+        seconds = float(request.path_params["seconds"])
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if await request.is_disconnected():
+                STATE["disconnects"] += 1
+                return JSONResponse({"disconnected": True})
+            await asyncio.sleep(0.05)
+        return JSONResponse({"slept": seconds})
+    finally:
+        STATE["in_flight"] -= 1
+
+
+async def set_cookie(request: Request) -> Response:
+    response = Response("set")
+    response.set_cookie("session", "client-a-secret")
+    return response
+
+
+async def stats(request: Request) -> JSONResponse:
+    return JSONResponse({**STATE, "pid": os.getpid()})
+
+
+async def stream(request: Request) -> StreamingResponse:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"data: first\n\n"
+        await asyncio.sleep(float(request.query_params.get("gap", "1")))
+        yield b"data: last\n\n"
+
+    return StreamingResponse(chunks(), media_type="text/event-stream")
+
+
+app = Starlette(
+    routes=[
+        Route("/health", health),
+        Route("/echo", echo, methods=["GET", "POST", "PUT"]),
+        Route("/sleep/{seconds}", sleep),
+        Route("/stats", stats),
+        Route("/set-cookie", set_cookie),
+        Route("/stream", stream),
+    ],
+    lifespan=lifespan,
+)

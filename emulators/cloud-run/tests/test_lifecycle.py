@@ -1,0 +1,88 @@
+"""Concurrency and queueing, startup hold, liveness restarts, scale to zero, CPU throttling."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from crun_support import wait_for
+
+SLOW_LIVENESS = {"liveness_probe": {"period_seconds": 30}}
+
+
+def _get(url: str) -> httpx.Response:
+    return httpx.get(url, timeout=30)
+
+
+def test_concurrency_one_queues_extra_requests(front_door):
+    door = front_door(invokers=("allUsers",), concurrency=1)
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(_get, [door.url + "/sleep/0.5"] * 3))
+    assert [r.status_code for r in results] == [200, 200, 200]
+    assert httpx.get(door.url + "/stats").json()["max_in_flight"] == 1
+
+
+def test_full_queue_or_long_wait_is_429(front_door):
+    door = front_door(invokers=("allUsers",), concurrency=1, queue_length=1, queue_seconds=0.5)
+    with ThreadPoolExecutor(3) as pool:
+        first = pool.submit(_get, door.url + "/sleep/1.5")
+        time.sleep(0.2)
+        waiting = pool.submit(_get, door.url + "/sleep/0.1")
+        time.sleep(0.1)
+        overflow = pool.submit(_get, door.url + "/sleep/0.1")
+        assert overflow.result().status_code == 429  # queue of one is full
+        assert waiting.result().status_code == 429  # waited 0.5 s for a 1.5 s request
+        assert first.result().status_code == 200
+    assert "Rate exceeded" in overflow.result().text
+
+
+def test_requests_wait_for_startup_probe(front_door):
+    door = front_door(invokers=("allUsers",), env={"STARTUP_DELAY": "2"}, wait_ready=False)
+    assert door.status()["state"] == "starting"
+    began = time.monotonic()
+    response = httpx.get(door.url + "/echo", timeout=30)
+    assert response.status_code == 200
+    assert time.monotonic() - began > 1.0
+    assert door.status()["starts"] == 1
+
+
+def test_failing_liveness_probe_restarts_the_container(front_door, tmp_path):
+    flag = tmp_path / "unwell"
+    door = front_door(invokers=("allUsers",), env={"HEALTH_FLAG": str(flag)})
+    first_pid = httpx.get(door.url + "/echo").json()["pid"]
+    flag.touch()
+    wait_for(lambda: door.status()["starts"] == 2, timeout=10)
+    flag.unlink()
+    wait_for(lambda: door.status()["state"] == "ready", timeout=10)
+    assert httpx.get(door.url + "/echo").json()["pid"] != first_pid
+    assert "liveness probe failed; restarting" in door.logs()
+
+
+def test_idle_instance_scales_to_zero_and_cold_starts(front_door):
+    door = front_door(invokers=("allUsers",), idle_seconds=1, overrides=SLOW_LIVENESS)
+    first_pid = httpx.get(door.url + "/echo").json()["pid"]
+    wait_for(lambda: door.status()["state"] == "down", timeout=10)
+    assert door.status()["pid"] is None
+    assert "idle: scaling to zero" in door.logs()
+    response = httpx.get(door.url + "/echo", timeout=30)
+    assert response.status_code == 200 and response.json()["pid"] != first_pid
+    assert door.status()["starts"] == 2
+
+
+def _ticks_between_requests(door) -> int:
+    before = httpx.get(door.url + "/stats").json()["ticks"]
+    time.sleep(1.0)
+    return int(httpx.get(door.url + "/stats").json()["ticks"]) - before
+
+
+def test_cpu_idle_freezes_background_thread_between_requests(front_door):
+    door = front_door(invokers=("allUsers",), cpu_idle=True, overrides=SLOW_LIVENESS)
+    assert door.status()["cpu_frozen"] is True
+    assert _ticks_between_requests(door) < 10  # ~100 if it ran
+
+
+def test_without_cpu_idle_background_thread_runs(front_door):
+    door = front_door(invokers=("allUsers",), cpu_idle=False, overrides=SLOW_LIVENESS)
+    assert door.status()["cpu_frozen"] is False
+    assert _ticks_between_requests(door) > 50

@@ -1,0 +1,57 @@
+"""Settings come from the Terraform that deploys the services: drift there fails here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cloud_run_emulator.config import ConfigError, load
+from cloud_run_emulator.terraform import Probe, read_service
+
+MODULES = Path(__file__).resolve().parents[3] / "terraform" / "modules"
+
+
+def test_mcp_settings_from_terraform():
+    mcp = read_service(MODULES / "mcp" / "main.tf")
+    assert (mcp.timeout_seconds, mcp.concurrency, mcp.cpu_idle) == (300.0, 80, True)
+    assert (mcp.min_instances, mcp.max_instances) == (0, 3)
+    assert mcp.startup_probe == Probe("http", "/health", 0, 5, 3, 24)
+    assert mcp.liveness_probe == Probe("http", "/health", 0, 30, 5, 3)
+    assert set(mcp.invoker_members) == {"var.invoker_members", "var.deployer_member"}
+
+
+def test_worker_settings_from_terraform():
+    worker = read_service(MODULES / "ingestion" / "main.tf")
+    assert (worker.timeout_seconds, worker.concurrency, worker.cpu_idle) == (900.0, 1, True)
+    assert (worker.min_instances, worker.max_instances) == (0, 10)
+    assert worker.startup_probe == Probe("http", "/health", 0, 5, 3, 24)
+    assert worker.liveness_probe == Probe("http", "/health", 0, 30, 10, 5)
+    assert set(worker.invoker_members) == {
+        "google_service_account.tasks.member",
+        "google_service_account.scheduler.member",
+        "var.deployer_member",
+        "var.invoker_members",
+    }
+
+
+def test_every_member_expression_needs_a_local_mapping(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[[service]]\nname = "worker"\nport = 8081\ncommand = ["true"]\n'
+        f'terraform = "{MODULES / "ingestion" / "main.tf"}"\n'
+        '[service.members]\n"var.invoker_members" = []\n'
+    )
+    with pytest.raises(ConfigError, match=r"google_service_account\.tasks\.member"):
+        load(config)
+
+
+def test_example_config_maps_both_services():
+    example = Path(__file__).resolve().parents[1] / "cloud-run-emulator.example.toml"
+    services = {s.name: s for s in load(example)}
+    assert services["thoth-mcp"].terraform.concurrency == 80
+    assert services["thoth-worker"].terraform.concurrency == 1
+    assert "serviceAccount:thoth-tasks@local-project.iam.gserviceaccount.com" in (
+        services["thoth-worker"].members
+    )
+    assert not services["thoth-mcp"].public
