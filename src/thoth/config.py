@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from thoth.auth import AuthMode
+
 CommaList = Annotated[list[str], NoDecode]
 
 
@@ -61,11 +63,22 @@ class Settings(BaseSettings):
         10_000_000, ge=1, description="Files larger than this are skipped with an error."
     )
 
-    # --- Task authentication (design.md §7) ------------------------------------------
-    auth_oidc: bool = Field(True, description="Verify OIDC tokens on /tasks/* endpoints.")
+    # --- Who may call the worker (design.md §7) --------------------------------------
+    auth: AuthMode = Field(
+        "iam",
+        description="How the worker reads its callers' ID tokens: `iam` behind Cloud Run IAM "
+        "or the local front door (claims of the forwarded token; a token that still carries a "
+        "signature is refused), `jwks` verifies signatures itself (no front door), `none` "
+        "checks nothing (tests only).",
+    )
+    worker_callers: CommaList = Field(
+        default_factory=list,
+        description="Emails allowed to call the worker's /v1 API (people, the scheduler, the "
+        "deployer); empty: nobody. /tasks/* accept only THOTH_TASKS_SERVICE_ACCOUNT.",
+    )
     oidc_issuer: str = Field(
         "https://accounts.google.com",
-        description="Expected `iss` of task tokens; the emulator's URL locally.",
+        description="Expected `iss` of callers' ID tokens; the local issuer's URL locally.",
     )
     oidc_jwks_url: str = Field(
         "https://www.googleapis.com/oauth2/v3/certs",
@@ -73,8 +86,8 @@ class Settings(BaseSettings):
     )
     oidc_audience: str | None = Field(
         None,
-        description="Audience Thoth asks Cloud Tasks to put in task tokens, and expects back; "
-        "defaults to THOTH_WORKER_URL.",
+        description="Audience of the worker's ID tokens (Cloud Tasks is asked for it, callers "
+        "must use it); defaults to THOTH_WORKER_URL.",
     )
 
     # --- Embedding and chunking ---------------------------------------------------------
@@ -138,7 +151,7 @@ class Settings(BaseSettings):
         "INFO", description="Log level."
     )
 
-    @field_validator("mcp_tokens", "allowed_hosts", mode="before")
+    @field_validator("mcp_tokens", "allowed_hosts", "worker_callers", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -164,8 +177,9 @@ class Settings(BaseSettings):
         return env
 
     @property
-    def task_audience(self) -> str:
-        """The audience of task tokens: the one Thoth asks Cloud Tasks for and checks."""
+    def worker_audience(self) -> str:
+        """The audience of ID tokens for the worker: what Cloud Tasks is asked for, what
+        callers use, what the worker checks."""
         return self.oidc_audience or self.worker_url
 
     @property
