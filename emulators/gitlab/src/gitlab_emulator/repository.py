@@ -185,12 +185,12 @@ class Repository:
         sha = self.resolve_commit(revision)
         if sha is None:
             return None
-        return _parse_commits(self.git("show", "-s", "-z", f"--format={_COMMIT_FORMAT}", sha))[0]
+        return _parse_commits(self.git("show", "-s", f"--format={_COMMIT_FORMAT}", sha))[0]
 
     def log(
         self, revisions: list[str], path: str = "", skip: int = 0, limit: int = 0
     ) -> list[Commit]:
-        args = ["log", "-z", f"--format={_COMMIT_FORMAT}", f"--skip={skip}"]
+        args = ["log", f"--format={_COMMIT_FORMAT}", f"--skip={skip}"]
         if limit:
             args.append(f"--max-count={limit}")
         args += [*revisions, "--"]
