@@ -153,7 +153,9 @@ seed_dir = "big"
 
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory, seeds: Path) -> Iterator[Emulator]:
-    proc = start_emulator(tmp_path_factory.mktemp("emulator"), "--config", str(seeds / "emulator.toml"))
+    proc = start_emulator(
+        tmp_path_factory.mktemp("emulator"), "--config", str(seeds / "emulator.toml")
+    )
     yield proc
     proc.stop()
 
@@ -244,7 +246,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             with receiver.lock:

@@ -8,7 +8,9 @@ from pathlib import Path
 from conftest import HANDBOOK, PROJECT, PUBLIC, Emulator, Git
 
 
-def test_clone_with_token_checks_out_the_seed(emulator: Emulator, clone: Callable[..., Git]) -> None:
+def test_clone_with_token_checks_out_the_seed(
+    emulator: Emulator, clone: Callable[..., Git]
+) -> None:
     work = clone(emulator.git_url(PROJECT))
     for name, text in HANDBOOK.items():
         assert (work.cwd / name).read_text() == text

@@ -50,7 +50,7 @@ def test_tree_after_a_push_matches_git(
 
 def test_tree_of_a_path_not_recursive(api: httpx.Client) -> None:
     tree = api.get(f"/projects/{encoded(PROJECT)}/repository/tree", params={"path": "docs"}).json()
-    assert [(e["type"], e["name"]) for e in tree][0] == ("tree", "guides")
+    assert (tree[0]["type"], tree[0]["name"]) == ("tree", "guides")
     assert {"path": "docs/intro.md", "type": "blob", "name": "intro.md"}.items() <= next(
         e for e in tree if e["name"] == "intro.md"
     ).items()

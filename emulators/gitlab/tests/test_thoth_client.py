@@ -47,15 +47,18 @@ def test_anonymous_reads_a_public_project(emulator: Emulator) -> None:
 
 
 def test_auth_and_not_found_errors(emulator: Emulator) -> None:
-    with gitlab.GitLabClient(emulator.url, "wrong") as client, pytest.raises(
-        gitlab.GitLabAuthError
+    with (
+        gitlab.GitLabClient(emulator.url, "wrong") as client,
+        pytest.raises(gitlab.GitLabAuthError),
     ):
         client.list_tree(PROJECT, "main")
-    with gitlab.GitLabClient(emulator.url, None) as client, pytest.raises(
-        gitlab.GitLabNotFoundError
+    with (
+        gitlab.GitLabClient(emulator.url, None) as client,
+        pytest.raises(gitlab.GitLabNotFoundError),
     ):
         client.list_tree(PROJECT, "main")
-    with gitlab.GitLabClient(emulator.url, TOKEN) as client, pytest.raises(
-        gitlab.GitLabNotFoundError
+    with (
+        gitlab.GitLabClient(emulator.url, TOKEN) as client,
+        pytest.raises(gitlab.GitLabNotFoundError),
     ):
         client.list_tree(PROJECT, "no-such-branch")
