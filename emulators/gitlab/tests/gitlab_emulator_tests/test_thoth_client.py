@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import BIG, BIG_FILES, PROJECT, PUBLIC, TOKEN, Emulator, Git
+
+from .support import BIG, BIG_FILES, PROJECT, PUBLIC, TOKEN, Emulator, Git
 
 gitlab = pytest.importorskip("thoth.sources.gitlab")
 

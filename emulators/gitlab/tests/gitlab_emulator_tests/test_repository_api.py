@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from conftest import BIG, BIG_FILES, HANDBOOK, PROJECT, Emulator, Git, encoded
+
+from .support import BIG, BIG_FILES, HANDBOOK, PROJECT, Emulator, Git, encoded
 
 
 @pytest.fixture

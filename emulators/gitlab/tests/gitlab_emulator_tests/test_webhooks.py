@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import (
+
+from .support import (
     HANDBOOK,
     PROJECT,
     Emulator,

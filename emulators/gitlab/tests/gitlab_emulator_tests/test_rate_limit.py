@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, TOKEN, Emulator, encoded, start_emulator, write_tree
+
+from .support import PROJECT, TOKEN, Emulator, encoded, start_emulator, write_tree
 
 LIMIT = 3
 PERIOD = 2.0

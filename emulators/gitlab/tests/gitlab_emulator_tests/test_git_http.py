@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import HANDBOOK, PROJECT, PUBLIC, Emulator, Git
+from .support import HANDBOOK, PROJECT, PUBLIC, Emulator, Git
 
 
 def test_clone_with_token_checks_out_the_seed(

@@ -1,5 +1,5 @@
-"""Fixtures: the emulator as a subprocess of its real CLI, the real `git` binary, and a tiny
-real HTTP server receiving webhooks."""
+"""Helpers for the GitLab emulator tests: the emulator as a subprocess of its real CLI, the
+real `git` binary, and a tiny real HTTP server receiving webhooks (fixtures in conftest.py)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import httpx
-from conftest import PROJECT, PUBLIC, TOKEN, Emulator, encoded
+
+from .support import PROJECT, PUBLIC, TOKEN, Emulator, encoded
 
 
 def test_private_token_header_bearer_and_query_parameter(emulator: Emulator) -> None:
