@@ -90,9 +90,9 @@ def _cli() -> list[str]:
     return [script] if script else [sys.executable, "-m", "gitlab_emulator"]
 
 
-def start_emulator(tmp: Path, *args: str) -> Emulator:
+def start_emulator(tmp: Path, *args: str, data_dir: Path | None = None) -> Emulator:
     port = free_port()
-    data_dir = tmp / f"data-{port}"
+    data_dir = data_dir or tmp / f"data-{port}"
     log_path = tmp / f"emulator-{port}.log"
     command = [*_cli(), "--port", str(port), "--data-dir", str(data_dir), "--token", TOKEN, *args]
     with log_path.open("wb") as log_file:

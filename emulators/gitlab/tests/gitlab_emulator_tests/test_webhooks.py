@@ -34,9 +34,11 @@ HOOKS = f"/projects/{encoded(PROJECT)}/hooks"
 def make_emulator(tmp_path: Path) -> Iterator[Callable[..., Emulator]]:
     started: list[Emulator] = []
 
-    def make(*args: str) -> Emulator:
+    def make(*args: str, data_dir: Path | None = None) -> Emulator:
         seed = write_tree(tmp_path / "seed", HANDBOOK)
-        proc = start_emulator(tmp_path, "--project", PROJECT, "--seed-dir", str(seed), *args)
+        proc = start_emulator(
+            tmp_path, "--project", PROJECT, "--seed-dir", str(seed), *args, data_dir=data_dir
+        )
         started.append(proc)
         return proc
 
@@ -157,6 +159,38 @@ def test_a_push_of_more_than_3_refs_fires_no_webhook(
     assert refs == [f"refs/heads/c{n}" for n in range(3)]
     time.sleep(0.3)
     assert len(receiver.received()) == 3
+
+
+def test_a_tag_push_fires_no_webhook(
+    hooked: Emulator, receiver: Receiver, clone: Callable[..., Git]
+) -> None:
+    work = clone(hooked.git_url(PROJECT))
+    work.run("tag", "v1.0")
+    work.run("push", "--quiet", "origin", "v1.0")
+    assert work.out("ls-remote", "--tags", "origin").endswith("refs/tags/v1.0")
+    _push_change(work, "after-tag.md")
+    [request] = receiver.wait_count(1)
+    assert request.json()["ref"] == "refs/heads/main"
+    assert len(hooked.deliveries()) == 1
+
+
+def test_state_survives_a_restart(
+    make_emulator: Callable[..., Emulator],
+    receiver: Receiver,
+    clone: Callable[..., Git],
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "kept"
+    first = make_emulator(data_dir=data_dir)
+    first.api().post(HOOKS, json={"url": receiver.url})
+    sha = _push_change(clone(first.git_url(PROJECT)), "kept.md")
+    first.stop()
+    second = make_emulator(data_dir=data_dir)
+    project = second.api().get(f"/projects/{encoded(PROJECT)}").json()
+    assert project["id"] == 1
+    branch = second.api().get(f"/projects/{encoded(PROJECT)}/repository/branches/main").json()
+    assert branch["commit"]["id"] == sha  # the seed did not overwrite the history
+    assert [h["url"] for h in second.api().get(HOOKS).json()] == [receiver.url]
 
 
 # --- the hooks API ---------------------------------------------------------------------------
