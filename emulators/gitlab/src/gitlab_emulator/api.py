@@ -8,6 +8,7 @@ inside one segment, as GitLab requires.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,9 +21,10 @@ from . import entities
 from .auth import Caller, Credential, TokenCheck
 from .projects import Project, ProjectRegistry
 from .ratelimit import RateLimiter
-from .repository import Repository
+from .repository import GitError, Repository
 
 PREFIX = "/api/v4/"
+log = logging.getLogger("gitlab_emulator.api")
 
 
 class ApiError(Exception):
@@ -89,6 +91,9 @@ class RestApi:
             response = await self._answer(request, caller)
         except ApiError as error:
             response = error.response()
+        except GitError:
+            log.exception("git failed answering %s %s", request.method, request.url.path)
+            response = ApiError(500, "500 Internal Server Error").response()
         response.headers.update(verdict.headers)
         return response
 

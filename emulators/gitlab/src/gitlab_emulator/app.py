@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from . import repository_api
+from .access_log import AccessLog
 from .api import RestApi
 from .auth import TokenCheck
 from .config import Settings
@@ -110,4 +112,4 @@ class Emulator:
             Route("/api/v4/{rest:path}", self.api.handle, methods=methods),
             Route("/{rest:path}", self.git.handle, methods=["GET", "POST"]),
         ]
-        return Starlette(routes=routes, lifespan=lifespan)
+        return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(AccessLog)])

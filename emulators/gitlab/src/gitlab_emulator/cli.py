@@ -193,7 +193,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
     )
     app = Emulator(settings).application()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    # uvicorn's access log would print query strings, which may hold a private_token.
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

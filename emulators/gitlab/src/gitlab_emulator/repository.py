@@ -226,9 +226,9 @@ class Repository:
 
     def patches(self, old: str, new: str) -> dict[str, str]:
         """Per new path, the diff text from its first hunk header (GitLab's `diff` field)."""
-        out = self.git("diff", "-M", "--no-color", "--no-ext-diff", old, new).decode(
-            errors="replace"
-        )
+        out = self.git(
+            "-c", "core.quotePath=false", "diff", "-M", "--no-color", "--no-ext-diff", old, new
+        ).decode(errors="replace")
         patches: dict[str, str] = {}
         for section in out.split("\ndiff --git "):
             header, _, hunks = section.partition("\n@@")

@@ -12,10 +12,10 @@ import logging
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from .auth import Caller, Credential, TokenCheck
@@ -112,7 +112,7 @@ class SmartHttp:
 
     async def _start(
         self, request: Request, git: GitRequest, project: Project, caller: Caller
-    ) -> tuple[asyncio.subprocess.Process, asyncio.Task[None], dict[str, str], int]:
+    ) -> Backend:
         process = await asyncio.create_subprocess_exec(
             "git",
             "http-backend",
@@ -121,33 +121,76 @@ class SmartHttp:
             stderr=asyncio.subprocess.PIPE,
             env=self._environment(request, git, project, caller),
         )
-        feeder = asyncio.create_task(_feed(request, process))
-        headers, status = await _read_cgi_headers(process)
-        return process, feeder, headers, status
+        backend = Backend(
+            process,
+            asyncio.create_task(_feed(request, process)),
+            asyncio.create_task(_drain(process)),
+        )
+        await backend.read_headers()
+        return backend
 
     async def _stream(
         self, request: Request, git: GitRequest, project: Project, caller: Caller
     ) -> Response:
-        process, feeder, headers, status = await self._start(request, git, project, caller)
+        backend = await self._start(request, git, project, caller)
 
         async def body() -> AsyncIterator[bytes]:
-            assert process.stdout is not None
+            complete = False
             try:
-                while chunk := await process.stdout.read(_CHUNK):
+                async for chunk in backend.chunks():
                     yield chunk
+                complete = True
             finally:
-                await _finish(process, feeder)
+                await backend.finish(abort=not complete)
 
-        return StreamingResponse(body(), status_code=status, headers=headers)
+        return StreamingResponse(body(), status_code=backend.status, headers=backend.headers)
 
     async def _buffered(
         self, request: Request, git: GitRequest, project: Project, caller: Caller
     ) -> Response:
-        process, feeder, headers, status = await self._start(request, git, project, caller)
-        assert process.stdout is not None
-        content = await process.stdout.read()
-        await _finish(process, feeder)
-        return Response(content, status_code=status, headers=headers)
+        backend = await self._start(request, git, project, caller)
+        content = b"".join([chunk async for chunk in backend.chunks()])
+        await backend.finish()
+        return Response(content, status_code=backend.status, headers=backend.headers)
+
+
+@dataclass
+class Backend:
+    """One running `git http-backend`: its request feeder, its stderr reader, and the CGI
+    status and headers it printed first."""
+
+    process: asyncio.subprocess.Process
+    feeder: asyncio.Task[None]
+    stderr: asyncio.Task[bytes]
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+    async def read_headers(self) -> None:
+        assert self.process.stdout is not None
+        while line := (await self.process.stdout.readline()).decode("latin-1").rstrip("\r\n"):
+            name, _, value = line.partition(":")
+            if name.lower() == "status":
+                self.status = int(value.strip().split(" ", 1)[0])
+            else:
+                self.headers[name.strip()] = value.strip()
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        assert self.process.stdout is not None
+        while chunk := await self.process.stdout.read(_CHUNK):
+            yield chunk
+
+    async def finish(self, *, abort: bool = False) -> None:
+        """Reap the process; `abort` (the client went away) kills it first, since nobody
+        will read the rest of its output."""
+        if abort and self.process.returncode is None:
+            self.process.kill()
+        await self.feeder
+        stderr = await self.stderr
+        code = await self.process.wait()
+        if (code != 0 and not abort) or stderr:
+            log.warning(
+                "git http-backend exited %s: %s", code, stderr.decode(errors="replace")[:500]
+            )
 
 
 def _refusal(caller: Caller, project: Project | None, *, write: bool) -> Response | None:
@@ -178,29 +221,12 @@ async def _feed(request: Request, process: asyncio.subprocess.Process) -> None:
         async for chunk in request.stream():
             process.stdin.write(chunk)
             await process.stdin.drain()
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the backend stopped reading: its own answer says why
+    except (BrokenPipeError, ConnectionResetError, ClientDisconnect):
+        pass  # the backend stopped reading, or the client left: the exit status tells
     finally:
         process.stdin.close()
 
 
-async def _read_cgi_headers(process: asyncio.subprocess.Process) -> tuple[dict[str, str], int]:
-    assert process.stdout is not None
-    headers: dict[str, str] = {}
-    status = 200
-    while line := (await process.stdout.readline()).decode("latin-1").rstrip("\r\n"):
-        name, _, value = line.partition(":")
-        if name.lower() == "status":
-            status = int(value.strip().split(" ", 1)[0])
-        else:
-            headers[name.strip()] = value.strip()
-    return headers, status
-
-
-async def _finish(process: asyncio.subprocess.Process, feeder: asyncio.Task[None]) -> None:
-    await feeder
+async def _drain(process: asyncio.subprocess.Process) -> bytes:
     assert process.stderr is not None
-    stderr = await process.stderr.read()
-    code = await process.wait()
-    if code != 0 or stderr:
-        log.warning("git http-backend exited %s: %s", code, stderr.decode(errors="replace")[:500])
+    return await process.stderr.read()
