@@ -139,6 +139,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="rate-limit window, seconds [env GITLAB_EMULATOR_RATE_LIMIT_PERIOD]",
     )
     add(
+        "--http-impl",
+        choices=("auto", "h11", "httptools"),
+        default=_env("HTTP_IMPL", "auto"),
+        help="uvicorn's HTTP parser [env GITLAB_EMULATOR_HTTP_IMPL]",
+    )
+    add(
+        "--loop-impl",
+        choices=("auto", "asyncio", "uvloop"),
+        default=_env("LOOP_IMPL", "auto"),
+        help="uvicorn's event loop [env GITLAB_EMULATOR_LOOP_IMPL]",
+    )
+    add(
         "--log-level",
         default=_env("LOG_LEVEL", "info"),
         choices=("debug", "info", "warning", "error"),
@@ -149,7 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from_args(argv: Sequence[str] | None = None) -> Settings:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    return _settings(parser, parser.parse_args(argv))
+
+
+def _settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Settings:
     try:
         tokens, projects = load_file(Path(args.config)) if args.config else ((), ())
         tokens += tuple(args.token if args.token is not None else _env_list("TOKENS"))
@@ -188,7 +203,9 @@ def _cli_projects(args: argparse.Namespace) -> tuple[ProjectSpec, ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    settings = settings_from_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    settings = _settings(parser, args)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
     )
@@ -200,6 +217,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,
+        http=args.http_impl,
+        loop=args.loop_impl,
     )
 
 

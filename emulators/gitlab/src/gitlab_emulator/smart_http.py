@@ -104,6 +104,9 @@ class SmartHttp:
         }
         if caller.authenticated:
             env["REMOTE_USER"] = "root"
+        if "content-length" in request.headers:
+            # Without it http-backend reads the body until EOF on its stdin.
+            env["CONTENT_LENGTH"] = request.headers["content-length"]
         if "content-encoding" in request.headers:
             env["HTTP_CONTENT_ENCODING"] = request.headers["content-encoding"]
         if "git-protocol" in request.headers:
@@ -111,7 +114,12 @@ class SmartHttp:
         return env
 
     async def _start(
-        self, request: Request, git: GitRequest, project: Project, caller: Caller
+        self,
+        request: Request,
+        git: GitRequest,
+        project: Project,
+        caller: Caller,
+        body: AsyncIterator[bytes],
     ) -> Backend:
         process = await asyncio.create_subprocess_exec(
             "git",
@@ -123,7 +131,7 @@ class SmartHttp:
         )
         backend = Backend(
             process,
-            asyncio.create_task(_feed(request, process)),
+            asyncio.create_task(_feed(body, process)),
             asyncio.create_task(_drain(process)),
         )
         await backend.read_headers()
@@ -132,7 +140,11 @@ class SmartHttp:
     async def _stream(
         self, request: Request, git: GitRequest, project: Project, caller: Caller
     ) -> Response:
-        backend = await self._start(request, git, project, caller)
+        # The whole (small) negotiation request is read first: once a StreamingResponse
+        # starts, Starlette's disconnect listener takes every message from `receive`,
+        # body chunks included, and the backend would wait forever for the rest.
+        request_body = await request.body()
+        backend = await self._start(request, git, project, caller, _once(request_body))
 
         async def body() -> AsyncIterator[bytes]:
             complete = False
@@ -148,7 +160,7 @@ class SmartHttp:
     async def _buffered(
         self, request: Request, git: GitRequest, project: Project, caller: Caller
     ) -> Response:
-        backend = await self._start(request, git, project, caller)
+        backend = await self._start(request, git, project, caller, request.stream())
         content = b"".join([chunk async for chunk in backend.chunks()])
         await backend.finish()
         return Response(content, status_code=backend.status, headers=backend.headers)
@@ -215,10 +227,14 @@ def _not_found() -> Response:
     return PlainTextResponse(NOT_FOUND, status_code=404)
 
 
-async def _feed(request: Request, process: asyncio.subprocess.Process) -> None:
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def _feed(body: AsyncIterator[bytes], process: asyncio.subprocess.Process) -> None:
     assert process.stdin is not None
     try:
-        async for chunk in request.stream():
+        async for chunk in body:
             process.stdin.write(chunk)
             await process.stdin.drain()
     except (BrokenPipeError, ConnectionResetError, ClientDisconnect):

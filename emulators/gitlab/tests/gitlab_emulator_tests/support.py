@@ -26,6 +26,7 @@ PROJECT = "group/handbook"
 PUBLIC = "group/public"
 BIG = "group/big"
 BIG_FILES = 150
+GIT_TIMEOUT = 60
 
 
 def free_port() -> int:
@@ -180,7 +181,13 @@ class Git:
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, **GIT_ENV}
         result = subprocess.run(
-            ["git", *args], cwd=self.cwd, env=env, capture_output=True, text=True, check=False
+            ["git", *args],
+            cwd=self.cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=GIT_TIMEOUT,  # a hung transfer fails the test instead of the session
         )
         if check and result.returncode != 0:
             raise AssertionError(f"git {' '.join(args)} failed: {result.stderr}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from .support import HANDBOOK, PROJECT, PUBLIC, Emulator, Git
+from .support import HANDBOOK, PROJECT, PUBLIC, Emulator, Git, start_emulator, write_tree
 
 
 def test_clone_with_token_checks_out_the_seed(
@@ -88,3 +88,25 @@ def test_protocol_v2_fetch(emulator: Emulator, tmp_path: Path) -> None:
     git = Git(tmp_path)
     result = git.run("-c", "protocol.version=2", "ls-remote", emulator.git_url(PROJECT))
     assert "refs/heads/main" in result.stdout
+
+
+def test_plain_asyncio_and_h11_as_in_the_image(tmp_path: Path, clone: Callable[..., Git]) -> None:
+    """The image has neither uvloop nor httptools: there a streamed answer used to race the
+    request body (Starlette's disconnect listener swallowed it) and fetches hung."""
+    seed = write_tree(tmp_path / "seed", HANDBOOK)
+    plain = start_emulator(
+        tmp_path,
+        "--project", PROJECT,
+        "--seed-dir", str(seed),
+        "--http-impl", "h11",
+        "--loop-impl", "asyncio",
+    )  # fmt: skip
+    try:
+        for n in range(5):
+            work = clone(plain.git_url(PROJECT), f"clone-{n}")
+            (work.cwd / f"page-{n}.md").write_text(f"{n}\n")
+            work.commit_all(f"Page {n}")
+            work.run("push", "--quiet", "origin", "main")
+        assert (work.cwd / "page-3.md").exists()
+    finally:
+        plain.stop()
