@@ -124,7 +124,7 @@ class Repository:
         }
         with tempfile.TemporaryDirectory() as scratch:
             env = {"GIT_INDEX_FILE": str(Path(scratch) / "index"), "GIT_WORK_TREE": str(directory)}
-            self.git("add", "--all", "--force", ".", env=env)
+            self.git("add", "--all", "--force", "--", ":/", env=env)
             tree = self.git("write-tree", env=env).decode().strip()
         sha = self.git("commit-tree", tree, "-m", message, env=identity).decode().strip()
         self.git("update-ref", f"refs/heads/{branch}", sha, ZERO_SHA)
