@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .support import PROJECT, TOKEN, Emulator, encoded, start_emulator, write_tree
+from .support import PROJECT, TOKEN, Emulator, encoded, start_emulator, thoth_gitlab, write_tree
 
 LIMIT = 3
 PERIOD = 2.0
@@ -52,7 +52,7 @@ def test_headers_then_429_with_retry_after(limited: Emulator) -> None:
 
 
 def test_thoth_client_honours_retry_after(limited: Emulator) -> None:
-    GitLabClient = pytest.importorskip("thoth.sources.gitlab").GitLabClient  # noqa: N806
+    GitLabClient = thoth_gitlab().GitLabClient  # noqa: N806
 
     slept: list[float] = []
 

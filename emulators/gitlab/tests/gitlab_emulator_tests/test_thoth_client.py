@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from .support import BIG, BIG_FILES, PROJECT, PUBLIC, TOKEN, Emulator, Git
+from .support import BIG, BIG_FILES, PROJECT, PUBLIC, TOKEN, Emulator, Git, thoth_gitlab
 
-gitlab = pytest.importorskip("thoth.sources.gitlab")
+gitlab = thoth_gitlab()
 
 
 def test_lists_the_tree_and_fetches_files(emulator: Emulator, clone: Callable[..., Git]) -> None:
