@@ -24,6 +24,7 @@ lint: install ## ruff, ruff format --check, mypy
 	$(VENV)/bin/mypy emulators/cloud-tasks/src
 	$(VENV)/bin/mypy emulators/cloud-run/src
 	$(VENV)/bin/mypy emulators/metadata-server/src
+	$(VENV)/bin/mypy emulators/gitlab/src
 
 static: install ## actionlint, hadolint, checkov (terraform validate runs in GitHub CI)
 	bash scripts/static-checks.sh
