@@ -44,7 +44,7 @@ def pdf_bomb(inflated: int = 16 * MIB) -> bytes:
     drawing operators once decompressed."""
     # A period shorter than zlib's 32 KB window is what makes it compress ~300x.
     block = "".join(f"BT /F1 9 Tf {n * 7} {n * 11} Td (w{n}) Tj ET\n" for n in range(64))
-    ops = (block * (inflated // len(block) + 1))[:inflated]
+    ops = block * (inflated // len(block) + 1)
     return _pdf(zlib.compress(ops.encode(), 9))
 
 
@@ -116,7 +116,7 @@ HOSTILE: dict[str, tuple[Callable[[], bytes], str]] = {
     "hostile/server-lines.txt": (log_lines, "chunks"),
     "hostile/server-one-line.txt": (log_one_line, "chunks"),
     "hostile/one-word.txt": (one_word, "chunks"),
-    "hostile/brackets.md": (brackets, ""),
+    "hostile/brackets.md": (brackets, "inline marks"),
     "hostile/bomb.pdf": (pdf_bomb, "content stream"),
     "hostile/bomb.docx": (docx_bomb, "inflates"),
 }
