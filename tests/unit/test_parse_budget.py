@@ -75,7 +75,8 @@ def test_a_file_over_the_deadline_is_killed_and_the_next_one_parses(tokenizer_js
 
 
 def test_a_file_over_the_memory_ceiling_fails_alone(tokenizer_json: str) -> None:
-    with ParseBudget(BudgetLimits(memory_mib=160, seconds=120, max_chunks=10**9), tokenizer_json) as budget:
+    limits = BudgetLimits(memory_mib=160, seconds=120, max_chunks=10**9)
+    with ParseBudget(limits, tokenizer_json) as budget:
         budget.run(request("warm.md", PAGE))
         with pytest.raises(BudgetExceeded, match="exceeded the 160 MiB parse budget"):
             budget.run(request("log.txt", log_lines()))
