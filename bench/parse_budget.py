@@ -3,7 +3,9 @@ files of tests/support/hostile_files.py cost under it.
 
 For each corpus: parse + chunk every file in this process, as the worker did before the
 budget (the Embedder's tokenizer counts), then the same files through a ParseBudget of one
-child. Chunks must come out identical. With --hostile, each hostile file through the budget:
+child. Chunks must come out identical. The middle column counts tokens in this process
+with one tokenizer thread, as the child does, to separate IPC from tokenizer threads.
+With --hostile, each hostile file through the budget:
 time to its failure and the peak RSS of this process and its children together.
 
     .venv/bin/python bench/parse_budget.py [--hostile]
@@ -31,7 +33,8 @@ import psutil
 from bench.common import REPO, RESULTS, machine, markdown_table
 from tests.support.hostile_files import HOSTILE
 from thoth.budget import BudgetLimits, FileRequest, ParseBudget
-from thoth.chunking import Chunk, chunk_document
+from thoth.budget.counter import TokenizerCounter
+from thoth.chunking import Chunk, TokenCounter, chunk_document
 from thoth.embedding import Embedder, load_embedder
 from thoth.parsing import ParseError, is_supported, parse_document
 
@@ -51,14 +54,16 @@ def read_corpus(root: Path) -> dict[str, bytes]:
     }
 
 
-def in_process(embedder: Embedder, files: dict[str, bytes]) -> dict[str, list[Chunk]]:
+def in_process(
+    counter: TokenCounter, files: dict[str, bytes], max_tokens: int
+) -> dict[str, list[Chunk]]:
     chunks: dict[str, list[Chunk]] = {}
     for path, data in files.items():
         try:
             doc = parse_document(path, data)
         except ParseError:
             continue
-        chunks[path] = chunk_document(doc, "bench", embedder, embedder.max_tokens, OVERLAP)
+        chunks[path] = chunk_document(doc, "bench", counter, max_tokens, OVERLAP)
     return chunks
 
 
@@ -85,7 +90,9 @@ def timed(fn: Any, *args: Any) -> tuple[Any, float]:
 
 def corpus_row(name: str, embedder: Embedder, budget: ParseBudget) -> dict[str, Any]:
     files = read_corpus(CORPORA[name])
-    before, plain = timed(in_process, embedder, files)
+    before, plain = timed(in_process, embedder, files, embedder.max_tokens)
+    one_thread = TokenizerCounter(embedder.tokenizer_json())  # what a child counts with
+    _, single = timed(in_process, one_thread, files, embedder.max_tokens)
     after, budgeted = timed(isolated, budget, files, embedder.max_tokens)
     assert before == after, f"{name}: chunks differ under the budget"
     counts = [len(chunks) for chunks in before.values()]
@@ -95,6 +102,7 @@ def corpus_row(name: str, embedder: Embedder, budget: ParseBudget) -> dict[str, 
         "chunks": sum(counts),
         "max chunks per file": max(counts),
         "in process s": round(plain, 2),
+        "in process, 1 tokenizer thread s": round(single, 2),
         "parse budget s": round(budgeted, 2),
         "overhead": f"{(budgeted / plain - 1) * 100:+.1f} %",
         "overhead ms per file": round((budgeted - plain) / len(files) * 1000, 2),
