@@ -62,6 +62,28 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(
         10_000_000, ge=1, description="Files larger than this are skipped with an error."
     )
+    parse_memory_mib: int = Field(
+        768,
+        ge=128,
+        description="Memory ceiling (address space) of the child process that parses and "
+        "chunks one file; a file that needs more fails alone.",
+    )
+    parse_timeout_seconds: float = Field(
+        30.0, gt=0, description="Time one file may take to parse and chunk before it fails."
+    )
+    parse_processes: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Parse child processes per worker, each parsing one file at a time (1: a "
+        "2 GiB Cloud Run worker holds the model and one full parse budget).",
+    )
+    max_chunks_per_file: int = Field(
+        2000,
+        ge=1,
+        description="A file that would make more chunks fails (2,000 chunks take ~80 s to "
+        "embed on one CPU).",
+    )
 
     # --- Who may call the worker (design.md §7) --------------------------------------
     auth: AuthMode = Field(
@@ -111,6 +133,12 @@ class Settings(BaseSettings):
         description="Chunk size in model tokens; 0 means the model's own maximum sequence length.",
     )
     chunk_overlap_tokens: int = Field(32, ge=0, description="Token overlap between chunks.")
+    chunk_max_chars: int = Field(
+        4000,
+        ge=64,
+        description="Chunk size limit in characters, for text of few tokens (a long word is "
+        "one unknown token).",
+    )
 
     # --- GitLab source ------------------------------------------------------------------
     gitlab_url: str = Field("https://gitlab.com", description="GitLab base URL.")
