@@ -208,15 +208,8 @@ def test_max_retry_duration_truncated_to_seconds(make_queue) -> None:
     assert queue.retry_config.max_retry_duration == timedelta(seconds=90)
 
 
-@pytest.mark.parametrize(
-    "fields",
-    [
-        {"http_target": {"uri_override": {"host": "example.net"}}},
-        {"http_target": {"header_overrides": [{"header": {"key": "X-A", "value": "1"}}]}},
-        {"app_engine_routing_override": {"service": "default"}},
-    ],
-)
-def test_unsupported_queue_features_refused(client, make_queue, fields) -> None:
+def test_app_engine_routing_override_refused(client, make_queue) -> None:
+    fields = {"app_engine_routing_override": {"service": "default"}}
     name = f"{PARENT}/queues/unsup-{uuid.uuid4().hex[:8]}"
     with pytest.raises(exceptions.MethodNotImplemented, match="not supported"):
         client.create_queue(parent=PARENT, queue={"name": name, **fields})

@@ -14,6 +14,7 @@ from google.cloud import tasks_v2
 
 from . import task as task_mod
 from .faults import Faults
+from .http_target import HttpTargetOverride
 from .log import DispatchLog
 from .names import QueueName
 from .oidc import TokenIssuer
@@ -77,6 +78,7 @@ class Queue:
         self.rate = rate
         self.retry = retry
         self.logging = logging or LoggingConfig()
+        self.http_target: HttpTargetOverride | None = None
         self.ctx = ctx
         self.paused = paused
         self.purge_time: float | None = None
@@ -133,6 +135,8 @@ class Queue:
         logging = self.logging.to_proto()
         if logging is not None:
             queue.stackdriver_logging_config = logging
+        if self.http_target is not None:
+            queue.http_target = self.http_target.proto
         return queue
 
     # ---- tasks -----------------------------------------------------------------------------
@@ -247,26 +251,29 @@ class Queue:
     def _start_dispatch(self, state: TaskState, run_at: float | None = None) -> None:
         now = time.time()
         attempt = state.begin_attempt(now, run_at)
-        headers = task_mod.build_headers(state, self.name.queue_id, self.ctx.issuer, now)
+        call = self.http_target.apply(state.call) if self.http_target else state.call
+        headers = task_mod.build_headers(state, call, self.name.queue_id, self.ctx.issuer, now)
         self.in_flight += 1
         self.max_in_flight_seen = max(self.max_in_flight_seen, self.in_flight)
-        job = asyncio.get_running_loop().create_task(self._dispatch(state, attempt, headers))
+        job = asyncio.get_running_loop().create_task(self._dispatch(state, attempt, call, headers))
         self._dispatches.add(job)
         job.add_done_callback(self._dispatches.discard)
 
     async def _dispatch(
-        self, state: TaskState, attempt: AttemptRecord, headers: dict[str, str]
+        self,
+        state: TaskState,
+        attempt: AttemptRecord,
+        call: task_mod.HttpCall,
+        headers: dict[str, str],
     ) -> None:
         try:
             delay = self.ctx.faults.extra_delay()
             if delay:
                 await asyncio.sleep(delay)
-            result = await task_mod.send(
-                self.ctx.client, state.call, headers, state.dispatch_deadline
-            )
+            result = await task_mod.send(self.ctx.client, call, headers, state.dispatch_deadline)
             succeeded = self._record(state, attempt, result)
             if succeeded and self.ctx.faults.duplicate > 1:
-                await self._send_duplicates(state, headers)
+                await self._send_duplicates(state, call, headers)
         finally:
             state.in_flight -= 1
             self.in_flight -= 1
@@ -311,11 +318,11 @@ class Queue:
         self._log(state, result, latency_ms, "retry", detail)
         return False
 
-    async def _send_duplicates(self, state: TaskState, headers: dict[str, str]) -> None:
+    async def _send_duplicates(
+        self, state: TaskState, call: task_mod.HttpCall, headers: dict[str, str]
+    ) -> None:
         for _ in range(self.ctx.faults.duplicate - 1):
-            result = await task_mod.send(
-                self.ctx.client, state.call, headers, state.dispatch_deadline
-            )
+            result = await task_mod.send(self.ctx.client, call, headers, state.dispatch_deadline)
             self._log(state, result, result.latency * 1000, "duplicate", "fault injected")
 
     def _log(

@@ -15,6 +15,7 @@ from google.cloud import tasks_v2
 from . import names
 from .errors import ApiError, already_exists, invalid, not_found, unimplemented
 from .filters import parse_queue_filter
+from .http_target import TARGET_FIELDS, merge_target, target_from_proto
 from .queue import DispatchContext, Queue
 from .queue_config import (
     LOGGING_FIELDS,
@@ -36,9 +37,9 @@ _UPDATABLE = {
     "rate_limits": RATE_FIELDS,
     "retry_config": RETRY_FIELDS,
     "stackdriver_logging_config": LOGGING_FIELDS,
+    "http_target": TARGET_FIELDS,
 }
 _UNSUPPORTED = {
-    "http_target": "queue-level http_target overrides are not supported by this emulator",
     "app_engine_routing_override": "App Engine routing is not supported by this emulator",
 }
 
@@ -99,7 +100,9 @@ class CloudTasksService:
         _refuse_unsupported(msg)
         rate = rate_from_proto(msg.rate_limits, RateConfig())
         retry = retry_from_proto(msg.retry_config, RetryPolicy())
+        target = target_from_proto(msg)
         queue = Queue(parsed, rate, retry, self.ctx, logging_from_proto(msg))
+        queue.http_target = target
         queue.start()
         self.queues[str(parsed)] = queue
         self.ctx.log.event("queue created", queue=str(parsed))
@@ -145,7 +148,11 @@ class CloudTasksService:
             retry = retry_from_proto(req.queue.retry_config, retry, fields)
         if _mask_fields(paths, "stackdriver_logging_config") != set():
             logging = logging_from_proto(req.queue)
+        target = queue.http_target
+        if (fields := _mask_fields(paths, "http_target")) != set():
+            target = merge_target(target, req.queue, fields)
         queue.configure(rate, retry, logging)
+        queue.http_target = target
         return queue.to_proto()
 
     async def delete_queue(self, req: tasks_v2.DeleteQueueRequest) -> None:

@@ -273,9 +273,8 @@ def _forwarded(name: str, has_token: bool) -> bool:
 
 
 def build_headers(
-    state: TaskState, queue_id: str, issuer: TokenIssuer, now: float
+    state: TaskState, call: HttpCall, queue_id: str, issuer: TokenIssuer, now: float
 ) -> dict[str, str]:
-    call = state.call
     has_token = bool(call.oidc_email or call.oauth_email)
     headers = {k: v for k, v in call.headers.items() if _forwarded(k, has_token)}
     headers["User-Agent"] = USER_AGENT
