@@ -12,6 +12,7 @@ containers, each reproduced here (issue 11).
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from thoth_devstack import front_door
 from thoth_devstack.front_door import DoorService
@@ -137,7 +139,8 @@ def mcp(
     settings = settings.model_copy(update={"mcp_tokens": [APP_TOKEN], "index_poll_seconds": 2})
     store = BlobStore.from_settings(settings)
     store.ensure_bucket()
-    make_and_publish(store, tmp_path_factory.mktemp("snap"), SAMPLE_DOCS, encoder=encoder)
+    docs = {**SAMPLE_DOCS, **filler_pages(FILLER_PAGES)}
+    make_and_publish(store, tmp_path_factory.mktemp("snap"), docs, encoder=FillerEncoder(encoder))
     door = DoorService(
         name="thoth-mcp",
         terraform=front_door.TERRAFORM / "mcp" / "main.tf",
@@ -146,10 +149,43 @@ def mcp(
         env=front_door.container_env(settings, {"THOTH_HOST": "127.0.0.1"}),
         issuers=[emulator.http_url],
         members=front_door.mcp_members([CALLER]),
-        extra={"idle_seconds": 3, "start_on_boot": False},
+        # The deployed probe (every 5 s) outlasts this small index's loading; a 0.5 s period
+        # gives the same race a large index has with the deployed one.
+        extra={
+            "idle_seconds": 3,
+            "start_on_boot": False,
+            "overrides": {"startup_probe": {"period_seconds": 0.5, "failure_threshold": 240}},
+        },
     )
     with front_door.running([door], tmp_path_factory.mktemp("door"), ready=False):
         yield settings, port
+
+
+FILLER_PAGES = 2000  # x 10 paragraphs: a 20,000-chunk index takes seconds to load
+
+
+def filler_pages(count: int) -> dict[str, str]:
+    body = "\n\n".join(f"Filler paragraph {i} about nothing in particular." for i in range(10))
+    return {f"filler/page-{n:05d}.md": f"# Filler {n}\n\n{body}" for n in range(count)}
+
+
+class FillerEncoder:
+    """The real model for the handbook pages, random unit vectors for filler (embedding
+    20,000 filler chunks for real would take minutes and prove nothing more)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.name, self.dimensions = real.name, real.dimensions
+        self.random = np.random.default_rng(7)
+
+    def encode(self, texts: list[str]) -> np.ndarray[Any, Any]:
+        if not texts[0].startswith("Filler"):
+            return self.real.encode(texts)  # type: ignore[no-any-return]
+        vectors = self.random.standard_normal((len(texts), self.dimensions)).astype(np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)  # type: ignore[no-any-return]
+
+    def encode_query(self, text: str) -> np.ndarray[Any, Any]:
+        return self.real.encode_query(text)  # type: ignore[no-any-return]
 
 
 def id_token(emulator: Emulator, port: int) -> str:
@@ -178,8 +214,11 @@ async def test_first_search_after_a_cold_start_succeeds(
         "Authorization": f"Bearer {APP_TOKEN}",
         "Accept": "application/json, text/event-stream",
     }
-    # The very first request is the search (stateless MCP needs no session first), so any
-    # loading still running beside it shows.
+    async with httpx.AsyncClient(timeout=120) as http:
+        # A cheap request cold-starts the instance; between requests its CPU is frozen, so
+        # loading that did not finish before traffic was let in stalls until the search.
+        await http.get(f"http://127.0.0.1:{port}/health", headers=headers)
+    await asyncio.sleep(3)
     call = {
         "jsonrpc": "2.0",
         "id": 1,

@@ -98,7 +98,13 @@ def _line(key: str, value: Any) -> str:
 
 
 def _table(values: Mapping[str, Any]) -> str:
-    return "\n".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in values.items())
+    return "\n".join(f"{json.dumps(k)} = {_value(v)}" for k, v in values.items())
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, Mapping):  # a TOML inline table
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_value(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)
 
 
 def command(config: Path) -> list[str]:
