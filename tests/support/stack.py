@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cloud_tasks_emulator.oidc import TokenIssuer
+from thoth_devstack import front_door
+from thoth_devstack.front_door import DoorService
 
 from tests.support.processes import free_port, running
 from thoth.config import Settings
@@ -95,3 +97,36 @@ def ingestion_worker(settings: Settings, port: int, log: Path | None = None) -> 
     url = f"http://127.0.0.1:{port}"
     with running(command, f"{url}/health", env=settings.to_env(), log=log) as process:
         yield Worker(url, process)
+
+
+@dataclass(frozen=True)
+class FrontedWorker:
+    """The worker behind the Cloud Run front-door emulator (settings from Terraform)."""
+
+    url: str
+    port: int
+
+    def container_pid(self) -> int:
+        pid = front_door.door_health(self.port)["pid"]
+        assert isinstance(pid, int), pid
+        return pid
+
+
+@contextmanager
+def fronted_worker(
+    settings: Settings, port: int, emulator: Emulator, workdir: Path
+) -> Iterator[FrontedWorker]:
+    """The worker as Cloud Run runs it: private, behind IAM, the tasks identity an invoker.
+    `settings.worker_url` must be the door's URL (port `port`), the audience tasks carry."""
+    door = DoorService(
+        name="thoth-worker",
+        terraform=front_door.TERRAFORM / "ingestion" / "main.tf",
+        port=port,
+        command=[sys.executable, "-m", "thoth.cli.main", "worker"],
+        env=front_door.container_env(settings.model_copy(update={"auth": "iam"})),
+        issuers=[emulator.http_url],
+        members=front_door.worker_members(settings, [CALLER]),
+    )
+    workdir.mkdir(parents=True, exist_ok=True)
+    with front_door.running([door], workdir):
+        yield FrontedWorker(f"http://127.0.0.1:{port}", port)
