@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from passages import MAX_WORDS, MIN_WORDS, contains_run, normalise
+from passages import MAX_WORDS, MIN_WORDS, normalise
 
 STYLES = ("natural", "keyword", "vague")
 KINDS = ("prose", "table", "alt", "link", "code", "html", "frontmatter")
@@ -90,12 +90,10 @@ def load_questions(path: Path) -> list[Question]:
     return questions
 
 
-def label_problems(
-    questions: Sequence[Question], raw: Mapping[str, str], corpus: str
-) -> list[str]:
+def label_problems(questions: Sequence[Question], raw: Mapping[str, str], corpus: str) -> list[str]:
     """What is wrong with the labels of `corpus`'s questions against its raw texts
     ({path: text}): passage length, presence in its file, uniqueness in the corpus."""
-    texts = {path: normalise(text) for path, text in raw.items()}
+    texts = {path: f" {' '.join(normalise(text))} " for path, text in raw.items()}
     problems: list[str] = []
     for q in (q for q in questions if q.corpus == corpus):
         if q.style not in STYLES or q.kind not in KINDS:
@@ -105,16 +103,18 @@ def label_problems(
     return problems
 
 
-def _gold_problems(qid: str, gold: Gold, texts: Mapping[str, list[str]]) -> list[str]:
+def _gold_problems(qid: str, gold: Gold, texts: Mapping[str, str]) -> list[str]:
+    """`texts`: each file's normalised words joined by single spaces, padded with one."""
     words = gold.words
     if not MIN_WORDS <= len(words) <= MAX_WORDS:
         return [f"{qid}: passage has {len(words)} words, want {MIN_WORDS}-{MAX_WORDS}"]
     if gold.file not in texts:
         return [f"{qid}: file {gold.file!r} is not in the corpus"]
+    needle = f" {' '.join(words)} "
     problems = []
-    if not contains_run(texts[gold.file], words):
+    if needle not in texts[gold.file]:
         problems.append(f"{qid}: passage not in the raw text of {gold.file}")
-    others = [p for p, t in texts.items() if p != gold.file and contains_run(t, words)]
+    others = [p for p, t in texts.items() if p != gold.file and needle in t]
     if others:
         problems.append(f"{qid}: passage also in {', '.join(others[:3])}")
     return problems
