@@ -4,8 +4,8 @@ A gold passage is contained when some Thoth chunk of its file contains it by the
 passage rule (bench/passages.py: >= 50 % of its word trigrams). A passage that is in no
 chunk can never be a passage hit, whatever the ranking does, so this share is the ceiling
 of every Thoth passage metric. Each miss is put in one category by where the passage sits
-in the raw file: frontmatter, code (inside a fence), table (a table row), alt (image alt
-text), html (HTML markup), link (link text), inline-code, other.
+in the raw file: frontmatter, code (inside a fence), heading (a heading line), table (a
+table row), alt (image alt text), html (HTML markup), link (link text), inline-code, other.
 
     PYTHONPATH=src .venv/bin/python bench/containment.py [--corpus all|gitlab|sourcegraph|sample]
 
@@ -30,6 +30,7 @@ from quality_labels import Gold, Question
 CATEGORIES = (
     "frontmatter",
     "code",
+    "heading",
     "table",
     "alt",
     "html",
@@ -73,6 +74,7 @@ def categorise(raw: str, passage: str) -> str:
         return "code"
     lines = [line.strip() for line in passage.splitlines() if line.strip()]
     checks = (
+        ("heading", any(line.startswith("#") for line in lines)),
         ("table", any(line.startswith("|") for line in lines)),
         ("alt", "![" in passage),
         ("html", bool(_HTML.search(passage))),

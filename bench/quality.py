@@ -26,7 +26,7 @@ question style, per answer kind and for multi-part questions; plus the containme
 Thoth's chunks and for the baseline chunks.
 
     PYTHONPATH=src .venv/bin/python bench/quality.py [--split test|dev|all]
-        [--corpus all|gitlab|sourcegraph|sample] [--variants]
+        [--corpus all|gitlab|sourcegraph|sample ...] [--variants]
 
 Vectors are cached under bench/.cache/quality/ (the Sourcegraph handbook embeds ~9k Thoth
 chunks and ~12k baseline chunks once).
@@ -235,7 +235,7 @@ def render(
         "",
         "Reproduce: `PYTHONPATH=src .venv/bin/python bench/quality.py --split "
         + args.split
-        + (f" --corpus {args.corpus}" if args.corpus != "all" else "")
+        + ("" if "all" in args.corpus else " --corpus " + " ".join(args.corpus))
         + (" --variants" if args.variants else "")
         + "`",
     ]
@@ -284,7 +284,7 @@ def run_corpus(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=["test", "dev", "all"], default="test")
-    parser.add_argument("--corpus", choices=["all", *CORPORA], default="all")
+    parser.add_argument("--corpus", nargs="+", choices=["all", *CORPORA], default=["all"])
     parser.add_argument("--variants", action="store_true", help="Thoth fusion variants (dev)")
     parser.add_argument("--questions", type=Path, default=QUESTIONS)
     parser.add_argument("--out", type=Path, default=None)
@@ -292,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.variants and args.split == "test":
         sys.exit("quality bench: variants are for choosing; run them on --split dev")
     started = time.perf_counter()
-    corpora = list(CORPORA) if args.corpus == "all" else [args.corpus]
+    corpora = list(CORPORA) if "all" in args.corpus else list(dict.fromkeys(args.corpus))
     questions = chosen_questions(args, corpora)
     variants = FUSION_VARIANTS if args.variants else []
     embedder, minilm = load_embedder(MODEL), MiniLM()
@@ -310,7 +310,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     md = render(args, questions, summary, methods, contained, time.perf_counter() - started)
     report = "\n".join(md) + "\n"
     print(report)
-    out = args.out or RESULTS / ("quality" if args.split == "test" else f"quality-{args.split}")
+    out = args.out or RESULTS / "-".join(
+        ["quality", *([] if args.split == "test" else [args.split]), *args.corpus[: len(corpora)]]
+    ).replace("-all", "")
     payload = {
         "bench": "quality",
         "split": args.split,

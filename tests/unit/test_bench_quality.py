@@ -252,6 +252,7 @@ def test_chunker_packs_to_the_target_size_deterministically() -> None:
     [
         ("title: Travel policy", "frontmatter"),
         ("echo deploy now", "code"),
+        ("## Booking a hotel room", "heading"),
         ("| Hotel | 180 euro |", "table"),
         ("![Org chart of the company](org.svg)", "alt"),
         ("<summary>Safety first</summary>", "html"),
@@ -262,7 +263,9 @@ def test_chunker_packs_to_the_target_size_deterministically() -> None:
 )
 def test_categorise_misses(passage: str, category: str) -> None:
     raw = (
-        "---\ntitle: Travel policy\n---\n\n```sh\necho deploy now\n```\n\n| Hotel | 180 euro |\n\n"
+        "---\ntitle: Travel policy\n---\n\n```sh\necho deploy now\n```\n\n"
+        "## Booking a hotel room\n\n"
+        "| Hotel | 180 euro |\n\n"
         "![Org chart of the company](org.svg)\n\n<summary>Safety first</summary>\n\n"
         "see [the booking tool](https://roost.example)\n\nrun `lr sast` first\n\nPlain words only\n"
     )
