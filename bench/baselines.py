@@ -59,13 +59,22 @@ class MiniLM:
         return np.asarray(vectors, dtype=np.float32)
 
 
-def cached_encode(model: MiniLM, texts: Sequence[str], cache: Path, label: str) -> Vectors:
+def vector_cache(texts: Sequence[str], cache: Path, label: str) -> Path:
     digest = hashlib.sha256(b"all-MiniLM-L6-v2")
     for text in texts:
         digest.update(b"\0" + text.encode())
-    path = cache / f"baseline-{label}-{digest.hexdigest()[:24]}.npy"
+    return cache / f"baseline-{label}-{digest.hexdigest()[:24]}.npy"
+
+
+def cached_encode(
+    model: MiniLM, texts: Sequence[str], cache: Path, label: str, embed: bool = True
+) -> Vectors | None:
+    """The texts' vectors from the cache, else embedded now (None when `embed` is off)."""
+    path = vector_cache(texts, cache, label)
     if path.exists():
         return np.asarray(np.load(path), dtype=np.float32)
+    if not embed:
+        return None
     print(f"  embedding {len(texts)} baseline chunks ({label}) ...", flush=True)
     started = time.perf_counter()
     vectors = model.encode(texts)
@@ -83,15 +92,17 @@ class BaselineIndex:
 
     chunks: list[RawChunk]
     bm25_index: bm25s.BM25
-    vectors: Vectors
+    vectors: Vectors | None  # None: not embedded (--cached-baselines), no dense or rrf
     model: MiniLM
 
     @classmethod
-    def build(cls, chunks: list[RawChunk], model: MiniLM, cache: Path, label: str) -> BaselineIndex:
+    def build(
+        cls, chunks: list[RawChunk], model: MiniLM, cache: Path, label: str, embed: bool = True
+    ) -> BaselineIndex:
         texts = [c.text for c in chunks]
         index = bm25s.BM25()
         index.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
-        return cls(chunks, index, cached_encode(model, texts, cache, label), model)
+        return cls(chunks, index, cached_encode(model, texts, cache, label, embed), model)
 
     def bm25(self, question: str, depth: int = RRF_DEPTH) -> list[int]:
         tokens = bm25s.tokenize([question], stopwords="en", return_ids=False, show_progress=False)
@@ -102,6 +113,8 @@ class BaselineIndex:
         return [int(r) for r, s in zip(rows[0], scores[0], strict=True) if s > 0]
 
     def dense(self, question: str, depth: int = RRF_DEPTH) -> list[int]:
+        if self.vectors is None:
+            raise ValueError("baseline chunks were not embedded")
         query = self.model.encode([question])[0]
         scores = self.vectors @ query
         top = np.argsort(-scores, kind="stable")[:depth]

@@ -103,7 +103,8 @@ def evaluate_baselines(index: BaselineIndex, questions: Sequence[Question]) -> B
     out: ByMethod = {"bm25": {}, "rrf bm25+dense": {}}
     for q in questions:
         out["bm25"][q.id] = _ranks(q, index.bm25(q.question), paths, grams)
-        out["rrf bm25+dense"][q.id] = _ranks(q, index.fused(q.question), paths, grams)
+        if index.vectors is not None:
+            out["rrf bm25+dense"][q.id] = _ranks(q, index.fused(q.question), paths, grams)
     return out
 
 
@@ -133,9 +134,13 @@ def groups_of(questions: Sequence[Question]) -> dict[str, list[Question]]:
 def summaries(
     results: ByMethod, groups: dict[str, list[Question]]
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """{method: {group: metrics}}."""
+    """{method: {group: metrics}}; a group is left out for a method that missed any of it."""
     return {
-        method: {g: summarise([by_id[q.id] for q in qs]) for g, qs in groups.items()}
+        method: {
+            g: summarise([by_id[q.id] for q in qs])
+            for g, qs in groups.items()
+            if all(q.id in by_id for q in qs)
+        }
         for method, by_id in results.items()
     }
 
@@ -151,14 +156,19 @@ def table(
         "|---|---|" + "---:|" * len(metrics),
     ]
     for group, members in groups.items():
+        rows = {m: summary[m][group] for m in methods if group in summary[m]}
         for method in methods:
-            cells = []
-            for metric in metrics:
-                value = summary[method][group][metric]
-                best = max(summary[m][group][metric] for m in methods)
-                cells.append(f"**{value:.3f}**" if value == best else f"{value:.3f}")
+            cells = [_cell(rows, method, metric) for metric in metrics]
             lines.append(f"| {group} ({len(members)}) | {method} | " + " | ".join(cells) + " |")
     return [*lines, ""]
+
+
+def _cell(rows: dict[str, dict[str, float]], method: str, metric: str) -> str:
+    """One value, bold when best among the methods; n/a for a method that was not run."""
+    if method not in rows:
+        return "n/a"
+    value = rows[method][metric]
+    return f"**{value:.3f}**" if value == max(r[metric] for r in rows.values()) else f"{value:.3f}"
 
 
 def machine() -> dict[str, Any]:
@@ -261,6 +271,7 @@ def run_corpus(
     embedder: Embedder,
     minilm: MiniLM,
     variants: Sequence[Variant],
+    embed_baselines: bool = True,
 ) -> tuple[ByMethod, dict[str, tuple[int, list[Miss]]]]:
     """Rankings of every method for one corpus's questions, and containment per chunking."""
     raw = raw_corpus(CORPORA[name])
@@ -270,7 +281,7 @@ def run_corpus(
     print(f"corpus {name}: {len(questions)} questions", flush=True)
     built = build_index(load_corpus(name), embedder, embedder.max_tokens)
     chunks = [c for path, text in raw.items() for c in chunk_markdown(path, text)]
-    baseline = BaselineIndex.build(chunks, minilm, CACHE, name)
+    baseline = BaselineIndex.build(chunks, minilm, CACHE, name, embed_baselines)
     results = evaluate_thoth(built, questions, variants) | evaluate_baselines(baseline, questions)
     contained = {
         "Thoth": containment(questions, raw, grams_by_path(built.index.paths, built.index.texts)),
@@ -286,6 +297,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--split", choices=["test", "dev", "all"], default="test")
     parser.add_argument("--corpus", nargs="+", choices=["all", *CORPORA], default=["all"])
     parser.add_argument("--variants", action="store_true", help="Thoth fusion variants (dev)")
+    parser.add_argument(
+        "--cached-baselines",
+        action="store_true",
+        help="do not embed baseline chunks: rrf only where their vectors are cached",
+    )
     parser.add_argument("--questions", type=Path, default=QUESTIONS)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -300,7 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     contained: dict[str, dict[str, tuple[int, list[Miss]]]] = {"Thoth": {}, "baseline": {}}
     for name in corpora:
         mine = [q for q in questions if q.corpus == name]
-        by_method, by_chunks = run_corpus(name, mine, embedder, minilm, variants)
+        by_method, by_chunks = run_corpus(
+            name, mine, embedder, minilm, variants, not args.cached_baselines
+        )
         for method, by_id in by_method.items():
             results.setdefault(method, {}).update(by_id)
         for chunks, value in by_chunks.items():

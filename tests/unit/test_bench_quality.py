@@ -288,3 +288,23 @@ def test_containment_counts_each_gold_once() -> None:
 def test_baseline_rrf() -> None:
     assert rrf([[1, 2, 3], [3, 4, 1]])[:2] == [1, 3]
     assert rrf([[5], [6]]) == [5, 6]  # ties keep first-seen order
+
+
+def test_report_table_marks_methods_not_run() -> None:
+    import quality
+
+    qs = [question("a", gold("x.md", "p")), question("b", gold("y.md", "p"))]
+    results = {
+        "one": {"a": metric.Ranks(1, 1, 1, 1), "b": metric.Ranks(None, None, 2, 2)},
+        "two": {"a": metric.Ranks(2, 2, 1, 1)},  # not run for b
+    }
+    groups = {"all": qs, "only-a": qs[:1]}
+    summary = quality.summaries(results, groups)
+    assert "all" not in summary["two"] and "only-a" in summary["two"]
+    lines = quality.table(summary, ["one", "two"], groups, ["passage R@5"])
+    assert lines[2:6] == [
+        "| all (2) | one | **0.500** |",
+        "| all (2) | two | n/a |",
+        "| only-a (1) | one | **1.000** |",
+        "| only-a (1) | two | **1.000** |",
+    ]
