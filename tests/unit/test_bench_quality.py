@@ -1,96 +1,310 @@
-"""The metric and hit-rule functions of bench/quality.py, on hand-made rankings."""
+"""The quality bench's rules on hand-made examples: label validation, the frozen split, the
+passage rule and metrics, the baseline chunker, containment categories, fusion variants."""
 
 from __future__ import annotations
 
-import importlib.util
+import dataclasses
+import json
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH))
 
-def _load() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "bench" / "quality.py"
-    spec = importlib.util.spec_from_file_location("bench_quality", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+import baseline_chunker as chunker  # noqa: E402
+import containment  # noqa: E402
+import passages  # noqa: E402
+import quality_labels as labels  # noqa: E402
+import quality_metric as metric  # noqa: E402
+import quality_split as split  # noqa: E402
+from baselines import rrf  # noqa: E402
+
+RAW = {
+    "travel.md": "# Travel\n\nBook every flight through [Roost](https://roost.example) at least "
+    "fourteen days before you fly, and keep the booking reference.\n",
+    "expenses.md": "| Item | Limit |\n|---|---|\n| Hotel night in Rotterdam or Amsterdam "
+    "or any other Dutch city | 180 euro |\n",
+}
 
 
-q = _load()
+def gold(file: str, passage: str) -> labels.Gold:
+    return labels.Gold(file, passage)
 
 
-def test_first_hit_is_one_based_and_limited() -> None:
-    ranking = [7, 3, 9, 4]
-    assert q.first_hit(ranking, lambda row: row == 7, 10) == 1
-    assert q.first_hit(ranking, lambda row: row in {9, 4}, 10) == 3
-    assert q.first_hit(ranking, lambda row: row == 4, 3) is None
-    assert q.first_hit([], lambda row: True, 10) is None
+def question(qid: str, *golds: labels.Gold, corpus: str = "c") -> labels.Question:
+    return labels.Question(qid, corpus, "how?", tuple(golds))
+
+
+# --- label validation ---------------------------------------------------------------------
+
+
+def test_validator_accepts_a_raw_excerpt_with_markup() -> None:
+    q = question(
+        "ok",
+        gold(
+            "travel.md",
+            "Book every flight through [Roost](https://roost.example) at least fourteen"
+            " days before",
+        ),
+        gold("expenses.md", "| Hotel night in Rotterdam or Amsterdam or any other Dutch city |"),
+    )
+    assert labels.label_problems([q], RAW, "c") == []
+    assert q.multi_file and q.files == ["travel.md", "expenses.md"]
+
+
+def test_validator_rejects_missing_duplicated_and_short_passages() -> None:
+    raw = {**RAW, "copy.md": "Book every flight through Roost at least fourteen days before"}
+    bad = [
+        question(
+            "absent",
+            gold("travel.md", "Book every train through Roost at least fourteen days before"),
+        ),
+        question(
+            "twice",
+            gold("travel.md", "Book every flight through Roost at least fourteen days before"),
+        ),
+        question("short", gold("travel.md", "Book every flight")),
+        question(
+            "nofile",
+            gold("nope.md", "Book every flight through Roost at least fourteen days before"),
+        ),
+    ]
+    problems = labels.label_problems(bad, raw, "c")
+    assert [p.split(":")[0] for p in problems] == ["absent", "twice", "short", "nofile"]
+    assert "also in copy.md" in problems[1]
+
+
+def test_every_label_of_the_sample_handbook_is_valid() -> None:
+    questions = labels.load_questions(BENCH / "quality_questions.yaml")
+    raw = passages.raw_corpus(BENCH.parent / "examples" / "handbook")
+    assert labels.label_problems(questions, raw, "sample") == []
+
+
+@pytest.mark.parametrize("corpus", ["gitlab", "sourcegraph"])
+def test_every_label_of_the_real_corpora_is_valid(corpus: str) -> None:
+    root = Path(f"/work/shared/corpora/{corpus}-handbook")
+    if not root.is_dir():
+        pytest.skip(f"{root} is not on this machine")
+    questions = labels.load_questions(BENCH / "quality_questions.yaml")
+    assert labels.label_problems(questions, passages.raw_corpus(root), corpus) == []
+
+
+def test_question_set_size_and_shape() -> None:
+    questions = labels.load_questions(BENCH / "quality_questions.yaml")
+    by_corpus = {
+        c: sum(q.corpus == c for q in questions) for c in ("gitlab", "sourcegraph", "sample")
+    }
+    assert len(questions) >= 372 and min(by_corpus.values()) >= 40
+    assert sum(q.multi_file for q in questions) >= 30
+    assert {q.kind for q in questions} >= {"table", "alt", "link", "code"}
+
+
+# --- frozen split -------------------------------------------------------------------------
+
+
+def test_frozen_split_holds() -> None:
+    questions = labels.load_questions(BENCH / "quality_questions.yaml")
+    assert split.check(questions, split.load_split()) == []
+
+
+def test_changing_a_test_question_or_the_split_file_is_caught() -> None:
+    questions = labels.load_questions(BENCH / "quality_questions.yaml")
+    frozen = split.load_split()
+    victim = frozen["test_ids"][0]
+    edited = [
+        dataclasses.replace(q, question=q.question + "?") if q.id == victim else q
+        for q in questions
+    ]
+    assert any("changed" in p for p in split.check(edited, frozen))
+    moved = json.loads(json.dumps(frozen))
+    moved["test_ids"].remove(victim)
+    moved["dev_ids"].append(victim)
+    assert split.check(questions, moved)  # not the rule, and the hash differs
+    assert any("gone" in p for p in split.check([q for q in questions if q.id != victim], frozen))
+
+
+def test_split_rule_is_stable_stratified_and_keeps_tuned_questions_in_dev() -> None:
+    qs = [question(f"{c}-q{i}", gold("f", "x"), corpus=c) for c in "ab" for i in range(40)]
+    qs.append(question("gl-07", gold("f", "x"), corpus="a"))
+    first, again = split.assign(qs), split.assign(list(reversed(qs)))
+    assert first == again
+    assert first["gl-07"] == "dev"
+    for c in "ab":
+        assert sum(first[q.id] == "test" for q in qs if q.corpus == c and q.id != "gl-07") == 20
+
+
+# --- passage rule and metrics -------------------------------------------------------------
+
+
+def test_normalise_keeps_link_and_alt_text_and_drops_markup() -> None:
+    text = "**Claim** it in [Quill](https://q.example/x), ok? ![Org chart](a.svg) <b>now</b>"
+    assert passages.normalise(text) == ["claim", "it", "in", "quill", "ok", "org", "chart", "now"]
+    assert passages.normalise("| Tier | 99.9% |") == ["tier", "99", "9"]
+
+
+def test_passage_rule_is_half_of_the_trigrams() -> None:
+    words = passages.normalise("one two three four five six")  # 4 trigrams
+    half = passages.trigrams(passages.normalise("one two three four xx"))  # 2 of them
+    less = passages.trigrams(passages.normalise("one two three xx"))  # 1 of them
+    assert passages.trigram_share(words, half) == 0.5 and passages.contains(words, half)
+    assert not passages.contains(words, less)
+    shuffled = passages.trigrams(passages.normalise("six five four three two one"))
+    assert not passages.contains(words, shuffled)
+
+
+def _grams(text: str) -> set[passages.Trigram]:
+    return passages.trigrams(passages.normalise(text))
+
+
+def test_ranks_single_and_multi_part() -> None:
+    a = gold("a.md", "alpha beta gamma delta epsilon")
+    b = gold("b.md", "one two three four five")
+    returned = [
+        ("b.md", "unrelated words here"),
+        ("a.md", "x alpha beta gamma delta epsilon y"),
+        ("c.md", "nothing"),
+        ("b.md", "one two three four five"),
+    ]
+    paths = [p for p, _ in returned]
+    grams = [_grams(t) for _, t in returned]
+    single = metric.question_ranks(question("s", a), paths, grams)
+    assert single == metric.Ranks(2, 2, 2, 2)
+    multi = metric.question_ranks(question("m", a, b), paths, grams)
+    assert multi == metric.Ranks(passage_all=4, passage_any=2, file_all=2, file_any=1)
+    missing = metric.question_ranks(question("x", a, gold("z.md", "q r s t u")), paths, grams)
+    assert missing.passage_all is None and missing.passage_any == 2
+
+
+def test_ranks_beyond_depth_do_not_count() -> None:
+    a = gold("a.md", "alpha beta gamma delta")
+    paths = ["n.md"] * 10 + ["a.md"]
+    grams = [set()] * 10 + [_grams("alpha beta gamma delta")]
+    assert metric.question_ranks(question("d", a), paths, grams).passage_all is None
 
 
 def test_recall_and_mrr() -> None:
-    ranks = [1, 3, 6, None]  # four questions
-    assert q.recall_at(ranks, 5) == pytest.approx(2 / 4)
-    assert q.recall_at(ranks, 10) == pytest.approx(3 / 4)
-    assert q.mrr_at(ranks, 10) == pytest.approx((1 + 1 / 3 + 1 / 6) / 4)
-    assert q.mrr_at([11], 10) == 0.0
-    assert q.metrics([1, None]) == {"recall@5": 0.5, "recall@10": 0.5, "mrr@10": 0.5}
-
-
-def test_normalise_drops_markdown_and_punctuation() -> None:
-    assert q.normalise("**Claim** it in [Quill](https://q.example/x), ok?") == [
-        "claim",
-        "it",
-        "in",
-        "quill",
-        "ok",
-    ]
-    assert q.normalise("| Tier | 99.9% |") == ["tier", "99", "9"]
-
-
-def test_passage_coverage_rule() -> None:
-    passage = q.normalise("Claim every expense in Quill within 60 days of the purchase")
-    whole = q._trigrams(
-        q.normalise("Summary. Claim every expense in Quill within 60 days of the purchase.")
+    ranks = [1, 3, 6, None]
+    assert metric.recall_at(ranks, 5) == pytest.approx(2 / 4)
+    assert metric.recall_at(ranks, 10) == pytest.approx(3 / 4)
+    assert metric.mrr(ranks) == pytest.approx((1 + 1 / 3 + 1 / 6) / 4)
+    summary = metric.summarise([metric.Ranks(1, 1, 1, 1), metric.Ranks(None, 2, 6, 1)])
+    assert summary["passage R@5"] == 0.5 and summary["passage R@5 any"] == 1.0
+    assert summary["file R@5"] == 0.5 and summary["file MRR@10"] == pytest.approx(
+        (1 + 1 / 6) / 2, abs=1e-4
     )
-    assert q.coverage(passage, whole) == 1.0
-    # A chunk boundary cut the passage: the chunk with 8 of its 11 words is a hit, the one
-    # with 6 of them is not.
-    head = q._trigrams(q.normalise("Claim every expense in Quill within 60 days"))
-    assert q.coverage(passage, head) == pytest.approx(8 / 11)
-    assert q.coverage(passage, head) >= q.PASSAGE_COVERAGE
-    cut = q._trigrams(q.normalise("Claim every expense in Quill within"))
-    assert q.coverage(passage, cut) == pytest.approx(6 / 11)
-    assert q.coverage(passage, cut) < q.PASSAGE_COVERAGE
-    # Sharing many single words but no word order is not a hit.
-    bag = q._trigrams(q.normalise("the purchase of days: every claim within Quill, in expense 60"))
-    assert q.coverage(passage, bag) < q.PASSAGE_COVERAGE
 
 
-def test_contains_run_matches_whole_words_only() -> None:
-    text = q.normalise("Payment is due within 100 days at the latest")
-    assert q.contains_run(text, q.normalise("due within 100 days"))
-    assert not q.contains_run(text, q.normalise("due within 10"))
-    assert not q.contains_run(text, [])
+# --- baseline chunker ---------------------------------------------------------------------
+
+DOC = """---
+title: "Travel policy"
+description: How to travel
+---
+
+Intro line.
+
+## Booking
+
+Book early.
+
+### Flights
+
+Economy under six hours.
+
+```sh
+# not a heading
+echo hi
+```
+
+## Hotels
+
+""" + "\n\n".join(f"Paragraph {i} " + "word " * 30 for i in range(12))
 
 
-def test_rrf_variants() -> None:
-    dense, fulltext = [1, 2, 3], [3, 4, 1]
-    # Equal weights: 1 and 3 are in both lists and beat 2 and 4.
-    assert q.rrf(dense, fulltext, k=60, depth=3, weights=(1.0, 1.0))[:2] == [1, 3]
-    # Depth cuts each list before fusing.
-    assert q.rrf(dense, fulltext, k=60, depth=1, weights=(1.0, 1.0)) == [1, 3]
-    # Weighting dense twice puts its second item above fulltext's first-only item.
-    weighted = q.rrf(dense, fulltext, k=10, depth=3, weights=(2.0, 1.0))
-    assert weighted.index(2) < weighted.index(4)
+def test_chunker_prefixes_heading_paths_and_ignores_headings_in_code() -> None:
+    chunks = chunker.chunk_markdown("travel.md", DOC)
+    headings = [c.heading for c in chunks]
+    assert headings[0] == "Travel policy" and "title:" in chunks[0].body
+    assert "Travel policy > Booking > Flights" in headings
+    flights = next(c for c in chunks if c.heading.endswith("Flights"))
+    assert "# not a heading\necho hi\n```" in flights.body
+    assert flights.text.startswith("Travel policy > Booking > Flights\n\nEconomy")
+    assert all(c.heading == "Travel policy > Hotels" for c in chunks[-3:])
 
 
-def test_minmax_fusion() -> None:
-    dense = [(1, 0.9), (2, 0.5), (3, 0.1)]
-    fulltext = [(3, 12.0), (4, 2.0)]
-    assert q.minmax(dense, fulltext, alpha=1.0)[0] == 1
-    assert q.minmax(dense, fulltext, alpha=0.0)[0] == 3
-    assert set(q.minmax(dense, fulltext, alpha=0.5)) == {1, 2, 3, 4}
+def test_chunker_packs_to_the_target_size_deterministically() -> None:
+    chunks = chunker.chunk_markdown("travel.md", DOC)
+    hotels = [c for c in chunks if c.heading.endswith("Hotels")]
+    assert len(hotels) > 1 and all(len(c.body) <= chunker.TARGET_CHARS for c in chunks)
+    assert chunker.chunk_markdown("travel.md", DOC) == chunks
+    long_line = "word " * 500
+    pieces = chunker.chunk_markdown("x.md", long_line)
+    assert len(pieces) > 1 and all(len(c.body) <= chunker.TARGET_CHARS for c in pieces)
+
+
+# --- containment --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("passage", "category"),
+    [
+        ("title: Travel policy", "frontmatter"),
+        ("echo deploy now", "code"),
+        ("## Booking a hotel room", "heading"),
+        ("| Hotel | 180 euro |", "table"),
+        ("![Org chart of the company](org.svg)", "alt"),
+        ("<summary>Safety first</summary>", "html"),
+        ("see [the booking tool](https://roost.example)", "link"),
+        ("run `lr sast` first", "inline-code"),
+        ("Plain words only", "other"),
+    ],
+)
+def test_categorise_misses(passage: str, category: str) -> None:
+    raw = (
+        "---\ntitle: Travel policy\n---\n\n```sh\necho deploy now\n```\n\n"
+        "## Booking a hotel room\n\n"
+        "| Hotel | 180 euro |\n\n"
+        "![Org chart of the company](org.svg)\n\n<summary>Safety first</summary>\n\n"
+        "see [the booking tool](https://roost.example)\n\nrun `lr sast` first\n\nPlain words only\n"
+    )
+    assert containment.categorise(raw, passage) == category
+
+
+def test_containment_counts_each_gold_once() -> None:
+    g = gold("expenses.md", "| Hotel night in Rotterdam or Amsterdam or any other Dutch city |")
+    questions = [question("a", g), question("b", g)]
+    chunk_grams = {"expenses.md": [_grams("Hotel night in Rotterdam: 180 euro")]}
+    n, misses = containment.containment(questions, RAW, chunk_grams)
+    assert n == 1 and [(m.question, m.category) for m in misses] == [("a", "table")]
+    found = {"expenses.md": [_grams("hotel night in rotterdam or amsterdam or any other")]}
+    assert containment.containment(questions, RAW, found) == (1, [])
+
+
+# --- fusion -------------------------------------------------------------------------------
+
+
+def test_baseline_rrf() -> None:
+    assert rrf([[1, 2, 3], [3, 4, 1]])[:2] == [1, 3]
+    assert rrf([[5], [6]]) == [5, 6]  # ties keep first-seen order
+
+
+def test_report_table_marks_methods_not_run() -> None:
+    import quality
+
+    qs = [question("a", gold("x.md", "p")), question("b", gold("y.md", "p"))]
+    results = {
+        "one": {"a": metric.Ranks(1, 1, 1, 1), "b": metric.Ranks(None, None, 2, 2)},
+        "two": {"a": metric.Ranks(2, 2, 1, 1)},  # not run for b
+    }
+    groups = {"all": qs, "only-a": qs[:1]}
+    summary = quality.summaries(results, groups)
+    assert "all" not in summary["two"] and "only-a" in summary["two"]
+    lines = quality.table(summary, ["one", "two"], groups, ["passage R@5"])
+    assert lines[2:6] == [
+        "| all (2) | one | **0.500** |",
+        "| all (2) | two | n/a |",
+        "| only-a (1) | one | **1.000** |",
+        "| only-a (1) | two | **1.000** |",
+    ]

@@ -1,0 +1,104 @@
+"""The quality bench's metrics, defined once for Thoth's modes and the baselines alike.
+
+A method returns a ranked list of chunks (at most DEPTH are judged); each chunk is a file
+path and its text's word trigrams (bench/passages.py).
+
+- Passage found at rank r: the r-th chunk is of the gold passage's file and contains the
+  passage (>= 50 % of its distinct word trigrams, passages.contains).
+- File found at rank r: the r-th chunk is of that file.
+- A question is answered ("all") at the rank where its last gold passage (or file) is
+  found, and partly answered ("any") at the rank of its first. For a single-passage
+  question both are the same rank.
+- recall@k: share of questions answered within the top k; MRR@10: mean of 1 / rank,
+  0 when not answered within 10. Ranks are chunk ranks (results are not grouped by file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from passages import Trigram, contains
+from quality_labels import Question
+
+DEPTH = 10
+KS = (5, 10)
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """1-based ranks within DEPTH at which a question is answered, None when it is not."""
+
+    passage_all: int | None
+    passage_any: int | None
+    file_all: int | None
+    file_any: int | None
+
+
+def first_rank(hits: Iterable[bool]) -> int | None:
+    for rank, hit in enumerate(hits, start=1):
+        if rank > DEPTH:
+            return None
+        if hit:
+            return rank
+    return None
+
+
+def _all(ranks: Sequence[int | None]) -> int | None:
+    return None if any(r is None for r in ranks) else max(r for r in ranks if r is not None)
+
+
+def _any(ranks: Sequence[int | None]) -> int | None:
+    found = [r for r in ranks if r is not None]
+    return min(found) if found else None
+
+
+def question_ranks(
+    question: Question, paths: Sequence[str], grams: Sequence[set[Trigram]]
+) -> Ranks:
+    """Ranks for one question given the returned chunks' paths and trigrams, best first."""
+    files = [first_rank(p == f for p in paths) for f in question.files]
+    passages = [
+        first_rank(
+            p == gold.file and contains(gold.words, g) for p, g in zip(paths, grams, strict=True)
+        )
+        for gold in question.gold
+    ]
+    return Ranks(_all(passages), _any(passages), _all(files), _any(files))
+
+
+def recall_at(ranks: Sequence[int | None], k: int) -> float:
+    return sum(1 for r in ranks if r is not None and r <= k) / len(ranks) if ranks else 0.0
+
+
+def mrr(ranks: Sequence[int | None]) -> float:
+    return sum(1.0 / r for r in ranks if r is not None) / len(ranks) if ranks else 0.0
+
+
+METRICS = (
+    "passage R@5",
+    "passage R@10",
+    "passage MRR@10",
+    "file R@5",
+    "file R@10",
+    "file MRR@10",
+    "passage R@5 any",
+    "file R@5 any",
+)
+
+
+def summarise(ranks: Sequence[Ranks]) -> dict[str, float]:
+    """Every metric in METRICS ("any": partly answered, differs only for multi-part)."""
+    passage = [r.passage_all for r in ranks]
+    files = [r.file_all for r in ranks]
+    values = {
+        "passage R@5": recall_at(passage, 5),
+        "passage R@10": recall_at(passage, 10),
+        "passage MRR@10": mrr(passage),
+        "file R@5": recall_at(files, 5),
+        "file R@10": recall_at(files, 10),
+        "file MRR@10": mrr(files),
+        "passage R@5 any": recall_at([r.passage_any for r in ranks], 5),
+        "file R@5 any": recall_at([r.file_any for r in ranks], 5),
+    }
+    return {name: round(value, 4) for name, value in values.items()}

