@@ -5,6 +5,7 @@ drives the pipeline's own steps against the real fake-gcs-server, with storage f
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from thoth.config import Settings
 from thoth.ingest.jobs import JobStatus
 from thoth.ingest.pipeline.batch import run_batch
 from thoth.ingest.pipeline.context import Context
+from thoth.ingest.pipeline.failure import job_fails_for_good
 from thoth.ingest.pipeline.finalize import finalize_job
 from thoth.ingest.pipeline.plan import plan_job
 from thoth.ingest.pipeline.start import start_job
@@ -43,9 +45,9 @@ def faulty(settings: Settings) -> FaultyStore:
     return store
 
 
-def pipeline(settings: Settings, store: FaultyStore, files: int, tmp_path: Path) -> tuple[
-    Context, str
-]:
+def pipeline(
+    settings: Settings, store: FaultyStore, files: int, tmp_path: Path
+) -> tuple[Context, str]:
     ctx = Context(settings.model_copy(update={"batch_files": 2}), store, RecordingTasks())
     source = "handbook"
     save_source(store, SourceConfig(name=source, kind="upload"))
@@ -59,10 +61,14 @@ def run_all_batches(ctx: Context, job_id: str) -> None:
         run_batch(ctx, job_id, batch)
 
 
-def deliver(step: object, *args: object) -> Exception | None:
-    """One delivery as Cloud Tasks makes it: an error is an answer, not the end."""
+def deliver(
+    ctx: Context, job_id: str, step: Callable[..., object], *args: object
+) -> Exception | None:
+    """One first delivery as the worker handles it: an error is an answer, not the end, and
+    one no retry can fix ends the job."""
     try:
-        step(*args)  # type: ignore[operator]
+        with job_fails_for_good(ctx, job_id, retry_count=0):
+            step(ctx, job_id, *args)
     except Exception as exc:
         return exc
     return None
@@ -77,12 +83,12 @@ def test_finalize_retried_after_the_swap_leaves_the_live_version_whole(
     plan_job(ctx, job.job_id)
     run_all_batches(ctx, job.job_id)
     faulty.fail("write", exactly(job_key(job.job_id)), error=crash)  # dies after the swap
-    assert isinstance(deliver(finalize_job, ctx, job.job_id), Exception)
+    assert isinstance(deliver(ctx, job.job_id, finalize_job), Exception)
     pointer, _ = read_pointer(faulty, source)
     assert pointer is not None and pointer.version == job.job_id
     faulty.delete(finalize_claim_key(job.job_id))  # the dead delivery's claim has run out
     faulty.fail("upload", under(version_prefix(source, job.job_id)), skip=1)  # GCS flakes
-    deliver(finalize_job, ctx, job.job_id)
+    deliver(ctx, job.job_id, finalize_job)
     served = current_chunks(ctx, source, tmp_path / "served")  # the live version is whole
     assert len(served) == pointer.chunks
     done = finalize_job(ctx, job.job_id)
@@ -98,7 +104,7 @@ def test_a_transient_read_error_fails_the_batch_not_the_file(
     plan_job(ctx, job.job_id)
     first = ctx.jobs.get(job.job_id)[0].plan.batches[0][0].path  # type: ignore[union-attr]
     faulty.fail("read", exactly(source_key(source, first)))
-    assert isinstance(deliver(run_batch, ctx, job.job_id, 0), Exception)
+    assert isinstance(deliver(ctx, job.job_id, run_batch, 0), Exception)
     assert not faulty.exists(batch_done_key(job.job_id, 0))
     result = run_batch(ctx, job.job_id, 0)  # the retry
     assert result is not None and all(f.outcome == "indexed" for f in result.files)
@@ -116,11 +122,14 @@ def test_a_job_that_outlived_its_lease_cannot_move_the_index_back(
     plan_job(ctx, fast.job_id)
     run_all_batches(ctx, fast.job_id)
     assert finalize_job(ctx, fast.job_id).status == JobStatus.succeeded
-    deliver(run_all_batches, ctx, slow.job_id)
-    deliver(finalize_job, ctx, slow.job_id)
+    deliver(ctx, slow.job_id, run_all_batches)
+    deliver(ctx, slow.job_id, finalize_job)
     pointer, _ = read_pointer(faulty, source)
     assert pointer is not None and pointer.version == fast.job_id
-    assert ctx.jobs.get(slow.job_id)[0].status != JobStatus.succeeded
+    outcome = ctx.jobs.get(slow.job_id)[0]
+    assert outcome.status == JobStatus.failed
+    assert outcome.error is not None and "lost its lease" in outcome.error
+    assert start_job(ctx, source).job_id  # and the source is free for the next ingest
 
 
 def test_garbage_collection_spares_an_upload_in_progress(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from thoth.bucket.keys import batch_done_key, batch_output_key, source_key
 from thoth.bucket.records import ChunkRecord, DocumentRecord
 from thoth.bucket.store import NotFound
+from thoth.errors import InvalidInputError
 from thoth.ingest.chunking import Chunk, chunk_document
 from thoth.ingest.jobs import BatchResult, FileEntry, FileResult, Job
 from thoth.ingest.pipeline.context import Context
@@ -23,7 +24,7 @@ from thoth.parsing import ParseError, UnsupportedFileType, parse_document
 log = logging.getLogger(__name__)
 
 
-class BatchOutOfRange(ValueError):
+class BatchOutOfRange(ValueError, InvalidInputError):
     pass
 
 
@@ -42,6 +43,7 @@ def run_batch(ctx: Context, job_id: str, batch: int) -> BatchResult | None:
     if job.plan is None or not 0 <= batch < job.batch_count:
         raise BatchOutOfRange(f"job {job_id} has no batch {batch}")
     started = time.perf_counter()
+    ctx.jobs.renew_lease(job.source, job_id)
     if ctx.store.exists(batch_done_key(job_id, batch)):
         log.info("batch already done", extra={"job_id": job_id, "batch": batch})
         _maybe_finalize(ctx, job)
@@ -52,6 +54,7 @@ def run_batch(ctx: Context, job_id: str, batch: int) -> BatchResult | None:
     chunks = _embed(ctx, job.source, parsed)
     embed_seconds = time.perf_counter() - embed_started
     documents = [p.document for p in parsed]
+    ctx.jobs.renew_lease(job.source, job_id)  # a job that lost its source commits nothing
     ctx.store.write(batch_output_key(job_id, batch), encode_output(documents, chunks))
     result = BatchResult(
         batch=batch,
@@ -85,8 +88,13 @@ def _parse_all(
 def _parse_one(
     ctx: Context, source: str, entry: FileEntry, base_url: str | None
 ) -> ParsedFile | FileResult:
+    # Outside the try: a storage or transport error fails the whole batch, so Cloud Tasks
+    # retries it, instead of costing this file its place in the index.
     try:
         data, _ = ctx.store.read(source_key(source, entry.path))
+    except NotFound:
+        return FileResult(path=entry.path, outcome="failed", error="deleted during ingestion")
+    try:
         doc = parse_document(entry.path, data)
         chunks = chunk_document(
             doc,
@@ -97,8 +105,6 @@ def _parse_one(
         )
     except UnsupportedFileType:
         return FileResult(path=entry.path, outcome="skipped")
-    except NotFound:
-        return FileResult(path=entry.path, outcome="failed", error="deleted during ingestion")
     except ParseError as exc:
         return FileResult(path=entry.path, outcome="failed", error=str(exc))
     except Exception as exc:  # a parser bug must cost one file, not the whole batch

@@ -28,9 +28,11 @@ BATCH_MAX_BYTES = 4_000_000
 def plan_job(ctx: Context, job_id: str) -> Job:
     job, generation = ctx.jobs.get(job_id)
     if job.plan is None and not job.status.finished:
+        ctx.jobs.renew_lease(job.source, job_id)
         config = get_source(ctx.store, job.source)
         sync_source(ctx.store, config, settings=ctx.settings)
         job.plan = build_plan(ctx, job)
+        ctx.jobs.renew_lease(job.source, job_id)
         job.status = JobStatus.running
         ctx.jobs.save(job, generation)
         log.info("planned job", extra={"job_id": job_id, "batches": job.batch_count})
