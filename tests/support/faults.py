@@ -31,6 +31,7 @@ class Rule:
     )
     skip: int = 0  # let this many matching calls through first
     fired: int = 0
+    gate: threading.Event | None = None  # when set: wait for it, then let the call through
 
 
 class FaultyStore(BlobStore):
@@ -50,8 +51,9 @@ class FaultyStore(BlobStore):
         times: int = 1,
         skip: int = 0,
         error: Callable[[str], Exception] | None = None,
+        gate: threading.Event | None = None,
     ) -> Rule:
-        rule = Rule(operation, matches, times, skip=skip)
+        rule = Rule(operation, matches, times, skip=skip, gate=gate)
         if error is not None:
             rule.error = error
         self.rules.append(rule)
@@ -61,6 +63,14 @@ class FaultyStore(BlobStore):
         self.rules.clear()
 
     def _check(self, operation: Operation, key: str) -> None:
+        rule = self._firing(operation, key)
+        if rule is None:
+            return
+        if rule.gate is None:
+            raise rule.error(key)
+        rule.gate.wait(120)
+
+    def _firing(self, operation: Operation, key: str) -> Rule | None:
         with self._lock:
             for rule in self.rules:
                 if rule.operation != operation or not rule.matches(key):
@@ -70,7 +80,8 @@ class FaultyStore(BlobStore):
                     continue
                 if rule.fired < rule.times:
                     rule.fired += 1
-                    raise rule.error(key)
+                    return rule
+        return None
 
     def read(self, key: str) -> tuple[bytes, int]:
         self._check("read", key)
@@ -91,6 +102,10 @@ class FaultyStore(BlobStore):
     def delete(self, key: str, *, if_generation: int | None = None) -> bool:
         self._check("delete", key)
         return super().delete(key, if_generation=if_generation)
+
+
+def ending(suffix: str) -> Callable[[str], bool]:
+    return lambda key: key.endswith(suffix)
 
 
 def under(prefix: str) -> Callable[[str], bool]:
