@@ -95,6 +95,19 @@ def test_finalize_retried_after_the_swap_leaves_the_live_version_whole(
     assert done.status == JobStatus.succeeded
 
 
+def test_a_failed_finalize_lets_the_next_delivery_retry_at_once(
+    settings: Settings, faulty: FaultyStore, tmp_path: Path
+) -> None:
+    """Defect 2: a finalize that failed must not keep its claim for 20 minutes."""
+    ctx, source = pipeline(settings, faulty, 2, tmp_path)
+    job = start_job(ctx, source)
+    plan_job(ctx, job.job_id)
+    run_all_batches(ctx, job.job_id)
+    faulty.fail("upload", under(version_prefix(source, job.job_id)))  # one 503
+    assert isinstance(deliver(ctx, job.job_id, finalize_job), Exception)
+    assert finalize_job(ctx, job.job_id).status == JobStatus.succeeded  # the retry, now
+
+
 def test_a_transient_read_error_fails_the_batch_not_the_file(
     settings: Settings, faulty: FaultyStore, tmp_path: Path
 ) -> None:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
 
 from thoth.bucket.store import NotFound, PreconditionFailed
-from thoth.config import Settings
 from thoth.errors import Category, ThothError, exit_code, http_status, is_permanent
 from thoth.ingest.jobs import LeaseLost
 from thoth.ingest.pipeline.claim import NotReady
@@ -69,10 +67,3 @@ def test_each_category_maps_once_to_a_status_and_an_exit_code() -> None:
 
 def test_unknown_errors_are_transient() -> None:
     assert not is_permanent(RuntimeError("boom"))
-
-
-def test_credentials_in_the_gitlab_url_are_refused_and_never_echoed() -> None:
-    with pytest.raises(ValidationError) as caught:
-        Settings(gitlab_url="https://oauth2:glpat-SECRET@gitlab.example.com")
-    assert "glpat-SECRET" not in str(caught.value)
-    assert "THOTH_GITLAB_TOKEN" in str(caught.value)
