@@ -22,6 +22,9 @@ lint: install ## ruff, ruff format --check, mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy emulators/cloud-tasks/src
+	$(VENV)/bin/mypy emulators/cloud-run/src
+	$(VENV)/bin/mypy emulators/metadata-server/src
+	$(VENV)/bin/mypy emulators/gitlab/src
 
 static: install ## actionlint, hadolint, checkov (terraform validate runs in GitHub CI)
 	bash scripts/static-checks.sh

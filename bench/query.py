@@ -16,6 +16,9 @@ What it does, all on 127.0.0.1:
    - the same at 1 client as a bare JSON-RPC POST over httpx (no MCP client-side work),
      to split the round trip into server and client shares;
    - RSS of the server process after the load and after the runs (/proc, VmRSS/VmHWM);
+   - the same bare POSTs through the Cloud Run front-door emulator (a twin server behind it,
+     Terraform's settings, cpu_idle included), alternating with direct blocks: what the
+     door adds (--no-door skips it);
    - at the largest scale, N concurrent clients for S seconds, counting every error;
    - cold start: stop, start again with the same THOTH_CACHE_DIR (the snapshot already on
      local disk), time from process start to the first answered search, and to /ready
@@ -473,6 +476,16 @@ class _Barrier:
 
 async def raw_run(url: str, queries: Queries, n: int, warmup: int = 10) -> dict[str, Any]:
     """Bare JSON-RPC `tools/call` POSTs (what the server costs, without MCP client work)."""
+    latencies, errors, failure = await raw_latencies(url, queries, n, warmup)
+    if failure:
+        return {"errors": 1, "error_samples": [failure]}
+    return {"clients": 1, "errors": errors, **latency_summary(latencies)}
+
+
+async def raw_latencies(
+    url: str, queries: Queries, n: int, warmup: int
+) -> tuple[list[float], int, str | None]:
+    """Seconds per answered POST, the count of failed ones, and a failed warm-up's body."""
     headers = {
         "content-type": "application/json",
         "accept": "application/json, text/event-stream",
@@ -501,8 +514,57 @@ async def raw_run(url: str, queries: Queries, n: int, warmup: int = 10) -> dict[
                 else:
                     errors += 1
             elif not ok:
-                return {"errors": 1, "error_samples": [response.text[:300]]}
-    return {"clients": 1, "errors": errors, **latency_summary(latencies)}
+                return [], 1, response.text[:300]
+    return latencies, errors, None
+
+
+async def door_overhead(
+    direct_url: str, door_url: str, queries: Queries, n: int, rounds: int = 6
+) -> dict[str, Any]:
+    """The same bare POSTs straight to a server and through the Cloud Run front door in
+    front of a twin server, in alternating blocks so that drift in the machine's speed
+    falls on both alike."""
+    direct: list[float] = []
+    door: list[float] = []
+    errors = 0
+    for _ in range(rounds):
+        for url, sink in ((direct_url, direct), (door_url, door)):
+            latencies, failed, failure = await raw_latencies(url, queries, n // rounds, 5)
+            if failure:
+                raise RuntimeError(f"{url}: {failure}")
+            sink.extend(latencies)
+            errors += failed
+    a, b = latency_summary(direct), latency_summary(door)
+    return {
+        "direct": a,
+        "door": b,
+        "errors": errors,
+        "added_p50_ms": round(b["p50_ms"] - a["p50_ms"], 2),
+        "added_p95_ms": round(b["p95_ms"] - a["p95_ms"], 2),
+    }
+
+
+@contextlib.contextmanager
+def fronted(server: Server, workdir: Path) -> Iterator[str]:
+    """A twin of `server` behind the front-door emulator, with the settings Terraform
+    deploys (concurrency 80, cpu_idle, probes) and the door open (no IAM check). Yields the
+    door's MCP URL."""
+    from thoth_devstack import front_door
+
+    port = free_port()
+    env = {k: v for k, v in server.env.items() if k.startswith(("THOTH_", "STORAGE_", "HF_"))}
+    door = front_door.DoorService(
+        name="thoth-mcp",
+        terraform=front_door.TERRAFORM / "mcp" / "main.tf",
+        port=port,
+        command=[str(VENV_BIN / "python"), "-m", "thoth.serve.mcp"],
+        env={**env, "THOTH_HOST": "127.0.0.1"},
+        issuers=["http://127.0.0.1:1"],  # unused: the door is open
+        members=front_door.mcp_members(None),
+    )
+    workdir.mkdir(parents=True, exist_ok=True)
+    with front_door.running([door], workdir, timeout=600):
+        yield f"http://127.0.0.1:{port}/mcp"
 
 
 async def cold_start(server: Server, queries: Queries) -> dict[str, Any]:
@@ -575,6 +637,12 @@ def measure_scale(
             print(f"[{chunks}] 1 client: {_brief(out['c1'])}", flush=True)
             out["raw_http_c1"] = asyncio.run(raw_run(url, queries, args.requests // 2))
             print(f"[{chunks}] 1 raw HTTP: {_brief(out['raw_http_c1'])}", flush=True)
+            if args.door:
+                with fronted(server, logs / f"door-{chunks}") as door_url:
+                    out["door"] = asyncio.run(door_overhead(url, door_url, queries, args.requests))
+                print(
+                    f"[{chunks}] front door adds p50 {out['door']['added_p50_ms']} ms", flush=True
+                )
             out["c16"] = asyncio.run(
                 clients_run(url, 16, queries, per_client=args.per_client, warmup=3)
             )
@@ -660,6 +728,24 @@ def render(results: dict[str, Any]) -> str:
             )
         )
         lines.append("")
+        doors = [scale for scale in run["scales"] if scale.get("door")]
+        if doors:
+            lines.append(
+                markdown_table(
+                    ["chunks", "direct p50 ms", "door p50 ms", "added p50 ms", "added p95 ms"],
+                    [
+                        [
+                            f"{scale['chunks']:,}",
+                            scale["door"]["direct"]["p50_ms"],
+                            scale["door"]["door"]["p50_ms"],
+                            scale["door"]["added_p50_ms"],
+                            scale["door"]["added_p95_ms"],
+                        ]
+                        for scale in doors
+                    ],
+                )
+            )
+            lines.append("")
         rows = []
         for scale in run["scales"]:
             colds = scale.get("cold_start", [])
@@ -707,6 +793,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--soak-clients", type=int, default=50)
     parser.add_argument("--soak-seconds", type=float, default=60.0, help="0 skips the soak")
     parser.add_argument("--cold-repeats", type=int, default=2)
+    parser.add_argument(
+        "--door",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure 1-client POSTs through the Cloud Run front-door emulator",
+    )
     parser.add_argument("--json-out", type=Path, default=RESULTS / "query.json")
     args = parser.parse_args(argv)
     args.scales = [int(s) for s in str(args.scales).split(",") if s]

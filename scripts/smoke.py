@@ -115,12 +115,14 @@ async def check_search(run: Run, _: AsyncExitStack) -> str:
     if not results:
         raise CheckFailed("search returned no results")
     top = results[0]
-    if not top.get("path") or not top.get("url"):
-        raise CheckFailed("search result carries no citation (path and url)")
+    if not top.get("path"):
+        raise CheckFailed("search result carries no citation (no path)")
     run.first_result = top
+    # A URL exists only for sources with a base_url (the sample handbook has none).
+    link = top.get("url") or "no url: the source has no base_url"
     return (
         f"{len(results)} results from {body.get('index_version')}; "
-        f"top {top['path']} ({top['url']}, score {float(top.get('score', 0)):.3f})"
+        f"top {top['path']} ({link}, score {float(top.get('score', 0)):.3f})"
     )
 
 

@@ -32,7 +32,7 @@ def settings(gcs_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings
         bucket=f"t-{uuid.uuid4().hex[:12]}",
         storage_emulator_host=gcs_url,
         cache_dir=tmp_path_factory.mktemp("cache"),
-        auth_oidc=False,
+        auth="none",
     )
 
 

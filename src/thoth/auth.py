@@ -1,21 +1,42 @@
-"""Verify the OIDC token Cloud Tasks attaches to task requests (design.md §7).
+"""Who is calling: Google ID tokens as the services receive them (design.md §7).
 
-Locally the Cloud Tasks emulator signs the same kind of token and serves a JWKS, so this code
-runs unchanged: only `THOTH_OIDC_ISSUER` and `THOTH_OIDC_JWKS_URL` differ.
+Behind Cloud Run IAM (`THOTH_AUTH=iam`, the default) Cloud Run has already verified the
+caller's ID token and checked that the caller may invoke the service; it hands the token on
+with its signature replaced by `SIGNATURE_REMOVED_BY_GOOGLE`, in `X-Serverless-Authorization`
+when the caller sent it there, else in `Authorization`. The app then reads the claims and
+decides what this caller may do; it cannot and does not verify a signature that is gone, and
+it refuses a token that still has one, since such a token did not come through IAM. The local
+front-door emulator (emulators/cloud-run) does the same, so this code runs unchanged.
+
+Without a front door (`THOTH_AUTH=jwks`) the app verifies RS256 signatures itself against the
+issuer's JWKS. No message here ever contains a token.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import time
+from collections.abc import Collection, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import jwt
 
 GOOGLE_ISSUERS = frozenset({"https://accounts.google.com", "accounts.google.com"})
+SIGNATURE_REMOVED = "SIGNATURE_REMOVED_BY_GOOGLE"
+SERVERLESS_HEADER = "x-serverless-authorization"
+CLOCK_SKEW_SECONDS = 30
+AuthMode = Literal["iam", "jwks", "none"]
 
 
 class TokenError(Exception):
-    """The request's token is missing or not acceptable. The message never contains the token."""
+    """The request's token is missing or not acceptable (401). Never contains the token."""
+
+
+class CallerForbidden(Exception):
+    """A valid identity that may not do this (403)."""
 
 
 @lru_cache(maxsize=8)
@@ -32,32 +53,89 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
-def verify_task_token(
-    authorization: str | None,
-    *,
-    issuer: str,
-    jwks_url: str,
-    audience: str,
-    service_account: str,
-) -> dict[str, Any]:
-    """The verified claims, or TokenError saying which check failed."""
-    token = bearer_token(authorization)
+def identity_header(headers: Mapping[str, str]) -> str | None:
+    """The header that carries the caller's ID token, as Cloud Run IAM reads it."""
+    return headers.get(SERVERLESS_HEADER) or headers.get("authorization")
+
+
+def signature_removed(token: str) -> bool:
+    return token.count(".") == 2 and token.rsplit(".", 1)[1] == SIGNATURE_REMOVED
+
+
+def forwarded_claims(token: str) -> dict[str, Any]:
+    """The claims of a token Cloud Run forwarded (signature removed). Raises TokenError for
+    a token that still carries a signature or is not a JWT."""
+    if not signature_removed(token):
+        raise TokenError("token did not come through Cloud Run IAM (its signature is present)")
+    payload = token.split(".")[1]
+    try:
+        raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        claims = json.loads(raw)
+    except (binascii.Error, ValueError) as exc:
+        raise TokenError("forwarded token is not a JWT") from exc
+    if not isinstance(claims, dict):
+        raise TokenError("forwarded token is not a JWT")
+    return claims
+
+
+def verified_claims(token: str, *, jwks_url: str, audience: Collection[str]) -> dict[str, Any]:
+    """The claims of a token whose RS256 signature verifies against `jwks_url`."""
     try:
         key = _jwks_client(jwks_url).get_signing_key_from_jwt(token)
         claims: dict[str, Any] = jwt.decode(
             token,
             key.key,
             algorithms=["RS256"],
-            audience=audience,
-            options={"require": ["iss", "aud", "exp", "iat", "email"]},
+            audience=list(audience),
+            leeway=CLOCK_SKEW_SECONDS,
+            options={"require": ["iss", "aud", "exp", "iat"]},
         )
     except jwt.PyJWKClientError as exc:
-        raise TokenError(f"cannot get signing keys from {jwks_url}: {exc}") from exc
+        raise TokenError("cannot get the issuer's signing keys") from exc
     except jwt.InvalidTokenError as exc:
-        raise TokenError(f"invalid token: {exc}") from exc
+        raise TokenError(f"invalid token ({type(exc).__name__})") from exc
+    return claims
+
+
+def check_claims(
+    claims: Mapping[str, Any], *, issuer: str, audience: Collection[str], now: float | None = None
+) -> None:
+    """Issuer, audience and expiry of an already-decoded token."""
     accepted = GOOGLE_ISSUERS if issuer in GOOGLE_ISSUERS else {issuer}
     if claims.get("iss") not in accepted:
-        raise TokenError(f"unexpected issuer {claims.get('iss')!r}")
-    if claims.get("email") != service_account or claims.get("email_verified") is not True:
-        raise TokenError(f"token is for {claims.get('email')!r}, not the tasks service account")
+        raise TokenError("token from an unexpected issuer")
+    aud = claims.get("aud")
+    audiences = set(aud) if isinstance(aud, list) else {aud}
+    if not audiences & set(audience):
+        raise TokenError("token for another audience")
+    exp = claims.get("exp")
+    if not isinstance(exp, int | float) or exp + CLOCK_SKEW_SECONDS < (now or time.time()):
+        raise TokenError("token expired")
+
+
+def caller_claims(
+    headers: Mapping[str, str],
+    *,
+    mode: AuthMode,
+    issuer: str,
+    jwks_url: str,
+    audience: Collection[str],
+) -> dict[str, Any]:
+    """The verified claims of the request's caller under `mode` (not called for `none`)."""
+    token = bearer_token(identity_header(headers))
+    if mode == "iam":
+        claims = forwarded_claims(token)
+    else:
+        claims = verified_claims(token, jwks_url=jwks_url, audience=audience)
+    check_claims(claims, issuer=issuer, audience=audience)
     return claims
+
+
+def require_email(claims: Mapping[str, Any], allowed: Collection[str], what: str) -> str:
+    """The caller's verified email when it is one of `allowed`, else CallerForbidden."""
+    email = claims.get("email")
+    if not isinstance(email, str) or claims.get("email_verified") is not True:
+        raise TokenError("token carries no verified email")
+    if email not in allowed:
+        raise CallerForbidden(f"{email} may not call {what}")
+    return email

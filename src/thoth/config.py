@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from thoth.auth import AuthMode
+
 CommaList = Annotated[list[str], NoDecode]
 
 
@@ -80,12 +82,45 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(
         10_000_000, ge=1, description="Files larger than this are skipped with an error."
     )
+    parse_memory_mib: int = Field(
+        768,
+        ge=128,
+        description="Memory ceiling (address space) of the child process that parses and "
+        "chunks one file; a file that needs more fails alone.",
+    )
+    parse_timeout_seconds: float = Field(
+        30.0, gt=0, description="Time one file may take to parse and chunk before it fails."
+    )
+    parse_processes: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Parse child processes per worker, each parsing one file at a time (1: a "
+        "2 GiB Cloud Run worker holds the model and one full parse budget).",
+    )
+    max_chunks_per_file: int = Field(
+        2000,
+        ge=1,
+        description="A file that would make more chunks fails (2,000 chunks take ~80 s to "
+        "embed on one CPU).",
+    )
 
-    # --- Task authentication (design.md §7) ------------------------------------------
-    auth_oidc: bool = Field(True, description="Verify OIDC tokens on /tasks/* endpoints.")
+    # --- Who may call the worker (design.md §7) --------------------------------------
+    auth: AuthMode = Field(
+        "iam",
+        description="How the worker reads its callers' ID tokens: `iam` behind Cloud Run IAM "
+        "or the local front door (claims of the forwarded token; a token that still carries a "
+        "signature is refused), `jwks` verifies signatures itself (no front door), `none` "
+        "checks nothing (tests only).",
+    )
+    worker_callers: CommaList = Field(
+        default_factory=list,
+        description="Emails allowed to call the worker's /v1 API (people, the scheduler, the "
+        "deployer); empty: nobody. /tasks/* accept only THOTH_TASKS_SERVICE_ACCOUNT.",
+    )
     oidc_issuer: str = Field(
         "https://accounts.google.com",
-        description="Expected `iss` of task tokens; the emulator's URL locally.",
+        description="Expected `iss` of callers' ID tokens; the local issuer's URL locally.",
     )
     oidc_jwks_url: str = Field(
         "https://www.googleapis.com/oauth2/v3/certs",
@@ -93,8 +128,8 @@ class Settings(BaseSettings):
     )
     oidc_audience: str | None = Field(
         None,
-        description="Audience Thoth asks Cloud Tasks to put in task tokens, and expects back; "
-        "defaults to THOTH_WORKER_URL.",
+        description="Audience of the worker's ID tokens (Cloud Tasks is asked for it, callers "
+        "must use it); defaults to THOTH_WORKER_URL.",
     )
 
     # --- Embedding and chunking ---------------------------------------------------------
@@ -118,6 +153,12 @@ class Settings(BaseSettings):
         description="Chunk size in model tokens; 0 means the model's own maximum sequence length.",
     )
     chunk_overlap_tokens: int = Field(32, ge=0, description="Token overlap between chunks.")
+    chunk_max_chars: int = Field(
+        4000,
+        ge=64,
+        description="Chunk size limit in characters, for text of few tokens (a long word is "
+        "one unknown token).",
+    )
 
     # --- GitLab source ------------------------------------------------------------------
     gitlab_url: str = Field(
@@ -175,7 +216,12 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "mcp_tokens", "allowed_hosts", "source_roots", "worker_allowed_hosts", mode="before"
+        "mcp_tokens",
+        "allowed_hosts",
+        "worker_callers",
+        "source_roots",
+        "worker_allowed_hosts",
+        mode="before",
     )
     @classmethod
     def _split_commas(cls, value: object) -> object:
@@ -215,8 +261,9 @@ class Settings(BaseSettings):
         return env
 
     @property
-    def task_audience(self) -> str:
-        """The audience of task tokens: the one Thoth asks Cloud Tasks for and checks."""
+    def worker_audience(self) -> str:
+        """The audience of ID tokens for the worker: what Cloud Tasks is asked for, what
+        callers use, what the worker checks."""
         return self.oidc_audience or self.worker_url
 
     @property

@@ -5,6 +5,7 @@ worker process, which the chaos test kills in the middle of a job."""
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -19,7 +20,13 @@ import pytest
 from tests.support.corpus import many_pages, write_corpus
 from tests.support.pipeline import current_chunks, wait_for_job
 from tests.support.processes import free_port
-from tests.support.stack import Emulator, cloud_tasks_emulator, ingestion_worker, stack_settings
+from tests.support.stack import (
+    Emulator,
+    cloud_tasks_emulator,
+    fronted_worker,
+    ingestion_worker,
+    stack_settings,
+)
 from tests.support.tasks import RecordingTasks
 from thoth.bucket.keys import batch_output_key
 from thoth.bucket.pointer import read_pointer
@@ -106,25 +113,26 @@ def test_duplicated_and_failed_deliveries_give_the_clean_index(
 
 
 def test_chaos_worker_killed_mid_job(stack: Stack, tmp_path: Path) -> None:
-    """Issue 7's chaos run: every task twice, 30 % of deliveries failed after the worker
-    answered, and the worker killed and restarted in the middle of the job."""
+    """Issue 7's chaos run, through Cloud Run's front door with IAM on: every task twice, 30 %
+    of deliveries failed after the worker answered, and the worker's container killed in the
+    middle of the job (the door starts a new one for the next delivery, as Cloud Run does)."""
     ctx, emulator, settings, port = stack
     corpus = write_corpus(tmp_path / "corpus", many_pages(24))
     source = new_source(ctx, corpus)
-    with ingestion_worker(settings, port, log=tmp_path / "worker-clean.log"):
+    with fronted_worker(settings, port, emulator, tmp_path / "door-clean"):
         set_faults(emulator)
         wait_for_job(ctx, start_job(ctx, source).job_id)
     want = current_chunks(ctx, source, tmp_path / "clean")
 
     set_faults(emulator, duplicate=2, fail_after_response=0.3)
     try:
-        with ingestion_worker(settings, port, log=tmp_path / "worker-1.log") as worker:
+        with fronted_worker(settings, port, emulator, tmp_path / "door-chaos") as worker:
             job = start_job(ctx, source, full=True)
             _wait_batches(ctx.jobs, job.job_id, at_least=2)
-            worker.process.send_signal(signal.SIGKILL)
-            worker.process.wait()
-        with ingestion_worker(settings, port, log=tmp_path / "worker-2.log"):
+            killed = worker.container_pid()
+            os.kill(killed, signal.SIGKILL)
             result = wait_for_job(ctx, job.job_id)
+            assert worker.container_pid() != killed  # a new instance finished the job
     finally:
         set_faults(emulator)
     assert result.job.status == JobStatus.succeeded

@@ -13,7 +13,13 @@ import pytest
 from tests.support.corpus import write_corpus, write_hostile_files
 from tests.support.pipeline import current_chunks, wait_for_job
 from tests.support.processes import free_port
-from tests.support.stack import cloud_tasks_emulator, ingestion_worker, stack_settings
+from tests.support.stack import (
+    CALLER,
+    Emulator,
+    cloud_tasks_emulator,
+    ingestion_worker,
+    stack_settings,
+)
 from thoth.bucket.keys import source_key
 from thoth.bucket.store import BlobStore
 from thoth.config import Settings
@@ -27,7 +33,15 @@ from thoth.ingest.tasks import TaskQueue
 
 
 @pytest.fixture(scope="module")
-def stack(gcs_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Context, str]]:
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    with cloud_tasks_emulator(log=tmp_path_factory.mktemp("logs") / "emulator.log") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def stack(
+    gcs_url: str, emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Context, str]]:
     logs = tmp_path_factory.mktemp("logs")
     base = Settings(
         bucket=f"t-{uuid.uuid4().hex[:12]}",
@@ -35,13 +49,18 @@ def stack(gcs_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
         cache_dir=tmp_path_factory.mktemp("worker-cache"),
     )
     port = free_port()
-    with cloud_tasks_emulator(log=logs / "emulator.log") as emulator:
-        settings = stack_settings(base, emulator, port)
-        store = BlobStore.from_settings(settings)
-        store.ensure_bucket()
-        with ingestion_worker(settings, port, log=logs / "worker.log") as worker:
-            local = settings.model_copy(update={"cache_dir": tmp_path_factory.mktemp("test-cache")})
-            yield Context(local, store, TaskQueue(local)), worker.url
+    settings = stack_settings(base, emulator, port)
+    store = BlobStore.from_settings(settings)
+    store.ensure_bucket()
+    with ingestion_worker(settings, port, log=logs / "worker.log") as worker:
+        local = settings.model_copy(update={"cache_dir": tmp_path_factory.mktemp("test-cache")})
+        yield Context(local, store, TaskQueue(local)), worker.url
+
+
+@pytest.fixture
+def caller(stack: tuple[Context, str], emulator: Emulator) -> dict[str, str]:
+    """Headers of a permitted /v1 caller (an ID token of THOTH_WORKER_CALLERS' email)."""
+    return emulator.caller_headers(stack[0].settings)
 
 
 def new_source(ctx: Context, directory: Path) -> str:
@@ -108,17 +127,19 @@ def test_hostile_files_fail_alone(stack: tuple[Context, str], tmp_path: Path) ->
     assert progress.counts.skipped >= 1 and progress.counts.failed >= 2
 
 
-def test_second_ingest_of_a_source_gets_409(stack: tuple[Context, str], tmp_path: Path) -> None:
+def test_second_ingest_of_a_source_gets_409(
+    stack: tuple[Context, str], tmp_path: Path, caller: dict[str, str]
+) -> None:
     ctx, url = stack
     source = new_source(ctx, write_corpus(tmp_path / "corpus"))
     first = start_job(ctx, source)
     with pytest.raises(JobConflict):
         start_job(ctx, source)
-    answer = httpx.post(f"{url}/v1/ingest", json={"source": source}, timeout=30)
+    answer = httpx.post(f"{url}/v1/ingest", json={"source": source}, headers=caller, timeout=30)
     assert answer.status_code == 409
     assert first.job_id in answer.json()["detail"]
     assert wait_for_job(ctx, first.job_id).job.status == JobStatus.succeeded
-    answer = httpx.post(f"{url}/v1/ingest", json={"source": source}, timeout=30)
+    answer = httpx.post(f"{url}/v1/ingest", json={"source": source}, headers=caller, timeout=30)
     assert answer.status_code == 202
     wait_for_job(ctx, answer.json()["job_id"])
 
@@ -145,17 +166,33 @@ def test_task_endpoints_refuse_requests_without_the_emulators_token(
     ],
 )
 def test_bad_requests_get_4xx(
-    stack: tuple[Context, str], method: str, path: str, body: object
+    stack: tuple[Context, str], caller: dict[str, str], method: str, path: str, body: object
 ) -> None:
     _, url = stack
-    answer = httpx.request(method, f"{url}{path}", json=body, timeout=30)
+    answer = httpx.request(method, f"{url}{path}", json=body, headers=caller, timeout=30)
     assert 400 <= answer.status_code < 500, answer.text
     assert answer.json()["detail"]
 
 
-def test_unknown_source_and_job_are_404(stack: tuple[Context, str]) -> None:
+def test_unknown_source_and_job_are_404(stack: tuple[Context, str], caller: dict[str, str]) -> None:
     _, url = stack
-    answer = httpx.post(f"{url}/v1/ingest", json={"source": "nope"}, timeout=30)
+    answer = httpx.post(f"{url}/v1/ingest", json={"source": "nope"}, headers=caller, timeout=30)
     assert answer.status_code == 404 and "nope" in answer.json()["detail"]
-    answer = httpx.get(f"{url}/v1/jobs/20260101t000000-00000000", timeout=30)
+    answer = httpx.get(f"{url}/v1/jobs/20260101t000000-00000000", headers=caller, timeout=30)
     assert answer.status_code == 404
+
+
+def test_worker_api_wants_a_permitted_caller(
+    stack: tuple[Context, str], emulator: Emulator
+) -> None:
+    ctx, url = stack
+    assert httpx.get(f"{url}/v1/jobs", timeout=30).status_code == 401
+    stranger = emulator.caller_headers(ctx.settings, "stranger@example.com")
+    refused = httpx.get(f"{url}/v1/jobs", headers=stranger, timeout=30)
+    assert refused.status_code == 403 and "stranger@example.com" in refused.json()["detail"]
+    other_audience = {
+        "Authorization": "Bearer " + emulator.id_token(CALLER, "https://elsewhere.example")
+    }
+    assert httpx.get(f"{url}/v1/jobs", headers=other_audience, timeout=30).status_code == 401
+    permitted = emulator.caller_headers(ctx.settings)
+    assert httpx.get(f"{url}/v1/jobs", headers=permitted, timeout=30).status_code == 200

@@ -25,7 +25,7 @@ from thoth.ingest.sources.models import SourceConfig
 from thoth.ingest.sources.registry import save_source
 from thoth.ingest.tasks import TaskQueue
 
-Stack = tuple[Context, str, Path]
+Stack = tuple[Context, str, Path, dict[str, str]]  # and a permitted /v1 caller's headers
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,8 @@ def stack(gcs_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         store.ensure_bucket()
         with ingestion_worker(settings, port, log=logs / "worker.log") as worker:
             local = settings.model_copy(update={"cache_dir": tmp_path_factory.mktemp("test-cache")})
-            yield Context(local, store, TaskQueue(local)), worker.url, roots
+            caller = emulator.caller_headers(settings)
+            yield Context(local, store, TaskQueue(local)), worker.url, roots, caller
 
 
 def dir_source(ctx: Context, roots: Path) -> tuple[str, Path]:
@@ -62,7 +63,7 @@ def dir_source(ctx: Context, roots: Path) -> tuple[str, Path]:
 def test_a_deleted_source_folder_fails_the_job_and_frees_the_source(
     stack: Stack, tmp_path: Path
 ) -> None:
-    ctx, _, roots = stack
+    ctx, _, roots, _ = stack
     source, folder = dir_source(ctx, roots)
     assert wait_for_job(ctx, start_job(ctx, source).job_id).job.status == JobStatus.succeeded
     shutil.rmtree(folder)
@@ -75,28 +76,28 @@ def test_a_deleted_source_folder_fails_the_job_and_frees_the_source(
 
 
 def test_an_emptied_folder_is_invalid_input_not_a_server_error(stack: Stack) -> None:
-    ctx, url, roots = stack
+    ctx, url, roots, caller = stack
     source, folder = dir_source(ctx, roots)
     assert wait_for_job(ctx, start_job(ctx, source).job_id).job.status == JobStatus.succeeded
     for page in folder.rglob("*.md"):
         page.unlink()
-    answer = httpx.post(f"{url}/v1/sources/{source}/sync", json={}, timeout=30)
+    answer = httpx.post(f"{url}/v1/sources/{source}/sync", json={}, headers=caller, timeout=30)
     assert answer.status_code == 422 and "refusing to delete" in answer.json()["detail"]
 
 
 def test_a_dir_source_outside_the_roots_cannot_be_registered(stack: Stack) -> None:
-    _, url, _ = stack
+    _, url, _, caller = stack
     for folder in ("/", "/proc/self", "/etc/.."):
         body = {"name": "escape", "kind": "dir", "directory": folder}
-        answer = httpx.put(f"{url}/v1/sources/escape", json=body, timeout=30)
+        answer = httpx.put(f"{url}/v1/sources/escape", json=body, headers=caller, timeout=30)
         assert answer.status_code == 403, answer.text
         assert "THOTH_SOURCE_ROOTS" in answer.json()["detail"]
 
 
 def test_a_phishing_citation_link_is_refused(stack: Stack) -> None:
-    _, url, _ = stack
+    _, url, _, caller = stack
     body = {"name": "links", "kind": "upload", "base_url": "http://handbook.example.net"}
-    answer = httpx.put(f"{url}/v1/sources/links", json=body, timeout=30)
+    answer = httpx.put(f"{url}/v1/sources/links", json=body, headers=caller, timeout=30)
     assert answer.status_code == 422 and "https" in answer.text
 
 
@@ -112,9 +113,9 @@ def test_a_phishing_citation_link_is_refused(stack: Stack) -> None:
 def test_what_a_hostile_page_sends_is_refused(
     stack: Stack, headers: dict[str, str], status: int
 ) -> None:
-    ctx, url, roots = stack
+    ctx, url, roots, caller = stack
     source, _ = dir_source(ctx, roots)
-    sent = {"Content-Type": "application/json", **headers}
+    sent = {"Content-Type": "application/json", **caller, **headers}
     answer = httpx.post(
         f"{url}/v1/ingest", content=f'{{"source": "{source}"}}', headers=sent, timeout=30
     )
@@ -123,9 +124,9 @@ def test_what_a_hostile_page_sends_is_refused(
 
 
 def test_the_worker_still_answers_its_own_callers(stack: Stack) -> None:
-    ctx, url, roots = stack
+    ctx, url, roots, caller = stack
     source, _ = dir_source(ctx, roots)
-    own = {"Origin": url, "Content-Type": "application/json; charset=utf-8"}
+    own = {"Origin": url, "Content-Type": "application/json; charset=utf-8", **caller}
     answer = httpx.post(f"{url}/v1/ingest", json={"source": source}, headers=own, timeout=30)
     assert answer.status_code == 202, answer.text
     assert wait_for_job(ctx, answer.json()["job_id"]).job.status == JobStatus.succeeded

@@ -164,12 +164,14 @@ def test_deployment_doc_table_matches_terraform(name: str) -> None:
     assert row["timeout"] == f"{expected['timeout']} s"
 
 
+STARTUP_PATHS = {"mcp": "/startup", "ingestion": "/health"}  # MCP loads before serving
+
+
 @pytest.mark.parametrize("name", ["mcp", "ingestion"])
-def test_startup_and_liveness_probes_hit_health(name: str) -> None:
+def test_startup_and_liveness_probes(name: str) -> None:
     box = container(name)
-    for probe in ("startup_probe", "liveness_probe"):
-        http_get = one(one(box[probe])["http_get"])
-        assert http_get["path"] == "/health", probe
+    assert one(one(box["startup_probe"])["http_get"])["path"] == STARTUP_PATHS[name]
+    assert one(one(box["liveness_probe"])["http_get"])["path"] == "/health"
     startup = one(box["startup_probe"])
     # Startup must allow the image's imports (torch takes seconds) on a cold instance.
     assert startup["period_seconds"] * startup["failure_threshold"] >= 60
@@ -202,12 +204,13 @@ def test_services_get_the_settings_they_need() -> None:
         "THOTH_QUEUE",
         "THOTH_WORKER_URL",
         "THOTH_TASKS_SERVICE_ACCOUNT",
-        "THOTH_AUTH_OIDC",
+        "THOTH_AUTH",
+        "THOTH_WORKER_CALLERS",
         "THOTH_GITLAB_URL",
         "THOTH_GITLAB_TOKEN",
     } <= env_names("ingestion")
     values = {entry["name"]: entry.get("value") for entry in env_entries("ingestion")}
-    assert values["THOTH_AUTH_OIDC"] == "true"
+    assert values["THOTH_AUTH"] == "iam"  # behind Cloud Run IAM: claims, never signatures
     assert values["THOTH_HOST"] == "0.0.0.0"  # noqa: S104 (a container listens on all interfaces)
     assert values["THOTH_LOG_FORMAT"] == "json"
 

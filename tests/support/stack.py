@@ -6,10 +6,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from cloud_tasks_emulator.oidc import TokenIssuer
+from thoth_devstack import front_door
+from thoth_devstack.front_door import DoorService
 
 from tests.support.processes import free_port, running
 from thoth.config import Settings
@@ -18,19 +23,32 @@ from thoth.ingest.tasks import TaskQueue
 PROJECT, LOCATION, QUEUE = "thoth-test", "us-central1", "ingest"
 
 
+CALLER = "tester@example.com"  # the person the tests call the worker's /v1 API as
+
+
 @dataclass(frozen=True)
 class Emulator:
     grpc_address: str
     http_url: str
+    signing_key: Path
 
     @property
     def jwks_url(self) -> str:
         return f"{self.http_url}/oauth2/v3/certs"
 
+    def id_token(self, email: str, audience: str) -> str:
+        """A token from the emulator's issuer, as Google would give `email` for `audience`
+        (the tests play the identity provider, with the emulator's own key)."""
+        return TokenIssuer(self.http_url, self.signing_key).id_token(email, audience)
+
+    def caller_headers(self, settings: Settings, email: str = CALLER) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.id_token(email, settings.worker_audience)}"}
+
 
 @contextmanager
 def cloud_tasks_emulator(*fault_args: str, log: Path | None = None) -> Iterator[Emulator]:
     grpc_port, http_port = free_port(), free_port()
+    key = Path(tempfile.mkdtemp(prefix="thoth-issuer-")) / "signing-key.pem"
     beside_python = Path(sys.executable).with_name("cloud-tasks-emulator")
     exe = shutil.which("cloud-tasks-emulator") or str(beside_python)
     command = [
@@ -39,11 +57,12 @@ def cloud_tasks_emulator(*fault_args: str, log: Path | None = None) -> Iterator[
         "--http-port", str(http_port),
         "--queue", f"projects/{PROJECT}/locations/{LOCATION}/queues/{QUEUE}",
         "--log-format", "text",
+        "--signing-key", str(key),
         *fault_args,
     ]  # fmt: skip
     http_url = f"http://127.0.0.1:{http_port}"
     with running(command, f"{http_url}/health", log=log):
-        yield Emulator(f"127.0.0.1:{grpc_port}", http_url)
+        yield Emulator(f"127.0.0.1:{grpc_port}", http_url, key)
 
 
 def stack_settings(base: Settings, emulator: Emulator, worker_port: int) -> Settings:
@@ -55,7 +74,8 @@ def stack_settings(base: Settings, emulator: Emulator, worker_port: int) -> Sett
             "queue": QUEUE,
             "cloud_tasks_emulator_host": emulator.grpc_address,
             "worker_url": f"http://127.0.0.1:{worker_port}",
-            "auth_oidc": True,
+            "auth": "jwks",  # no front door here: the worker checks signatures itself
+            "worker_callers": [CALLER],
             "oidc_issuer": emulator.http_url,
             "oidc_jwks_url": emulator.jwks_url,
             "batch_files": 4,
@@ -77,3 +97,36 @@ def ingestion_worker(settings: Settings, port: int, log: Path | None = None) -> 
     url = f"http://127.0.0.1:{port}"
     with running(command, f"{url}/health", env=settings.to_env(), log=log) as process:
         yield Worker(url, process)
+
+
+@dataclass(frozen=True)
+class FrontedWorker:
+    """The worker behind the Cloud Run front-door emulator (settings from Terraform)."""
+
+    url: str
+    port: int
+
+    def container_pid(self) -> int:
+        pid = front_door.door_health(self.port)["pid"]
+        assert isinstance(pid, int), pid
+        return pid
+
+
+@contextmanager
+def fronted_worker(
+    settings: Settings, port: int, emulator: Emulator, workdir: Path
+) -> Iterator[FrontedWorker]:
+    """The worker as Cloud Run runs it: private, behind IAM, the tasks identity an invoker.
+    `settings.worker_url` must be the door's URL (port `port`), the audience tasks carry."""
+    door = DoorService(
+        name="thoth-worker",
+        terraform=front_door.TERRAFORM / "ingestion" / "main.tf",
+        port=port,
+        command=[sys.executable, "-m", "thoth.cli.main", "worker"],
+        env=front_door.container_env(settings.model_copy(update={"auth": "iam"})),
+        issuers=[emulator.http_url],
+        members=front_door.worker_members(settings, [CALLER]),
+    )
+    workdir.mkdir(parents=True, exist_ok=True)
+    with front_door.running([door], workdir):
+        yield FrontedWorker(f"http://127.0.0.1:{port}", port)

@@ -185,3 +185,37 @@ def test_parsed_markdown_round_trip() -> None:
     assert_fit(chunks, 100)
     assert {c.heading for c in chunks} == {"Leave"}
     assert all(c.embed_text.startswith("Leave\nLeave\n\n") for c in chunks)
+
+
+class CountingWordCounter(WordCounter):
+    """WordCounter that remembers the longest text it was asked to count."""
+
+    def __init__(self) -> None:
+        self.longest = 0
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        self.longest = max([self.longest, *map(len, texts)])
+        return super().count_many(texts)
+
+
+def test_a_giant_word_is_split_by_characters_and_never_counted_whole() -> None:
+    counter = CountingWordCounter()
+    doc = doc_of(Block(("S",), "x" * 50_000))
+    chunks = chunk_document(doc, "s", counter, 50, 0, max_chars=1000)
+    assert "".join(c.text for c in chunks) == "x" * 50_000
+    assert max(len(c.text) for c in chunks) <= 1000
+    assert counter.longest <= 1000 + len("Guide\nS\n\n")
+
+
+def test_chunks_of_few_tokens_are_still_bounded_in_characters() -> None:
+    long_words = " ".join(f"{i:04d}" + "y" * 400 for i in range(40))  # 40 tokens, 16 KB
+    chunks = chunk_document(doc_of(Block(("S",), long_words)), "s", COUNTER, 200, 0, max_chars=2000)
+    assert len(chunks) > 1
+    assert all(len(c.text) <= 2000 for c in chunks)
+    assert " ".join(c.text for c in chunks) == long_words
+
+
+def test_a_huge_heading_is_clipped_to_its_deepest_end() -> None:
+    heading = "h" * 10_000 + "END"
+    [only] = chunk_document(doc_of(Block((heading,), "body")), "s", COUNTER, 50, 0, max_chars=400)
+    assert only.heading.endswith("END") and len(only.heading) <= 100

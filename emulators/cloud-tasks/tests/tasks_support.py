@@ -223,24 +223,39 @@ def _make_handler(target: Target) -> type[BaseHTTPRequestHandler]:
                 target.seen[key] = target.seen.get(key, 0) + 1
                 nth = target.seen[key]
             try:
-                status = self._behave(nth)
+                status, extra = self._behave(nth)
             finally:
                 with target.lock:
                     target.in_flight -= 1
             try:
                 self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
             except OSError:
                 pass
 
-        def _behave(self, nth: int) -> int:
+        def _behave(self, nth: int) -> tuple[int, dict[str, str]]:
             parts = self.path.split("?")[0].strip("/").split("/")
             kind, arg = parts[0], (parts[1] if len(parts) > 1 else "")
+            if kind == "redirect":
+                return 302, {"Location": f"/redirected/{arg}"}
+            if kind == "retry-after" and nth == 1:
+                return 503, {"Retry-After": arg}
+            if kind == "sequence":
+                statuses = [int(s) for s in arg.split(",")]
+                return statuses[min(nth, len(statuses)) - 1], {}
+            return self._status(kind, arg, nth), {}
+
+        def _status(self, kind: str, arg: str, nth: int) -> int:
             if kind == "status":
                 return int(arg)
             if kind == "sleep":
                 time.sleep(float(arg))
+            if kind == "slow-fail":
+                time.sleep(float(arg))
+                return 500
             if kind == "sleep-first" and nth == 1:
                 time.sleep(float(arg))
             if kind == "flaky" and nth <= int(arg):

@@ -49,7 +49,10 @@ def _bad_tasks(queue: str) -> list[tuple[dict, type[Exception]]]:
         ({"name": f"{queue}/tasks/bad.dot", "http_request": {"url": url}}, invalid),
         ({"name": f"{queue}/tasks/" + "a" * 501, "http_request": {"url": url}}, invalid),
         ({"name": f"{PARENT}/queues/other/tasks/t", "http_request": {"url": url}}, invalid),
-        ({"http_request": {"url": url, "body": b"x" * (1024 * 1024 + 1)}}, invalid),
+        ({"http_request": {"url": url, "body": b"x" * (100 * 1024 + 1)}}, invalid),
+        ({"http_request": {"url": url, "headers": {"X-Big": "v" * (80 * 1024)}}}, invalid),
+        # 700 spaces are 2100 characters once percent-encoded: over the 2083 limit
+        ({"http_request": {"url": url + " " * 700}}, invalid),
         ({"http_request": {"url": url}, "dispatch_deadline": timedelta(seconds=5)}, invalid),
         ({"http_request": {"url": url}, "dispatch_deadline": timedelta(minutes=31)}, invalid),
         (
@@ -79,10 +82,10 @@ def test_invalid_tasks_rejected(client, make_queue, emulator) -> None:
         client.get_task(name=f"{queue.name}/tasks/nope")
     with pytest.raises(exceptions.InvalidArgument):
         client.list_tasks(request={"parent": queue.name, "page_token": "%%%"})
-    # A 1 MB body is allowed; the server is still healthy after all of that.
+    # A body just under the 100KB task limit is allowed; the server is still healthy after all.
     ok = client.create_task(
         parent=queue.name,
-        task={"http_request": {"url": "http://127.0.0.1:9/x", "body": b"x" * 1000_000}},
+        task={"http_request": {"url": "http://127.0.0.1:9/x", "body": b"x" * 100_000}},
     )
     client.delete_task(name=ok.name)
     assert emulator.get_json("/health")["status"] == "ok"

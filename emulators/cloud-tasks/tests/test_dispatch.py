@@ -60,7 +60,8 @@ def test_retries_follow_documented_backoff(client, make_queue, target: Target) -
     for gap, expected in zip(gaps, [0.2, 0.4, 0.8, 1.6], strict=True):
         assert expected - 0.05 <= gap <= expected * 1.3 + 0.15, (gaps, expected)
     assert [r.headers["X-CloudTasks-TaskRetryCount"] for r in got] == ["0", "1", "2", "3", "4"]
-    assert [r.headers["X-CloudTasks-TaskExecutionCount"] for r in got] == ["0", "1", "2", "3", "4"]
+    # 5xx responses are not executions (Cloud Tasks' handler docs)
+    assert [r.headers["X-CloudTasks-TaskExecutionCount"] for r in got] == ["0"] * 5
     assert got[1].headers["X-CloudTasks-TaskPreviousResponse"] == "500"
     time.sleep(0.6)  # max_attempts reached: the task is dropped, no sixth attempt
     assert len(target.received("/status/500")) == 5
@@ -129,14 +130,15 @@ def test_many_tasks_dispatch_concurrently(client, make_queue, target: Target) ->
 
 def test_max_dispatches_per_second_respected(client, make_queue, target: Target) -> None:
     queue = make_queue(rate_limits={"max_dispatches_per_second": 10}, paused=True)
-    assert queue.rate_limits.max_burst_size == 2
-    for _ in range(20):
+    assert queue.rate_limits.max_burst_size == 10
+    for _ in range(30):
         client.create_task(parent=queue.name, task={"http_request": {"url": target.url("/rate")}})
     client.resume_queue(name=queue.name)
-    got = target.wait_count("/rate", 20, timeout=10)
+    got = target.wait_count("/rate", 30, timeout=10)
     span = got[-1].at - got[0].at
-    # burst of 2, then 18 more at 10/s: about 1.8 s
-    assert 1.5 <= span <= 3.0, span
+    # a burst of 10, then 20 more at 10/s: about 2 s
+    assert 1.7 <= span <= 3.2, span
+    assert got[9].at - got[0].at < 0.5
 
 
 def test_rate_limit_update_takes_effect_on_running_queue(client, make_queue, target) -> None:
@@ -186,3 +188,116 @@ def test_dispatch_deadline_is_enforced(client, make_queue, target: Target) -> No
     assert second.headers["X-CloudTasks-TaskRetryCount"] == "1"
     assert second.headers["X-CloudTasks-TaskRetryReason"] == "DEADLINE_EXCEEDED"
     assert "X-CloudTasks-TaskPreviousResponse" not in second.headers
+
+
+def test_headers_ignored_replaced_or_passed(client, make_queue, target: Target) -> None:
+    queue = make_queue()
+    queue_id = queue.name.rsplit("/", 1)[1]
+    client.create_task(
+        parent=queue.name,
+        task={
+            "name": f"{queue.name}/tasks/real",
+            "http_request": {
+                "url": target.url("/reserved"),
+                "body": b"raw bytes",
+                "headers": {
+                    "Host": "evil.example",
+                    "User-Agent": "mine",
+                    "X-CloudTasks-TaskName": "forged",
+                    "x-cloudtasks-queuename": "forged",
+                    "X-Google-Thing": "1",
+                    "X-AppEngine-Country": "ZZ",
+                    "Authorization": "Bearer caller-token",
+                    "X-Keep": "kept",
+                },
+            },
+        },
+    )
+    (got,) = target.wait_count("/reserved", 1)
+    h = {k.lower(): v for k, v in got.headers.items()}
+    assert [k for k in got.headers if k.lower() == "x-cloudtasks-queuename"] == [
+        "X-CloudTasks-QueueName"
+    ]
+    assert h["x-cloudtasks-queuename"] == queue_id and h["x-cloudtasks-taskname"] == "real"
+    assert h["host"] == f"127.0.0.1:{target.server.server_port}"
+    assert h["user-agent"] == "Google-Cloud-Tasks"
+    assert "x-google-thing" not in h and "x-appengine-country" not in h
+    assert h["authorization"] == "Bearer caller-token"  # no token configured: kept
+    assert h["x-keep"] == "kept"
+    assert "content-type" not in h  # "Content-Type won't be set by Cloud Tasks"
+    assert got.body == b"raw bytes"
+
+
+def test_token_replaces_caller_authorization(client, make_queue, target: Target) -> None:
+    queue = make_queue()
+    client.create_task(
+        parent=queue.name,
+        task={
+            "http_request": {
+                "url": target.url("/authz"),
+                "headers": {"Authorization": "Bearer caller-token"},
+                "oidc_token": {"service_account_email": "sa@p.iam.gserviceaccount.com"},
+            }
+        },
+    )
+    (got,) = target.wait_count("/authz", 1)
+    values = [v for k, v in got.headers.items() if k.lower() == "authorization"]
+    assert len(values) == 1 and values[0].startswith("Bearer ey")
+
+
+def test_execution_count_excludes_5xx(client, make_queue, target: Target) -> None:
+    queue = make_queue(retry_config={"min_backoff": timedelta(seconds=0.05)})
+    task = client.create_task(
+        parent=queue.name, task={"http_request": {"url": target.url("/sequence/503,404,200")}}
+    )
+    got = target.wait_count("/sequence", 3)
+    assert [r.headers["X-CloudTasks-TaskRetryCount"] for r in got] == ["0", "1", "2"]
+    assert [r.headers["X-CloudTasks-TaskExecutionCount"] for r in got] == ["0", "0", "1"]
+    assert [r.headers.get("X-CloudTasks-TaskPreviousResponse") for r in got] == [
+        None,
+        "503",
+        "404",
+    ]
+    time.sleep(0.2)
+    with pytest.raises(exceptions.NotFound):
+        client.get_task(name=task.name)
+
+
+def test_redirect_followed_within_one_attempt(client, make_queue, target: Target) -> None:
+    queue = make_queue(paused=True)
+    task = client.create_task(
+        parent=queue.name, task={"http_request": {"url": target.url("/redirect/x")}}
+    )
+    client.resume_queue(name=queue.name)
+    (arrived,) = target.wait_count("/redirected/x", 1)
+    assert arrived.headers["X-CloudTasks-TaskRetryCount"] == "0"
+    time.sleep(0.2)
+    assert len(target.received("/redirect/")) == 1
+    with pytest.raises(exceptions.NotFound):  # completed by the 2xx after the redirect
+        client.get_task(name=task.name)
+
+
+def test_retry_after_pushes_the_retry_later(client, make_queue, target: Target) -> None:
+    queue = make_queue(retry_config={"min_backoff": timedelta(seconds=0.1)})
+    client.create_task(
+        parent=queue.name, task={"http_request": {"url": target.url("/retry-after/2")}}
+    )
+    first, second = target.wait_count("/retry-after", 2, timeout=5)
+    assert 1.9 <= second.at - first.at <= 2.6
+
+
+def test_failed_attempt_without_response_is_complete(client, make_queue) -> None:
+    queue = make_queue(retry_config={"min_backoff": timedelta(seconds=30)})
+    task = client.create_task(
+        parent=queue.name, task={"http_request": {"url": f"http://127.0.0.1:{free_port()}/x"}}
+    )
+    got = wait_for(
+        lambda: (
+            (t := client.get_task(name=task.name)).dispatch_count == 1
+            and "response_time" in t.last_attempt
+            and t
+        )
+    )
+    assert got.response_count == 0
+    assert got.last_attempt.response_status.code == 14  # UNAVAILABLE: connection refused
+    assert got.last_attempt.response_time >= got.last_attempt.dispatch_time

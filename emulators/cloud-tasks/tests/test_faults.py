@@ -60,7 +60,7 @@ def test_random_delay(client, make_queue, faults, target: Target) -> None:
         task = client.create_task(
             parent=queue.name, task={"http_request": {"url": target.url("/delay")}}
         )
-        created[task.name.rsplit("/", 1)[1]] = task.create_time.timestamp()
+        created[task.name.rsplit("/", 1)[1]] = task.schedule_time.timestamp()
     got = target.wait_count("/delay", 10)
     lags = [r.at - created[r.task_id] for r in got]
     assert max(lags) > 0.15 and max(lags) < 1.0

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from google.api_core import exceptions
 from google.cloud import tasks_v2
-from tasks_support import Target, start_emulator
+from tasks_support import Target, start_emulator, wait_for
 
 
 def _http(target: Target, path: str = "/ok", **request) -> dict:
@@ -148,12 +148,101 @@ def test_failed_run_task_reschedules_with_backoff(client, make_queue, target: Ta
         retry_config={"min_backoff": timedelta(seconds=5)},
     )
     task = client.create_task(
-        parent=queue.name, task={"http_request": _http(target, "/status/503")}
+        parent=queue.name, task={"http_request": _http(target, "/slow-fail/0.5")}
     )
+    called = time.time()
     client.run_task(name=task.name)
-    target.wait_count("/status/503", 1)
-    time.sleep(0.1)
+    target.wait_count("/slow-fail", 1)
+    time.sleep(0.7)
     after = client.get_task(name=task.name)
     assert after.dispatch_count == 1 and after.response_count == 1
-    assert after.last_attempt.response_status.code == 14  # UNAVAILABLE for HTTP 503
-    assert after.schedule_time.timestamp() > time.time() + 4
+    assert after.last_attempt.response_time.timestamp() >= called + 0.5
+    # "the time that RunTask was called plus the retry delay", not the response time
+    assert abs(after.schedule_time.timestamp() - (called + 5)) < 0.25
+
+
+def test_times_follow_the_reference(client, make_queue, target: Target) -> None:
+    """create_time to the second, a past schedule_time becomes now, deadline to the ms."""
+    queue = make_queue(paused=True)
+    before = time.time()
+    task = client.create_task(
+        parent=queue.name,
+        task={
+            "http_request": _http(target),
+            "schedule_time": datetime.now(UTC) - timedelta(hours=1),
+            "dispatch_deadline": timedelta(seconds=15, microseconds=400),
+        },
+    )
+    created = task.create_time.timestamp()
+    assert created == int(created) and before - 1 < created <= time.time()
+    assert before - 0.01 <= task.schedule_time.timestamp() <= time.time() + 0.01
+    assert task.dispatch_deadline == timedelta(seconds=15)
+
+
+def test_task_retry_config_overrides_the_queue(client, make_queue, target: Target) -> None:
+    queue = make_queue(retry_config={"max_attempts": 50, "min_backoff": timedelta(seconds=30)})
+    task = client.create_task(
+        parent=queue.name,
+        task={
+            "http_request": _http(target, "/status/500"),
+            "retry_config": {
+                "max_attempts": 3,
+                "min_backoff": timedelta(seconds=0.1),
+                "max_backoff": timedelta(seconds=0.1),
+            },
+        },
+    )
+    assert task.retry_config.max_attempts == 3
+    assert task.retry_config.max_doublings == 16  # unset fields take the defaults
+    target.wait_count("/status/500", 3, timeout=5)
+    time.sleep(0.5)
+    assert len(target.received("/status/500")) == 3
+    with pytest.raises(exceptions.NotFound):
+        client.get_task(name=task.name)
+    with pytest.raises(exceptions.InvalidArgument):
+        client.create_task(
+            parent=queue.name,
+            task={"http_request": _http(target), "retry_config": {"max_attempts": -2}},
+        )
+
+
+def test_run_task_dispatches_even_while_running(client, make_queue, target: Target) -> None:
+    queue = make_queue()
+    task = client.create_task(parent=queue.name, task={"http_request": _http(target, "/sleep/1")})
+    wait_for(lambda: target.in_flight == 1)
+    ran = client.run_task(name=task.name)
+    assert ran.dispatch_count == 2
+    wait_for(lambda: target.max_in_flight == 2, timeout=3)
+    target.wait_count("/sleep", 2)
+
+
+def test_tasks_are_deleted_after_the_retention(tmp_path, target: Target) -> None:
+    queue_name = "projects/ret-p/locations/l1/queues/ret"
+    emulator = start_emulator(tmp_path, "--queue", queue_name, "--task-retention-seconds", "2")
+    try:
+        client = emulator.client()
+        client.pause_queue(name=queue_name)
+        waiting = client.create_task(parent=queue_name, task={"http_request": _http(target)})
+        time.sleep(1)
+        assert client.get_task(name=waiting.name).name == waiting.name
+        time.sleep(1.2)
+        with pytest.raises(exceptions.NotFound):
+            client.get_task(name=waiting.name)
+        assert list(client.list_tasks(parent=queue_name)) == []
+
+        client.resume_queue(name=queue_name)
+        client.update_queue(
+            queue={"name": queue_name, "retry_config": {"min_backoff": timedelta(seconds=1)}}
+        )
+        failing = client.create_task(
+            parent=queue_name, task={"http_request": _http(target, "/status/500")}
+        )
+        target.wait_count("/status/500", 1)
+        time.sleep(2.5)
+        # attempts at 0 s and 1 s; the next (at 3 s) would pass the 2 s retention
+        assert len(target.received("/status/500")) == 2
+        with pytest.raises(exceptions.NotFound):
+            client.get_task(name=failing.name)
+        assert '"outcome":"expired"' in emulator.logs()
+    finally:
+        emulator.stop()

@@ -9,9 +9,10 @@ import grpc
 import pytest
 
 from cloud_tasks_emulator import names
+from cloud_tasks_emulator.cli import settings_from_args
 from cloud_tasks_emulator.errors import ApiError
-from cloud_tasks_emulator.queue_config import RetryPolicy
-from cloud_tasks_emulator.service import _guard
+from cloud_tasks_emulator.queue_config import RateConfig, RetryPolicy
+from cloud_tasks_emulator.service import MAX_QUEUE_PAGE, MAX_TASK_PAGE, _guard, _page
 
 
 def test_backoff_matches_documented_example() -> None:
@@ -69,3 +70,24 @@ def test_unexpected_exception_becomes_internal() -> None:
         asyncio.run(_guard(broken)(object(), context))  # type: ignore[arg-type]
     assert context.aborted is not None
     assert context.aborted[0] == grpc.StatusCode.INTERNAL and "boom" in context.aborted[1]
+
+
+def test_list_page_sizes_are_capped_at_the_documented_maxima() -> None:
+    keys = [f"k{i:05d}" for i in range(MAX_QUEUE_PAGE + 1)]
+    page, token = _page(keys, 0, "", MAX_QUEUE_PAGE)
+    assert (MAX_QUEUE_PAGE, MAX_TASK_PAGE) == (9800, 1000)
+    assert len(page) == 9800 and token
+    page, token = _page(keys, 50_000, "", MAX_TASK_PAGE)
+    assert len(page) == 1000 and token
+
+
+def test_cli_defaults_follow_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("TOMBSTONE_SECONDS", "TASK_RETENTION_SECONDS"):
+        monkeypatch.delenv(f"CLOUD_TASKS_EMULATOR_{variable}", raising=False)
+    settings = settings_from_args([])
+    assert settings.tombstone_seconds == 24 * 3600  # IDs "can take up to 24 hours" to free
+    assert settings.task_retention_seconds == 31 * 24 * 3600  # tasks live 31 days at most
+
+
+def test_max_burst_size_at_least_the_rate() -> None:
+    assert [RateConfig(rate).max_burst_size for rate in (0.5, 5, 10.5, 500)] == [1, 5, 11, 500]

@@ -41,6 +41,10 @@ class Embedder:
         self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
 
+    def tokenizer_json(self) -> str:
+        """The counting tokenizer, serialized: parse children count with it, without the model."""
+        return str(self._tokenizer.to_str())
+
     def count(self, text: str) -> int:
         return self.count_many([text])[0]
 

@@ -8,10 +8,16 @@ together; a block too big for one chunk is split:
 - a table by rows, its header row repeated at the top of every piece.
 Token counts are taken once per piece and summed; each final `embed_text` is then counted
 exactly, and the rare chunk over the limit is split again with a tighter budget.
+
+Chunks are bounded in characters too (`max_chars`): WordPiece turns a word of any length into
+one [UNK] token, so tokens alone would let a 9 MB "word" become one chunk. A piece longer than
+`max_chars` is split without being counted, so the tokenizer never sees more than `max_chars`
+of one text at a time (tokenizing a 9 MB paragraph whole took ~2 GiB).
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
@@ -24,6 +30,8 @@ from thoth.parsing.document import Block, ParsedDocument
 
 _MIN_MAX_TOKENS = 16
 _MAX_RESPLITS = 8
+DEFAULT_MAX_CHARS = 4000  # ~3x an English chunk of 256 word pieces: honest text never hits it
+_TOO_BIG = 1 << 40  # the token count given to a text too long to be counted at all
 
 
 @dataclass(frozen=True)
@@ -79,18 +87,23 @@ def chunk_document(
     counter: TokenCounter,
     max_tokens: int,
     overlap_tokens: int = 32,
+    max_chars: int = DEFAULT_MAX_CHARS,
 ) -> list[Chunk]:
-    """Split a parsed document into chunks whose embed_text fits `max_tokens`."""
+    """Split a parsed document into chunks whose embed_text fits `max_tokens` and whose text
+    is at most `max_chars` long."""
     if max_tokens < _MIN_MAX_TOKENS:
         raise ValueError(f"max_tokens must be at least {_MIN_MAX_TOKENS}")
-    sizer = _Sizer(counter)
+    if max_chars < _MIN_MAX_TOKENS:
+        raise ValueError(f"max_chars must be at least {_MIN_MAX_TOKENS}")
+    sizer = _Sizer(counter, max_chars)
     blocks = [block for block in doc.blocks if block.text.strip()]
     counted = zip(blocks, sizer.content_many([block.text for block in blocks]), strict=True)
     sections = [
-        (" > ".join(path), list(section))
+        (_clip_heading(" > ".join(path), max_chars), list(section))
         for path, section in groupby(counted, key=lambda pair: pair[0].heading_path)
     ]
-    prefixes = _fit_prefixes(doc.title, [heading for heading, _ in sections], counter, max_tokens)
+    title = doc.title[: max_chars // 4]
+    prefixes = _fit_prefixes(title, [heading for heading, _ in sections], counter, max_tokens)
     drafts: list[_Draft] = []
     for (heading, section), (prefix, prefix_tokens) in zip(sections, prefixes, strict=True):
         budget = max_tokens - prefix_tokens
@@ -101,16 +114,32 @@ def chunk_document(
 
 
 class _Sizer:
-    """Token counts without the special tokens, so the counts of pieces can be summed."""
+    """Token counts without the special tokens, so the counts of pieces can be summed.
+    A text longer than `max_chars` is not counted: it is `_TOO_BIG`, so it gets split."""
 
-    def __init__(self, counter: TokenCounter) -> None:
+    def __init__(self, counter: TokenCounter, max_chars: int) -> None:
         self.counter = counter
+        self.max_chars = max_chars
         self.specials = counter.count("")
 
+    def narrower(self, max_chars: int) -> _Sizer:
+        narrow = copy.copy(self)
+        narrow.max_chars = max_chars
+        return narrow
+
     def content_many(self, texts: Sequence[str]) -> list[int]:
-        if not texts:
-            return []
-        return [count - self.specials for count in self.counter.count_many(texts)]
+        short = [text for text in texts if len(text) <= self.max_chars]
+        counts = iter(self.counter.count_many(short) if short else [])
+        return [
+            next(counts) - self.specials if len(text) <= self.max_chars else _TOO_BIG
+            for text in texts
+        ]
+
+
+def _clip_heading(heading: str, max_chars: int) -> str:
+    """The deepest end of a heading path, at most a quarter of a chunk's characters."""
+    limit = max_chars // 4
+    return heading if len(heading) <= limit else heading[len(heading) - limit :]
 
 
 def _prefix(title: str, heading: str) -> str:
@@ -155,31 +184,36 @@ class _Splitter:
                 pieces.append(_Piece(block.text, tokens, "\n\n"))
             else:
                 pieces.extend(self.split_block(block))
-        return [piece.text for piece in _pack(pieces, self.budget, overlap=0)]
+        return [piece.text for piece in self._pack(pieces, overlap=0)]
 
     def split_block(self, block: Block) -> list[_Piece]:
         if block.kind == "table":
             return self._split_table(block.text)
         if block.kind == "code":
-            return _pack(self._atoms(block.text, _CODE_LEVELS, self.budget), self.budget, 0)
+            return self._pack(self._atoms(block.text, _CODE_LEVELS, self.budget), 0)
         atoms = self._atoms(block.text, _TEXT_LEVELS, self.budget)
-        return _pack(atoms, self.budget, self.overlap)
+        return self._pack(atoms, self.overlap)
 
     def _split_table(self, text: str) -> list[_Piece]:
         header, _, rows = text.partition("\n")
         [header_tokens] = self.sizer.content_many([header])
         budget = self.budget - header_tokens
-        if not rows or budget < self.budget // 2:  # no room to repeat the header
-            return _pack(self._atoms(text, _CODE_LEVELS, self.budget), self.budget, 0)
-        pieces = _pack(self._atoms(rows, _CODE_LEVELS, budget), budget, 0)
+        room = self.sizer.max_chars - len(header) - 1
+        if not rows or budget < self.budget // 2 or room < self.sizer.max_chars // 2:
+            return self._pack(self._atoms(text, _CODE_LEVELS, self.budget), 0)
+        rows_splitter = _Splitter(self.sizer.narrower(room), budget, 0)
+        pieces = rows_splitter._pack(rows_splitter._atoms(rows, _CODE_LEVELS, budget), 0)
         return [_Piece(f"{header}\n{p.text}", header_tokens + p.tokens, "\n\n") for p in pieces]
+
+    def _pack(self, pieces: Sequence[_Piece], overlap: int) -> list[_Piece]:
+        return _pack(pieces, self.budget, self.sizer.max_chars, overlap)
 
     def _atoms(
         self, text: str, levels: Sequence[_Level], budget: int, sep: str = "\n\n"
     ) -> list[_Piece]:
         """Pieces of `text`, each within `budget`, split at the coarsest level that works."""
         if not levels:
-            return self._characters(text, budget, sep, max(1, budget))
+            return self._characters(text, budget, sep, max(1, min(budget, self.sizer.max_chars)))
         level, finer = levels[0], levels[1:]
         parts = [part for part in level.pattern.split(text) if part]
         if len(parts) <= 1:  # this level does not split it: no need to count it again
@@ -211,16 +245,22 @@ class _Splitter:
         return atoms
 
 
-def _pack(pieces: Sequence[_Piece], budget: int, overlap: int) -> list[_Piece]:
-    """Greedily join consecutive pieces while their token sum stays within budget."""
+def _pack(pieces: Sequence[_Piece], budget: int, max_chars: int, overlap: int) -> list[_Piece]:
+    """Greedily join consecutive pieces while their token sum stays within budget and their
+    joined text within max_chars."""
     packed: list[_Piece] = []
     current: list[_Piece] = []
-    total = 0
+    total = chars = 0
     for piece in pieces:
-        if current and total + piece.tokens > budget:
+        if current and (
+            total + piece.tokens > budget or chars + len(piece.sep) + len(piece.text) > max_chars
+        ):
             packed.append(_join(current))
-            current = _tail(current, min(overlap, budget - piece.tokens))
+            room = max_chars - len(piece.sep) - len(piece.text)
+            current = _tail(current, min(overlap, budget - piece.tokens), room)
             total = sum(p.tokens for p in current)
+            chars = len(_join(current).text) if current else 0
+        chars += (len(piece.sep) if current else 0) + len(piece.text)
         current.append(piece)
         total += piece.tokens
     if current:
@@ -228,12 +268,14 @@ def _pack(pieces: Sequence[_Piece], budget: int, overlap: int) -> list[_Piece]:
     return packed
 
 
-def _tail(pieces: Sequence[_Piece], limit: int) -> list[_Piece]:
-    """The last pieces (never all of them) whose tokens fit `limit`: the overlap."""
+def _tail(pieces: Sequence[_Piece], limit: int, room: int) -> list[_Piece]:
+    """The last pieces (never all of them) whose tokens fit `limit` and characters `room`:
+    the overlap."""
     tail: list[_Piece] = []
-    total = 0
+    total = chars = 0
     for piece in reversed(pieces[1:]):
-        if total + piece.tokens > limit:
+        chars += len(piece.text) + len(piece.sep)
+        if total + piece.tokens > limit or chars > room:
             break
         tail.append(piece)
         total += piece.tokens
@@ -259,7 +301,7 @@ def _fit(
             raise RuntimeError(f"cannot fit a chunk in {max_tokens} tokens")
         # Shrink by the excess, and by at least a quarter so retries always converge.
         budget = max(1, min(draft.budget - (count - max_tokens), draft.budget * 3 // 4))
-        splitter = _Splitter(sizer, budget, overlap)
+        splitter = _Splitter(sizer, budget, overlap)  # keeps sizer.max_chars
         bodies = [piece.text for piece in splitter.split_block(Block((), draft.body))]
         smaller = [_Draft(draft.heading, draft.prefix, body, budget) for body in bodies]
         fitted.extend(_fit(smaller, sizer, max_tokens, overlap, retries - 1))

@@ -45,7 +45,7 @@ class TaskQueue:
 
     @property
     def audience(self) -> str:
-        return self.settings.task_audience
+        return self.settings.worker_audience
 
     def task_name(self, name: str) -> str:
         return f"{self.settings.queue_path}/tasks/{name}"

@@ -17,8 +17,13 @@ from thoth.parsing.metadata import json_safe
 from thoth.parsing.sections import SectionBuilder
 from thoth.parsing.tables import render_table
 
-# A .docx is a zip: refuse archives that inflate to far more than any handbook page.
-_MAX_INFLATED_BYTES = 200_000_000
+# A .docx is a zip; these are checked in its directory before anything is inflated (zipfile
+# never inflates a member past its declared size). A 300-page manual's document.xml is ~10 MB
+# and inflates 5-15x; a 150 KB bomb inflating to 50 MB took 110 s and 1 GB to parse.
+_MAX_INFLATED_BYTES = 64_000_000
+_MAX_PART_BYTES = 32_000_000
+_MAX_RATIO = 100
+_RATIO_FROM_BYTES = 1_000_000  # small parts (styles, settings) may compress very well
 _HEADING_STYLE = re.compile(r"^Heading (\d)$")
 _CORE_FIELDS = ("title", "author", "subject", "keywords", "category", "created", "modified")
 
@@ -47,8 +52,25 @@ def parse_docx(path: str, data: bytes) -> ParsedDocument:
 
 def _check_zip(data: bytes) -> None:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        if sum(info.file_size for info in archive.infolist()) > _MAX_INFLATED_BYTES:
-            raise ParseError("DOCX inflates too large")
+        parts = archive.infolist()
+    total = sum(info.file_size for info in parts)
+    if total > _MAX_INFLATED_BYTES:
+        raise ParseError(f"DOCX inflates to {_mb(total)}, over {_mb(_MAX_INFLATED_BYTES)}")
+    for info in parts:
+        if info.file_size > _MAX_PART_BYTES:
+            raise ParseError(
+                f"DOCX part {info.filename[:100]} inflates to {_mb(info.file_size)}, "
+                f"over {_mb(_MAX_PART_BYTES)}"
+            )
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > _RATIO_FROM_BYTES and ratio > _MAX_RATIO:
+            raise ParseError(
+                f"DOCX part {info.filename[:100]} inflates {ratio:.0f}x, over {_MAX_RATIO}x"
+            )
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
 
 
 def _add(builder: SectionBuilder, item: Paragraph | Table) -> None:

@@ -4,6 +4,12 @@ Frontmatter becomes metadata (broken YAML: metadata={} and the body kept). Hugo 
 are removed but the text between them kept; HTML fragments are reduced to their text. Each
 top-level paragraph, list or quote is one "text" block; every code fence is one "code"
 block and every table one "table" block, wherever they are nested.
+
+markdown-it-py tries every `[` as a link label and scans ahead for its `]`, through up to
+maxNesting levels: ~200 µs per `[` that never closes (2 MB of `[` took 94-200 s), against
+~30 µs per link that does. A document with more `[` than any honest page fails before
+parsing, with the reason; other slow marks (`*`, `<`: ~30 µs each) are left to the parse
+budget's deadline.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from thoth.parsing.decode import decode_text
-from thoth.parsing.document import BlockKind, ParsedDocument, title_from_path
+from thoth.parsing.document import BlockKind, ParsedDocument, ParseError, title_from_path
 from thoth.parsing.front_matter import split_frontmatter
 from thoth.parsing.html import fragment_text
 from thoth.parsing.sections import SectionBuilder
@@ -26,6 +32,7 @@ from thoth.parsing.tables import render_table
 _MAX_NESTING = 120
 # Bounded and brace-free, so an unclosed `{{<` cannot make the scan quadratic.
 _SHORTCODE = re.compile(r"\{\{[<%][^{}]{0,2000}?[>%]\}\}")
+_MAX_BRACKETS = 50_000  # ~10 s if none closes; the largest page of the corpora has 334
 
 # markdown-it-py parsers keep per-parse state: sharing one between the worker's threads made
 # concurrent batches fail ("none of the block rules matched"). One parser per thread.
@@ -43,6 +50,7 @@ def _parser() -> MarkdownIt:
 
 def parse_markdown(path: str, data: bytes) -> ParsedDocument:
     metadata, body = split_frontmatter(decode_text(data))
+    _check_brackets(body)
     walker = _Walker()
     walker.walk(_parser().parse(body))
     return ParsedDocument(
@@ -51,6 +59,14 @@ def parse_markdown(path: str, data: bytes) -> ParsedDocument:
         metadata=metadata,
         blocks=walker.builder.blocks,
     )
+
+
+def _check_brackets(body: str) -> None:
+    brackets = body.count("[")
+    if brackets > _MAX_BRACKETS:
+        raise ParseError(
+            f"markdown has {brackets:,} `[`, over {_MAX_BRACKETS:,} (too slow to parse as links)"
+        )
 
 
 def _title(metadata: dict[str, Any]) -> str:

@@ -70,6 +70,7 @@ class IndexCache:
         self._lock = threading.Lock()
         self._errors: dict[str, str] = {}
         self._last_refresh: datetime | None = None
+        self._first_refresh_done = threading.Event()
         self._pending: concurrent.futures.Future[bool] | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -106,10 +107,22 @@ class IndexCache:
         return self._store
 
     # --- refreshing -----------------------------------------------------------------
+    @property
+    def first_refresh_done(self) -> bool:
+        """Whether the first look at the store has ended (loaded, found nothing, or failed
+        and recorded why): what a startup probe waits for."""
+        return self._first_refresh_done.is_set()
+
     def refresh(self) -> bool:
         """Check every source's pointer once and load what changed (blocking). Returns True
         when any source now serves a different version. Never raises for store or snapshot
         failures: they are recorded in `status().errors` and the last good index stays."""
+        try:
+            return self._refresh()
+        finally:
+            self._first_refresh_done.set()
+
+    def _refresh(self) -> bool:
         with self._lock:
             changed = False
             try:
@@ -143,6 +156,7 @@ class IndexCache:
                 asyncio.shield(asyncio.wrap_future(self._pending)), timeout
             )
         except TimeoutError:
+            self._first_refresh_done.set()
             self._errors[STORE] = (
                 f"index store did not answer within {timeout:g}s; serving the last good index"
             )

@@ -149,8 +149,19 @@ resource "google_cloud_run_v2_service" "worker" {
         value = google_service_account.tasks.email
       }
       env {
-        name  = "THOTH_AUTH_OIDC"
-        value = "true"
+        # Behind Cloud Run IAM: the worker reads the claims of the token IAM forwarded
+        # (signature removed) and never re-verifies a signature (docs/design.md §7).
+        name  = "THOTH_AUTH"
+        value = "iam"
+      }
+      env {
+        # Who may call /v1: the scheduler, the deployer and the listed invokers, by email
+        # (IAM members are "user:EMAIL" or "serviceAccount:EMAIL").
+        name = "THOTH_WORKER_CALLERS"
+        value = join(",", concat(
+          [google_service_account.scheduler.email, split(":", var.deployer_member)[1]],
+          [for member in var.invoker_members : split(":", member)[1]],
+        ))
       }
       env {
         # What the worker expects in `aud` and what it asks Cloud Tasks to put there; the

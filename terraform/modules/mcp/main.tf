@@ -92,11 +92,13 @@ resource "google_cloud_run_v2_service" "mcp" {
         }
       }
 
-      # /health answers at once (the model and the index load in the background); /ready
-      # says when search works. Startup allows 2 minutes, liveness restarts a wedged process.
+      # With cpu_idle the instance has CPU only during startup and requests, so /startup holds
+      # traffic until the model is loaded and the first index refresh has ended (loading in
+      # the background after /health would crawl between requests). Startup allows 2 minutes,
+      # liveness (/health) restarts a wedged process.
       startup_probe {
         http_get {
-          path = "/health"
+          path = "/startup"
         }
         initial_delay_seconds = 0
         period_seconds        = 5

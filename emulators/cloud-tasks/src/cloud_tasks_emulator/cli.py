@@ -67,8 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tombstone-seconds",
         type=float,
-        default=float(_env("TOMBSTONE_SECONDS", "3600")),
+        default=float(_env("TOMBSTONE_SECONDS", "86400")),
         help="task-name de-duplication window [env CLOUD_TASKS_EMULATOR_TOMBSTONE_SECONDS]",
+    )
+    p.add_argument(
+        "--task-retention-seconds",
+        type=float,
+        default=float(_env("TASK_RETENTION_SECONDS", str(31 * 24 * 3600))),
+        help="age at which a task is deleted, dispatched or not (default 31 days) "
+        "[env CLOUD_TASKS_EMULATOR_TASK_RETENTION_SECONDS]",
     )
     p.add_argument(
         "--log-format",
@@ -127,6 +134,8 @@ def settings_from_args(argv: Sequence[str] | None = None) -> Settings:
         parser.error(str(exc))
     if args.tombstone_seconds < 0:
         parser.error("--tombstone-seconds must be >= 0")
+    if args.task_retention_seconds <= 0:
+        parser.error("--task-retention-seconds must be > 0")
     return Settings(
         host=args.host,
         port=args.port,
@@ -134,6 +143,7 @@ def settings_from_args(argv: Sequence[str] | None = None) -> Settings:
         queues=queues,
         issuer=args.issuer,
         tombstone_seconds=args.tombstone_seconds,
+        task_retention_seconds=args.task_retention_seconds,
         log_format=args.log_format,
         faults=faults,
         signing_key=Path(args.signing_key) if args.signing_key else None,

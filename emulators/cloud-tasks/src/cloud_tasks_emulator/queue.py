@@ -14,11 +14,12 @@ from google.cloud import tasks_v2
 
 from . import task as task_mod
 from .faults import Faults
+from .http_target import HttpTargetOverride
 from .log import DispatchLog
 from .names import QueueName
 from .oidc import TokenIssuer
-from .queue_config import RateConfig, RetryPolicy
-from .task import TaskState
+from .queue_config import LoggingConfig, RateConfig, RetryPolicy
+from .task import AttemptRecord, TaskState
 
 
 @dataclass
@@ -30,6 +31,7 @@ class DispatchContext:
     faults: Faults
     log: DispatchLog
     tombstone_seconds: float
+    task_retention_seconds: float = 31 * 24 * 3600.0
 
 
 class TokenBucket:
@@ -69,11 +71,14 @@ class Queue:
         rate: RateConfig,
         retry: RetryPolicy,
         ctx: DispatchContext,
+        logging: LoggingConfig | None = None,
         paused: bool = False,
     ) -> None:
         self.name = name
         self.rate = rate
         self.retry = retry
+        self.logging = logging or LoggingConfig()
+        self.http_target: HttpTargetOverride | None = None
         self.ctx = ctx
         self.paused = paused
         self.purge_time: float | None = None
@@ -106,9 +111,10 @@ class Queue:
 
     # ---- configuration ---------------------------------------------------------------------
 
-    def configure(self, rate: RateConfig, retry: RetryPolicy) -> None:
+    def configure(self, rate: RateConfig, retry: RetryPolicy, logging: LoggingConfig) -> None:
         self.rate = rate
         self.retry = retry
+        self.logging = logging
         self._bucket.configure(rate.max_dispatches_per_second, rate.max_burst_size)
         self._wake.set()
 
@@ -126,6 +132,11 @@ class Queue:
         )
         if self.purge_time is not None:
             queue.purge_time = task_mod.to_datetime(self.purge_time)
+        logging = self.logging.to_proto()
+        if logging is not None:
+            queue.stackdriver_logging_config = logging
+        if self.http_target is not None:
+            queue.http_target = self.http_target.proto
         return queue
 
     # ---- tasks -----------------------------------------------------------------------------
@@ -142,6 +153,20 @@ class Queue:
     def _expire_tombstones(self, now: float) -> None:
         if len(self.tombstones) > 10_000:
             self.tombstones = {k: v for k, v in self.tombstones.items() if v > now}
+
+    def expires_at(self, state: TaskState) -> float:
+        return state.create_time + self.ctx.task_retention_seconds
+
+    def get(self, task_id: str, now: float) -> TaskState | None:
+        """The live task with this id; a task past its retention is deleted on sight."""
+        state = self.tasks.get(task_id)
+        if state is not None and now >= self.expires_at(state) and not state.in_flight:
+            self.remove(task_id)
+            return None
+        return state
+
+    def live_ids(self, now: float) -> list[str]:
+        return [k for k in list(self.tasks) if self.get(k, now) is not None]
 
     def add(self, state: TaskState) -> None:
         self._expire_tombstones(state.create_time)
@@ -162,11 +187,9 @@ class Queue:
         self.purge_time = time.time()
 
     def run_now(self, state: TaskState) -> None:
-        """RunTask: dispatch immediately, ignoring pause, schedule and rate limits."""
-        if state.in_flight:
-            return
+        """RunTask: dispatch now, even when paused, rate limited, early or already running."""
         state.version += 1
-        self._start_dispatch(state)
+        self._start_dispatch(state, run_at=time.time())
 
     def _push(self, state: TaskState) -> None:
         state.version += 1
@@ -203,9 +226,14 @@ class Queue:
             state = self._peek()
             if state is None:
                 return None
-            delay = state.schedule_time - time.time()
+            now = time.time()
+            delay = state.schedule_time - now
             if delay > 0:
                 return delay
+            if now >= self.expires_at(state):
+                heapq.heappop(self._heap)
+                self._expire(state)
+                continue
             if self.in_flight >= self.rate.max_concurrent_dispatches:
                 return None
             wait = self._bucket.wait_time()
@@ -216,50 +244,49 @@ class Queue:
             self._start_dispatch(state)
         return None
 
-    def _start_dispatch(self, state: TaskState) -> None:
+    def _expire(self, state: TaskState) -> None:
+        self.remove(state.name.task_id)
+        self._log(state, task_mod.Delivery(None, 0.0), 0.0, "expired", "task retention reached")
+
+    def _start_dispatch(self, state: TaskState, run_at: float | None = None) -> None:
         now = time.time()
-        state.begin_attempt(now)
-        headers = task_mod.build_headers(state, self.name.queue_id, self.ctx.issuer, now)
+        attempt = state.begin_attempt(now, run_at)
+        call = self.http_target.apply(state.call) if self.http_target else state.call
+        headers = task_mod.build_headers(state, call, self.name.queue_id, self.ctx.issuer, now)
         self.in_flight += 1
         self.max_in_flight_seen = max(self.max_in_flight_seen, self.in_flight)
-        job = asyncio.get_running_loop().create_task(self._dispatch(state, headers))
+        job = asyncio.get_running_loop().create_task(self._dispatch(state, attempt, call, headers))
         self._dispatches.add(job)
         job.add_done_callback(self._dispatches.discard)
 
-    async def _dispatch(self, state: TaskState, headers: dict[str, str]) -> None:
+    async def _dispatch(
+        self,
+        state: TaskState,
+        attempt: AttemptRecord,
+        call: task_mod.HttpCall,
+        headers: dict[str, str],
+    ) -> None:
         try:
             delay = self.ctx.faults.extra_delay()
             if delay:
                 await asyncio.sleep(delay)
-            result = await task_mod.send(
-                self.ctx.client, state.call, headers, state.dispatch_deadline
-            )
-            succeeded = self._record(state, result)
+            result = await task_mod.send(self.ctx.client, call, headers, state.dispatch_deadline)
+            succeeded = self._record(state, attempt, result)
             if succeeded and self.ctx.faults.duplicate > 1:
-                await self._send_duplicates(state, headers)
+                await self._send_duplicates(state, call, headers)
         finally:
-            state.in_flight = False
+            state.in_flight -= 1
             self.in_flight -= 1
             self._wake.set()
 
-    def _record(self, state: TaskState, result: task_mod.Delivery) -> bool:
+    def _record(self, state: TaskState, attempt: AttemptRecord, result: task_mod.Delivery) -> bool:
         """Update the task after an attempt; returns True when the task completed."""
         now = time.time()
-        attempt = state.last_attempt
-        if attempt is not None:
-            if result.status is not None:
-                attempt.response_time = now
-                attempt.http_status = result.status
-                attempt.rpc_code = task_mod.rpc_code_for_http(result.status)
-                attempt.message = f"HTTP {result.status}"
-            else:
-                timed_out = result.error == "dispatch deadline exceeded"
-                attempt.rpc_code = task_mod.code_of(
-                    grpc.StatusCode.DEADLINE_EXCEEDED if timed_out else grpc.StatusCode.UNAVAILABLE
-                )
-                attempt.message = result.error
+        _finish_attempt(attempt, result, now)
         if result.status is not None:
             state.response_count += 1
+            if result.status < 500:
+                state.execution_count += 1
         ok = result.status is not None and 200 <= result.status < 300
         detail = result.error
         if ok and self.ctx.faults.fail_this_success():
@@ -275,21 +302,27 @@ class Queue:
             return True
         state.previous_response = result.status
         state.retry_reason = _retry_reason(result, detail)
+        policy = state.retry or self.retry
         elapsed = now - (state.first_attempt.dispatch_time if state.first_attempt else now)
-        if self.retry.exhausted(state.dispatch_count, elapsed):
+        if policy.exhausted(state.dispatch_count, elapsed):
             self.remove(state.name.task_id)
             self._log(state, result, latency_ms, "dropped", detail)
             return False
-        state.schedule_time = now + self.retry.backoff(state.dispatch_count)
+        next_time = _next_attempt_time(policy, state.dispatch_count, attempt, result, now)
+        if next_time >= self.expires_at(state):
+            self.remove(state.name.task_id)
+            self._log(state, result, latency_ms, "expired", "task retention reached")
+            return False
+        state.schedule_time = next_time
         self._push(state)
         self._log(state, result, latency_ms, "retry", detail)
         return False
 
-    async def _send_duplicates(self, state: TaskState, headers: dict[str, str]) -> None:
+    async def _send_duplicates(
+        self, state: TaskState, call: task_mod.HttpCall, headers: dict[str, str]
+    ) -> None:
         for _ in range(self.ctx.faults.duplicate - 1):
-            result = await task_mod.send(
-                self.ctx.client, state.call, headers, state.dispatch_deadline
-            )
+            result = await task_mod.send(self.ctx.client, call, headers, state.dispatch_deadline)
             self._log(state, result, result.latency * 1000, "duplicate", "fault injected")
 
     def _log(
@@ -310,6 +343,36 @@ class Queue:
             url=state.call.url,
             detail=detail,
         )
+
+
+def _finish_attempt(attempt: AttemptRecord, result: task_mod.Delivery, now: float) -> None:
+    # An attempt that ended without a response has still ended, so its status is meaningful.
+    attempt.response_time = now
+    if result.status is not None:
+        attempt.http_status = result.status
+        attempt.rpc_code = task_mod.rpc_code_for_http(result.status)
+        attempt.message = f"HTTP {result.status}"
+        return
+    timed_out = result.error == "dispatch deadline exceeded"
+    attempt.rpc_code = task_mod.code_of(
+        grpc.StatusCode.DEADLINE_EXCEEDED if timed_out else grpc.StatusCode.UNAVAILABLE
+    )
+    attempt.message = result.error
+
+
+def _next_attempt_time(
+    policy: RetryPolicy,
+    failures: int,
+    attempt: AttemptRecord,
+    result: task_mod.Delivery,
+    now: float,
+) -> float:
+    """Backoff from the failure, or from the RunTask call; a Retry-After may push it later."""
+    base = attempt.run_at if attempt.run_at is not None else now
+    later = base + policy.backoff(failures)
+    if result.retry_after is not None:
+        later = max(later, now + result.retry_after)
+    return later
 
 
 def _retry_reason(result: task_mod.Delivery, detail: str) -> str:

@@ -18,6 +18,13 @@ DEFAULT_MIN_BACKOFF = 0.1
 DEFAULT_MAX_BACKOFF = 3600.0
 DEFAULT_MAX_DOUBLINGS = 16
 DEFAULT_MAX_RETRY_DURATION = 0.0
+RATE_FIELDS = frozenset(
+    {"max_dispatches_per_second", "max_burst_size", "max_concurrent_dispatches"}
+)
+RETRY_FIELDS = frozenset(
+    {"max_attempts", "max_retry_duration", "min_backoff", "max_backoff", "max_doublings"}
+)
+LOGGING_FIELDS = frozenset({"sampling_ratio"})
 
 
 @dataclass(frozen=True)
@@ -27,8 +34,8 @@ class RateConfig:
 
     @property
     def max_burst_size(self) -> int:
-        """Cloud Tasks picks the burst from the rate; 100 at the 500/s maximum."""
-        return max(1, min(100, math.ceil(self.max_dispatches_per_second / 5)))
+        """Cloud Tasks picks the burst from the rate, "generally at least" the rate itself."""
+        return max(1, math.ceil(self.max_dispatches_per_second))
 
     def to_proto(self) -> tasks_v2.RateLimits:
         return tasks_v2.RateLimits(
@@ -145,7 +152,28 @@ def retry_from_proto(
         value = _seconds(msg.max_retry_duration)
         if value < 0:
             raise invalid("retry_config.max_retry_duration must be >= 0")
-        result = replace(result, max_retry_duration=value)
+        result = replace(result, max_retry_duration=float(math.floor(value)))
     if result.max_backoff < result.min_backoff:
         raise invalid("retry_config.max_backoff must be >= min_backoff")
     return result
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """stackdriver_logging_config: None when unset (Cloud Tasks then writes no logs)."""
+
+    sampling_ratio: float | None = None
+
+    def to_proto(self) -> tasks_v2.StackdriverLoggingConfig | None:
+        if self.sampling_ratio is None:
+            return None
+        return tasks_v2.StackdriverLoggingConfig(sampling_ratio=self.sampling_ratio)
+
+
+def logging_from_proto(queue: tasks_v2.Queue) -> LoggingConfig:
+    if "stackdriver_logging_config" not in queue:
+        return LoggingConfig()
+    ratio = float(queue.stackdriver_logging_config.sampling_ratio)
+    if not 0.0 <= ratio <= 1.0:
+        raise invalid("stackdriver_logging_config.sampling_ratio must be in [0.0, 1.0]")
+    return LoggingConfig(ratio)

@@ -26,7 +26,8 @@ class Settings:
     http_port: int = 8124
     queues: list[str] = field(default_factory=list)
     issuer: str = ""
-    tombstone_seconds: float = 3600.0
+    tombstone_seconds: float = 86400.0
+    task_retention_seconds: float = 31 * 24 * 3600.0
     log_format: str = "json"
     faults: Faults = field(default_factory=Faults)
     signing_key: Path | None = None
@@ -66,6 +67,7 @@ class Emulator:
             faults=self.settings.faults,
             log=self.log,
             tombstone_seconds=self.settings.tombstone_seconds,
+            task_retention_seconds=self.settings.task_retention_seconds,
         )
         self.service = CloudTasksService(ctx)
         for name in self.settings.queues:

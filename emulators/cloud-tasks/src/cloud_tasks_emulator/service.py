@@ -13,15 +13,35 @@ import grpc
 from google.cloud import tasks_v2
 
 from . import names
-from .errors import ApiError, already_exists, invalid, not_found
+from .errors import ApiError, already_exists, invalid, not_found, unimplemented
+from .filters import parse_queue_filter
+from .http_target import TARGET_FIELDS, merge_target, target_from_proto
 from .queue import DispatchContext, Queue
-from .queue_config import RateConfig, RetryPolicy, rate_from_proto, retry_from_proto
+from .queue_config import (
+    LOGGING_FIELDS,
+    RATE_FIELDS,
+    RETRY_FIELDS,
+    RateConfig,
+    RetryPolicy,
+    logging_from_proto,
+    rate_from_proto,
+    retry_from_proto,
+)
 from .task import TaskState, new_task_state
 
 SERVICE_NAME = "google.cloud.tasks.v2.CloudTasks"
-MAX_QUEUE_PAGE = 9999
+MAX_QUEUE_PAGE = 9800
 MAX_TASK_PAGE = 1000
-_UPDATABLE = {"rate_limits", "retry_config"}  # state changes only via Pause/ResumeQueue
+# Updatable fields and their sub-fields; state changes only via Pause/ResumeQueue.
+_UPDATABLE = {
+    "rate_limits": RATE_FIELDS,
+    "retry_config": RETRY_FIELDS,
+    "stackdriver_logging_config": LOGGING_FIELDS,
+    "http_target": TARGET_FIELDS,
+}
+_UNSUPPORTED = {
+    "app_engine_routing_override": "App Engine routing is not supported by this emulator",
+}
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +97,12 @@ class CloudTasksService:
         if str(parsed) in self.queues:
             raise already_exists(f"queue {name} already exists")
         msg = msg or tasks_v2.Queue()
+        _refuse_unsupported(msg)
         rate = rate_from_proto(msg.rate_limits, RateConfig())
         retry = retry_from_proto(msg.retry_config, RetryPolicy())
-        queue = Queue(parsed, rate, retry, self.ctx)
+        target = target_from_proto(msg)
+        queue = Queue(parsed, rate, retry, self.ctx, logging_from_proto(msg))
+        queue.http_target = target
         queue.start()
         self.queues[str(parsed)] = queue
         self.ctx.log.event("queue created", queue=str(parsed))
@@ -89,7 +112,12 @@ class CloudTasksService:
 
     async def list_queues(self, req: tasks_v2.ListQueuesRequest) -> tasks_v2.ListQueuesResponse:
         parent = names.parse_location(req.parent)
-        keys = [k for k in self.queues if k.startswith(parent + "/queues/")]
+        matches = parse_queue_filter(req.filter)
+        keys = [
+            k
+            for k, queue in self.queues.items()
+            if k.startswith(parent + "/queues/") and matches(queue.to_proto().state)
+        ]
         page, token = _page(keys, req.page_size, req.page_token, MAX_QUEUE_PAGE)
         return tasks_v2.ListQueuesResponse(
             queues=[self.queues[k].to_proto() for k in page], next_page_token=token
@@ -103,29 +131,28 @@ class CloudTasksService:
         queue_name = names.parse_queue(req.queue.name)
         if queue_name.parent != parent:
             raise invalid(f"queue name {req.queue.name} is not under parent {parent}")
-        if "app_engine_routing_override" in req.queue:
-            raise invalid("app_engine_routing_override is not supported by this emulator")
         return self.add_queue(req.queue.name, req.queue).to_proto()
 
     async def update_queue(self, req: tasks_v2.UpdateQueueRequest) -> tasks_v2.Queue:
         name = names.parse_queue(req.queue.name)
         paths = set(req.update_mask.paths) if "update_mask" in req else set()
-        unknown = {p.split(".")[0] for p in paths} - _UPDATABLE
-        if unknown:
-            raise invalid(f"update_mask has fields that cannot be updated: {sorted(unknown)}")
+        _check_mask(paths)
+        _refuse_unsupported(req.queue)
         queue = self.queues.get(str(name))
         if queue is None:
             return self.add_queue(str(name), req.queue).to_proto()
-        rate, retry = queue.rate, queue.retry
-        if not paths or "rate_limits" in paths:
-            rate = rate_from_proto(req.queue.rate_limits, rate)
-        elif sub := {p[len("rate_limits.") :] for p in paths if p.startswith("rate_limits.")}:
-            rate = rate_from_proto(req.queue.rate_limits, rate, sub)
-        if not paths or "retry_config" in paths:
-            retry = retry_from_proto(req.queue.retry_config, retry)
-        elif sub := {p[len("retry_config.") :] for p in paths if p.startswith("retry_config.")}:
-            retry = retry_from_proto(req.queue.retry_config, retry, sub)
-        queue.configure(rate, retry)
+        rate, retry, logging = queue.rate, queue.retry, queue.logging
+        if (fields := _mask_fields(paths, "rate_limits")) != set():
+            rate = rate_from_proto(req.queue.rate_limits, rate, fields)
+        if (fields := _mask_fields(paths, "retry_config")) != set():
+            retry = retry_from_proto(req.queue.retry_config, retry, fields)
+        if _mask_fields(paths, "stackdriver_logging_config") != set():
+            logging = logging_from_proto(req.queue)
+        target = queue.http_target
+        if (fields := _mask_fields(paths, "http_target")) != set():
+            target = merge_target(target, req.queue, fields)
+        queue.configure(rate, retry, logging)
+        queue.http_target = target
         return queue.to_proto()
 
     async def delete_queue(self, req: tasks_v2.DeleteQueueRequest) -> None:
@@ -156,14 +183,15 @@ class CloudTasksService:
         queue = self.queues.get(str(parsed.queue))
         if queue is None:
             raise not_found(f"queue {parsed.queue} does not exist")
-        state = queue.tasks.get(parsed.task_id)
+        state = queue.get(parsed.task_id, time.time())
         if state is None:
             raise not_found(f"task {name} does not exist")
         return queue, state
 
     async def list_tasks(self, req: tasks_v2.ListTasksRequest) -> tasks_v2.ListTasksResponse:
         queue = self._queue(req.parent)
-        page, token = _page(list(queue.tasks), req.page_size, req.page_token, MAX_TASK_PAGE)
+        live = queue.live_ids(time.time())
+        page, token = _page(live, req.page_size, req.page_token, MAX_TASK_PAGE)
         view = tasks_v2.Task.View(req.response_view)
         tasks = [queue.tasks[k].to_proto(view) for k in page if k in queue.tasks]
         return tasks_v2.ListTasksResponse(tasks=tasks, next_page_token=token)
@@ -179,7 +207,8 @@ class CloudTasksService:
             task_name = names.parse_task(req.task.name)
             if str(task_name.queue) != str(queue.name):
                 raise invalid(f"task name {req.task.name} is not in queue {queue.name}")
-            if task_name.task_id in queue.tasks or queue.is_tombstoned(task_name.task_id, now):
+            taken = queue.get(task_name.task_id, now) is not None
+            if taken or queue.is_tombstoned(task_name.task_id, now):
                 raise already_exists(
                     f"task {req.task.name} already exists or was recently completed or deleted"
                 )
@@ -234,6 +263,30 @@ class CloudTasksService:
             "RunTask": unary(self.run_task, t.RunTaskRequest, t.Task),
         }
         return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)
+
+
+def _refuse_unsupported(queue: tasks_v2.Queue) -> None:
+    for field, message in _UNSUPPORTED.items():
+        if field in queue:
+            raise unimplemented(message)
+
+
+def _check_mask(paths: set[str]) -> None:
+    for path in paths:
+        top, _, sub = path.partition(".")
+        if top in _UNSUPPORTED:
+            raise unimplemented(_UNSUPPORTED[top])
+        if top not in _UPDATABLE:
+            raise invalid(f"update_mask path {path!r} names a field that cannot be updated")
+        if sub and sub not in _UPDATABLE[top]:
+            raise invalid(f"update_mask path {path!r} names no field of {top}")
+
+
+def _mask_fields(paths: set[str], top: str) -> set[str] | None:
+    """The sub-fields of `top` to take: None for all of them, an empty set for none."""
+    if not paths or top in paths:
+        return None
+    return {p[len(top) + 1 :] for p in paths if p.startswith(top + ".")}
 
 
 def _serialize_empty(_: object) -> bytes:

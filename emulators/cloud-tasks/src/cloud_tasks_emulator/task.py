@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 import grpc
@@ -15,8 +16,10 @@ from google.cloud import tasks_v2
 from .errors import invalid, unimplemented
 from .names import TaskName
 from .oidc import TokenIssuer
+from .queue_config import RetryPolicy, retry_from_proto
 
-MAX_TASK_BYTES = 1024 * 1024
+MAX_TASK_BYTES = 100 * 1024
+MAX_HEADER_BYTES = 80 * 1024
 MAX_URL_LENGTH = 2083
 DEFAULT_DEADLINE = 600.0
 MIN_DEADLINE = 15.0
@@ -24,7 +27,10 @@ MAX_DEADLINE = 1800.0
 MAX_SCHEDULE_AHEAD = 30 * 24 * 3600.0
 USER_AGENT = "Google-Cloud-Tasks"
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
-_DROPPED_HEADERS = {"host", "content-length", "user-agent", "authorization"}
+_DROPPED_HEADERS = {"host", "content-length", "user-agent"}
+_RESERVED_PREFIXES = ("x-cloudtasks-", "x-google-", "x-appengine-")
+# Characters a URL may carry unencoded; anything else is percent-encoded before the length check.
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
 
 
 def code_of(status: grpc.StatusCode) -> int:
@@ -84,6 +90,7 @@ class AttemptRecord:
     http_status: int | None = None
     rpc_code: int | None = None
     message: str = ""
+    run_at: float | None = None  # when RunTask forced this attempt
 
     def to_proto(self, full: bool) -> tasks_v2.Attempt:
         attempt = tasks_v2.Attempt(
@@ -104,13 +111,15 @@ class TaskState:
     dispatch_deadline: float
     create_time: float
     schedule_time: float
+    retry: RetryPolicy | None = None  # the task-level retry_config, when given
     dispatch_count: int = 0
     response_count: int = 0
+    execution_count: int = 0  # responses other than 5xx (X-CloudTasks-TaskExecutionCount)
     first_attempt: AttemptRecord | None = None
     last_attempt: AttemptRecord | None = None
     previous_response: int | None = None
     retry_reason: str = ""
-    in_flight: bool = False
+    in_flight: int = 0  # attempts awaiting their response (RunTask may add a second)
     removed: bool = False
     version: int = 0
 
@@ -130,7 +139,7 @@ class TaskState:
             name=str(self.name),
             http_request=request,
             schedule_time=to_datetime(self.schedule_time),
-            create_time=to_datetime(self.create_time),
+            create_time=to_datetime(math.floor(self.create_time)),
             dispatch_deadline=timedelta(seconds=self.dispatch_deadline),
             dispatch_count=self.dispatch_count,
             response_count=self.response_count,
@@ -142,23 +151,25 @@ class TaskState:
             )
         if self.last_attempt is not None:
             task.last_attempt = self.last_attempt.to_proto(full=True)
+        if self.retry is not None:
+            task.retry_config = self.retry.to_proto()
         return task
 
-    def begin_attempt(self, now: float) -> AttemptRecord:
-        attempt = AttemptRecord(schedule_time=self.schedule_time, dispatch_time=now)
+    def begin_attempt(self, now: float, run_at: float | None = None) -> AttemptRecord:
+        attempt = AttemptRecord(schedule_time=self.schedule_time, dispatch_time=now, run_at=run_at)
         self.dispatch_count += 1
         if self.first_attempt is None:
             self.first_attempt = attempt
         self.last_attempt = attempt
-        self.in_flight = True
+        self.in_flight += 1
         return attempt
 
 
 def _validate_url(url: str) -> None:
     if not url:
         raise invalid("http_request.url is required")
-    if len(url) > MAX_URL_LENGTH:
-        raise invalid(f"http_request.url is longer than {MAX_URL_LENGTH} characters")
+    if len(quote(url, safe=_URL_SAFE)) > MAX_URL_LENGTH:
+        raise invalid(f"http_request.url is longer than {MAX_URL_LENGTH} characters once encoded")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise invalid(f"http_request.url must be an absolute http(s) URL, got {url!r}")
@@ -189,16 +200,16 @@ def validate_http_request(msg: tasks_v2.HttpRequest) -> HttpCall:
             raise invalid("http_request.oauth_token.service_account_email is required")
         call.oauth_email = msg.oauth_token.service_account_email
         call.oauth_scope = msg.oauth_token.scope
-    size = len(body) + len(msg.url) + sum(len(k) + len(v) for k, v in headers.items())
-    if size > MAX_TASK_BYTES:
-        raise invalid(f"task size {size} bytes exceeds the {MAX_TASK_BYTES} byte limit")
+    header_bytes = sum(len(k.encode()) + len(v.encode()) for k, v in headers.items())
+    if header_bytes >= MAX_HEADER_BYTES:
+        raise invalid(f"http_request.headers take {header_bytes} bytes; they must be under 80KB")
     return call
 
 
 def validate_deadline(task: tasks_v2.Task) -> float:
     if "dispatch_deadline" not in task:
         return DEFAULT_DEADLINE
-    seconds = float(task.dispatch_deadline.total_seconds())
+    seconds = math.floor(float(task.dispatch_deadline.total_seconds()) * 1000) / 1000
     if seconds == 0:
         return DEFAULT_DEADLINE
     if not MIN_DEADLINE <= seconds <= MAX_DEADLINE:
@@ -210,7 +221,7 @@ def validate_schedule_time(task: tasks_v2.Task, now: float) -> float:
     if "schedule_time" not in task:
         return now
     when = float(task.schedule_time.timestamp())
-    if when <= 0:
+    if when <= now:
         return now
     if when > now + MAX_SCHEDULE_AHEAD:
         raise invalid("schedule_time cannot be more than 30 days in the future")
@@ -223,13 +234,20 @@ def new_task_state(task: tasks_v2.Task, name: TaskName, now: float) -> TaskState
         raise unimplemented("app_engine_http_request tasks are not supported by this emulator")
     if "http_request" not in task:
         raise invalid("task.http_request is required")
+    size = len(tasks_v2.Task.serialize(task))
+    if size > MAX_TASK_BYTES:
+        raise invalid(f"task size {size} bytes exceeds the 100KB limit")
     call = validate_http_request(task.http_request)
+    retry = None
+    if "retry_config" in task:
+        retry = retry_from_proto(task.retry_config, RetryPolicy())
     return TaskState(
         name=name,
         call=call,
         dispatch_deadline=validate_deadline(task),
         create_time=now,
         schedule_time=validate_schedule_time(task, now),
+        retry=retry,
     )
 
 
@@ -238,21 +256,32 @@ class Delivery:
     status: int | None
     latency: float
     error: str = ""
+    retry_after: float | None = None  # seconds, from a 429/503 response's Retry-After
+
+
+def _retry_after(status: int, value: str | None) -> float | None:
+    if status not in (429, 503) or not value or not value.strip().isdigit():
+        return None
+    return float(value.strip())
+
+
+def _forwarded(name: str, has_token: bool) -> bool:
+    lowered = name.lower()
+    if lowered in _DROPPED_HEADERS or lowered.startswith(_RESERVED_PREFIXES):
+        return False
+    return not (has_token and lowered == "authorization")
 
 
 def build_headers(
-    state: TaskState, queue_id: str, issuer: TokenIssuer, now: float
+    state: TaskState, call: HttpCall, queue_id: str, issuer: TokenIssuer, now: float
 ) -> dict[str, str]:
-    call = state.call
-    headers = {k: v for k, v in call.headers.items() if k.lower() not in _DROPPED_HEADERS}
-    lowered = {k.lower() for k in headers}
-    if call.body and "content-type" not in lowered:
-        headers["Content-Type"] = "application/octet-stream"
+    has_token = bool(call.oidc_email or call.oauth_email)
+    headers = {k: v for k, v in call.headers.items() if _forwarded(k, has_token)}
     headers["User-Agent"] = USER_AGENT
     headers["X-CloudTasks-QueueName"] = queue_id
     headers["X-CloudTasks-TaskName"] = state.name.task_id
     headers["X-CloudTasks-TaskRetryCount"] = str(state.dispatch_count - 1)
-    headers["X-CloudTasks-TaskExecutionCount"] = str(state.response_count)
+    headers["X-CloudTasks-TaskExecutionCount"] = str(state.execution_count)
     headers["X-CloudTasks-TaskETA"] = f"{state.schedule_time:.6f}"
     if state.previous_response is not None:
         headers["X-CloudTasks-TaskPreviousResponse"] = str(state.previous_response)
@@ -267,6 +296,10 @@ def build_headers(
     return headers
 
 
+# Cloud Tasks sets no Content-Type of its own; aiohttp would add application/octet-stream.
+_NO_AUTO_HEADERS = ("Content-Type",)
+
+
 async def send(
     session: aiohttp.ClientSession, call: HttpCall, headers: dict[str, str], deadline: float
 ) -> Delivery:
@@ -279,11 +312,12 @@ async def send(
                 call.url,
                 headers=headers,
                 data=call.body or None,
-                allow_redirects=False,
+                skip_auto_headers=_NO_AUTO_HEADERS,
             ) as response:
                 await response.read()
                 status = response.status
-        return Delivery(status=status, latency=time.perf_counter() - started)
+                retry_after = _retry_after(status, response.headers.get("Retry-After"))
+        return Delivery(status, time.perf_counter() - started, retry_after=retry_after)
     except TimeoutError:
         return Delivery(None, time.perf_counter() - started, "dispatch deadline exceeded")
     except (aiohttp.ClientError, OSError, ValueError) as exc:

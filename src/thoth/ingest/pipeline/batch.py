@@ -1,6 +1,7 @@
-"""One batch: read its files from the mirror, parse, chunk, embed (one encode call across all
-files), write the output whole, then the create-only done marker. The last batch to finish
-enqueues finalize (a named task, so two "last" batches do not double it)."""
+"""One batch: read its files from the mirror, parse and chunk each in a parse child under
+its budget (thoth.ingest.budget), embed (one encode call across all files), write the output
+whole, then the create-only done marker. The last batch to finish enqueues finalize (a named task,
+so two "last" batches do not double it)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,15 @@ from thoth.bucket.keys import batch_done_key, batch_output_key, source_key
 from thoth.bucket.records import ChunkRecord, DocumentRecord
 from thoth.bucket.store import NotFound
 from thoth.errors import InvalidInputError
-from thoth.ingest.chunking import Chunk, chunk_document
+from thoth.ingest.budget import FileRequest
+from thoth.ingest.chunking import Chunk
 from thoth.ingest.jobs import BatchResult, FileEntry, FileResult, Job
 from thoth.ingest.pipeline.context import Context
 from thoth.ingest.pipeline.outputs import encode_output
 from thoth.ingest.pipeline.task_names import FINALIZE_PATH, finalize_task
 from thoth.ingest.sources.models import citation_url
 from thoth.ingest.sources.registry import get_source
-from thoth.parsing import ParseError, UnsupportedFileType, parse_document
+from thoth.parsing import ParseError, UnsupportedFileType, is_supported
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,8 @@ def _parse_all(
 def _parse_one(
     ctx: Context, source: str, entry: FileEntry, base_url: str | None
 ) -> ParsedFile | FileResult:
+    if not is_supported(entry.path):
+        return FileResult(path=entry.path, outcome="skipped")
     # Outside the try: a storage or transport error fails the whole batch, so Cloud Tasks
     # retries it, instead of costing this file its place in the index.
     try:
@@ -95,14 +99,9 @@ def _parse_one(
     except NotFound:
         return FileResult(path=entry.path, outcome="failed", error="deleted during ingestion")
     try:
-        doc = parse_document(entry.path, data)
-        chunks = chunk_document(
-            doc,
-            source,
-            ctx.embedder,
-            ctx.max_tokens,
-            ctx.settings.chunk_overlap_tokens,
-        )
+        overlap = ctx.settings.chunk_overlap_tokens
+        request = FileRequest(entry.path, data, source, ctx.max_tokens, overlap)
+        output = ctx.parse_budget.run(request)
     except UnsupportedFileType:
         return FileResult(path=entry.path, outcome="skipped")
     except ParseError as exc:
@@ -114,14 +113,14 @@ def _parse_one(
     document = DocumentRecord(
         source=source,
         path=entry.path,
-        title=doc.title,
+        title=output.title,
         url=citation_url(base_url, entry.path) or "",
         file_hash=entry.file_hash,
-        text=doc.text,
-        chunk_count=len(chunks),
-        metadata=doc.metadata,
+        text=output.text,
+        chunk_count=len(output.chunks),
+        metadata=output.metadata,
     )
-    return ParsedFile(entry, document, chunks)
+    return ParsedFile(entry, document, output.chunks)
 
 
 def _embed(ctx: Context, source: str, parsed: list[ParsedFile]) -> list[ChunkRecord]:

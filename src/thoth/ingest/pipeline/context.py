@@ -9,6 +9,7 @@ from functools import cached_property
 from thoth.bucket.store import BlobStore
 from thoth.config import Settings
 from thoth.embedding import Embedder, load_embedder
+from thoth.ingest.budget import BudgetLimits, ParseBudget
 from thoth.ingest.jobs import JobStore
 from thoth.ingest.tasks import Enqueuer, TaskQueue
 
@@ -35,6 +36,12 @@ class Context:
             self.settings.embedding_batch_size,
             self.settings.embed_threads,
         )
+
+    @cached_property
+    def parse_budget(self) -> ParseBudget:
+        """The parse children of this process (started on first use)."""
+        limits = BudgetLimits.from_settings(self.settings)
+        return ParseBudget(limits, self.embedder.tokenizer_json())
 
     @property
     def max_tokens(self) -> int:

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from thoth.config import Settings, get_settings
@@ -30,6 +30,7 @@ from thoth.ingest.sources.registry import get_source, list_sources, save_source
 from thoth.ingest.sources.roots import allowed_folder
 from thoth.ingest.sources.sync import SyncReport, sync_source
 from thoth.ingest.tasks import TaskQueue
+from thoth.ingest.worker.callers import require_api_caller, require_task_caller
 from thoth.ingest.worker.request_guard import request_guard
 from thoth.ingest.worker.schemas import (
     BatchTask,
@@ -37,7 +38,6 @@ from thoth.ingest.worker.schemas import (
     IngestRequest,
     JobTask,
 )
-from thoth.ingest.worker.task_auth import require_task_token
 from thoth.logs import configure_logging, trace_context
 from thoth.paths import UnsafePathError
 
@@ -84,11 +84,13 @@ def _add_public_routes(app: FastAPI, ctx: Context) -> None:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/v1/sources")
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_caller)])
+
+    @v1.get("/sources")
     def sources() -> list[SourceConfig]:
         return list_sources(ctx.store)
 
-    @app.put("/v1/sources/{source}")
+    @v1.put("/sources/{source}")
     def put_source(source: SourceName, config: SourceConfig) -> SourceConfig:
         if config.name != source:
             raise UnsafePathError(f"body name {config.name!r} does not match the URL {source!r}")
@@ -97,28 +99,30 @@ def _add_public_routes(app: FastAPI, ctx: Context) -> None:
         save_source(ctx.store, config)
         return config
 
-    @app.post("/v1/sources/{source}/sync")
+    @v1.post("/sources/{source}/sync")
     def sync(source: SourceName) -> SyncReport:
         return sync_source(ctx.store, get_source(ctx.store, source), settings=ctx.settings)
 
-    @app.post("/v1/ingest", status_code=202)
+    @v1.post("/ingest", status_code=202)
     def ingest(body: IngestRequest) -> IngestAccepted:
         job = start_job(ctx, body.source, full=body.full)
         return IngestAccepted(
             job_id=job.job_id, source=job.source, status_url=f"/v1/jobs/{job.job_id}"
         )
 
-    @app.get("/v1/jobs")
+    @v1.get("/jobs")
     def jobs(limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[JobProgress]:
         return [ctx.jobs.progress(job_id) for job_id in ctx.jobs.list_ids(limit)]
 
-    @app.get("/v1/jobs/{job_id}")
+    @v1.get("/jobs/{job_id}")
     def job(job_id: Annotated[str, Path(pattern=JOB_ID_PATTERN)]) -> JobProgress:
         return ctx.jobs.progress(job_id)
 
+    app.include_router(v1)
+
 
 def _add_task_routes(app: FastAPI, ctx: Context) -> None:
-    verified = [Depends(require_task_token)]
+    verified = [Depends(require_task_caller)]
 
     @app.post("/tasks/plan", dependencies=verified)
     def plan(body: JobTask, retry: RetryCount = 0) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The MCP server as a FastAPI app: `/mcp` (stateless Streamable HTTP, JSON responses),
-`/health` (liveness) and `/ready` (an index and the model are loaded).
+`/health` (liveness), `/startup` (the startup probe: the model is loaded and the first look at
+the store has ended) and `/ready` (an index and the model are loaded).
 
 Run it with `thoth mcp`, or `uvicorn --factory thoth.serve.mcp.app:create_app`.
 """
@@ -80,6 +81,18 @@ def create_app(
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/startup")
+    async def startup() -> JSONResponse:
+        # Cloud Run's startup probe: with cpu_idle the instance gets CPU only during startup
+        # and requests, so loading must finish before the first request, not beside it.
+        waiting = []
+        if service.encoder is None:
+            waiting.append(service.encoder_error or "embedding model still loading")
+        if not cache.first_refresh_done:
+            waiting.append("first index refresh still running")
+        body = {"status": "waiting" if waiting else "started", "reasons": waiting}
+        return JSONResponse(body, status_code=503 if waiting else 200)
 
     @app.get("/ready")
     async def ready() -> JSONResponse:

@@ -20,10 +20,12 @@ from thoth.ingest.pipeline.start import JobConflict, start_job
 from thoth.ingest.sources.models import SourceConfig
 from thoth.ingest.sources.registry import save_source
 from thoth.ingest.sources.sync import upload_directory
+from thoth_devstack.front_door import DEV_USER
 from thoth_devstack.probe import mcp_search
 from thoth_devstack.processes import StackError
 from thoth_devstack.services import SOURCE, STATE_DIR, services, stack_env, stack_settings
 from thoth_devstack.stack import down, endpoints, status, up, wait_searchable
+from thoth_devstack.tokens import TokenUnavailable, iam_headers, user_token
 
 dev_app = typer.Typer(help="The local stack: emulators + both services, no Docker.")
 SAMPLE = "How many days of paid time off do we get?"
@@ -46,7 +48,7 @@ def up_command(
             console.print("the stack is already running (`make down` stops it)")
         if ingest:
             _ingest(handbook)
-        wait_searchable(services(STATE_DIR)[-1])
+        wait_searchable(STATE_DIR)
     _print_endpoints()
     _sample_search()
 
@@ -91,6 +93,20 @@ def logs_command(
     raise typer.Exit(subprocess.call(command))
 
 
+@dev_app.command("token")
+def token_command(
+    audience: Annotated[
+        str | None,
+        typer.Option(help="The service URL the token is for (default: the worker's)."),
+    ] = None,
+    email: Annotated[str, typer.Option(help="Whose token.")] = DEV_USER,
+) -> None:
+    """Print an ID token for a local user, as `gcloud auth print-identity-token` does in the
+    cloud: curl -H "Authorization: Bearer $(thoth dev token)" http://127.0.0.1:8081/v1/jobs"""
+    with friendly_errors(TokenUnavailable):
+        typer.echo(user_token(audience or stack_settings(STATE_DIR).worker_url, email))
+
+
 @dev_app.command("env")
 def env_command() -> None:
     """Shell exports pointing the CLI at the stack: eval "$(thoth dev env)"."""
@@ -133,7 +149,8 @@ def _print_endpoints() -> None:
 
 
 def _sample_search() -> None:
-    results = mcp_search(f"http://127.0.0.1:{stack_settings(STATE_DIR).port}/mcp", SAMPLE)
+    url = f"http://127.0.0.1:{stack_settings(STATE_DIR).port}"
+    results = mcp_search(f"{url}/mcp", SAMPLE, headers=iam_headers(url))
     console.print(f'\nsample search over MCP: "{SAMPLE}"')
     for rank, hit in enumerate(results, start=1):
         console.print(f"  {rank}. {hit['path']} — {hit['heading']} ({hit['score']:.2f})")

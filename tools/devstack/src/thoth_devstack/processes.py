@@ -89,11 +89,20 @@ def wait_healthy(state: Path, service: Service, pid: int, timeout: float = 120.0
         if not _alive(pid):
             tail = _tail(log_file(state, service.name))
             raise StackError(f"{service.name} exited during start; last log lines:\n{tail}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(service.health_url, timeout=2).status_code == 200:
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            answer = httpx.get(service.health_url, timeout=2)
+            # A front door answers at once; it is healthy when its service has started.
+            if answer.status_code == 200 and _started(answer):
                 return
         time.sleep(0.2)
     raise StackError(f"{service.name} did not become healthy within {timeout:.0f}s")
+
+
+def _started(answer: httpx.Response) -> bool:
+    if not answer.headers.get("content-type", "").startswith("application/json"):
+        return True
+    state = answer.json().get("state")
+    return state is None or state == "ready"
 
 
 def healthy(service: Service) -> bool:

@@ -1,8 +1,9 @@
-"""What the local stack runs: four processes on the ports in docs/design.md, all configured from
+"""What the local stack runs: five processes on the ports in docs/design.md, all configured from
 one `Settings` (the stack's), which is also what the CLI uses to reach them."""
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,15 +12,22 @@ from urllib.parse import urlsplit
 from fake_gcs_launcher import binary_path, build_command
 
 from thoth.config import Settings
+from thoth_devstack import front_door
+from thoth_devstack.front_door import DEV_USER, DoorService
 
 STATE_DIR = Path(".thoth/dev")
 GCS_PORT, TASKS_PORT, TASKS_HTTP_PORT, WORKER_PORT, MCP_PORT = 4443, 8123, 8124, 8081, 8080
+METADATA_PORT = 8125
+MCP_IAM_ENV = "THOTH_DEV_MCP_IAM"
 SOURCE = "handbook"
 # Not settings of Thoth's, but what the libraries under it need on a machine with no cloud.
 LIBRARY_ENV = {
     "HF_HUB_OFFLINE": "1",
     "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
     "NO_GCE_CHECK": "true",
+    # google-auth asks this metadata server for service identities (it reads both names).
+    "GCE_METADATA_HOST": f"127.0.0.1:{METADATA_PORT}",
+    "GCE_METADATA_IP": f"127.0.0.1:{METADATA_PORT}",
 }
 
 
@@ -46,6 +54,7 @@ def stack_settings(state: Path) -> Settings:
         storage_emulator_host=f"http://127.0.0.1:{GCS_PORT}",
         cloud_tasks_emulator_host=f"127.0.0.1:{TASKS_PORT}",
         worker_url=f"http://127.0.0.1:{WORKER_PORT}",
+        worker_callers=[DEV_USER],
         oidc_issuer=issuer,
         oidc_jwks_url=f"{issuer}/oauth2/v3/certs",
         index_poll_seconds=2,
@@ -61,16 +70,12 @@ def stack_env(state: Path) -> dict[str, str]:
 
 
 def services(state: Path) -> list[Service]:
-    """In start order: emulators first, then the worker, then the MCP server."""
+    """In start order: the emulators, then the worker and the MCP server, each behind its
+    Cloud Run front door (which starts the service itself on a private port)."""
     settings = stack_settings(state)
     bin_dir = Path(sys.executable).parent
-    tasks_port = _port(f"//{settings.cloud_tasks_emulator_host}")
-    tasks_http_port = _port(settings.oidc_issuer)
-    worker_port, gcs_port, mcp_port = (
-        _port(settings.worker_url),
-        _port(_gcs(settings)),
-        settings.port,
-    )
+    gcs_port = _port(_gcs(settings))
+    key = str(signing_key(state))
     return [
         Service(
             "fake-gcs",
@@ -81,27 +86,73 @@ def services(state: Path) -> list[Service]:
         ),
         Service(
             "cloud-tasks",
-            [str(bin_dir / "cloud-tasks-emulator"), "--port", str(tasks_port),
-             "--http-port", str(tasks_http_port), "--queue", settings.queue_path,
-             "--log-format", "text"],
-            (tasks_port, tasks_http_port),
+            [str(bin_dir / "cloud-tasks-emulator"), "--port", str(TASKS_PORT),
+             "--http-port", str(TASKS_HTTP_PORT), "--queue", settings.queue_path,
+             "--log-format", "text", "--signing-key", key],
+            (TASKS_PORT, TASKS_HTTP_PORT),
             f"{settings.oidc_issuer}/health",
         ),
         Service(
-            "ingestion",
-            [str(bin_dir / "thoth"), "worker", "--port", str(worker_port)],
-            (worker_port,),
-            f"{settings.worker_url}/health",
-            {"THOTH_CACHE_DIR": str(settings.cache_dir / "ingestion")},
+            "metadata",
+            [str(bin_dir / "metadata-server-emulator"), "--port", str(METADATA_PORT),
+             "--issuer", settings.oidc_issuer, "--signing-key", key,
+             "--project-id", settings.project],
+            (METADATA_PORT,),
+            f"http://127.0.0.1:{METADATA_PORT}/emulator/v1/health",
         ),
-        Service(
-            "mcp",
-            [sys.executable, "-m", "thoth.serve.mcp"],
-            (mcp_port,),
-            f"http://127.0.0.1:{mcp_port}/health",
-            {"THOTH_CACHE_DIR": str(settings.cache_dir / "mcp")},
-        ),
+        _door(state, "ingestion", _worker_door(state, settings)),
+        _door(state, "mcp", _mcp_door(state, settings)),
     ]  # fmt: skip
+
+
+def signing_key(state: Path) -> Path:
+    """The local issuer's key: Cloud Tasks tokens, service and user tokens all verify
+    against the one JWKS the Cloud Tasks emulator publishes."""
+    return (state / "issuer-key.pem").resolve()
+
+
+def mcp_iam_enforced() -> bool:
+    """MCP's door is open locally unless THOTH_DEV_MCP_IAM=1 asks for IAM as deployed."""
+    return os.environ.get(MCP_IAM_ENV, "") in {"1", "true", "yes"}
+
+
+def _worker_door(state: Path, settings: Settings) -> DoorService:
+    bin_dir = Path(sys.executable).parent
+    cache = {"THOTH_CACHE_DIR": str(settings.cache_dir / "ingestion"), **LIBRARY_ENV}
+    return DoorService(
+        name="thoth-worker",
+        terraform=front_door.TERRAFORM / "ingestion" / "main.tf",
+        port=WORKER_PORT,
+        command=[str(bin_dir / "thoth"), "worker"],
+        env=front_door.container_env(settings, cache),
+        issuers=[settings.oidc_issuer],
+        members=front_door.worker_members(settings, [DEV_USER]),
+    )
+
+
+def _mcp_door(state: Path, settings: Settings) -> DoorService:
+    cache = {"THOTH_CACHE_DIR": str(settings.cache_dir / "mcp"), **LIBRARY_ENV}
+    return DoorService(
+        name="thoth-mcp",
+        terraform=front_door.TERRAFORM / "mcp" / "main.tf",
+        port=settings.port,
+        command=[sys.executable, "-m", "thoth.serve.mcp"],
+        env=front_door.container_env(settings, cache),
+        issuers=[settings.oidc_issuer],
+        members=front_door.mcp_members([DEV_USER] if mcp_iam_enforced() else None),
+    )
+
+
+def _door(state: Path, name: str, door: DoorService) -> Service:
+    config = state / f"front-door-{name}.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(front_door.render([door]))
+    return Service(
+        name,
+        front_door.command(config.resolve()),
+        (door.port,),
+        f"http://127.0.0.1:{door.port}{front_door.ADMIN_HEALTH}",
+    )
 
 
 def _gcs(settings: Settings) -> str:

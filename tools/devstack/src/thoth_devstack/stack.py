@@ -11,7 +11,8 @@ import httpx
 
 from thoth.ingest.tasks import TaskQueue
 from thoth_devstack.processes import StackError, healthy, read_running, start, stop, wait_healthy
-from thoth_devstack.services import Service, services, stack_env, stack_settings
+from thoth_devstack.services import METADATA_PORT, services, stack_env, stack_settings
+from thoth_devstack.tokens import TokenUnavailable, iam_headers
 
 Say = Callable[[str], None]
 
@@ -69,18 +70,20 @@ def down(state: Path, say: Say) -> None:
             say(f"stopped {service.name}")
 
 
-def wait_searchable(mcp: Service, timeout: float = 120.0) -> None:
-
-    ready_url = mcp.health_url.replace("/health", "/ready")
+def wait_searchable(state: Path, timeout: float = 120.0) -> None:
+    """Until the MCP server answers /ready through its front door (with the developer's ID
+    token, which an open door ignores and a private one needs)."""
+    base = f"http://127.0.0.1:{stack_settings(state).port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(ready_url, timeout=2).status_code == 200:
+            answer = httpx.get(f"{base}/ready", headers=iam_headers(base), timeout=10)
+            if answer.status_code == 200:
                 return
-        except httpx.HTTPError:
+        except (httpx.HTTPError, TokenUnavailable):
             pass
         time.sleep(0.5)
-    raise StackError(f"the MCP server was not ready within {timeout:.0f}s: see {ready_url}")
+    raise StackError(f"the MCP server was not ready within {timeout:.0f}s: see {base}/ready")
 
 
 def endpoints(state: Path) -> dict[str, str]:
@@ -91,4 +94,5 @@ def endpoints(state: Path) -> dict[str, str]:
         "fake GCS": str(settings.storage_emulator_host),
         "Cloud Tasks emulator": f"{settings.cloud_tasks_emulator_host} (gRPC), "
         f"{settings.oidc_issuer} (JWKS, health)",
+        "metadata server": f"http://127.0.0.1:{METADATA_PORT} (ID tokens: thoth dev token)",
     }

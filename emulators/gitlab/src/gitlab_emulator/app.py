@@ -1,0 +1,115 @@
+"""Wiring: the Starlette application that serves the REST API, git over HTTP, webhooks and
+the emulator's own admin endpoints, built from Settings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from . import repository_api
+from .access_log import AccessLog
+from .api import RestApi
+from .auth import TokenCheck
+from .config import Settings
+from .delivery import Dispatcher
+from .entities import Urls
+from .hooks import HookRegistry
+from .hooks_api import HooksApi
+from .projects import Project, ProjectRegistry
+from .push_event import RefUpdate, push_payload
+from .ratelimit import RateLimiter
+from .repository import Person
+from .smart_http import SmartHttp
+
+log = logging.getLogger("gitlab_emulator")
+
+
+class Emulator:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.urls = Urls(settings.base_url)
+        self.projects = ProjectRegistry(settings.data_dir)
+        self.hooks = HookRegistry(settings.data_dir)
+        self.dispatcher = Dispatcher(self.hooks, settings.webhooks, self.urls.base)
+        tokens = TokenCheck(settings.tokens)
+        hooks_api = HooksApi(self.hooks, self.dispatcher, settings.user)
+        self.api = RestApi(
+            self.projects,
+            tokens,
+            RateLimiter(settings.rate_limit),
+            self.urls,
+            [repository_api.route, hooks_api.route],
+        )
+        self.git = SmartHttp(self.projects, tokens, self.on_push)
+        self._configure()
+
+    def _configure(self) -> None:
+        user = self.settings.user
+        author = Person(user.name, user.email)
+        for spec in self.settings.projects:
+            project = self.projects.ensure(
+                spec.path,
+                visibility=spec.visibility,
+                default_branch=spec.default_branch,
+                seed_dir=spec.seed_dir,
+                author=author,
+            )
+            for hook in spec.hooks:
+                self.hooks.ensure(project.id, hook)
+
+    async def on_push(self, project: Project, updates: list[RefUpdate]) -> None:
+        limit = self.settings.webhooks.push_event_hooks_limit
+        if len(updates) > limit:
+            # GitLab's push_event_hooks_limit: no webhooks at all for such a push.
+            log.info(
+                "push to %s changed %d refs (> %d): no webhooks", project.id, len(updates), limit
+            )
+            return
+        for update in updates:
+            branch = update.branch
+            wanted = [
+                h for h in self.hooks.for_project(project.id) if branch and h.wants_push(branch)
+            ]
+            if not wanted:
+                continue
+            repo = self.projects.repository(project)
+            payload = await asyncio.to_thread(
+                push_payload, repo, project, update, self.settings.user, self.urls
+            )
+            self.dispatcher.fire(wanted, "Push Hook", "push_hooks", payload)
+
+    # --- HTTP -------------------------------------------------------------------------
+    async def health(self, _: Request) -> Response:
+        return PlainTextResponse("GitLab OK")
+
+    async def deliveries(self, request: Request) -> Response:
+        """Every recorded webhook request, newest first (the "Recent events" of all hooks)."""
+        project = request.query_params.get("project_id", "")
+        hook = request.query_params.get("hook_id", "")
+        found = self.dispatcher.recent(
+            int(project) if project.isdigit() else None, int(hook) if hook.isdigit() else None
+        )
+        return JSONResponse([d.entity() for d in found])
+
+    def application(self) -> Starlette:
+        @asynccontextmanager
+        async def lifespan(_: Starlette) -> AsyncIterator[None]:
+            yield
+            await self.dispatcher.close()
+
+        methods = ["GET", "POST", "PUT", "DELETE"]
+        routes = [
+            Route("/-/health", self.health, methods=["GET"]),
+            Route("/-/emulator/deliveries", self.deliveries, methods=["GET"]),
+            Route("/api/v4/{rest:path}", self.api.handle, methods=methods),
+            Route("/{rest:path}", self.git.handle, methods=["GET", "POST"]),
+        ]
+        return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(AccessLog)])

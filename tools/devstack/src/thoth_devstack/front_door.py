@@ -1,0 +1,155 @@
+"""The Cloud Run front doors of a local stack: the emulator's TOML configuration for Thoth's
+two services, built from the stack's settings and the Terraform that deploys them.
+
+Terraform gives the literal settings (timeout, concurrency, cpu_idle, probes); this module
+maps what Terraform leaves to variables and resources (the invokers) to local identities.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from thoth.config import Settings
+from thoth_devstack.loopback import stop
+
+REPO = Path(__file__).resolve().parents[4]
+# Which Terraform the doors read (another checkout's, to compare revisions).
+TERRAFORM = Path(os.environ.get("THOTH_TERRAFORM_MODULES", REPO / "terraform" / "modules"))
+PUBLIC = "allUsers"
+DEV_USER = "dev@thoth.local"  # the developer, as `thoth dev token` names them
+DEPLOYER = "deployer@thoth-local.iam.gserviceaccount.com"
+SCHEDULER = "thoth-scheduler@thoth-local.iam.gserviceaccount.com"
+ADMIN_HEALTH = "/_emulator/health"  # the emulator's own status, never forwarded
+RUNTIME_ENV_DROP = ("PORT", "THOTH_PORT")  # the front door gives the container its own $PORT
+
+
+@dataclass(frozen=True)
+class DoorService:
+    """One service behind the front door."""
+
+    name: str  # K_SERVICE
+    terraform: Path
+    port: int  # where the front door listens
+    command: list[str]
+    env: Mapping[str, str]
+    issuers: Sequence[str]
+    members: Mapping[str, Sequence[str]]
+    extra: Mapping[str, Any] = field(default_factory=dict)  # idle_seconds, overrides, ...
+
+
+def worker_members(settings: Settings, users: Sequence[str] = (DEV_USER,)) -> dict[str, list[str]]:
+    """The worker's invokers as Terraform grants them: the tasks and scheduler identities,
+    the deployer and the listed people."""
+    return {
+        "google_service_account.tasks.member": [f"serviceAccount:{settings.tasks_service_account}"],
+        "google_service_account.scheduler.member": [f"serviceAccount:{SCHEDULER}"],
+        "var.deployer_member": [f"serviceAccount:{DEPLOYER}"],
+        "var.invoker_members": [f"user:{user}" for user in users],
+    }
+
+
+def mcp_members(users: Sequence[str] | None) -> dict[str, list[str]]:
+    """The MCP server's invokers; None opens the door (the local counterpart of
+    `gcloud run services proxy`, which adds the caller's token for them)."""
+    invokers = [PUBLIC] if users is None else [f"user:{user}" for user in users]
+    return {"var.invoker_members": invokers, "var.deployer_member": [f"serviceAccount:{DEPLOYER}"]}
+
+
+def container_env(settings: Settings, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in settings.to_env().items() if k not in RUNTIME_ENV_DROP}
+    return {**env, **(extra or {})}
+
+
+def render(services: Sequence[DoorService]) -> str:
+    """The emulator's TOML configuration (strings and lists written as JSON, which TOML's
+    basic strings and arrays accept)."""
+    lines: list[str] = []
+    for service in services:
+        lines += [
+            "[[service]]",
+            f"name = {json.dumps(service.name)}",
+            f"terraform = {json.dumps(str(service.terraform))}",
+            f"port = {service.port}",
+            f"url = {json.dumps(f'http://127.0.0.1:{service.port}')}",
+            f"command = {json.dumps(service.command)}",
+            f"issuers = {json.dumps(list(service.issuers))}",
+        ]
+        lines += [_line(key, value) for key, value in service.extra.items() if key != "overrides"]
+        lines.append(f"[service.members]\n{_table(service.members)}")
+        lines.append(f"[service.env]\n{_table(service.env)}")
+        if "overrides" in service.extra:
+            lines.append(f"[service.overrides]\n{_table(service.extra['overrides'])}")
+    return "\n".join(lines) + "\n"
+
+
+def _line(key: str, value: Any) -> str:
+    return f"{key} = {json.dumps(value)}"
+
+
+def _table(values: Mapping[str, Any]) -> str:
+    return "\n".join(f"{json.dumps(k)} = {_value(v)}" for k, v in values.items())
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, Mapping):  # a TOML inline table
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_value(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)
+
+
+def command(config: Path) -> list[str]:
+    exe = Path(sys.executable).with_name("cloud-run-emulator")
+    return [str(exe), "--config", str(config), "--log-format", "text"]
+
+
+def door_health(port: int) -> dict[str, Any]:
+    answer = httpx.get(f"http://127.0.0.1:{port}{ADMIN_HEALTH}", timeout=2)
+    answer.raise_for_status()
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+@contextmanager
+def running(
+    services: Sequence[DoorService], directory: Path, *, ready: bool = True, timeout: float = 120
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The front door for `services` as long as the block lasts; with `ready`, once every
+    service's startup probe has passed."""
+    config = directory / "cloud-run.toml"
+    config.write_text(render(services))
+    log = (directory / "cloud-run.log").open("ab")
+    proc = subprocess.Popen(command(config), stdout=log, stderr=subprocess.STDOUT, env=os.environ)
+    try:
+        for service in services:
+            wait_state(proc, service.port, {"ready"} if ready else {"ready", "starting", "down"},
+                       timeout, directory / "cloud-run.log")  # fmt: skip
+        yield proc
+    finally:
+        stop(proc, timeout=20)
+        log.close()
+
+
+def wait_state(
+    proc: subprocess.Popen[bytes], port: int, states: set[str], timeout: float, log: Path
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the front door exited:\n{log.read_text()[-3000:]}")
+        try:
+            if door_health(port)["state"] in states:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"front door on {port} not {states} within {timeout}s; see {log}")
