@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -19,7 +20,11 @@ class Settings(BaseSettings):
     """Thoth configuration, read from the environment (prefix `THOTH_`) or a `.env` file."""
 
     model_config = SettingsConfigDict(
-        env_prefix="THOTH_", env_file=".env", extra="ignore", populate_by_name=True
+        env_prefix="THOTH_",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        hide_input_in_errors=True,  # a rejected value may be a secret
     )
 
     # --- Google Cloud -------------------------------------------------------------------
@@ -55,6 +60,21 @@ class Settings(BaseSettings):
         le=1000,
         description="Concurrent batch dispatches on a queue Thoth configures itself (local "
         "stacks); Terraform sets the cloud queue.",
+    )
+    queue_max_attempts: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description="Attempts Cloud Tasks makes per task (the queue's retry_config."
+        "max_attempts; Terraform sets the cloud queue to the same number). A task whose last "
+        "attempt fails marks its job failed.",
+    )
+    job_lease_seconds: float = Field(
+        1800.0,
+        gt=0,
+        description="How long a job holds its source after its last task renewed the lease; "
+        "an expired lease may be taken over by a new job (above the queue's longest backoff "
+        "plus the dispatch deadline).",
     )
     batch_files: int = Field(
         96, ge=1, le=1000, description="Files per ingestion batch (96: see bench/ingest.py)."
@@ -141,9 +161,18 @@ class Settings(BaseSettings):
     )
 
     # --- GitLab source ------------------------------------------------------------------
-    gitlab_url: str = Field("https://gitlab.com", description="GitLab base URL.")
+    gitlab_url: str = Field(
+        "https://gitlab.com",
+        description="GitLab base URL (no credentials in it: the token goes in THOTH_GITLAB_TOKEN).",
+    )
     gitlab_token: SecretStr | None = Field(
         None, description="GitLab token; read from Secret Manager `gitlab-token` when unset."
+    )
+
+    source_roots: CommaList = Field(
+        default_factory=list,
+        description="Folders `dir` sources may mirror (comma-separated); a `dir` source outside "
+        "them is refused. Empty: no `dir` sources (the cloud default).",
     )
 
     # --- Index --------------------------------------------------------------------------
@@ -165,6 +194,13 @@ class Settings(BaseSettings):
         description="Host headers /mcp accepts (add the Cloud Run hostname).",
     )
 
+    # --- Ingestion worker API ---------------------------------------------------------
+    worker_allowed_hosts: CommaList = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost"],
+        description="Host headers the ingestion worker accepts (`*.example.com` wildcards), "
+        "besides the host of THOTH_WORKER_URL.",
+    )
+
     # --- Process ------------------------------------------------------------------------
     port: int = Field(
         8080,
@@ -179,7 +215,14 @@ class Settings(BaseSettings):
         "INFO", description="Log level."
     )
 
-    @field_validator("mcp_tokens", "allowed_hosts", "worker_callers", mode="before")
+    @field_validator(
+        "mcp_tokens",
+        "allowed_hosts",
+        "worker_callers",
+        "source_roots",
+        "worker_allowed_hosts",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -192,6 +235,19 @@ class Settings(BaseSettings):
         if not 3 <= len(value) <= 63 or not value.replace("-", "").replace("_", "").isalnum():
             raise ValueError("bucket must be 3-63 letters, digits, '-' or '_'")
         return value.lower()
+
+    @field_validator("gitlab_url")
+    @classmethod
+    def _gitlab_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("THOTH_GITLAB_URL must be an http(s) URL like https://gitlab.com")
+        if parts.username or parts.password:
+            raise ValueError(
+                "THOTH_GITLAB_URL must not contain credentials; put the token in "
+                "THOTH_GITLAB_TOKEN or the gitlab-token secret"
+            )
+        return value
 
     def to_env(self) -> dict[str, str]:
         """These settings as the environment a child process reads them from (unset fields

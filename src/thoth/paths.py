@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 
+from thoth.errors import InvalidInputError
+
 MAX_PATH_BYTES = 1024  # the GCS object-name limit
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-class UnsafePathError(ValueError):
+class UnsafePathError(ValueError, InvalidInputError):
     """A path that could escape its source or cannot be stored. Raise it as
     `UnsafePathError(path, reason)`, or with a ready message alone."""
 

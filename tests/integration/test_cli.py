@@ -74,15 +74,15 @@ def test_search_json_prints_cited_results(
     assert len(output["results"]) == 2 and output["index_version"]
 
 
-def test_search_bad_input_and_no_index_exit_1(
+def test_search_bad_input_and_no_index_exit_with_their_category(
     settings: Settings, store: BlobStore, tmp_path: Path
 ) -> None:
     env = stack_env(settings)
     nothing = thoth("search", "vacation", env=env, home=tmp_path)
-    assert nothing.returncode == 1 and "no index could be loaded" in nothing.stderr
+    assert nothing.returncode == 69 and "no index could be loaded" in nothing.stderr
     make_and_publish(store, tmp_path, SAMPLE_DOCS)
     unknown = thoth("search", "vacation", "--source", "nope", env=env, home=tmp_path)
-    assert unknown.returncode == 1 and "unknown source 'nope'" in unknown.stderr
+    assert unknown.returncode == 66 and "unknown source 'nope'" in unknown.stderr
 
 
 def test_model_show_names_the_query_encoder(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from thoth.config import Settings
 from thoth.ingest.sources.directory import list_directory
 from thoth.ingest.sources.gitlab import GitLabClient
 from thoth.ingest.sources.models import SourceConfig
+from thoth.ingest.sources.roots import FolderNotAllowedError
 from thoth.ingest.sources.sync import EmptySourceError, sync_source, upload_directory
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared/corpora/sourcegraph-handbook"
@@ -42,6 +43,13 @@ FILES = {
     "people/benefits.pdf": b"%PDF-1.4 fake",
     "engineering/deep/nested/on-call.md": b"# On call\n",
 }
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    """dir sources may read the test's own folders (and the shared corpus), nothing else."""
+    roots = [str(tmp_path), "/nonexistent", str(CORPUS)]
+    return settings.model_copy(update={"source_roots": roots})
 
 
 @pytest.fixture
@@ -157,6 +165,31 @@ def test_empty_folder_never_wipes_the_mirror(
 def test_missing_folder_is_a_clear_error(store: BlobStore, settings: Settings) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         sync_source(store, dir_source(Path("/nonexistent/thoth")), settings=settings)
+
+
+@pytest.mark.parametrize("directory", ["/", "/proc/self", "/etc", "{tmp}/../.."])
+def test_dir_sources_only_read_under_the_configured_roots(
+    store: BlobStore, settings: Settings, tmp_path: Path, directory: str
+) -> None:
+    config = SourceConfig(name="hb", kind="dir", directory=directory.format(tmp=tmp_path))
+    with pytest.raises(FolderNotAllowedError, match="THOTH_SOURCE_ROOTS"):
+        sync_source(store, config, settings=settings)
+    assert mirror(store, "hb") == {}
+
+
+def test_a_link_out_of_the_roots_is_refused(
+    store: BlobStore, settings: Settings, tmp_path: Path
+) -> None:
+    (tmp_path / "escape").symlink_to("/etc")
+    config = SourceConfig(name="hb", kind="dir", directory=str(tmp_path / "escape"))
+    with pytest.raises(FolderNotAllowedError):
+        sync_source(store, config, settings=settings)
+
+
+def test_no_dir_source_without_roots(store: BlobStore, settings: Settings, folder: Path) -> None:
+    closed = settings.model_copy(update={"source_roots": []})
+    with pytest.raises(FolderNotAllowedError, match="none are configured"):
+        sync_source(store, dir_source(folder), settings=closed)
 
 
 def test_upload_directory_then_upload_source_reports_unchanged(

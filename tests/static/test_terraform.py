@@ -254,6 +254,18 @@ def test_queue_retry_config_as_documented() -> None:
     assert retry["max_doublings"] == 4
 
 
+def test_the_worker_knows_the_queues_last_attempt() -> None:
+    """A task's last attempt fails its job: the worker must count the attempts the queue
+    makes (THOTH_QUEUE_MAX_ATTEMPTS, default = the queue's max_attempts)."""
+    retry = one(queue()["retry_config"])
+    values = {entry["name"]: entry.get("value") for entry in env_entries("ingestion")}
+    configured = int(values.get("THOTH_QUEUE_MAX_ATTEMPTS") or Settings().queue_max_attempts)
+    assert configured == retry["max_attempts"]
+    lease = Settings().job_lease_seconds
+    # A job's lease outlives the longest gap between its tasks: a backoff plus a dispatch.
+    assert lease > seconds(retry["max_backoff"]) + DISPATCH_DEADLINE.total_seconds()
+
+
 def test_queue_rate_limits_match_the_worker() -> None:
     limits = one(queue()["rate_limits"])
     template = one(service("ingestion")["template"])

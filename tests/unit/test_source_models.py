@@ -49,7 +49,10 @@ def test_invalid_names(name: str) -> None:
         ({"kind": "gitlab", "gitlab_project": "g/p", "gitlab_ref": "a..b"}, "gitlab_ref"),
         ({"kind": "gitlab", "gitlab_project": "g/p", "gitlab_ref": "a b"}, "gitlab_ref"),
         ({"kind": "upload", "path_prefix": "../up"}, "'..'"),
-        ({"kind": "upload", "base_url": "ftp://x"}, "http"),
+        ({"kind": "upload", "base_url": "ftp://x"}, "https"),
+        ({"kind": "upload", "base_url": "http://phish.example/handbook"}, "https"),
+        ({"kind": "upload", "base_url": "https://user:pw@hb.example"}, "plain https"),
+        ({"kind": "upload", "base_url": "javascript:alert(1)"}, "plain https"),
         ({"kind": "upload", "colour": "red"}, "Extra inputs"),
     ],
 )
@@ -94,3 +97,10 @@ def test_no_base_url_no_link() -> None:
 def test_citation_of_unsafe_path_is_refused() -> None:
     with pytest.raises(UnsafePathError):
         citation_url(BASE, "../x.md")
+
+
+@pytest.mark.parametrize(
+    "base_url", ["https://hb.example/docs", "http://localhost:1313", "http://127.0.0.1:8000"]
+)
+def test_citation_links_are_https_or_on_this_machine(base_url: str) -> None:
+    assert SourceConfig(name="s", kind="upload", base_url=base_url + "/").base_url == base_url

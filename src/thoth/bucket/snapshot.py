@@ -38,6 +38,7 @@ from thoth.bucket.records import (
     document_from_row,
     documents_to_arrow,
 )
+from thoth.errors import UnavailableError
 
 FORMAT_VERSION = 1
 LANCEDB_DIR = "lancedb"
@@ -45,7 +46,7 @@ CHUNKS_TABLE = "chunks"
 DOCUMENTS_TABLE = "documents"
 
 
-class SnapshotError(Exception):
+class SnapshotError(UnavailableError):
     """A snapshot cannot be built, or what is on disk is not a complete snapshot."""
 
 

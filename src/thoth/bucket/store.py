@@ -10,6 +10,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +19,18 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage  # type: ignore[attr-defined]
 
 from thoth.config import Settings
+from thoth.errors import ConflictError, NotFoundError, ThothError
 
 
-class StorageError(Exception):
-    """Base class of storage failures."""
+class StorageError(ThothError):
+    """Base class of storage failures (unavailable unless a subclass says otherwise)."""
 
 
-class NotFound(StorageError):
+class NotFound(StorageError, NotFoundError):
     """The object does not exist."""
 
 
-class PreconditionFailed(StorageError):
+class PreconditionFailed(StorageError, ConflictError):
     """A create-only write met an existing object, or a compare-and-swap lost the race."""
 
 
@@ -38,6 +40,7 @@ class StoredObject:
     size: int
     generation: int
     md5: str | None
+    updated: datetime | None = None
 
 
 def make_client(settings: Settings) -> storage.Client:
@@ -166,4 +169,5 @@ def _stored(blob: storage.Blob) -> StoredObject:
         size=int(blob.size or 0),
         generation=int(blob.generation or 0),
         md5=blob.md5_hash,
+        updated=blob.updated,
     )

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 
 TRANSFER_THREADS = 8
 PARTIAL_SUFFIX = ".partial"
+PARTIAL_GRACE = timedelta(hours=1)  # a live upload writes far more often than this
 
 
 class VersionInfo(BaseModel):
@@ -150,9 +153,34 @@ def rollback(store: BlobStore, source: str, version: str) -> Pointer:
     return target
 
 
-def collect_garbage(store: BlobStore, source: str, keep: int) -> list[str]:
-    """Delete all but the newest `keep` versions, never the current or previous one.
-    Incomplete versions older than the newest complete one go too."""
+def uploaded_manifest(store: BlobStore, source: str, version: str) -> SnapshotManifest | None:
+    """The version's manifest when the version is complete in the store: the manifest is
+    there and every file it lists has the listed size. None when it is missing or partial."""
+    try:
+        data, _ = store.read(manifest_key(source, version))
+    except NotFound:
+        return None
+    manifest = SnapshotManifest.model_validate_json(data)
+    prefix = version_prefix(source, version)
+    sizes = {obj.key: obj.size for obj in store.list_objects(prefix)}
+    for entry in manifest.files:
+        if sizes.get(prefix + entry.path) != entry.size:
+            return None
+    return manifest
+
+
+def collect_garbage(
+    store: BlobStore,
+    source: str,
+    keep: int,
+    *,
+    in_use: Callable[[str], bool] = lambda version: False,
+    grace: timedelta = PARTIAL_GRACE,
+) -> list[str]:
+    """Delete all but the newest `keep` complete versions, never the current or previous
+    one, nor a version `in_use` says a running job is building. An incomplete version goes
+    only when it is older than the newest complete one and nothing was written to it for
+    `grace` (it may be an upload in progress)."""
     pointer, _ = read_pointer(store, source)
     protected = {pointer.version, pointer.previous} if pointer else set()
     versions = list_versions(store, source)
@@ -161,8 +189,17 @@ def collect_garbage(store: BlobStore, source: str, keep: int) -> list[str]:
     newest = complete[-1] if complete else ""
     removed = []
     for info in versions:
-        stale_partial = not info.complete and info.version < newest
-        if info.version not in kept and (info.complete or stale_partial):
-            store.delete_prefix(version_prefix(source, info.version))
+        if info.version in kept or in_use(info.version):
+            continue
+        prefix = version_prefix(source, info.version)
+        if info.complete or (info.version < newest and _untouched_for(store, prefix, grace)):
+            store.delete_prefix(prefix)
             removed.append(info.version)
     return removed
+
+
+def _untouched_for(store: BlobStore, prefix: str, grace: timedelta) -> bool:
+    cutoff = datetime.now(UTC) - grace
+    return all(
+        obj.updated is not None and obj.updated < cutoff for obj in store.list_objects(prefix)
+    )

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from thoth.config import get_settings
+from thoth.errors import ThothError, exit_code
 from thoth.ingest.pipeline.context import Context
 
 console = Console(stderr=True)
@@ -20,9 +21,13 @@ def pipeline_context() -> Context:
 
 @contextmanager
 def friendly_errors(*errors: type[Exception]) -> Iterator[None]:
-    """Print expected failures as one clear line and exit 1, instead of a traceback."""
+    """Print expected failures as one clear line instead of a traceback, and exit with the
+    code of the error's category (README, "Command line"); the other `errors` exit 1."""
     try:
         yield
+    except ThothError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(exit_code(exc.category)) from exc
     except errors as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc

@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from thoth.cli.context import friendly_errors
 from thoth.config import get_settings
+from thoth.errors import Category, exit_code
 from thoth.serve import tools
 from thoth.serve.loader import IndexCache
 from thoth.serve.search import MAX_NUM_RESULTS, SearchError, SearchMode
@@ -41,17 +43,14 @@ def search(
     if not status.ready:
         reasons = "; ".join(f"{k}: {v}" for k, v in status.errors.items()) or "nothing published"
         err.print(f"[red]error:[/red] no index could be loaded ({reasons})")
-        raise typer.Exit(1)
+        raise typer.Exit(exit_code(Category.unavailable))
     service = ThothService(settings, cache)
     if mode != "fulltext":
         service.load_encoder()
         if service.encoder is None:
             err.print(f"[yellow]warning:[/yellow] {service.encoder_error}; full text only")
-    try:
+    with friendly_errors(SearchError):
         output = tools.search_handbook(service.engine(), query, k, source, prefix, mode=_mode(mode))
-    except SearchError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
     if as_json:
         typer.echo(output.model_dump_json(indent=2))
         return

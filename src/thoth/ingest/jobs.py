@@ -1,4 +1,4 @@
-"""Ingestion jobs: the record in GCS, the per-source lock, progress assembled from batch markers.
+"""Ingestion jobs: the record in GCS, the per-source lease, progress assembled from batch markers.
 
 `jobs/<id>/job.json` is written by the planner and by finalize (compare-and-swap). Batches
 never touch it: each writes its own create-only `done.json`, so progress needs no contention.
@@ -7,6 +7,7 @@ never touch it: each writes its own create-only `done.json`, so progress needs n
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
@@ -25,8 +26,9 @@ from thoth.bucket.keys import (
     source_lock_key,
 )
 from thoth.bucket.store import BlobStore, NotFound, PreconditionFailed
+from thoth.errors import ConflictError
 
-LOCK_STALE_AFTER = timedelta(hours=2)
+DEFAULT_LEASE = timedelta(minutes=30)
 
 
 class JobStatus(StrEnum):
@@ -132,8 +134,9 @@ DONE_CACHE_JOBS = 32  # jobs whose batch results a JobStore remembers
 class JobStore:
     """Jobs and locks in the bucket."""
 
-    def __init__(self, store: BlobStore) -> None:
+    def __init__(self, store: BlobStore, lease: timedelta = DEFAULT_LEASE) -> None:
         self.store = store
+        self.lease = lease
         # Done markers are create-only, so one read is final. Progress polls then read only
         # the markers that are new since the last poll: re-reading all 69 of a 51k-chunk job
         # took ~0.2 s per poll and, on 2 vCPUs, slowed the encoding it was watching.
@@ -222,18 +225,15 @@ class JobStore:
             errors=errors,
         )
 
-    # --- the per-source lock --------------------------------------------------------
+    # --- the per-source lease -------------------------------------------------------
     def acquire_lock(self, source: str, job_id: str) -> str | None:
-        """Take the source's lock for job_id. Returns None on success, else the holder's job id.
-        A lock whose job has finished, vanished, or is older than LOCK_STALE_AFTER is taken over."""
+        """Take the source's lease for job_id. Returns None on success, else the holder's job
+        id. A lease whose job has finished or vanished, or that nobody renewed within the
+        lease time, is taken over."""
         key = source_lock_key(source)
-        payload = {"job_id": job_id, "at": datetime.now(UTC).isoformat()}
         for _ in range(3):
-            try:
-                self.store.write_json(key, payload, if_generation=0)
+            if self.store.create_only(key, self._lease_payload(job_id)):
                 return None
-            except PreconditionFailed:
-                pass
             try:
                 holder, generation = self.store.read_json(key)
             except NotFound:
@@ -241,11 +241,32 @@ class JobStore:
             if not self._lock_is_stale(holder):
                 return str(holder.get("job_id"))
             try:
-                self.store.write_json(key, payload, if_generation=generation)
+                self.store.write(key, self._lease_payload(job_id), if_generation=generation)
                 return None
             except PreconditionFailed:
                 continue
         return "unknown"
+
+    def renew_lease(self, source: str, job_id: str) -> None:
+        """Extend job_id's lease on the source (each task does, at its start and before it
+        commits anything). Raises LeaseLost when another job took the source over or the
+        lease was released: the caller must stop."""
+        key = source_lock_key(source)
+        for _ in range(5):
+            try:
+                holder, generation = self.store.read_json(key)
+            except NotFound:
+                raise LeaseLost(source, job_id, None) from None
+            if holder.get("job_id") != job_id:
+                raise LeaseLost(source, job_id, str(holder.get("job_id")))
+            if self._renewed_within(holder, self.lease / 10):
+                return  # fresh enough: spare concurrent batches a write on one object
+            try:
+                self.store.write(key, self._lease_payload(job_id), if_generation=generation)
+                return
+            except PreconditionFailed:
+                continue  # a sibling task renewed it first; look again
+        raise LeaseLost(source, job_id, "unknown (the lease kept changing)")
 
     def release_lock(self, source: str, job_id: str) -> None:
         key = source_lock_key(source)
@@ -257,18 +278,35 @@ class JobStore:
             with contextlib.suppress(PreconditionFailed):
                 self.store.delete(key, if_generation=generation)
 
-    def _lock_is_stale(self, holder: dict[str, str]) -> bool:
+    def _lease_payload(self, job_id: str) -> bytes:
+        return json.dumps({"job_id": job_id, "at": datetime.now(UTC).isoformat()}).encode()
+
+    def _renewed_within(self, holder: dict[str, str], window: timedelta) -> bool:
         try:
             at = datetime.fromisoformat(holder["at"])
         except (KeyError, ValueError):
-            return True
-        if datetime.now(UTC) - at > LOCK_STALE_AFTER:
+            return False
+        return datetime.now(UTC) - at <= window
+
+    def _lock_is_stale(self, holder: dict[str, str]) -> bool:
+        if not self._renewed_within(holder, self.lease):
             return True
         try:
             job, _ = self.get(holder.get("job_id", ""))
         except NotFound:
             return True
         return job.status.finished
+
+
+class LeaseLost(ConflictError):
+    """The job no longer holds its source: it was cancelled, failed, or (after its lease
+    expired) another job took the source over. No retry can give the lease back."""
+
+    always_permanent = True
+
+    def __init__(self, source: str, job_id: str, holder: str | None) -> None:
+        now = f"job {holder} holds it now" if holder else "the lease was released"
+        super().__init__(f"job {job_id} lost its lease on source {source!r}: {now}")
 
 
 def tally(plan: Plan | None, results: list[BatchResult]) -> tuple[Counts, list[FileResult]]:

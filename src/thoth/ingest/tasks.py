@@ -81,7 +81,7 @@ class TaskQueue:
                 max_dispatches_per_second=50,
             ),
             retry_config=tasks_v2.RetryConfig(
-                max_attempts=100,
+                max_attempts=self.settings.queue_max_attempts,
                 min_backoff=timedelta(seconds=0.5),
                 max_backoff=timedelta(seconds=30),
                 max_doublings=5,

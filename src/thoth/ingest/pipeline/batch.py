@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from thoth.bucket.keys import batch_done_key, batch_output_key, source_key
 from thoth.bucket.records import ChunkRecord, DocumentRecord
 from thoth.bucket.store import NotFound
+from thoth.errors import InvalidInputError
 from thoth.ingest.budget import FileRequest
 from thoth.ingest.chunking import Chunk
 from thoth.ingest.jobs import BatchResult, FileEntry, FileResult, Job
@@ -25,7 +26,7 @@ from thoth.parsing import ParseError, UnsupportedFileType, is_supported
 log = logging.getLogger(__name__)
 
 
-class BatchOutOfRange(ValueError):
+class BatchOutOfRange(ValueError, InvalidInputError):
     pass
 
 
@@ -44,6 +45,7 @@ def run_batch(ctx: Context, job_id: str, batch: int) -> BatchResult | None:
     if job.plan is None or not 0 <= batch < job.batch_count:
         raise BatchOutOfRange(f"job {job_id} has no batch {batch}")
     started = time.perf_counter()
+    ctx.jobs.renew_lease(job.source, job_id)
     if ctx.store.exists(batch_done_key(job_id, batch)):
         log.info("batch already done", extra={"job_id": job_id, "batch": batch})
         _maybe_finalize(ctx, job)
@@ -54,6 +56,7 @@ def run_batch(ctx: Context, job_id: str, batch: int) -> BatchResult | None:
     chunks = _embed(ctx, job.source, parsed)
     embed_seconds = time.perf_counter() - embed_started
     documents = [p.document for p in parsed]
+    ctx.jobs.renew_lease(job.source, job_id)  # a job that lost its source commits nothing
     ctx.store.write(batch_output_key(job_id, batch), encode_output(documents, chunks))
     result = BatchResult(
         batch=batch,
@@ -89,15 +92,18 @@ def _parse_one(
 ) -> ParsedFile | FileResult:
     if not is_supported(entry.path):
         return FileResult(path=entry.path, outcome="skipped")
+    # Outside the try: a storage or transport error fails the whole batch, so Cloud Tasks
+    # retries it, instead of costing this file its place in the index.
     try:
         data, _ = ctx.store.read(source_key(source, entry.path))
+    except NotFound:
+        return FileResult(path=entry.path, outcome="failed", error="deleted during ingestion")
+    try:
         overlap = ctx.settings.chunk_overlap_tokens
         request = FileRequest(entry.path, data, source, ctx.max_tokens, overlap)
         output = ctx.parse_budget.run(request)
     except UnsupportedFileType:
         return FileResult(path=entry.path, outcome="skipped")
-    except NotFound:
-        return FileResult(path=entry.path, outcome="failed", error="deleted during ingestion")
     except ParseError as exc:
         return FileResult(path=entry.path, outcome="failed", error=str(exc))
     except Exception as exc:  # a parser bug must cost one file, not the whole batch

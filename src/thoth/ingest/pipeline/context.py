@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 
 from thoth.bucket.store import BlobStore
@@ -21,7 +22,7 @@ class Context:
     jobs: JobStore = field(init=False)
 
     def __post_init__(self) -> None:
-        self.jobs = JobStore(self.store)
+        self.jobs = JobStore(self.store, timedelta(seconds=self.settings.job_lease_seconds))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:

@@ -2,34 +2,46 @@
 version, compare-and-swap the pointer, record the counts, release the source (design.md §2-3).
 
 Runs once per job (a named task) and is safe to repeat: a claim marker keeps two deliveries
-from building at once, and a job already finished returns immediately.
+from building at once, and a job already finished returns immediately. A version is never
+rewritten once it is complete, and never touched once the pointer names it: a repeat after a
+crash publishes what is already uploaded.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
 from pathlib import Path
 
-from thoth.bucket.keys import batch_output_key, finalize_claim_key, version_prefix
+from thoth.bucket.keys import batch_output_key, version_prefix
 from thoth.bucket.pointer import Pointer, read_pointer, swap_pointer
 from thoth.bucket.records import ChunkRecord, DocumentRecord
 from thoth.bucket.snapshot import SnapshotManifest, build_snapshot
-from thoth.bucket.store import PreconditionFailed
-from thoth.bucket.versions import collect_garbage, upload_version
+from thoth.bucket.store import NotFound, PreconditionFailed
+from thoth.bucket.versions import collect_garbage, upload_version, uploaded_manifest
+from thoth.errors import ConflictError, UnavailableError
 from thoth.ingest.jobs import Job, JobStatus, tally
 from thoth.ingest.pipeline.base_snapshot import local_snapshot
+from thoth.ingest.pipeline.claim import CLAIM_TTL, Claim, NotReady
 from thoth.ingest.pipeline.context import Context
+from thoth.ingest.pipeline.heartbeat import Heartbeat
 from thoth.ingest.pipeline.outputs import decode_output
+
+__all__ = ["IndexMovedOn", "NotReady", "finalize_job"]
 
 log = logging.getLogger(__name__)
 
-CLAIM_TTL = timedelta(minutes=20)
+
+class IndexMovedOn(ConflictError):
+    """The source's index changed since the job planned from it: publishing would replace a
+    newer index with one built on an older base."""
+
+    always_permanent = True
 
 
-class NotReady(Exception):
-    """Finalize arrived before every batch finished, or another delivery is finalizing."""
+class PointedVersionDamaged(UnavailableError):
+    """The pointer names this job's version but the version is not complete in the store."""
 
 
 def finalize_job(ctx: Context, job_id: str) -> Job:
@@ -41,32 +53,29 @@ def finalize_job(ctx: Context, job_id: str) -> Job:
     results = ctx.jobs.batch_results(job_id)
     if len(results) < job.batch_count:
         raise NotReady(f"job {job_id}: {len(results)} of {job.batch_count} batches done")
-    _claim(ctx, job_id)
-    manifest = _publish(ctx, job)
-    _swap(ctx, job, manifest)
-    job = _record_success(ctx, job_id, manifest)
+    ctx.jobs.renew_lease(job.source, job_id)
+    claim = Claim.take(ctx.store, job_id)
+    try:
+        with Heartbeat(claim.renew, CLAIM_TTL.total_seconds() / 4):
+            manifest = _publish(ctx, job)
+            ctx.jobs.renew_lease(job.source, job_id)
+            _swap(ctx, job, manifest)
+            job = _record_success(ctx, job_id, manifest)
+    except BaseException:
+        claim.release()  # the next delivery may start at once
+        raise
     ctx.jobs.release_lock(job.source, job_id)
-    removed = collect_garbage(ctx.store, job.source, ctx.settings.index_keep_versions)
+    removed = collect_garbage(
+        ctx.store, job.source, ctx.settings.index_keep_versions, in_use=_job_running(ctx)
+    )
     log.info("published", extra={"job_id": job_id, "version": job.version, "gc": removed})
     return job
 
 
-def _claim(ctx: Context, job_id: str) -> None:
-    key = finalize_claim_key(job_id)
-    now = datetime.now(UTC)
-    if ctx.store.create_only(key, now.isoformat().encode()):
-        return
-    data, generation = ctx.store.read(key)
-    if now - datetime.fromisoformat(data.decode()) < CLAIM_TTL:
-        raise NotReady(f"job {job_id} is being finalized by another delivery")
-    try:  # the claimant died: take over
-        ctx.store.write(key, now.isoformat().encode(), if_generation=generation)
-    except PreconditionFailed as exc:
-        raise NotReady(f"job {job_id} is being finalized by another delivery") from exc
-
-
 def _publish(ctx: Context, job: Job) -> SnapshotManifest:
-    assert job.plan is not None
+    published = _already_uploaded(ctx, job)
+    if published is not None:
+        return published
     documents, chunks = _carried_over(ctx, job)
     for batch in range(job.batch_count):
         data, _ = ctx.store.read(batch_output_key(job.job_id, batch))
@@ -84,10 +93,22 @@ def _publish(ctx: Context, job: Job) -> SnapshotManifest:
         model=ctx.settings.embedding_model,
         dimensions=_dimensions(ctx, chunks),
     )
-    # A crashed earlier attempt may have left part of this version: start it clean.
+    # What a crashed attempt left is partial and unpointed (checked above): start it clean.
     ctx.store.delete_prefix(version_prefix(job.source, job.job_id))
     upload_version(ctx.store, job.source, job.job_id, build_dir)
     shutil.rmtree(build_dir, ignore_errors=True)
+    return manifest
+
+
+def _already_uploaded(ctx: Context, job: Job) -> SnapshotManifest | None:
+    """The manifest of this job's version when an earlier attempt completed the upload."""
+    manifest = uploaded_manifest(ctx.store, job.source, job.job_id)
+    pointer, _ = read_pointer(ctx.store, job.source)
+    if manifest is None and pointer is not None and pointer.version == job.job_id:
+        raise PointedVersionDamaged(
+            f"{job.source}@{job.job_id} is served but incomplete in the store; "
+            f"roll back with `thoth index rollback {job.source} {pointer.previous}`"
+        )
     return manifest
 
 
@@ -106,23 +127,38 @@ def _dimensions(ctx: Context, chunks: list[ChunkRecord]) -> int:
 
 
 def _swap(ctx: Context, job: Job, manifest: SnapshotManifest) -> None:
+    """Point readers at the job's version, only if the index is still the one it planned
+    from (`plan.base_version`)."""
+    assert job.plan is not None
     pointer, generation = read_pointer(ctx.store, job.source)
-    if pointer is not None and pointer.version == job.job_id:
+    current = pointer.version if pointer else None
+    if current == job.job_id:
         return
+    if current != job.plan.base_version:
+        raise _moved_on(job, current)
     target = Pointer(
         source=job.source,
         version=job.job_id,
         documents=manifest.documents,
         chunks=manifest.chunks,
         job_id=job.job_id,
-        previous=pointer.version if pointer else None,
+        previous=current,
     )
     try:
         swap_pointer(ctx.store, target, generation)
     except PreconditionFailed:
         winner, _ = read_pointer(ctx.store, job.source)
         if winner is None or winner.version != job.job_id:
-            raise
+            raise _moved_on(job, winner.version if winner else None) from None
+
+
+def _moved_on(job: Job, current: str | None) -> IndexMovedOn:
+    assert job.plan is not None
+    return IndexMovedOn(
+        f"job {job.job_id} planned from version {job.plan.base_version or '(none)'} of "
+        f"{job.source!r}, but the index is now at {current or '(none)'}; not publishing "
+        "an index built on an older base (run the ingest again)"
+    )
 
 
 def _record_success(ctx: Context, job_id: str, manifest: SnapshotManifest) -> Job:
@@ -140,3 +176,14 @@ def _record_success(ctx: Context, job_id: str, manifest: SnapshotManifest) -> Jo
         except PreconditionFailed:
             continue
     raise NotReady(f"job {job_id}: could not record success (contention)")
+
+
+def _job_running(ctx: Context) -> Callable[[str], bool]:
+    def running(version: str) -> bool:
+        try:
+            job, _ = ctx.jobs.get(version)  # a version's id is its job's id
+        except NotFound:
+            return False
+        return not job.status.finished
+
+    return running

@@ -11,11 +11,13 @@ import logging
 
 from thoth.bucket.keys import source_prefix
 from thoth.bucket.pointer import read_pointer
+from thoth.errors import UnavailableError
 from thoth.ingest.jobs import FileEntry, FileResult, Job, JobStatus, Plan
 from thoth.ingest.pipeline.base_snapshot import local_snapshot
 from thoth.ingest.pipeline.context import Context
 from thoth.ingest.pipeline.task_names import BATCH_PATH, FINALIZE_PATH, batch_task, finalize_task
 from thoth.ingest.sources.registry import get_source
+from thoth.ingest.sources.report import FileError
 from thoth.ingest.sources.sync import sync_source
 from thoth.parsing import is_supported
 from thoth.paths import UnsafePathError, safe_relative_path
@@ -28,15 +30,27 @@ BATCH_MAX_BYTES = 4_000_000
 def plan_job(ctx: Context, job_id: str) -> Job:
     job, generation = ctx.jobs.get(job_id)
     if job.plan is None and not job.status.finished:
+        ctx.jobs.renew_lease(job.source, job_id)
         config = get_source(ctx.store, job.source)
-        sync_source(ctx.store, config, settings=ctx.settings)
+        report = sync_source(ctx.store, config, settings=ctx.settings)
+        if report.incomplete:  # planning on a stale mirror would leave files behind
+            raise MirrorIncomplete(report.incomplete)
         job.plan = build_plan(ctx, job)
+        ctx.jobs.renew_lease(job.source, job_id)
         job.status = JobStatus.running
         ctx.jobs.save(job, generation)
         log.info("planned job", extra={"job_id": job_id, "batches": job.batch_count})
     if job.status == JobStatus.running:
         enqueue_work(ctx, job)
     return job
+
+
+class MirrorIncomplete(UnavailableError):
+    """The sync could not mirror every file (a failed download or write): retry the plan."""
+
+    def __init__(self, errors: list[FileError]) -> None:
+        first = "; ".join(f"{e.path}: {e.message}" for e in errors[:3])
+        super().__init__(f"the sync could not mirror {len(errors)} file(s): {first}")
 
 
 def enqueue_work(ctx: Context, job: Job) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from thoth.errors import ConflictError
 from thoth.ingest.jobs import Job, new_job_id
 from thoth.ingest.pipeline.context import Context
 from thoth.ingest.pipeline.task_names import PLAN_PATH, plan_task
 from thoth.ingest.sources.registry import get_source
 
 
-class JobConflict(Exception):
+class JobConflict(ConflictError):
     """A job for this source is already running."""
 
     def __init__(self, source: str, running_job: str) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from thoth.errors import NotFoundError
 from thoth.ingest.sources.report import FileError
 from thoth.paths import UnsafePathError, safe_relative_path
 
@@ -33,7 +34,7 @@ class DirectoryListing:
     errors: list[FileError] = field(default_factory=list)
 
 
-class DirectoryNotFoundError(FileNotFoundError):
+class DirectoryNotFoundError(FileNotFoundError, NotFoundError):
     """The source folder does not exist or is not a folder."""
 
 

@@ -26,6 +26,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from thoth.errors import ForbiddenError, InvalidInputError, NotFoundError, UnavailableError
 from thoth.ingest.sources.report import FileError
 from thoth.paths import UnsafePathError, safe_prefix, safe_relative_path
 
@@ -35,19 +36,19 @@ _BLOB_ID = re.compile(r"^[0-9a-fA-F]{1,64}$")
 TOKEN_HINT = "check THOTH_GITLAB_TOKEN / the gitlab-token secret"  # noqa: S105 (a hint, not a token)
 
 
-class GitLabError(Exception):
+class GitLabError(UnavailableError):
     """GitLab could not answer (after retries), or answered with an unexpected error."""
 
 
-class GitLabAuthError(GitLabError):
+class GitLabAuthError(ForbiddenError, GitLabError):
     """GitLab rejected the token (401/403)."""
 
 
-class GitLabNotFoundError(GitLabError):
+class GitLabNotFoundError(NotFoundError, GitLabError):
     """The project, ref, path or blob does not exist (or the token cannot see it)."""
 
 
-class FileTooLargeError(GitLabError):
+class FileTooLargeError(InvalidInputError, GitLabError):
     """A blob is larger than the caller's limit; it was not downloaded whole."""
 
 
@@ -290,5 +291,5 @@ def _origin(url: str) -> tuple[str, str]:
 
 
 def _endpoint(url: str) -> str:
-    """The URL without its query string (what errors may show)."""
-    return str(httpx.URL(url).copy_with(query=None))
+    """The URL without its query string or credentials (what errors may show)."""
+    return str(httpx.URL(url).copy_with(query=None, userinfo=b""))

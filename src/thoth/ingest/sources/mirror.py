@@ -91,6 +91,7 @@ def record(report: SyncReport, outcomes: list[Outcome]) -> None:
     """Add outcomes to the report."""
     for outcome in outcomes:
         if outcome.status == "error" or outcome.status == "rejected":
-            report.errors.append(FileError(path=outcome.path, message=outcome.message))
+            retry = outcome.status == "error"
+            report.errors.append(FileError(path=outcome.path, message=outcome.message, retry=retry))
         else:
             report.count(outcome.status, outcome.path)

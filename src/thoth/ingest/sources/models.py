@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
@@ -55,9 +56,7 @@ class SourceConfig(BaseModel):
     def _base_url(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {value!r}")
-        return value.rstrip("/")
+        return _citation_base(value)
 
     @field_validator("gitlab_project")
     @classmethod
@@ -87,6 +86,27 @@ class SourceConfig(BaseModel):
         if self.kind == "dir" and not self.directory:
             raise ValueError("a dir source needs directory (the local folder to mirror)")
         return self
+
+
+def _citation_base(value: str) -> str:
+    """Search results hand these links to people: https only, or http on this machine."""
+    parts = urlsplit(value)
+    if parts.username or parts.password or not parts.hostname:
+        raise ValueError(f"base_url must be a plain https:// URL, got {value[:200]!r}")
+    if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname)):
+        return value.rstrip("/")
+    raise ValueError(
+        f"base_url must start with https:// (http:// only for localhost), got {value[:200]!r}"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def citation_url(base_url: str | None, path: str) -> str | None:

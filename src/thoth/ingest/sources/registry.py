@@ -13,12 +13,13 @@ from thoth.bucket.keys import (
     sync_state_key,
 )
 from thoth.bucket.store import BlobStore, NotFound
+from thoth.errors import InvalidInputError, NotFoundError
 from thoth.ingest.sources.models import SourceConfig, validate_source_name
 
 log = logging.getLogger(__name__)
 
 
-class UnknownSourceError(LookupError):
+class UnknownSourceError(LookupError, NotFoundError):
     """No source of that name is registered."""
 
     def __init__(self, name: str, known: list[str]) -> None:
@@ -28,7 +29,7 @@ class UnknownSourceError(LookupError):
         self.known = known
 
 
-class RegistryError(Exception):
+class RegistryError(InvalidInputError):
     """A stored source configuration cannot be read."""
 
 

@@ -15,6 +15,7 @@ class FileError(BaseModel):
 
     path: str
     message: str
+    retry: bool = False  # failed on the way (a download, a write): the next sync tries again
 
 
 class SyncReport(BaseModel):
@@ -44,6 +45,11 @@ class SyncReport(BaseModel):
             self.deleted_paths.append(path)
         else:
             self.unchanged += 1
+
+    @property
+    def incomplete(self) -> list[FileError]:
+        """Files the mirror could not bring up to date this time (not deliberate skips)."""
+        return [error for error in self.errors if error.retry]
 
     def summary(self) -> str:
         return (

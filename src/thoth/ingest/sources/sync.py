@@ -18,6 +18,7 @@ from pathlib import Path
 
 from thoth.bucket.store import BlobStore, StoredObject
 from thoth.config import Settings, get_settings
+from thoth.errors import InvalidInputError
 from thoth.ingest.sources.directory import LocalFile, list_directory
 from thoth.ingest.sources.gitlab import FileTooLargeError, GitLabClient, TreeEntry
 from thoth.ingest.sources.mirror import (
@@ -34,6 +35,7 @@ from thoth.ingest.sources.mirror import (
 )
 from thoth.ingest.sources.models import SourceConfig, validate_source_name
 from thoth.ingest.sources.report import FileError, SyncReport
+from thoth.ingest.sources.roots import allowed_folder
 from thoth.ingest.sources.sync_state import load_state, origin_of, save_state
 from thoth.paths import UnsafePathError, safe_relative_path
 from thoth.secrets import secret_value
@@ -58,7 +60,7 @@ def sync_source(
     started = time.monotonic()
     if config.kind == "dir":
         assert config.directory is not None  # the model's validator guarantees it
-        directory = Path(config.directory)
+        directory = allowed_folder(config.directory, settings.source_roots)
         report = _sync_directory(
             store, config.name, directory, settings.max_file_bytes, progress, full, workers
         )
@@ -226,7 +228,7 @@ def _next_state(
 
 
 # --- shared -------------------------------------------------------------------------------
-class EmptySourceError(RuntimeError):
+class EmptySourceError(RuntimeError, InvalidInputError):
     """The source lists no files while its mirror has some: most likely a wrong folder,
     ref or path prefix, so the mirror is left alone."""
 

@@ -10,10 +10,11 @@ from pydantic import BaseModel, Field
 
 from thoth.bucket.keys import sync_state_key
 from thoth.bucket.store import BlobStore, NotFound, PreconditionFailed
+from thoth.errors import ConflictError
 from thoth.ingest.sources.models import SourceConfig
 
 
-class SyncConflictError(RuntimeError):
+class SyncConflictError(RuntimeError, ConflictError):
     """Another sync of the same source saved its state while this one ran."""
 
 

@@ -13,22 +13,25 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from thoth.bucket.store import NotFound
 from thoth.config import Settings, get_settings
+from thoth.errors import ThothError, http_status
 from thoth.ingest.jobs import JOB_ID_PATTERN, JobProgress
-from thoth.ingest.pipeline.batch import BatchOutOfRange, run_batch
+from thoth.ingest.pipeline.batch import run_batch
 from thoth.ingest.pipeline.context import Context
-from thoth.ingest.pipeline.finalize import NotReady, finalize_job
+from thoth.ingest.pipeline.failure import job_fails_for_good
+from thoth.ingest.pipeline.finalize import finalize_job
 from thoth.ingest.pipeline.plan import plan_job
-from thoth.ingest.pipeline.start import JobConflict, start_job
+from thoth.ingest.pipeline.start import start_job
 from thoth.ingest.sources.models import SOURCE_PATTERN, SourceConfig
-from thoth.ingest.sources.registry import UnknownSourceError, get_source, list_sources, save_source
+from thoth.ingest.sources.registry import get_source, list_sources, save_source
+from thoth.ingest.sources.roots import allowed_folder
 from thoth.ingest.sources.sync import SyncReport, sync_source
 from thoth.ingest.tasks import TaskQueue
 from thoth.ingest.worker.callers import require_api_caller, require_task_caller
+from thoth.ingest.worker.request_guard import request_guard
 from thoth.ingest.worker.schemas import (
     BatchTask,
     IngestAccepted,
@@ -41,14 +44,7 @@ from thoth.paths import UnsafePathError
 log = logging.getLogger("thoth.ingest.pipeline")
 
 SourceName = Annotated[str, Path(pattern=SOURCE_PATTERN)]
-ERRORS: dict[type[Exception], int] = {
-    UnknownSourceError: 404,
-    NotFound: 404,
-    JobConflict: 409,
-    NotReady: 409,
-    BatchOutOfRange: 422,
-    UnsafePathError: 422,
-}
+RetryCount = Annotated[int, Header(alias="X-CloudTasks-TaskRetryCount", ge=0)]
 
 
 def create_app(settings: Settings | None = None, ctx: Context | None = None) -> FastAPI:
@@ -57,7 +53,8 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
     app = FastAPI(title="Thoth ingestion worker", version="0.1.0", lifespan=_lifespan)
     app.state.settings = settings
     app.state.ctx = ctx
-    _add_error_handlers(app)
+    app.add_exception_handler(ThothError, _error_response)
+    app.middleware("http")(request_guard(settings))
     app.middleware("http")(_log_requests)
     _add_public_routes(app, ctx)
     _add_task_routes(app, ctx)
@@ -97,6 +94,8 @@ def _add_public_routes(app: FastAPI, ctx: Context) -> None:
     def put_source(source: SourceName, config: SourceConfig) -> SourceConfig:
         if config.name != source:
             raise UnsafePathError(f"body name {config.name!r} does not match the URL {source!r}")
+        if config.directory is not None:
+            allowed_folder(config.directory, ctx.settings.source_roots)
         save_source(ctx.store, config)
         return config
 
@@ -126,13 +125,15 @@ def _add_task_routes(app: FastAPI, ctx: Context) -> None:
     verified = [Depends(require_task_caller)]
 
     @app.post("/tasks/plan", dependencies=verified)
-    def plan(body: JobTask) -> dict[str, Any]:
-        job = plan_job(ctx, body.job_id)
+    def plan(body: JobTask, retry: RetryCount = 0) -> dict[str, Any]:
+        with job_fails_for_good(ctx, body.job_id, retry):
+            job = plan_job(ctx, body.job_id)
         return {"job_id": job.job_id, "batches": job.batch_count}
 
     @app.post("/tasks/ingest-batch", dependencies=verified)
-    def ingest_batch(body: BatchTask) -> dict[str, Any]:
-        result = run_batch(ctx, body.job_id, body.batch)
+    def ingest_batch(body: BatchTask, retry: RetryCount = 0) -> dict[str, Any]:
+        with job_fails_for_good(ctx, body.job_id, retry):
+            result = run_batch(ctx, body.job_id, body.batch)
         chunks = result.chunks_embedded if result else 0
         return {
             "job_id": body.job_id,
@@ -142,21 +143,16 @@ def _add_task_routes(app: FastAPI, ctx: Context) -> None:
         }
 
     @app.post("/tasks/finalize", dependencies=verified)
-    def finalize(body: JobTask) -> dict[str, Any]:
-        job = finalize_job(ctx, body.job_id)
+    def finalize(body: JobTask, retry: RetryCount = 0) -> dict[str, Any]:
+        with job_fails_for_good(ctx, body.job_id, retry):
+            job = finalize_job(ctx, body.job_id)
         return {"job_id": job.job_id, "status": job.status, "version": job.version}
 
 
-def _add_error_handlers(app: FastAPI) -> None:
-    for error, status in ERRORS.items():
-        app.add_exception_handler(error, _handler(status))
-
-
-def _handler(status: int) -> Callable[[Request, Exception], Awaitable[Response]]:
-    async def handle(_: Request, exc: Exception) -> Response:
-        return JSONResponse({"detail": str(exc)}, status_code=status)
-
-    return handle
+async def _error_response(_: Request, exc: Exception) -> Response:
+    """Every expected failure, mapped once by its category (thoth.errors)."""
+    assert isinstance(exc, ThothError)
+    return JSONResponse({"detail": str(exc)}, status_code=http_status(exc.category))
 
 
 async def _log_requests(

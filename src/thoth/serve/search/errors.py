@@ -3,20 +3,22 @@ assistant) as is: it says what was wrong and what exists instead."""
 
 from __future__ import annotations
 
+from thoth.errors import InvalidInputError, NotFoundError, UnavailableError
+
 
 class SearchError(ValueError):
     """Base class: the request cannot be answered as asked."""
 
 
-class InvalidQueryError(SearchError):
+class InvalidQueryError(SearchError, InvalidInputError):
     """Empty query, num_results out of range, unknown mode, or a prefix that matches nothing."""
 
 
-class UnknownSourceError(SearchError):
+class UnknownSourceError(SearchError, NotFoundError):
     """The named source is not loaded."""
 
 
-class DocumentNotFoundError(SearchError):
+class DocumentNotFoundError(SearchError, NotFoundError):
     """No document has that path; `suggestions` holds the closest paths."""
 
     def __init__(self, message: str, suggestions: list[str]) -> None:
@@ -24,5 +26,5 @@ class DocumentNotFoundError(SearchError):
         self.suggestions = suggestions
 
 
-class IndexNotReadyError(SearchError):
+class IndexNotReadyError(SearchError, UnavailableError):
     """No index is loaded yet (or the query encoder is still loading)."""

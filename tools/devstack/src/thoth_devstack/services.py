@@ -40,6 +40,9 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
 
 
+SAMPLE_HANDBOOK = Path("examples/handbook")  # relative to the checkout, like STATE_DIR
+
+
 def stack_settings(state: Path) -> Settings:
     """The stack's one configuration: every process, and the CLI, use it."""
     issuer = f"http://127.0.0.1:{TASKS_HTTP_PORT}"
@@ -56,6 +59,7 @@ def stack_settings(state: Path) -> Settings:
         oidc_jwks_url=f"{issuer}/oauth2/v3/certs",
         index_poll_seconds=2,
         cache_dir=(state / "cache").resolve(),
+        source_roots=[str(SAMPLE_HANDBOOK.resolve())],  # a `dir` source may use the sample
         port=MCP_PORT,
     )
 

@@ -1,0 +1,29 @@
+"""Which local folders a `dir` source may mirror: only those under `THOTH_SOURCE_ROOTS`.
+
+A source's folder is chosen by whoever can call the worker's API; without this rule `/` or
+`/proc/self` would copy the worker's own files and environment into the bucket.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from thoth.errors import ForbiddenError
+
+
+class FolderNotAllowedError(ForbiddenError):
+    """A `dir` source names a folder outside the configured roots."""
+
+
+def allowed_folder(directory: str, roots: list[str]) -> Path:
+    """`directory` with links resolved, when it lies inside one of `roots` (also resolved)."""
+    folder = Path(os.path.realpath(Path(directory).expanduser()))
+    for root in roots:
+        if folder.is_relative_to(os.path.realpath(Path(root).expanduser())):
+            return folder
+    allowed = ", ".join(roots) if roots else "none are configured"
+    raise FolderNotAllowedError(
+        f"folder {directory!r} is outside the folders dir sources may read "
+        f"(THOTH_SOURCE_ROOTS: {allowed})"
+    )
