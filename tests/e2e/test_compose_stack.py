@@ -1,6 +1,11 @@
 """The compose stack end to end: the repo's own images, built and started by testcontainers'
 `DockerCompose`, driven through the MCP endpoint with the `mcp` package's own client.
 
+Both services sit behind their Cloud Run front doors with IAM on, as deployed
+(THOTH_MCP_DOOR=iam): every request carries the developer's ID token from the stack's
+metadata server in `X-Serverless-Authorization`, and ingestion goes CLI -> Cloud Tasks -> the
+worker's door with the tasks service account's token.
+
 The stack runs under its own project name and host ports, so a developer's `make up` or
 `docker compose up` on the default ports is left alone. Without a usable Docker engine the
 tests are skipped (with the reason), unless THOTH_REQUIRE_DOCKER=1, where that is a failure.
@@ -20,9 +25,11 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -46,13 +53,22 @@ PORTS = {
         "THOTH_GCS_HOST_PORT",
         "THOTH_TASKS_HOST_PORT",
         "THOTH_TASKS_HTTP_HOST_PORT",
+        "THOTH_METADATA_HOST_PORT",
         "THOTH_WORKER_HOST_PORT",
         "THOTH_MCP_HOST_PORT",
     )
 }
 MCP_URL = f"http://127.0.0.1:{PORTS['THOTH_MCP_HOST_PORT']}/mcp"
 WORKER_URL = f"http://127.0.0.1:{PORTS['THOTH_WORKER_HOST_PORT']}"
-SERVICES = ("fake-gcs", "cloud-tasks", "ingestion", "seed", "mcp")
+METADATA_URL = f"http://127.0.0.1:{PORTS['THOTH_METADATA_HOST_PORT']}"
+SERVICES = ("issuer-key", "fake-gcs", "cloud-tasks", "metadata", "ingestion", "seed", "mcp")
+RUNNING = ("fake-gcs", "cloud-tasks", "metadata", "ingestion", "mcp")
+ONE_SHOTS = ("issuer-key", "seed")
+# The audiences the doors accept (emulators/cloud-run/compose/*.toml): the worker's is
+# THOTH_WORKER_URL, whatever host port it is published on; MCP's is its default host URL.
+WORKER_AUDIENCE = "http://ingestion:8080"
+MCP_AUDIENCE = "http://127.0.0.1:8080"
+DEV_USER = "dev@thoth.local"
 
 
 def _docker_problem() -> str | None:
@@ -79,7 +95,11 @@ def _docker_problem() -> str | None:
 def _build_env() -> dict[str, str]:
     """Compose variables for the test stack: project name, ports, and (on offline machines
     prepared by scripts/docker-setup.sh) the local base image and the wheelhouse."""
-    env = {"COMPOSE_PROJECT_NAME": PROJECT, **{k: str(v) for k, v in PORTS.items()}}
+    env = {
+        "COMPOSE_PROJECT_NAME": PROJECT,
+        "THOTH_MCP_DOOR": "iam",  # MCP's door enforces IAM as deployed
+        **{k: str(v) for k, v in PORTS.items()},
+    }
     if "THOTH_BASE_IMAGE" not in os.environ:
         have_base = subprocess.run(
             ["docker", "image", "inspect", OFFLINE_BASE_IMAGE], capture_output=True, timeout=30
@@ -169,13 +189,30 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         compose.stop(down=True)  # down --volumes
 
 
+@cache
+def dev_token(audience: str) -> str:
+    """The developer's ID token from the stack's metadata server (what `thoth dev token` and,
+    in the cloud, `gcloud auth print-identity-token` give); valid for an hour."""
+    answer = httpx.get(
+        f"{METADATA_URL}/emulator/v1/user-token",
+        params={"email": DEV_USER, "audience": audience},
+        timeout=10,
+    )
+    answer.raise_for_status()
+    return answer.text.strip()
+
+
+def iam_headers(audience: str) -> dict[str, str]:
+    return {"X-Serverless-Authorization": f"Bearer {dev_token(audience)}"}
+
+
 @asynccontextmanager
 async def mcp_client() -> AsyncIterator[Any]:
     from mcp.client import Client
     from mcp.client.streamable_http import streamable_http_client
     from mcp.shared._httpx_utils import create_mcp_http_client
 
-    http = create_mcp_http_client()
+    http = create_mcp_http_client(headers=iam_headers(MCP_AUDIENCE))
     async with http, Client(streamable_http_client(MCP_URL, http_client=http)) as client:
         yield client
 
@@ -191,9 +228,10 @@ async def search(query: str, **arguments: Any) -> list[dict[str, Any]]:
 def test_stack_is_up_with_every_service_healthy(stack: Any) -> None:
     containers = {c.Service: c for c in stack.get_containers(include_all=True)}
     assert set(SERVICES) <= set(containers), containers.keys()
-    seed = containers["seed"]
-    assert (seed.State, seed.ExitCode) == ("exited", 0), seed
-    for name in ("fake-gcs", "cloud-tasks", "ingestion", "mcp"):
+    for name in ONE_SHOTS:
+        done = containers[name]
+        assert (done.State, done.ExitCode) == ("exited", 0), done
+    for name in RUNNING:
         container = containers[name]
         assert (container.State, container.Health) == ("running", "healthy"), container
     # published on loopback only
@@ -215,10 +253,33 @@ async def test_tools_and_search_over_mcp(stack: Any) -> None:
     assert "26 days of paid time off" in results[0]["text"]
 
 
+def test_doors_refuse_requests_without_a_token(stack: Any) -> None:
+    """Cloud Run's 403 from both doors before anything reaches a service; the developer's
+    token opens the worker's /v1 API."""
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
+    accept = {"Accept": "application/json, text/event-stream"}
+    with httpx.Client(timeout=30) as http:
+        assert http.post(MCP_URL, json=initialize, headers=accept).status_code == 403
+        assert http.get(f"{WORKER_URL}/v1/jobs").status_code == 403
+        jobs = http.get(f"{WORKER_URL}/v1/jobs", headers=iam_headers(WORKER_AUDIENCE))
+    assert jobs.status_code == 200, jobs.text
+    assert jobs.json(), "the seed's ingest job is listed"
+
+
 def test_smoke_script_passes_against_the_stack(stack: Any) -> None:
     """The deploy workflow's canary check, run here against the containers."""
     done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "smoke.py"), MCP_URL, "--worker", WORKER_URL],
+        [
+            sys.executable,
+            str(REPO / "scripts" / "smoke.py"),
+            MCP_URL,
+            "--worker",
+            WORKER_URL,
+            "--id-token",
+            dev_token(MCP_AUDIENCE),
+            "--worker-id-token",
+            dev_token(WORKER_AUDIENCE),
+        ],
         capture_output=True,
         text=True,
         timeout=180,
