@@ -281,3 +281,18 @@ async def test_one_json_log_line_per_request(
     assert entry["status"] == 200 and entry["latency_ms"] >= 0
     assert entry["logging.googleapis.com/trace"] == "projects/proj/traces/abc123"
     assert not [r for r in caplog.records if "Terminating session" in r.getMessage()]
+
+
+async def test_ready_shows_sources_only_to_token_holders(
+    settings: Settings, published: BlobStore
+) -> None:
+    """With app tokens configured, /ready still answers probes, but names sources and
+    versions only to a caller with a token (issue 12, item 7)."""
+    app = loaded_app(settings, published, mcp_tokens=["the-token"])
+    with serve(app) as base:
+        async with httpx.AsyncClient(timeout=30) as http:
+            anonymous = await http.get(f"{base}/ready")
+            holder = await http.get(f"{base}/ready", headers={"Authorization": "Bearer the-token"})
+    assert anonymous.status_code == holder.status_code == 200
+    assert anonymous.json() == {"status": "ready"}
+    assert holder.json()["sources"][0]["source"] == "handbook"

@@ -178,3 +178,18 @@ def test_rows_are_sorted_by_path_even_if_the_table_is_not(tmp_path: Path) -> Non
     assert not _sorted_by_path(reversed_rows)
     index = load(tmp_path / "s")
     assert index.paths == sorted(index.paths)
+
+
+@pytest.mark.parametrize("call", ["document", "prefix", "topics"])
+def test_huge_paths_are_refused_briefly(engine: SearchEngine, call: str) -> None:
+    """A 3 MB path once took 5 s of suggestion matching and was echoed whole into the error
+    and the log (issue 12, item 7)."""
+    huge = "a/" * 1_500_000
+    with pytest.raises(InvalidQueryError) as refused:
+        if call == "document":
+            engine.get_document(huge)
+        elif call == "prefix":
+            engine.search("vacation", path_prefix=huge)
+        else:
+            engine.topics(prefix=huge)
+    assert len(str(refused.value)) < 200

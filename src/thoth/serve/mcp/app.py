@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from mcp.server.transport_security import TransportSecuritySettings
 
 from thoth.config import Settings, get_settings
 from thoth.serve.loader import IndexCache
-from thoth.serve.mcp.auth import BearerTokenMiddleware
+from thoth.serve.mcp.auth import BearerTokenMiddleware, bearer_allowed
 from thoth.serve.mcp.request_log import RequestLogMiddleware, silence_sdk_noise
 from thoth.serve.mcp.server import build_server
 from thoth.serve.search import QueryEncoder
@@ -94,8 +94,10 @@ def create_app(
         body = {"status": "waiting" if waiting else "started", "reasons": waiting}
         return JSONResponse(body, status_code=503 if waiting else 200)
 
+    tokens = [t.encode() for t in settings.mcp_tokens if t]
+
     @app.get("/ready")
-    async def ready() -> JSONResponse:
+    async def ready(request: Request) -> JSONResponse:
         status = cache.status()
         reasons = [f"{key}: {value}" for key, value in sorted(status.errors.items())]
         if not status.ready:
@@ -103,13 +105,17 @@ def create_app(
         if service.encoder is None:
             reasons.append(service.encoder_error or "embedding model still loading")
         ok = status.ready and service.encoder is not None
+        code = 200 if ok else 503
+        if tokens and not bearer_allowed(request.headers.get("authorization", ""), tokens):
+            # Probes need only the status; what is indexed is for token holders.
+            return JSONResponse({"status": "ready" if ok else "not ready"}, status_code=code)
         body = {
             "status": "ready" if ok else "not ready",
             "reasons": reasons,
             "sources": [s.model_dump(mode="json") for s in status.sources],
             "last_refresh": status.last_refresh.isoformat() if status.last_refresh else None,
         }
-        return JSONResponse(body, status_code=200 if ok else 503)
+        return JSONResponse(body, status_code=code)
 
     @app.get(MCP_PATH, include_in_schema=False)
     async def no_event_stream() -> JSONResponse:

@@ -21,6 +21,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from thoth.auth import SERVERLESS_HEADER, signature_removed
 
 
+def bearer_allowed(header: str, tokens: Sequence[bytes]) -> bool:
+    """Whether an `Authorization` header carries one of `tokens` (each tried, in constant
+    time)."""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return False
+    given = token.strip().encode()
+    matched = False
+    for expected in tokens:
+        matched |= hmac.compare_digest(given, expected)
+    return matched
+
+
 class BearerTokenMiddleware:
     def __init__(self, app: ASGIApp, tokens: Sequence[str], protected: str = "/mcp") -> None:
         self.app = app
@@ -31,14 +44,7 @@ class BearerTokenMiddleware:
         return path == self.protected or path.startswith(self.protected + "/")
 
     def _allowed(self, header: str) -> bool:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return False
-        given = token.strip().encode()
-        matched = False
-        for expected in self.tokens:
-            matched |= hmac.compare_digest(given, expected)
-        return matched
+        return bearer_allowed(header, self.tokens)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.tokens or not self._protects(scope["path"]):

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 SearchMode = Literal["hybrid", "dense", "fulltext"]
 MAX_QUERY_CHARS = 1000
+MAX_PATH_CHARS = 1024  # longer paths and prefixes are refused before any matching
 MAX_NUM_RESULTS = 50
 MIN_DEPTH = 50  # candidates per ranker before fusion
 DENSE_WEIGHT = 0.75  # chosen with bench/quality.py (README, Performance and quality)
@@ -182,7 +183,7 @@ class SearchEngine:
     def get_document(self, path: str, source: str | None = None) -> DocumentRecord:
         """The whole document at `path`; DocumentNotFoundError with the closest paths."""
         scope = self._scope(source)
-        wanted = path.strip().lstrip("/")
+        wanted = bounded_path(path, "path").strip().lstrip("/")
         for index in scope:
             document = index.document(wanted)
             if document is not None:
@@ -234,10 +235,19 @@ def _topics(index: SourceIndex, prefix: str | None, depth: int) -> list[Topic]:
     return [Topic(path=p, documents=n) for p, n in counts.items()]
 
 
+def bounded_path(value: str, what: str) -> str:
+    """`value` when it is short enough to be a document path (nothing longer is echoed)."""
+    if len(value) > MAX_PATH_CHARS:
+        raise InvalidQueryError(
+            f"{what} is {len(value):,} characters long; paths have at most {MAX_PATH_CHARS:,}"
+        )
+    return value
+
+
 def normalise_prefix(prefix: str | None) -> str | None:
     if prefix is None:
         return None
-    prefix = prefix.strip().lstrip("/")
+    prefix = bounded_path(prefix, "prefix").strip().lstrip("/")
     return prefix or None
 
 
