@@ -16,7 +16,7 @@ def test_mcp_settings_from_terraform():
     mcp = read_service(MODULES / "mcp" / "main.tf")
     assert (mcp.timeout_seconds, mcp.concurrency, mcp.cpu_idle) == (300.0, 80, True)
     assert (mcp.min_instances, mcp.max_instances) == (0, 3)
-    assert mcp.startup_probe == Probe("http", "/health", 0, 5, 3, 24)
+    assert mcp.startup_probe == Probe("http", "/startup", 0, 5, 3, 24)
     assert mcp.liveness_probe == Probe("http", "/health", 0, 30, 5, 3)
     assert set(mcp.invoker_members) == {"var.invoker_members", "var.deployer_member"}
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import PlainTextResponse, Response
 
 from .auth import Caller, Credential, TokenCheck
 from .projects import Project, ProjectRegistry
@@ -76,7 +76,10 @@ class SmartHttp:
         assert project is not None  # _refusal answers for unknown projects
         is_push = git.service == "git-receive-pack" and request.method == "POST"
         if not is_push:
-            return await self._stream(request, git, project, caller)
+            # Buffered, not streamed: a streamed answer was cut short now and then under load
+            # ("transfer closed with outstanding read data remaining"), and a handbook's pack
+            # is small.
+            return await self._buffered(request, git, project, caller)
         lock = self._push_locks.setdefault(project.id, asyncio.Lock())
         async with lock:
             repo = self.projects.repository(project)
@@ -136,26 +139,6 @@ class SmartHttp:
         )
         await backend.read_headers()
         return backend
-
-    async def _stream(
-        self, request: Request, git: GitRequest, project: Project, caller: Caller
-    ) -> Response:
-        # The whole (small) negotiation request is read first: once a StreamingResponse
-        # starts, Starlette's disconnect listener takes every message from `receive`,
-        # body chunks included, and the backend would wait forever for the rest.
-        request_body = await request.body()
-        backend = await self._start(request, git, project, caller, _once(request_body))
-
-        async def body() -> AsyncIterator[bytes]:
-            complete = False
-            try:
-                async for chunk in backend.chunks():
-                    yield chunk
-                complete = True
-            finally:
-                await backend.finish(abort=not complete)
-
-        return StreamingResponse(body(), status_code=backend.status, headers=backend.headers)
 
     async def _buffered(
         self, request: Request, git: GitRequest, project: Project, caller: Caller
@@ -225,10 +208,6 @@ def _challenge(text: str) -> Response:
 
 def _not_found() -> Response:
     return PlainTextResponse(NOT_FOUND, status_code=404)
-
-
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data
 
 
 async def _feed(body: AsyncIterator[bytes], process: asyncio.subprocess.Process) -> None:
