@@ -26,7 +26,7 @@ lint: install ## ruff, ruff format --check, mypy
 	$(VENV)/bin/mypy emulators/metadata-server/src
 	$(VENV)/bin/mypy emulators/gitlab/src
 
-static: install ## actionlint, hadolint, checkov (terraform validate runs in GitHub CI)
+static: install ## actionlint, hadolint, terraform fmt + provider-schema check, checkov
 	bash scripts/static-checks.sh
 
 format: install ## apply ruff fixes and formatting
