@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import jwt
 import pytest
 from google.api_core import exceptions as gexc
 
+from tests.support.local_gitlab import git, local_gitlab
 from tests.support.processes import free_port
 from tests.support.stack import LOCATION, PROJECT, QUEUE, Emulator, cloud_tasks_emulator
 from tests.support.webhook import StandInWorker, stand_in_worker, webhook_receiver
@@ -300,3 +302,46 @@ def test_one_json_log_line_per_request_and_never_the_token(
     ]
     assert lines[1]["reason"] == "another branch"
     assert all(line["message"].startswith("POST /webhooks/gitlab") for line in lines)
+
+
+def test_a_real_push_to_the_local_gitlab_reaches_the_worker(
+    receiver: str, worker: StandInWorker, tmp_path: Path
+) -> None:
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "index.md").write_text("# Handbook\n\nFirst version.\n")
+    hook = f"{receiver}/webhooks/gitlab"
+    args = ("--project", GITLAB_PROJECT, "--seed-dir", str(seed), "--hook", hook,
+            "--hook-token", SECRET)  # fmt: skip
+    with local_gitlab(tmp_path, "glpat-receiver-test", *args) as gitlab:
+        git(tmp_path, "clone", "--quiet", gitlab.git_url(GITLAB_PROJECT), "work")
+        work = tmp_path / "work"
+        before = git(work, "rev-parse", "HEAD")
+        (work / "index.md").write_text("# Handbook\n\nSecond version.\n")
+        git(work, "commit", "--quiet", "-am", "Second version")
+        after = git(work, "rev-parse", "HEAD")
+        git(work, "push", "--quiet", "origin", "main")
+        git(work, "push", "--quiet", "origin", "main:feature")  # another branch: ignored
+
+        deliveries = wait_for_deliveries(gitlab.url, 2)
+
+    by_ref = {d["request_data"]["ref"]: d for d in deliveries}
+    main, feature = by_ref[MAIN], by_ref["refs/heads/feature"]
+    assert main["response_status"] == "202"
+    assert feature["response_status"] == "200"
+    event_uuid = main["request_headers"]["X-Gitlab-Event-UUID"]
+    task = PushTask.model_validate(worker.wait_for(event_uuid).body)
+    assert (task.commit, task.before, task.ref, task.source) == (after, before, MAIN, "handbook")
+    assert worker.for_event(feature["request_headers"]["X-Gitlab-Event-UUID"]) == []
+
+
+def wait_for_deliveries(gitlab_url: str, count: int, timeout: float = 30.0) -> list[Any]:
+    """The emulator's recorded webhook deliveries once `count` of them have an answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = httpx.get(f"{gitlab_url}/-/emulator/deliveries", timeout=5).json()
+        answered = [d for d in found if d["response_status"]]
+        if len(answered) >= count:
+            return list(answered)
+        time.sleep(0.1)
+    raise AssertionError(f"fewer than {count} webhook deliveries within {timeout}s")
