@@ -30,6 +30,7 @@ class Block:
     heading_path: tuple[str, ...]
     text: str
     kind: BlockKind = "text"
+    anchor: str = ""  # the innermost heading's anchor, as GitLab renders it (parsing.anchors)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import functools
 import logging
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
 from typing import Literal, Protocol, get_args
 
 import numpy as np
@@ -57,11 +58,18 @@ class SearchResult(BaseModel):
     path: str = Field(description="Path of the document within its source.")
     title: str = Field(description="Document title.")
     heading: str = Field(description="Heading path of the passage, joined with ' > '.")
-    url: str = Field(description="Link to the passage in the original handbook.")
+    url: str = Field(
+        description="Link to the passage in the original handbook: for GitLab sources a "
+        "permalink at `commit`, to the passage's heading."
+    )
     score: float = Field(description="Relevance; higher is better (hybrid: 1.0 = top of both).")
     text: str = Field(description="The passage text.")
     chunk_id: str = Field(description="Stable id of the passage.")
     source: str = Field(description="The source (handbook) the document belongs to.")
+    commit: str | None = Field(
+        None, description="The source's commit the passage was indexed from (GitLab sources)."
+    )
+    indexed_at: datetime | None = Field(None, description="When that index was published.")
 
 
 class Topic(BaseModel):
@@ -177,6 +185,8 @@ class SearchEngine:
             text=index.texts[row],
             chunk_id=index.chunk_ids[row],
             source=source,
+            commit=index.commit,
+            indexed_at=index.indexed_at,
         )
 
     # --- documents and topics ---------------------------------------------------------
