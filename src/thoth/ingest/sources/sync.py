@@ -192,6 +192,9 @@ def _sync_gitlab(fetch: _Fetch, full: bool, commit: str | None) -> SyncReport:
         if full
         else changes_since(client, fetch.project, previous.commit, target)
     )
+    missing = set(previous.blobs) - set(mirrored(fetch.store, config.name))
+    if isinstance(changes, Compare) and missing:
+        changes = Listing(f"{len(missing)} file(s) of the last sync are missing from the mirror")
     if isinstance(changes, Compare):
         report, state = _apply_changes(fetch, changes.changes, previous, target)
         report.changes_from = f"compare since {previous.commit}"
