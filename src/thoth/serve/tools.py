@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from thoth.bucket.records import document_fields
 from thoth.serve.search import MAX_NUM_RESULTS, SearchEngine, SearchMode, SearchResult
 from thoth.serve.search.engine import Topic
+from thoth.serve.search.stages import stage
 
 # --- output models ------------------------------------------------------------------------
 
@@ -100,7 +101,8 @@ def search_handbook(
     results = engine.search(
         query, num_results=num_results, source=source, path_prefix=path_prefix, mode=mode
     )
-    return SearchOutput(results=results, index_version=_versions(engine, source))
+    with stage("output"):
+        return SearchOutput(results=results, index_version=_versions(engine, source))
 
 
 def get_document(engine: SearchEngine, path: str, source: str | None = None) -> DocumentOutput:
