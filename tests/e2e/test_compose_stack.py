@@ -293,6 +293,75 @@ def test_smoke_script_passes_against_the_stack(stack: Any) -> None:
     print(f"\n{done.stdout}")
 
 
+def _push_and_wait_for_its_webhook(workdir: Path, marker: str) -> str:
+    """Clone the sample project from the local GitLab, add a section holding `marker`, push
+    it to main with the real git, and wait until GitLab's webhook for it was answered by the
+    receiver with "enqueued"; the pushed commit."""
+    remote = GITLAB_URL.replace("http://", "http://oauth2:glpat-thoth-local@")
+    git_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "e2e",
+               "GIT_AUTHOR_EMAIL": "e2e@thoth.local", "GIT_COMMITTER_NAME": "e2e",
+               "GIT_COMMITTER_EMAIL": "e2e@thoth.local"}  # fmt: skip
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=workdir, env=git_env, capture_output=True,
+                              text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    git("clone", "--quiet", f"{remote}/group/handbook.git", ".")
+    with (workdir / "people" / "time-off.md").open("a") as page:
+        page.write(f"\n\n## Sabbaticals\n\nAfter five years, ask for a {marker} sabbatical.\n")
+    git("commit", "--quiet", "-am", "e2e push")
+    commit = git("rev-parse", "HEAD")
+    git("push", "--quiet", "origin", "main")
+
+    deadline = time.monotonic() + 60
+    while True:
+        found = httpx.get(f"{GITLAB_URL}/-/emulator/deliveries", timeout=10).json()
+        answered = [d for d in found if d["request_data"].get("after") == commit]
+        if answered and answered[0]["response_status"]:
+            break
+        assert time.monotonic() < deadline, f"no webhook delivery for {commit}: {found[:1]}"
+        time.sleep(0.5)
+    assert answered[0]["response_status"] == "202", answered[0]["response_body"]
+    assert json.loads(answered[0]["response_body"])["result"] == "enqueued"
+    return commit
+
+
+def test_a_forged_webhook_is_refused_at_the_public_door(stack: Any) -> None:
+    forged = httpx.post(
+        f"{WEBHOOK_URL}/webhooks/gitlab",
+        json={"object_kind": "push"},
+        headers={"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": "forged"},
+        timeout=30,
+    )
+    assert forged.status_code == 401, forged.text
+
+
+async def test_a_push_to_the_local_gitlab_is_searchable_at_its_commit(
+    stack: Any, tmp_path: Path
+) -> None:
+    """The sample source is the local GitLab's project: a push to main fires its webhook at
+    the receiver's public door (no ID token), which queues the push for the worker; the
+    worker ingests the change at the pushed commit and the MCP server finds the new text,
+    cited by a permalink at that commit. (Runs before the --from-dir test below, which
+    turns the source into an uploaded one.)"""
+    marker = f"wombat{int(time.time())}"
+    commit = await asyncio.to_thread(_push_and_wait_for_its_webhook, tmp_path, marker)
+    answered = time.monotonic()
+    while True:
+        results = await search(f"{marker} sabbatical", num_results=5)
+        hits = [r for r in results if marker in r["text"]]
+        if hits:
+            break
+        assert time.monotonic() - answered < 120, f"not searchable in 120 s: {results[:1]}"
+        await asyncio.sleep(1)
+    assert hits[0]["path"] == "people/time-off.md"
+    assert hits[0]["commit"] == commit, hits[0]
+    assert f"/-/blob/{commit}/people/time-off.md#sabbaticals" in hits[0]["url"], hits[0]["url"]
+    print(f"\npush searchable {time.monotonic() - answered:.1f} s after its webhook was answered")
+
+
 async def test_changed_file_is_reingested_and_found(stack: Any) -> None:
     marker = f"quokka{int(time.time())}"
     fact = (
@@ -322,43 +391,3 @@ async def test_changed_file_is_reingested_and_found(stack: Any) -> None:
     assert hits[0]["path"] == "people/time-off.md"
     assert hits[0]["heading"].endswith("Volunteer days")
     print(f"\nchange ingested and searchable in {time.monotonic() - started:.0f} s")
-
-
-def test_a_push_to_the_local_gitlab_reaches_the_public_receiver(stack: Any, tmp_path: Path) -> None:
-    """The sample source is the local GitLab's project: a push to main fires its webhook at
-    the receiver's public door (no ID token), which queues the push for the worker; a forged
-    webhook is refused there."""
-    forged = httpx.post(
-        f"{WEBHOOK_URL}/webhooks/gitlab",
-        json={"object_kind": "push"},
-        headers={"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": "forged"},
-        timeout=30,
-    )
-    assert forged.status_code == 401, forged.text
-    remote = GITLAB_URL.replace("http://", "http://oauth2:glpat-thoth-local@")
-    git_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "e2e",
-               "GIT_AUTHOR_EMAIL": "e2e@thoth.local", "GIT_COMMITTER_NAME": "e2e",
-               "GIT_COMMITTER_EMAIL": "e2e@thoth.local"}  # fmt: skip
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=tmp_path, env=git_env, capture_output=True,
-                              text=True, timeout=60)  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
-
-    git("clone", "--quiet", f"{remote}/group/handbook.git", ".")
-    (tmp_path / "people" / "time-off.md").open("a").write("\nPushed by the e2e test.\n")
-    git("commit", "--quiet", "-am", "e2e push")
-    commit = git("rev-parse", "HEAD")
-    git("push", "--quiet", "origin", "main")
-
-    deadline = time.monotonic() + 60
-    while True:
-        found = httpx.get(f"{GITLAB_URL}/-/emulator/deliveries", timeout=10).json()
-        answered = [d for d in found if d["request_data"].get("after") == commit]
-        if answered and answered[0]["response_status"]:
-            break
-        assert time.monotonic() < deadline, f"no webhook delivery for {commit}: {found[:1]}"
-        time.sleep(0.5)
-    assert answered[0]["response_status"] == "202", answered[0]["response_body"]
-    assert json.loads(answered[0]["response_body"])["result"] == "enqueued"
