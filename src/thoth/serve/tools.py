@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 
 from thoth.bucket.records import document_fields
 from thoth.serve.search import MAX_NUM_RESULTS, SearchEngine, SearchMode, SearchResult
-from thoth.serve.search.engine import Topic
+from thoth.serve.search.engine import Context, Topic
+from thoth.serve.search.sections import SECTION_TOKENS
 
 # --- output models ------------------------------------------------------------------------
 
@@ -67,6 +68,10 @@ to read the whole document.
 - num_results: 1-{MAX_NUM_RESULTS} (default 5).
 - source: restrict to one handbook (see list_sources); omit to search all.
 - path_prefix: restrict to a folder, e.g. "engineering/" (see list_topics).
+- context: "chunk" (default) returns the matching passages; "section" also fills each result's
+  `section` with the whole heading section the passage sits in (at most about
+  {SECTION_TOKENS:,} tokens, cut around the passage), one result per section: use it when a
+  passage alone looks cut short.
 Queries longer than 1000 characters are truncated; an empty query is an error."""
 
 GET_DOCUMENT_DESCRIPTION = """Return one handbook document in full, with its title, url and
@@ -96,9 +101,15 @@ def search_handbook(
     source: str | None = None,
     path_prefix: str | None = None,
     mode: SearchMode = "hybrid",
+    context: Context = "chunk",
 ) -> SearchOutput:
     results = engine.search(
-        query, num_results=num_results, source=source, path_prefix=path_prefix, mode=mode
+        query,
+        num_results=num_results,
+        source=source,
+        path_prefix=path_prefix,
+        mode=mode,
+        context=context,
     )
     return SearchOutput(results=results, index_version=_versions(engine, source))
 

@@ -24,10 +24,17 @@ def reciprocal_rank_fusion(
 ) -> list[tuple[T, float]]:
     """Fuse best-first rankings into one best-first list of (item, score). Ties keep the
     order in which items first appear (earlier lists, better ranks first)."""
+    return weighted_rrf(rankings, [1.0] * len(rankings), k)
+
+
+def weighted_rrf(
+    rankings: Sequence[Sequence[T]], weights: Sequence[float], k: int = RRF_K
+) -> list[tuple[T, float]]:
+    """RRF where list i contributes weights[i] / (k + rank); same ties rule."""
     scores: dict[T, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights, strict=True):
         for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     order = {item: i for i, item in enumerate(scores)}
     return sorted(scores.items(), key=lambda pair: (-pair[1], order[pair[0]]))
 
