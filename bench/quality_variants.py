@@ -81,7 +81,7 @@ def _fulltext_variant(fts: str) -> Variant:
     return Variant(f"fulltext [{fts}]", f"BM25 alone over {fts}", rank)
 
 
-FUSED_OVER = ("engine", "thx", "thx nostem")
+FUSED_OVER = ("engine", "text", "thx", "thx nostem")
 FUSION_VARIANTS: list[Variant] = [
     *(_fulltext_variant(name) for name in FTS_VARIANTS),
     *(_minmax_variant(fts, a) for fts in FUSED_OVER for a in (0.3, 0.4, 0.5, 0.6, 0.75)),

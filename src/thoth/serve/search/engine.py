@@ -6,9 +6,9 @@ Query rules (also in the tool descriptions): an empty or blank query is refused;
 longer than MAX_QUERY_CHARS is cut to that length (the embedding model reads at most 256 word
 pieces anyway); num_results must be 1..MAX_NUM_RESULTS; filters apply before ranking.
 
-Scores: `dense` is cosine similarity; `fulltext` is BM25; `hybrid` is 0.75 x the min-max
-normalised cosine + 0.25 x the min-max normalised BM25 over each ranker's candidates, so a chunk
-ranked first by both scores 1.0.
+Scores: `dense` is cosine similarity; `fulltext` is BM25 over the chunk's title, heading path
+and text; `hybrid` is 0.5 x the min-max normalised cosine + 0.5 x the min-max normalised BM25
+over each ranker's candidates, so a chunk ranked first by both scores 1.0.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ MAX_QUERY_CHARS = 1000
 MAX_PATH_CHARS = 1024  # longer paths and prefixes are refused before any matching
 MAX_NUM_RESULTS = 50
 MIN_DEPTH = 50  # candidates per ranker before fusion
-DENSE_WEIGHT = 0.75  # chosen with bench/quality.py (README, Performance and quality)
+DENSE_WEIGHT = 0.5  # chosen on bench/quality.py's dev split (README, Performance and quality)
 
 
 class QueryEncoder(Protocol):
