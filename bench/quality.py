@@ -56,7 +56,7 @@ from quality_labels import LabelError, Question, label_problems, load_questions
 from quality_metric import DEPTH, METRICS, Ranks, question_ranks, summarise
 from quality_split import check, load_split, split_of
 from quality_thoth import CACHE, CORPORA, MODEL, BuiltIndex, build_index, load_corpus, retrieve
-from quality_variants import DEFAULT_REFUSED, FUSION_VARIANTS, Variant
+from quality_variants import FUSION_VARIANTS, Variant
 
 from thoth.embedding import Embedder, load_embedder
 from thoth.serve.search.engine import DENSE_WEIGHT
@@ -169,6 +169,41 @@ def _cell(rows: dict[str, dict[str, float]], method: str, metric: str) -> str:
         return "n/a"
     value = rows[method][metric]
     return f"**{value:.3f}**" if value == max(r[metric] for r in rows.values()) else f"{value:.3f}"
+
+
+VARIANT_COLUMNS = (
+    ("all", "passage R@5"),
+    ("all", "passage MRR@10"),
+    ("all", "passage R@10"),
+    ("all", "file R@5"),
+    ("gitlab", "passage R@5"),
+    ("sourcegraph", "passage R@5"),
+    ("sample", "passage R@5"),
+    ("style:keyword", "passage R@5"),
+    ("kind:table", "passage R@5"),
+)
+
+
+def variants_table(
+    summary: dict[str, dict[str, dict[str, float]]],
+    variants: Sequence[Variant],
+    questions: Sequence[Question],
+) -> list[str]:
+    """One line per method and variant: the numbers a choice is made on."""
+    groups = groups_of(questions)
+    columns = [(g, m) for g, m in VARIANT_COLUMNS if g in groups]
+    head = [f"{g} {m} ({len(groups[g])})" for g, m in columns]
+    lines = [
+        "#### Variants (choose here, dev split only)",
+        "",
+        "| method | " + " | ".join(head) + " |",
+        "|---|" + "---:|" * len(columns),
+    ]
+    for method in [*METHODS, *(v.name for v in variants)]:
+        rows = summary.get(method, {})
+        cells = [f"{rows[g][m]:.3f}" if g in rows else "n/a" for g, m in columns]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def machine() -> dict[str, Any]:
@@ -323,9 +358,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             results.setdefault(method, {}).update(by_id)
         for chunks, value in by_chunks.items():
             contained[chunks][name] = value
-    methods = [*METHODS, *(v.name for v in variants if v.name != DEFAULT_REFUSED)]
     summary = summaries(results, groups_of(questions))
-    md = render(args, questions, summary, methods, contained, time.perf_counter() - started)
+    md = render(args, questions, summary, METHODS, contained, time.perf_counter() - started)
+    if variants:
+        md += ["", *variants_table(summary, variants, questions)]
     report = "\n".join(md) + "\n"
     print(report)
     out = args.out or RESULTS / "-".join(

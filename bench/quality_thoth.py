@@ -11,6 +11,7 @@ reruns only parse, chunk and search. The real corpora are read in place from
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -31,7 +32,13 @@ from lancedb.index import FTS
 from passages import Trigram, normalise, trigrams
 
 from thoth.bucket.records import ChunkRecord, DocumentRecord
-from thoth.bucket.snapshot import build_snapshot, open_snapshot
+from thoth.bucket.snapshot import (
+    FTS_COLUMN,
+    FTS_CONFIG,
+    build_snapshot,
+    open_snapshot,
+    search_text,
+)
 from thoth.embedding import Embedder
 from thoth.ingest.chunking import Chunk, chunk_document
 from thoth.parsing import ParsedDocument, is_supported, parse_document
@@ -59,9 +66,10 @@ Scored = list[tuple[int, float]]  # (row, score), best first
 class Retrieved:
     """What the rankers returned for one question, DEEP deep."""
 
+    query: str
     dense: Scored  # cosine, from the engine's dense ranker
-    fulltext: Scored  # BM25 over chunk text, from the engine's full-text ranker (the default)
-    titled: Scored  # BM25 over title + heading + text (what dense embeds): a bench-only index
+    fulltext: Scored  # BM25 from the engine's full-text ranker (the default)
+    fts: dict[str, Scored]  # BM25 over other fields or analysers: bench-only indexes (FTS_VARIANTS)
     hybrid: Ranking  # the engine's own hybrid top 10
 
 
@@ -101,7 +109,7 @@ class BuiltIndex:
     engine: SearchEngine
     index: SourceIndex
     encoder: CachedQueryEncoder
-    titled: Any  # LanceDB table: row, text = title + heading + chunk text, with a BM25 index
+    fts: dict[str, Any]  # LanceDB tables (row, text) with a BM25 index, by FTS_VARIANTS name
     chunks: int
     embed_seconds: float  # 0 when the vectors came from the cache
     first_embed_seconds: float | None  # what embedding took when the cache was filled
@@ -109,10 +117,11 @@ class BuiltIndex:
     cached: bool
     trigrams: list[set[Trigram]] = field(default_factory=list)  # per chunk row
 
-    def titled_fulltext(self, question: str) -> list[tuple[int, float]]:
-        """BM25 over what dense embeds (title, heading path, text): a bench-only variant."""
+    def variant_fulltext(self, name: str, question: str) -> list[tuple[int, float]]:
+        """BM25 from the bench-only index FTS_VARIANTS[name]."""
         table = (
-            self.titled.search(question.strip(), query_type="fts")
+            self.fts[name]
+            .search(question.strip(), query_type="fts")
             .select(["row", "_score"])
             .limit(DEEP)
             .to_arrow()
@@ -216,7 +225,7 @@ def build_index(corpus: Corpus, embedder: Embedder, max_tokens: int) -> BuiltInd
         )
         for i, (path, chunk) in enumerate(pairs)
     ]
-    snapshot_dir = CACHE / "snapshots" / f"{label}-{key}"
+    snapshot_dir = CACHE / "snapshots" / f"{label}-{key}-{_snapshot_layout()}"
     if not (snapshot_dir / "manifest.json").exists():
         CACHE.joinpath("snapshots").mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=CACHE / "snapshots", prefix=".build-"))
@@ -240,7 +249,10 @@ def build_index(corpus: Corpus, embedder: Embedder, max_tokens: int) -> BuiltInd
         engine=SearchEngine({corpus.name: index}, encoder),
         index=index,
         encoder=encoder,
-        titled=_titled_table(index, CACHE / "titled-fts" / f"{label}-{key}"),
+        fts={
+            name: _fts_table(index, variant, CACHE / "fts" / f"{label}-{key}-{name}")
+            for name, variant in FTS_VARIANTS.items()
+        },
         chunks=len(records),
         embed_seconds=round(embed_seconds, 2),
         first_embed_seconds=first_embed,
@@ -250,20 +262,45 @@ def build_index(corpus: Corpus, embedder: Embedder, max_tokens: int) -> BuiltInd
     )
 
 
-def _titled_table(index: SourceIndex, directory: Path) -> Any:
-    """A LanceDB table of the index's chunk rows, text = title + heading + chunk text (the
-    embed_text layout), with the same native BM25 index the snapshot has on text alone.
-    Built beside `directory` and renamed into place, so a half-built one is never reused."""
+@dataclass(frozen=True)
+class FtsVariant:
+    """What a bench-only BM25 index holds per chunk row and how LanceDB analyses it."""
+
+    fields: tuple[str, ...]  # SourceIndex columns, joined with newlines
+    stem: bool = True
+    stop_words: bool = True
+
+
+FTS_VARIANTS: dict[str, FtsVariant] = {
+    "text": FtsVariant(("texts",)),
+    "text nostem": FtsVariant(("texts",), stem=False),
+    "thx": FtsVariant(("titles", "headings", "texts")),
+    "thx nostem": FtsVariant(("titles", "headings", "texts"), stem=False),
+    "hx": FtsVariant(("headings", "texts")),
+}
+
+
+def _snapshot_layout() -> str:
+    """A tag for how build_snapshot lays out full text, so a cached snapshot built before a
+    change to it is not reused."""
+    digest = hashlib.sha256(f"{FTS_COLUMN} {FTS_CONFIG!r}".encode())
+    digest.update(inspect.getsource(search_text).encode())
+    return digest.hexdigest()[:8]
+
+
+def _fts_table(index: SourceIndex, variant: FtsVariant, directory: Path) -> Any:
+    """A LanceDB table of the index's chunk rows, text = the variant's fields, with a native
+    BM25 index. Built beside `directory` and renamed into place, so a half-built one is never
+    reused."""
     if not directory.exists():
-        texts = [
-            f"{title}\n{heading}\n\n{text}" if heading else f"{title}\n\n{text}"
-            for title, heading, text in zip(index.titles, index.headings, index.texts, strict=True)
-        ]
+        columns = [getattr(index, name) for name in variant.fields]
+        texts = ["\n".join(v for v in values if v) for values in zip(*columns, strict=True)]
         data = pa.table({"row": pa.array(range(len(texts)), pa.int32()), "text": texts})
         tmp = directory.with_name(directory.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         table = lancedb.connect(str(tmp)).create_table("chunks", data=data)
-        table.create_index("text", config=FTS())
+        config = FTS(stem=variant.stem, remove_stop_words=variant.stop_words)
+        table.create_index("text", config=config)
         tmp.rename(directory)
     return lancedb.connect(str(directory)).open_table("chunks")
 
@@ -282,4 +319,5 @@ def retrieve(built: BuiltIndex, question: str) -> Retrieved:
     engine_dense = engine.search(question, num_results=10, mode="dense")
     if [index.row_of[r.chunk_id] for r in engine_dense] != ranking_of(dense[:10]):
         raise AssertionError(f"engine dense ranking differs for {question!r}")
-    return Retrieved(dense, fulltext, built.titled_fulltext(question), hybrid)
+    fts = {name: built.variant_fulltext(name, question) for name in built.fts}
+    return Retrieved(question, dense, fulltext, fts, hybrid)

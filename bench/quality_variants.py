@@ -1,47 +1,19 @@
-"""Fusion variants of Thoth's two rankers, tried on the dev split (`quality.py --variants`).
+"""Ranking variants of Thoth's rankers, tried on the dev split (`quality.py --variants`).
 
-Fused here from the engine's own dense and BM25 rankings (SourceIndex.dense/fulltext, taken
-DEEP deep), plus BM25 over title + heading path + text (a bench-only LanceDB table).
+Fused here from the engine's own dense ranking (SourceIndex.dense, DEEP deep) and a BM25
+ranking: the engine's own (SourceIndex.fulltext) or one of the bench-only indexes over other
+fields or analysers (quality_thoth.FTS_VARIANTS). Each variant names its full-text side.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from quality_thoth import ENGINE_DEPTH, Ranking, Retrieved, ranking_of
+from quality_thoth import ENGINE_DEPTH, FTS_VARIANTS, Ranking, Retrieved, Scored, ranking_of
 
-from thoth.serve.search.fusion import reciprocal_rank_fusion
-
-
-def rrf(
-    dense: Ranking, fulltext: Ranking, *, k: int, depth: int, weights: tuple[float, float]
-) -> Ranking:
-    """Weighted RRF of the two rankings cut to `depth` (weights (1, 1) = the engine's)."""
-    if weights == (1.0, 1.0):
-        return [row for row, _ in reciprocal_rank_fusion([dense[:depth], fulltext[:depth]], k)]
-    scores: dict[int, float] = {}
-    for ranking, weight in ((dense[:depth], weights[0]), (fulltext[:depth], weights[1])):
-        for rank, row in enumerate(ranking, start=1):
-            scores[row] = scores.get(row, 0.0) + weight / (k + rank)
-    order = {row: i for i, row in enumerate(scores)}
-    return sorted(scores, key=lambda row: (-scores[row], order[row]))
-
-
-def minmax(
-    dense: list[tuple[int, float]], fulltext: list[tuple[int, float]], *, alpha: float
-) -> Ranking:
-    """alpha * min-max(cosine) + (1 - alpha) * min-max(BM25), missing scores count 0."""
-
-    def scaled(pairs: list[tuple[int, float]]) -> dict[int, float]:
-        if not pairs:
-            return {}
-        lo, hi = min(s for _, s in pairs), max(s for _, s in pairs)
-        return {row: (s - lo) / (hi - lo) if hi > lo else 1.0 for row, s in pairs}
-
-    d, f = scaled(dense), scaled(fulltext)
-    scores = {row: alpha * d.get(row, 0.0) + (1 - alpha) * f.get(row, 0.0) for row in d | f}
-    return sorted(scores, key=lambda row: (-scores[row], row))
+from thoth.serve.search.fusion import weighted_minmax_fusion, weighted_rrf
 
 
 @dataclass(frozen=True)
@@ -51,52 +23,69 @@ class Variant:
     rank: Callable[[Retrieved], Ranking]
 
 
-def _rrf_variant(
-    name: str, description: str, k: int, depth: int, w: float = 1.0, titled: bool = False
-) -> Variant:
+def _fulltext(got: Retrieved, fts: str) -> Scored:
+    return got.fulltext if fts == "engine" else got.fts[fts]
+
+
+def rrf(dense: Scored, fulltext: Scored, *, k: int, depth: int, w: float) -> Ranking:
+    """RRF of the two rankings cut to `depth`, dense weighted `w`, full text 1."""
+    fused = weighted_rrf([ranking_of(dense[:depth]), ranking_of(fulltext[:depth])], (w, 1.0), k)
+    return [row for row, _ in fused]
+
+
+def minmax(dense: Scored, fulltext: Scored, *, alpha: float, depth: int) -> Ranking:
+    """alpha * min-max(cosine) + (1 - alpha) * min-max(BM25), missing scores count 0."""
+    fused = weighted_minmax_fusion([dense[:depth], fulltext[:depth]], (alpha, 1.0 - alpha))
+    return [row for row, _ in fused]
+
+
+QUESTION_WORDS = "how|what|who|when|where|why|which|can|do|does|is|are|should"
+KEYWORDISH = re.compile(rf"^(?!.*\?)(?!({QUESTION_WORDS})\b)")
+
+
+def keyword_like(query: str) -> bool:
+    """A short query with no question mark and no question word in front."""
+    words = query.split()
+    return len(words) <= 5 and bool(KEYWORDISH.match(query.strip().lower()))
+
+
+def _rrf_variant(fts: str, k: int, w: float, depth: int = ENGINE_DEPTH) -> Variant:
     def rank(got: Retrieved) -> Ranking:
-        fulltext = got.titled if titled else got.fulltext
-        return rrf(ranking_of(got.dense), ranking_of(fulltext), k=k, depth=depth, weights=(w, 1.0))
+        return rrf(got.dense, _fulltext(got, fts), k=k, depth=depth, w=w)
 
-    return Variant(name, description, rank)
+    name = f"rrf k={k} w={w:g} d={depth} [{fts}]"
+    return Variant(name, f"RRF, dense weight {w:g} : full text 1, over {fts}", rank)
 
 
-def _minmax_variant(name: str, description: str, alpha: float) -> Variant:
+def _minmax_variant(fts: str, alpha: float, depth: int = ENGINE_DEPTH) -> Variant:
     def rank(got: Retrieved) -> Ranking:
-        return minmax(got.dense[:ENGINE_DEPTH], got.fulltext[:ENGINE_DEPTH], alpha=alpha)
+        return minmax(got.dense, _fulltext(got, fts), alpha=alpha, depth=depth)
 
-    return Variant(name, description, rank)
+    name = f"minmax a={alpha:g} d={depth} [{fts}]"
+    return Variant(name, f"min-max cosine x {alpha:g} + min-max BM25, over {fts}", rank)
 
 
-DEFAULT_REFUSED = "rrf k=60 d=50"
+def _adaptive_variant(fts: str, alpha: float, keyword_alpha: float) -> Variant:
+    def rank(got: Retrieved) -> Ranking:
+        a = keyword_alpha if keyword_like(got.query) else alpha
+        return minmax(got.dense, _fulltext(got, fts), alpha=a, depth=ENGINE_DEPTH)
+
+    name = f"minmax a={alpha:g}/kw {keyword_alpha:g} [{fts}]"
+    return Variant(name, "min-max, leaning to full text for keyword-like queries", rank)
+
+
+def _fulltext_variant(fts: str) -> Variant:
+    def rank(got: Retrieved) -> Ranking:
+        return ranking_of(got.fts[fts])
+
+    return Variant(f"fulltext [{fts}]", f"BM25 alone over {fts}", rank)
+
+
+FUSED_OVER = ("engine", "text", "thx", "thx nostem")
 FUSION_VARIANTS: list[Variant] = [
-    _rrf_variant(DEFAULT_REFUSED, "the engine's fusion re-done here (equals hybrid)", 60, 50),
-    _rrf_variant("rrf k=10 d=50", "sharper RRF: top ranks count more", 10, 50),
-    _rrf_variant("rrf k=60 d=20", "shallower candidate lists", 60, 20),
-    _rrf_variant("rrf k=60 d=100", "deeper candidate lists", 60, 100),
-    _rrf_variant("rrf k=60 d=50 w=1.5:1", "dense-weighted RRF", 60, 50, 1.5),
-    _rrf_variant("rrf k=60 d=50 w=2:1", "dense-weighted RRF", 60, 50, 2.0),
-    _rrf_variant("rrf k=10 d=50 w=2:1", "sharper, dense-weighted RRF", 10, 50, 2.0),
-    _minmax_variant("minmax a=0.5", "min-max normalised cosine + BM25, equal weights", 0.5),
-    _minmax_variant("minmax a=0.7", "min-max normalised cosine + BM25, dense 0.7", 0.7),
-    _minmax_variant("minmax a=0.8", "min-max normalised cosine + BM25, dense 0.8", 0.8),
-    Variant(
-        "fulltext+title",
-        "BM25 over title + heading path + text (as embedded), alone",
-        lambda got: ranking_of(got.titled),
-    ),
-    _rrf_variant(
-        "rrf k=60 d=50 +title",
-        "default fusion, BM25 over title + heading + text",
-        60,
-        50,
-        1.0,
-        True,
-    ),
-    _rrf_variant(
-        "rrf k=10 d=50 +title", "sharper RRF, BM25 over title + heading + text", 10, 50, 1.0, True
-    ),
+    *(_fulltext_variant(name) for name in FTS_VARIANTS),
+    *(_minmax_variant(fts, a) for fts in FUSED_OVER for a in (0.3, 0.4, 0.5, 0.6, 0.75)),
+    *(_minmax_variant(fts, 0.5, d) for fts in FUSED_OVER for d in (20, 100)),
+    *(_rrf_variant(fts, k, w) for fts in FUSED_OVER for k in (5, 20, 60) for w in (0.67, 1.0, 1.5)),
+    *(_adaptive_variant(fts, a, kw) for fts in FUSED_OVER for a in (0.5, 0.6) for kw in (0.2, 0.3)),
 ]
-
-
-# --- corpora and indexes -----------------------------------------------------------------

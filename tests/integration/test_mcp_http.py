@@ -120,6 +120,34 @@ async def test_tools_and_search(settings: Settings, published: BlobStore) -> Non
             assert "25 days" in resource.contents[0].text  # type: ignore[union-attr]
 
 
+async def test_search_with_sections(settings: Settings, published: BlobStore) -> None:
+    with serve(loaded_app(settings, published)) as base:
+        async with mcp_client(f"{base}/mcp") as client:
+            (tool,) = [t for t in (await client.list_tools()).tools if t.name == "search_handbook"]
+            assert tool.input_schema["properties"]["context"]["enum"] == ["chunk", "section"]
+            result_schema = tool.output_schema["$defs"]["SearchResult"]  # type: ignore[index]
+            assert "section" in result_schema["properties"]
+            assert "section" in (tool.description or "")
+
+            result = await client.call_tool(
+                "search_handbook",
+                {"query": "vacation days", "num_results": 5, "context": "section"},
+            )
+            assert not result.is_error
+            results = result.structured_content["results"]  # type: ignore[index]
+            paths = [r["path"] for r in results]
+            assert paths[0] == "people/vacation.md" and len(paths) == len(set(paths))
+            assert results[0]["section"] == (
+                "Everyone gets 25 days of paid vacation a year.\n\n"
+                "Ask your manager before booking leave longer than two weeks."
+            )
+            plain = await client.call_tool("search_handbook", {"query": "vacation days"})
+            assert all(r["section"] is None for r in plain.structured_content["results"])  # type: ignore[index]
+
+            bad = await client.call_tool("search_handbook", {"query": "x", "context": "page"})
+            assert bad.is_error and "context" in bad.content[0].text  # type: ignore[union-attr]
+
+
 async def test_bad_input_is_a_tool_error(settings: Settings, published: BlobStore) -> None:
     with serve(loaded_app(settings, published)) as base:
         async with mcp_client(f"{base}/mcp") as client:

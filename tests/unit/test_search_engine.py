@@ -4,10 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lancedb
 import pytest
+from lancedb.index import FTS
 
-from tests.support.snapshots import SAMPLE_DOCS, HashingEncoder, make_snapshot, real_encoder
-from thoth.bucket.snapshot import open_snapshot
+from tests.support.snapshots import (
+    DIMENSIONS,
+    SAMPLE_DOCS,
+    HashingEncoder,
+    make_snapshot,
+    real_encoder,
+    records,
+)
+from thoth.bucket.records import chunks_to_arrow, documents_to_arrow
+from thoth.bucket.snapshot import (
+    CHUNKS_TABLE,
+    DOCUMENTS_TABLE,
+    LANCEDB_DIR,
+    SnapshotManifest,
+    open_snapshot,
+)
 from thoth.serve.search import (
     DocumentNotFoundError,
     IndexNotReadyError,
@@ -193,3 +209,32 @@ def test_huge_paths_are_refused_briefly(engine: SearchEngine, call: str) -> None
         else:
             engine.topics(prefix=huge)
     assert len(str(refused.value)) < 200
+
+
+def test_full_text_matches_title_and_heading_words(engine: SearchEngine) -> None:
+    # "policy" is only in the title "Vacation policy", never in a passage's text
+    results = engine.search("policy", mode="fulltext", num_results=5)
+    assert results and {r.path for r in results} == {"people/vacation.md"}
+
+
+def test_snapshot_indexed_on_text_alone_still_searches(tmp_path: Path) -> None:
+    """A snapshot written before `search_text` existed: full text over `text` only."""
+    documents, chunks = records("handbook", SAMPLE_DOCS, HashingEncoder())
+    db = lancedb.connect(str(tmp_path / "old" / LANCEDB_DIR))
+    table = db.create_table(CHUNKS_TABLE, data=chunks_to_arrow(chunks, DIMENSIONS))
+    table.create_index("text", config=FTS())
+    db.create_table(DOCUMENTS_TABLE, data=documents_to_arrow(documents))
+    manifest = SnapshotManifest(
+        source="handbook",
+        version="old",
+        model="test-hashing",
+        dimensions=DIMENSIONS,
+        documents=len(documents),
+        chunks=len(chunks),
+    )
+    (tmp_path / "old" / "manifest.json").write_text(manifest.model_dump_json())
+    engine = SearchEngine({"handbook": load(tmp_path / "old")}, HashingEncoder())
+    results = engine.search("vacation days", mode="fulltext", num_results=2)
+    assert results[0].path == "people/vacation.md"
+    assert engine.search("policy", mode="fulltext") == []  # titles are not in that index
+    assert engine.search("vacation days")[0].path == "people/vacation.md"

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from thoth.serve.search.fusion import max_rrf_score, reciprocal_rank_fusion, weighted_minmax_fusion
+from thoth.serve.search.fusion import (
+    max_rrf_score,
+    reciprocal_rank_fusion,
+    weighted_minmax_fusion,
+    weighted_rrf,
+)
 
 
 def test_rrf_scores() -> None:
@@ -46,3 +51,12 @@ def test_weighted_minmax_fusion() -> None:
     both_first = weighted_minmax_fusion([[("x", 3.0)], [("x", 7.0)]], (0.75, 0.25))
     assert both_first == [("x", 1.0)]
     assert weighted_minmax_fusion([[], []], (0.5, 0.5)) == []
+
+
+def test_weighted_rrf() -> None:
+    fused = dict(weighted_rrf([["a", "b"], ["b", "c"]], (2.0, 1.0), k=10))
+    assert fused["a"] == pytest.approx(2 / 11)
+    assert fused["b"] == pytest.approx(2 / 12 + 1 / 11)
+    assert fused["c"] == pytest.approx(1 / 12)
+    equal = reciprocal_rank_fusion([["a", "b"], ["b", "c"]], k=10)
+    assert weighted_rrf([["a", "b"], ["b", "c"]], (1.0, 1.0), k=10) == equal

@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field
 from thoth.bucket.pushes import LatestPush
 from thoth.bucket.records import document_fields
 from thoth.serve.search import MAX_NUM_RESULTS, SearchEngine, SearchMode, SearchResult
-from thoth.serve.search.engine import Topic
+from thoth.serve.search.engine import Context, Topic
+from thoth.serve.search.sections import SECTION_TOKENS
 from thoth.serve.search.source_index import SourceIndex
 from thoth.serve.search.stages import stage
 
@@ -88,6 +89,10 @@ Call get_document with a result's path to read the whole document.
 - num_results: 1-{MAX_NUM_RESULTS} (default 5).
 - source: restrict to one handbook (see list_sources); omit to search all.
 - path_prefix: restrict to a folder, e.g. "engineering/" (see list_topics).
+- context: "chunk" (default) returns the matching passages; "section" also fills each result's
+  `section` with the whole heading section the passage sits in (at most about
+  {SECTION_TOKENS:,} tokens, cut around the passage), one result per section: use it when a
+  passage alone looks cut short.
 Queries longer than 1000 characters are truncated; an empty query is an error."""
 
 GET_DOCUMENT_DESCRIPTION = """Return one handbook document in full, with its title, url and
@@ -119,12 +124,18 @@ def search_handbook(
     source: str | None = None,
     path_prefix: str | None = None,
     mode: SearchMode = "hybrid",
+    context: Context = "chunk",
 ) -> SearchOutput:
     # The whole search in process CPU: with one request at a time it also counts the full
     # text's native threads, which the per-stage thread clocks cannot see.
     with stage("search", clock=time.process_time):
         results = engine.search(
-            query, num_results=num_results, source=source, path_prefix=path_prefix, mode=mode
+            query,
+            num_results=num_results,
+            source=source,
+            path_prefix=path_prefix,
+            mode=mode,
+            context=context,
         )
     with stage("output"):
         return SearchOutput(results=results, index_version=_versions(engine, source))

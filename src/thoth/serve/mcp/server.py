@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Literal
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
@@ -37,6 +37,10 @@ Source = Annotated[
 PathPrefix = Annotated[
     str | None, Field(description='Only documents under this folder, e.g. "engineering/".')
 ]
+SectionContext = Annotated[
+    Literal["chunk", "section"],
+    Field(description='"chunk": passages only; "section": each with its enclosing section.'),
+]
 Path = Annotated[str, Field(description='Document path, e.g. "people/vacation.md".')]
 Prefix = Annotated[str | None, Field(description="Only folders under this prefix.")]
 
@@ -65,9 +69,12 @@ def build_server(service: ThothService) -> MCPServer:
         num_results: NumResults = 5,
         source: Source = None,
         path_prefix: PathPrefix = None,
+        context: SectionContext = "chunk",
     ) -> tools.SearchOutput:
         with tool_errors():
-            return tools.search_handbook(service.engine(), query, num_results, source, path_prefix)
+            return tools.search_handbook(
+                service.engine(), query, num_results, source, path_prefix, context=context
+            )
 
     @server.tool(
         title="Read a handbook document",

@@ -1,5 +1,5 @@
 """Hybrid search over loaded snapshots (design.md §5): dense vectors in memory, BM25 full text
-from the snapshot's LanceDB index, fused with reciprocal rank fusion."""
+from the snapshot's LanceDB index, fused by weighted min-max (fusion.py)."""
 
 from thoth.serve.search.engine import (
     MAX_NUM_RESULTS,

@@ -6,9 +6,9 @@ Query rules (also in the tool descriptions): an empty or blank query is refused;
 longer than MAX_QUERY_CHARS is cut to that length (the embedding model reads at most 256 word
 pieces anyway); num_results must be 1..MAX_NUM_RESULTS; filters apply before ranking.
 
-Scores: `dense` is cosine similarity; `fulltext` is BM25; `hybrid` is 0.75 x the min-max
-normalised cosine + 0.25 x the min-max normalised BM25 over each ranker's candidates, so a chunk
-ranked first by both scores 1.0.
+Scores: `dense` is cosine similarity; `fulltext` is BM25 over the chunk's title, heading path
+and text; `hybrid` is 0.5 x the min-max normalised cosine + 0.5 x the min-max normalised BM25
+over each ranker's candidates, so a chunk ranked first by both scores 1.0.
 """
 
 from __future__ import annotations
@@ -34,17 +34,19 @@ from thoth.serve.search.errors import (
     UnknownSourceError,
 )
 from thoth.serve.search.fusion import weighted_minmax_fusion
+from thoth.serve.search.sections import SECTION_TOKENS, section_rows, section_text
 from thoth.serve.search.source_index import Candidate, SourceIndex
 from thoth.serve.search.stages import in_context, stage
 
 log = logging.getLogger(__name__)
 
 SearchMode = Literal["hybrid", "dense", "fulltext"]
+Context = Literal["chunk", "section"]
 MAX_QUERY_CHARS = 1000
 MAX_PATH_CHARS = 1024  # longer paths and prefixes are refused before any matching
 MAX_NUM_RESULTS = 50
 MIN_DEPTH = 50  # candidates per ranker before fusion
-DENSE_WEIGHT = 0.75  # chosen with bench/quality.py (README, Performance and quality)
+DENSE_WEIGHT = 0.5  # chosen on bench/quality.py's dev split (README, Performance and quality)
 
 
 class QueryEncoder(Protocol):
@@ -67,6 +69,13 @@ class SearchResult(BaseModel):
     text: str = Field(description="The passage text.")
     chunk_id: str = Field(description="Stable id of the passage.")
     source: str = Field(description="The source (handbook) the document belongs to.")
+    section: str | None = Field(
+        default=None,
+        description=(
+            "With context='section': the text of the heading section the passage sits in, "
+            f"at most about {SECTION_TOKENS:,} tokens around the passage; else null."
+        ),
+    )
     commit: str | None = Field(
         None, description="The source's commit the passage was indexed from (GitLab sources)."
     )
@@ -119,8 +128,10 @@ class SearchEngine:
         source: str | None = None,
         path_prefix: str | None = None,
         mode: SearchMode = "hybrid",
+        context: Context = "chunk",
     ) -> list[SearchResult]:
-        """The best `num_results` passages for `query`, best first."""
+        """The best `num_results` passages for `query`, best first; with context="section",
+        each with its enclosing section, one result per section."""
         if not isinstance(query, str) or not query.strip():
             raise InvalidQueryError("query is empty; pass a question or a few keywords")
         query = query.strip()[:MAX_QUERY_CHARS]
@@ -128,6 +139,8 @@ class SearchEngine:
             raise InvalidQueryError(f"num_results must be 1..{MAX_NUM_RESULTS}, got {num_results}")
         if mode not in get_args(SearchMode):
             raise InvalidQueryError(f"mode must be one of {get_args(SearchMode)}, got {mode!r}")
+        if context not in get_args(Context):
+            raise InvalidQueryError(f"context must be one of {get_args(Context)}, got {context!r}")
         prefix = normalise_prefix(path_prefix)
         scope = self._scope(source)
         self._check_prefix(scope, prefix)
@@ -158,9 +171,31 @@ class SearchEngine:
         with stage("fusion"):
             ranked = _fuse(mode, dense, fulltext)
         with stage("results"):
+            if context == "section":
+                return self._with_sections(ranked, num_results)
             return [self._result(name, row, score) for (name, row), score in ranked[:num_results]]
 
-    def _result(self, source: str, row: int, score: float) -> SearchResult:
+    def _with_sections(
+        self, ranked: list[tuple[tuple[str, int], float]], num_results: int
+    ) -> list[SearchResult]:
+        """The best chunk of each of the first `num_results` sections, with the section."""
+        seen: set[tuple[str, int]] = set()
+        results: list[SearchResult] = []
+        for (name, row), score in ranked:
+            index = self.indexes[name]
+            rows = section_rows(index.paths, index.headings, row)
+            if (name, rows.start) in seen:
+                continue
+            seen.add((name, rows.start))
+            section = section_text(index.texts, rows, row)
+            results.append(self._result(name, row, score, section))
+            if len(results) == num_results:
+                break
+        return results
+
+    def _result(
+        self, source: str, row: int, score: float, section: str | None = None
+    ) -> SearchResult:
         index = self.indexes[source]
         return SearchResult(
             path=index.paths[row],
@@ -171,6 +206,7 @@ class SearchEngine:
             text=index.texts[row],
             chunk_id=index.chunk_ids[row],
             source=source,
+            section=section,
             commit=index.commit,
             indexed_at=index.indexed_at,
         )

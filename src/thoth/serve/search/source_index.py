@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from thoth.bucket.records import DocumentRecord, document_from_row, vector_matrix
-from thoth.bucket.snapshot import Snapshot, SnapshotManifest
+from thoth.bucket.snapshot import FTS_COLUMN, Snapshot, SnapshotManifest
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,8 @@ class SourceIndex:
             table = table.sort_by([("path", "ascending"), ("ordinal", "ascending")])
         # Byte order of UTF-8 equals code point order, so Python's bisect agrees with it.
         self.matrix: Matrix = vector_matrix(table, self.manifest.dimensions)
-        columns = table.drop_columns(["vector"]).to_pydict()
+        kept = [name for name in table.column_names if name not in ("vector", FTS_COLUMN)]
+        columns = table.select(kept).to_pydict()
         self.chunk_ids: list[str] = columns["chunk_id"]
         self.paths: list[str] = columns["path"]
         self.titles: list[str] = columns["title"]
