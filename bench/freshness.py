@@ -5,7 +5,7 @@ handbook as `group/handbook`, its push webhook goes to the public receiver's fro
 receiver queues a push task for the private worker, the worker ingests the change at the
 pushed commit and publishes, and the MCP server (behind its door on 8080) polls and swaps.
 
-For each of N pushes the bench clones the project once, appends a sentence with a word
+For each of N pushes the bench clones the project once, adds a short section about a word
 that exists nowhere else to one page, commits, pushes with the real `git` and starts the
 clock as the push begins; then it asks `search_handbook` (over MCP, through the front door)
 for that word every 0.2 s until a result holds it, and checks that the result's citation
@@ -79,9 +79,14 @@ def clone(workdir: Path) -> Path:
 
 
 def push_probe(repo: Path, word: str) -> tuple[str, float]:
-    """Append a sentence holding `word`, commit and push; (commit, clock start)."""
+    """Add a section about `word` to PAGE, commit and push; (commit, clock start). A section
+    of its own makes its own chunk, so the probe is found the way a real edit is."""
     page = repo / PAGE
-    page.write_text(page.read_text() + f"\n\nThe {word} rota was confirmed this week.\n")
+    section = (
+        f"\n\n## The {word} aquarium\n\nThe {word} aquarium in the kitchen is fed on "
+        "Fridays by whoever is on the office rota that week.\n"
+    )
+    page.write_text(page.read_text() + section)
     git(repo, "commit", "--quiet", "-am", f"freshness probe {word}")
     commit = git(repo, "rev-parse", "HEAD")
     started = time.perf_counter()
@@ -109,7 +114,8 @@ async def door_headers(url: str) -> dict[str, str]:
 
 
 async def found(client: Client, word: str) -> dict[str, Any] | None:
-    result = await client.call_tool("search_handbook", {"query": word, "num_results": 3})
+    query = f"Who feeds the {word} aquarium?"
+    result = await client.call_tool("search_handbook", {"query": query, "num_results": 3})
     for hit in (result.structured_content or {}).get("results", []):
         if word in hit.get("text", ""):
             return dict(hit)

@@ -55,6 +55,7 @@ async def echo(request: Request) -> JSONResponse:
             "body_len": len(body),
             "env": env,
             "pid": os.getpid(),
+            "client_port": request.client.port if request.client else None,
         }
     )
 

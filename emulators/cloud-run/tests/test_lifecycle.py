@@ -86,3 +86,21 @@ def test_without_cpu_idle_background_thread_runs(front_door):
     door = front_door(invokers=("allUsers",), cpu_idle=False, overrides=SLOW_LIVENESS)
     assert door.status()["cpu_frozen"] is False
     assert _ticks_between_requests(door) > 50
+
+
+def test_each_request_reaches_the_container_on_a_new_connection(front_door):
+    """A pooled connection to the container can be one it is closing: uvicorn drops an idle
+    keep-alive after 5 s, and a container frozen by cpu_idle drops it the instant it is
+    thawed for the next request. Under load the door handed requests to such connections and
+    answered 503 (seen: every GitLab webhook after a 5 s pause, through `make up`), which
+    Cloud Run never does; so the door opens a new connection for every request."""
+    door = front_door(
+        invokers=("allUsers",),
+        cpu_idle=True,
+        overrides=SLOW_LIVENESS,
+        env={"UVICORN_PROXY_HEADERS": "false"},  # the client port is then the door's own
+    )
+    answers = [_get(door.url + "/echo") for _ in range(3)]
+    assert [a.status_code for a in answers] == [200] * 3
+    ports = [a.json()["client_port"] for a in answers]
+    assert len(set(ports)) == 3, ports

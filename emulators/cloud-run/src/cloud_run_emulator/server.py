@@ -56,7 +56,11 @@ async def _admin(door: FrontDoor, request: web.Request) -> web.Response:
 
 
 async def open_door(service: ServiceConfig, log: RequestLog) -> FrontDoor:
-    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30)
+    # A new connection to the container per request: a pooled one can be one the container
+    # is about to close (uvicorn drops idle keep-alives after 5 s, and a container frozen by
+    # cpu_idle drops them the moment it is thawed), and the request on it would fail with a
+    # 503 that Cloud Run never gives. On loopback a connect costs well under a millisecond.
+    connector = aiohttp.TCPConnector(limit=0, force_close=True)
     session = aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=None),
