@@ -91,6 +91,7 @@ def _publish(ctx: Context, job: Job) -> SnapshotManifest:
         documents=documents,
         chunks=chunks,
         model=ctx.settings.embedding_model,
+        variant=ctx.settings.embedding_variant,
         dimensions=_dimensions(ctx, chunks),
     )
     # What a crashed attempt left is partial and unpointed (checked above): start it clean.
