@@ -11,8 +11,9 @@ THOTH_EMBEDDING_VARIANT), a re-ingest of the unchanged corpus and one with a sin
     .venv/bin/python bench/ingest.py --corpus sample|sourcegraph|synthetic [--pages N]
         [--encoders-only] [--encode-chunks N] [--rounds R]
 
---encoders-only skips the stack; --encode-chunks encodes a seeded sample of N chunks
-(a loaded machine makes torch slow). Writes bench/results/ingest-<corpus>.json and .md.
+--encoders-only skips the stack (results: ingest-encoders-<corpus>); --encode-chunks encodes
+a seeded sample of N chunks (a loaded machine makes torch slow). Writes
+bench/results/ingest-<corpus>.json and .md.
 """
 
 from __future__ import annotations
@@ -261,9 +262,10 @@ def main() -> None:
         alone = result["encoders"][f"onnx-{result['variant']}"]["chunks_per_second"]
         result["ratio"] = round(alone / result["first"]["chunks_per_second"], 3)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"ingest-{args.corpus}.json").write_text(json.dumps(result, indent=2))
+    name = f"ingest-{'encoders-' if args.encoders_only else ''}{args.corpus}"
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
     text = report(args.corpus, result)
-    (RESULTS / f"ingest-{args.corpus}.md").write_text(text)
+    (RESULTS / f"{name}.md").write_text(text)
     print(text)
 
 
