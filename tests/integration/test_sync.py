@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Iterator
@@ -236,7 +237,8 @@ def test_sourcegraph_handbook_sync(
 
 # --- GitLab -------------------------------------------------------------------------------
 GL = "https://gitlab.example.com"
-API = "/api/v4/projects/acme%2Fhandbook/repository"
+PROJECT = "/api/v4/projects/acme%2Fhandbook"
+API = f"{PROJECT}/repository"
 BLOBS = {"a1": b"# A\n", "b1": b"# B\n", "c1": b"# C v1\n", "c2": b"# C v2\n", "d1": b"# D\n"}
 
 
@@ -246,6 +248,9 @@ class FakeGitLab:
     def __init__(self, router: respx.MockRouter) -> None:
         self.tree: dict[str, str] = {}
         self.tree_route = router.get(f"{API}/tree").mock(side_effect=self._tree)
+        router.get(PROJECT).respond(200, json={"web_url": f"{GL}/acme/handbook"})
+        router.get(url__regex=rf"{API}/commits/[^/]+$").mock(side_effect=self._head)
+        router.get(f"{API}/compare").respond(404, json={"message": "404 Ref Not Found"})
         self.blob_routes = {
             sha: router.get(f"{API}/blobs/{sha}/raw").respond(200, content=data)
             for sha, data in BLOBS.items()
@@ -259,6 +264,12 @@ class FakeGitLab:
             if path.startswith(prefix)
         ]
         return httpx.Response(200, json=items, headers={"X-Next-Page": ""})
+
+    def _head(self, request: httpx.Request) -> httpx.Response:
+        """A commit id that changes with the tree. Compare answers 404, so every sync lists
+        the tree (test_push_sync.py covers compare against the local GitLab)."""
+        digest = hashlib.sha1(repr(sorted(self.tree.items())).encode(), usedforsecurity=False)
+        return httpx.Response(200, json={"id": digest.hexdigest()})
 
     def fetched(self) -> dict[str, int]:
         return {sha: route.call_count for sha, route in self.blob_routes.items() if route.called}

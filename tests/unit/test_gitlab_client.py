@@ -297,3 +297,35 @@ def test_get_file_over_the_limit(
 def test_blob_id_is_validated(client: GitLabClient) -> None:
     with pytest.raises(GitLabError, match="invalid blob id"):
         client.get_file(PROJECT, "../../secrets")
+
+
+COMPARE = "/api/v4/projects/handbook-group%2Fhandbook/repository/compare"
+
+
+def _diff(path: str, **flags: bool) -> dict[str, Any]:
+    return {"old_path": path, "new_path": path, "diff": "", **flags}
+
+
+@pytest.mark.parametrize(
+    ("extra", "diffs", "complete"),
+    [
+        ({}, [_diff("a.md"), _diff("b.md", deleted_file=True)], True),
+        ({"overflow": True}, [_diff("a.md")], False),  # GitLab says diffs were left out
+        ({"compare_timeout": True}, [], False),
+        ({}, [_diff(f"p{n}.md") for n in range(1000)], False),  # as many as the diff limit
+    ],
+)
+def test_compare_says_when_its_diffs_cannot_be_trusted(
+    api: respx.MockRouter,
+    client: GitLabClient,
+    extra: dict[str, Any],
+    diffs: list[dict[str, Any]],
+    complete: bool,
+) -> None:
+    body = {"commits": [{"id": "c" * 40}], "diffs": diffs, "compare_timeout": False, **extra}
+    route = api.get(COMPARE).respond(200, json=body)
+    found = client.compare(PROJECT, "a" * 40, "b" * 40, straight=True)
+    assert found.complete is complete
+    assert found.commits == ["c" * 40]
+    assert len(found.changes) == len(diffs)
+    assert route.calls.last.request.url.params["straight"] == "true"

@@ -3,6 +3,7 @@
     sources/<source>/<path>                       the mirror of a source's files
     registry/sources/<source>.json                a source's definition
     registry/sync/<source>.json                   a GitLab source's sync state
+    registry/pushes/<source>.json                 the latest push known for a source
     locks/<source>.json                           the one running job of a source
     jobs/<job>/job.json                           a job record
     jobs/<job>/finalize-claim.json                who is finalizing the job
@@ -22,6 +23,7 @@ SNAPSHOT_MANIFEST = "manifest.json"
 SOURCES_ROOT = "sources/"
 REGISTRY_SOURCES_ROOT = "registry/sources/"
 REGISTRY_SYNC_ROOT = "registry/sync/"
+REGISTRY_PUSHES_ROOT = "registry/pushes/"
 LOCKS_ROOT = "locks/"
 JOBS_ROOT = "jobs/"
 INDEXES_ROOT = "indexes/"
@@ -57,6 +59,10 @@ def source_from_config_key(key: str) -> str | None:
 
 def sync_state_key(source: str) -> str:
     return f"{REGISTRY_SYNC_ROOT}{source}{_JSON}"
+
+
+def latest_push_key(source: str) -> str:
+    return f"{REGISTRY_PUSHES_ROOT}{source}{_JSON}"
 
 
 def source_lock_key(source: str) -> str:

@@ -20,6 +20,7 @@ class Pointer(BaseModel):
     indexed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     job_id: str | None = None
     previous: str | None = None
+    commit: str | None = None  # the source's commit the version was built from (GitLab)
 
 
 def read_pointer(store: BlobStore, source: str) -> tuple[Pointer | None, int]:

@@ -37,6 +37,7 @@ class ChunkRecord:
     ordinal: int
     file_hash: str
     vector: Vector
+    anchor: str = ""  # the heading's anchor in the rendered page; "" for none
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,8 @@ def chunks_from_arrow(table: pa.Table, dimensions: int) -> Iterator[ChunkRecord]
     matrix = vector_matrix(table, dimensions)
     columns = table.drop_columns([VECTOR]).to_pydict()
     for i in range(table.num_rows):
-        values = {name: columns[name][i] for name in CHUNK_COLUMNS if name != VECTOR}
+        # `anchor` came with issue 14: snapshots built before it lack the column.
+        values = {name: columns[name][i] for name in CHUNK_COLUMNS if name in columns}
         yield ChunkRecord(**values, vector=matrix[i].copy())
 
 

@@ -59,6 +59,16 @@ class SnapshotFile(BaseModel):
     sha256: str
 
 
+class SourceState(BaseModel):
+    """Which state of the source a snapshot reflects (what the MCP server reports as
+    freshness). Empty for sources without commits (folders, uploads)."""
+
+    commit: str | None = Field(None, description="The source's commit (GitLab), if any.")
+    seen_at: datetime | None = Field(
+        None, description="When that commit was the newest known: pushes after it are news."
+    )
+
+
 class SnapshotManifest(BaseModel):
     """What `manifest.json` says."""
 
@@ -74,6 +84,7 @@ class SnapshotManifest(BaseModel):
     chunks: int = Field(ge=0)
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     files: list[SnapshotFile] = Field(default_factory=list)
+    source_state: SourceState = Field(default_factory=lambda: SourceState())
 
 
 # --- writing ----------------------------------------------------------------------------
@@ -89,6 +100,7 @@ def build_snapshot(
     model: str,
     dimensions: int,
     variant: EmbeddingVariant = "fp32",
+    source_state: SourceState | None = None,
 ) -> SnapshotManifest:
     """Write a complete snapshot into `directory` (which must not hold one already) and
     return its manifest. Raises SnapshotError on duplicate chunk ids or paths, a vector of
@@ -119,6 +131,7 @@ def build_snapshot(
         documents=len(docs),
         chunks=len(rows),
         files=list(_list_files(directory)),
+        source_state=source_state or SourceState(),
     )
     (directory / SNAPSHOT_MANIFEST).write_text(manifest.model_dump_json(indent=2))
     return manifest

@@ -148,6 +148,7 @@ def rollback(store: BlobStore, source: str, version: str) -> Pointer:
         documents=int(manifest.get("documents", 0)),
         chunks=int(manifest.get("chunks", 0)),
         previous=pointer.version,
+        commit=(manifest.get("source_state") or {}).get("commit"),
     )
     swap_pointer(store, target, generation)
     return target

@@ -44,6 +44,7 @@ class Chunk:
     embed_text: str
     ordinal: int
     token_count: int
+    anchor: str = ""  # the heading's anchor in the rendered page (thoth.parsing.anchors)
 
 
 class TokenCounter(Protocol):
@@ -79,6 +80,7 @@ class _Draft:
     prefix: str
     body: str
     budget: int
+    anchor: str
 
 
 def chunk_document(
@@ -99,16 +101,18 @@ def chunk_document(
     blocks = [block for block in doc.blocks if block.text.strip()]
     counted = zip(blocks, sizer.content_many([block.text for block in blocks]), strict=True)
     sections = [
-        (_clip_heading(" > ".join(path), max_chars), list(section))
-        for path, section in groupby(counted, key=lambda pair: pair[0].heading_path)
+        (_clip_heading(" > ".join(path), max_chars), anchor, list(section))
+        for (path, anchor), section in groupby(
+            counted, key=lambda pair: (pair[0].heading_path, pair[0].anchor)
+        )
     ]
     title = doc.title[: max_chars // 4]
-    prefixes = _fit_prefixes(title, [heading for heading, _ in sections], counter, max_tokens)
+    prefixes = _fit_prefixes(title, [heading for heading, _, _ in sections], counter, max_tokens)
     drafts: list[_Draft] = []
-    for (heading, section), (prefix, prefix_tokens) in zip(sections, prefixes, strict=True):
+    for (heading, anchor, section), (prefix, prefix_tokens) in zip(sections, prefixes, strict=True):
         budget = max_tokens - prefix_tokens
         bodies = _Splitter(sizer, budget, overlap_tokens).section(section)
-        drafts.extend(_Draft(heading, prefix, body, budget) for body in bodies)
+        drafts.extend(_Draft(heading, prefix, body, budget, anchor) for body in bodies)
     fitted = _fit(drafts, sizer, max_tokens, overlap_tokens, _MAX_RESPLITS)
     return _chunks(doc, source, fitted)
 
@@ -303,7 +307,9 @@ def _fit(
         budget = max(1, min(draft.budget - (count - max_tokens), draft.budget * 3 // 4))
         splitter = _Splitter(sizer, budget, overlap)  # keeps sizer.max_chars
         bodies = [piece.text for piece in splitter.split_block(Block((), draft.body))]
-        smaller = [_Draft(draft.heading, draft.prefix, body, budget) for body in bodies]
+        smaller = [
+            _Draft(draft.heading, draft.prefix, body, budget, draft.anchor) for body in bodies
+        ]
         fitted.extend(_fit(smaller, sizer, max_tokens, overlap, retries - 1))
     return fitted
 
@@ -324,6 +330,7 @@ def _chunks(doc: ParsedDocument, source: str, fitted: Sequence[tuple[_Draft, int
                 embed_text=draft.prefix + draft.body,
                 ordinal=ordinal,
                 token_count=tokens,
+                anchor=draft.anchor,
             )
         )
     return chunks

@@ -78,6 +78,8 @@ class Plan(BaseModel):
     deleted: list[str] = Field(default_factory=list)
     unchanged: list[FileEntry] = Field(default_factory=list)
     skipped: list[FileResult] = Field(default_factory=list)
+    web_url: str | None = None  # the GitLab project's page, for permalinks
+    changes_from: str = ""  # how the sync found the changed files (SyncReport.changes_from)
 
 
 class Counts(BaseModel):
@@ -95,6 +97,10 @@ class Job(BaseModel):
     job_id: str
     source: str
     full: bool = False
+    # The source's commit the job ingests (GitLab): given by a push, else the ref's head
+    # when the job is planned; and when that commit was the newest the job knew of.
+    commit: str | None = None
+    commit_seen_at: datetime | None = None
     status: JobStatus = JobStatus.queued
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

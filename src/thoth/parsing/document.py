@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
@@ -30,6 +30,9 @@ class Block:
     heading_path: tuple[str, ...]
     text: str
     kind: BlockKind = "text"
+    # The innermost heading's anchor as GitLab renders it (parsing.anchors): derived from the
+    # headings before it, so not part of what makes two blocks equal.
+    anchor: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from pydantic import BaseModel
 
 from thoth.bucket.keys import INDEXES_ROOT, SNAPSHOT_MANIFEST, source_from_index_prefix
 from thoth.bucket.pointer import read_pointer
+from thoth.bucket.pushes import LatestPush, read_push
 from thoth.bucket.snapshot import SnapshotError, open_snapshot
 from thoth.bucket.store import BlobStore
 from thoth.bucket.versions import PARTIAL_SUFFIX, local_copy
@@ -66,6 +67,7 @@ class IndexCache:
         self._store = store
         self.cache_dir = Path(settings.cache_dir)
         self._indexes: Mapping[str, SourceIndex] = MappingProxyType({})
+        self._pushes: Mapping[str, LatestPush] = MappingProxyType({})
         self._loaded_at: dict[str, datetime] = {}
         self._lock = threading.Lock()
         self._errors: dict[str, str] = {}
@@ -79,6 +81,11 @@ class IndexCache:
     def indexes(self) -> Mapping[str, SourceIndex]:
         """The current indexes by source: an immutable mapping, replaced whole on change."""
         return self._indexes
+
+    @property
+    def pushes(self) -> Mapping[str, LatestPush]:
+        """The latest push known for each source, as of the last refresh."""
+        return self._pushes
 
     def status(self) -> CacheStatus:
         indexes = self._indexes
@@ -133,13 +140,16 @@ class IndexCache:
                 changed = self._load_local_fallbacks()
                 return changed
             self._errors.pop(STORE, None)
+            pushes = dict(self._pushes)
             for source in sources:
                 try:
                     changed |= self._refresh_source(source)
+                    self._read_push(source, pushes)
                     self._errors.pop(source, None)
                 except Exception as exc:
                     self._errors[source] = _describe(exc)
                     log.warning("index for %s not refreshed: %s", source, self._errors[source])
+            self._pushes = MappingProxyType(pushes)
             self._last_refresh = datetime.now(UTC)
             return changed
 
@@ -188,6 +198,14 @@ class IndexCache:
     # --- internals ------------------------------------------------------------------
     def _discover(self) -> list[str]:
         return [source_from_index_prefix(p) for p in self.store.list_prefixes(INDEXES_ROOT)]
+
+    def _read_push(self, source: str, pushes: dict[str, LatestPush]) -> None:
+        """One small object per source and poll: what list_sources compares the index with."""
+        push, _ = read_push(self.store, source)
+        if push is None:
+            pushes.pop(source, None)
+        else:
+            pushes[source] = push
 
     def _refresh_source(self, source: str) -> bool:
         pointer, _ = read_pointer(self.store, source)

@@ -4,14 +4,19 @@ output (the MCP output schemas). `server` registers them; the CLI calls them too
 
 from __future__ import annotations
 
-from datetime import datetime
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from thoth.bucket.pushes import LatestPush
 from thoth.bucket.records import document_fields
 from thoth.serve.search import MAX_NUM_RESULTS, SearchEngine, SearchMode, SearchResult
 from thoth.serve.search.engine import Topic
+from thoth.serve.search.source_index import SourceIndex
+from thoth.serve.search.stages import stage
 
 # --- output models ------------------------------------------------------------------------
 
@@ -34,6 +39,8 @@ class DocumentOutput(BaseModel):
     chunk_count: int
     metadata: dict[str, Any] = Field(description="Front matter and other document metadata.")
     index_version: str
+    commit: str | None = Field(None, description="The source's commit it was indexed from.")
+    indexed_at: datetime | None = Field(None, description="When that index was published.")
 
 
 class SourceInfo(BaseModel):
@@ -41,8 +48,21 @@ class SourceInfo(BaseModel):
     documents: int
     chunks: int
     index_version: str
-    indexed_at: datetime
+    indexed_at: datetime = Field(description="When the index was published.")
     model: str = Field(description="Embedding model the index was built with.")
+    commit: str | None = Field(
+        None, description="The source's commit the index was built from (GitLab sources)."
+    )
+    latest_push_commit: str | None = Field(
+        None, description="The newest commit pushed to the source's branch that Thoth knows of."
+    )
+    latest_push_at: datetime | None = Field(None, description="When that push arrived.")
+    behind: bool = Field(
+        False, description="True when that push is newer than the index (being indexed soon)."
+    )
+    behind_seconds: float | None = Field(
+        None, description="When behind: seconds since the push the index does not have yet."
+    )
 
 
 class SourcesOutput(BaseModel):
@@ -61,8 +81,9 @@ SEARCH_DESCRIPTION = f"""Search the company handbook and return the most relevan
 Use this first for any question about company policy, processes, teams or how things are done.
 Combines semantic and keyword matching, so both natural questions ("how much parental leave do
 we get?") and exact terms ("SOC 2", "PTO") work. Each result has the passage text plus path,
-title, heading and url: cite the url when you answer. Call get_document with a result's path
-to read the whole document.
+title, heading and url: cite the url when you answer. For a handbook in GitLab the url is a
+permalink at the commit the passage was indexed from (`commit`, published at `indexed_at`).
+Call get_document with a result's path to read the whole document.
 
 - num_results: 1-{MAX_NUM_RESULTS} (default 5).
 - source: restrict to one handbook (see list_sources); omit to search all.
@@ -74,7 +95,9 @@ metadata. Use a `path` from search_handbook results or list_topics. If the path 
 the error lists the closest existing paths."""
 
 LIST_SOURCES_DESCRIPTION = """List the handbooks (sources) that can be searched, with their
-document and passage counts, the index version and when it was built."""
+document and passage counts, the index version and when it was built. For a handbook in
+GitLab: the commit the index was built from, the latest push Thoth knows of, and whether (and
+for how many seconds) the index is behind that push."""
 
 LIST_TOPICS_DESCRIPTION = """Browse the handbook's folder structure: folders (two levels below
 `prefix`) with how many documents each holds. Use a folder as search_handbook's path_prefix to
@@ -97,20 +120,31 @@ def search_handbook(
     path_prefix: str | None = None,
     mode: SearchMode = "hybrid",
 ) -> SearchOutput:
-    results = engine.search(
-        query, num_results=num_results, source=source, path_prefix=path_prefix, mode=mode
-    )
-    return SearchOutput(results=results, index_version=_versions(engine, source))
+    # The whole search in process CPU: with one request at a time it also counts the full
+    # text's native threads, which the per-stage thread clocks cannot see.
+    with stage("search", clock=time.process_time):
+        results = engine.search(
+            query, num_results=num_results, source=source, path_prefix=path_prefix, mode=mode
+        )
+    with stage("output"):
+        return SearchOutput(results=results, index_version=_versions(engine, source))
 
 
 def get_document(engine: SearchEngine, path: str, source: str | None = None) -> DocumentOutput:
     document = engine.get_document(path, source)
     fields = document_fields(document)
     del fields["file_hash"]  # an ingestion detail, not for the assistant
-    return DocumentOutput(**fields, index_version=engine.indexes[document.source].version)
+    index = engine.indexes[document.source]
+    return DocumentOutput(
+        **fields, index_version=index.version, commit=index.commit, indexed_at=index.indexed_at
+    )
 
 
-def list_sources(engine: SearchEngine) -> SourcesOutput:
+def list_sources(
+    engine: SearchEngine, pushes: Mapping[str, LatestPush] | None = None
+) -> SourcesOutput:
+    pushes = pushes or {}
+    now = datetime.now(UTC)
     return SourcesOutput(
         sources=[
             SourceInfo(
@@ -120,10 +154,27 @@ def list_sources(engine: SearchEngine) -> SourcesOutput:
                 index_version=index.version,
                 indexed_at=index.indexed_at,
                 model=index.manifest.model,
+                commit=index.commit,
+                **_freshness(index, pushes.get(name), now),
             )
             for name, index in sorted(engine.indexes.items())
         ]
     )
+
+
+def _freshness(index: SourceIndex, push: LatestPush | None, now: datetime) -> dict[str, Any]:
+    """Behind: the latest push names another commit and arrived after the index's commit was
+    chosen (an older push of another commit is one the index already went past)."""
+    if push is None:
+        return {}
+    seen_at = index.commit_seen_at or index.indexed_at
+    behind = push.commit != index.commit and push.pushed_at > seen_at
+    return {
+        "latest_push_commit": push.commit,
+        "latest_push_at": push.pushed_at,
+        "behind": behind,
+        "behind_seconds": round((now - push.pushed_at).total_seconds(), 3) if behind else None,
+    }
 
 
 def list_topics(

@@ -16,11 +16,11 @@ from thoth.errors import InvalidInputError
 from thoth.ingest.budget import FileRequest
 from thoth.ingest.chunking import Chunk
 from thoth.ingest.jobs import BatchResult, FileEntry, FileResult, Job
+from thoth.ingest.pipeline.citations import job_citations
 from thoth.ingest.pipeline.context import Context
 from thoth.ingest.pipeline.outputs import encode_output
 from thoth.ingest.pipeline.task_names import FINALIZE_PATH, finalize_task
-from thoth.ingest.sources.models import citation_url
-from thoth.ingest.sources.registry import get_source
+from thoth.ingest.sources.models import Citations
 from thoth.parsing import ParseError, UnsupportedFileType, is_supported
 
 log = logging.getLogger(__name__)
@@ -50,10 +50,10 @@ def run_batch(ctx: Context, job_id: str, batch: int) -> BatchResult | None:
         log.info("batch already done", extra={"job_id": job_id, "batch": batch})
         _maybe_finalize(ctx, job)
         return None
-    base_url = get_source(ctx.store, job.source).base_url
-    parsed, results = _parse_all(ctx, job, job.plan.batches[batch], base_url)
+    citations = job_citations(ctx, job)
+    parsed, results = _parse_all(ctx, job, job.plan.batches[batch], citations)
     embed_started = time.perf_counter()
-    chunks = _embed(ctx, job.source, parsed)
+    chunks = _embed(ctx, job.source, parsed, citations)
     embed_seconds = time.perf_counter() - embed_started
     documents = [p.document for p in parsed]
     ctx.jobs.renew_lease(job.source, job_id)  # a job that lost its source commits nothing
@@ -71,12 +71,12 @@ def run_batch(ctx: Context, job_id: str, batch: int) -> BatchResult | None:
 
 
 def _parse_all(
-    ctx: Context, job: Job, entries: list[FileEntry], base_url: str | None
+    ctx: Context, job: Job, entries: list[FileEntry], citations: Citations
 ) -> tuple[list[ParsedFile], list[FileResult]]:
     parsed: list[ParsedFile] = []
     results: list[FileResult] = []
     for entry in entries:
-        outcome = _parse_one(ctx, job.source, entry, base_url)
+        outcome = _parse_one(ctx, job.source, entry, citations)
         if isinstance(outcome, FileResult):
             results.append(outcome)
         else:
@@ -88,7 +88,7 @@ def _parse_all(
 
 
 def _parse_one(
-    ctx: Context, source: str, entry: FileEntry, base_url: str | None
+    ctx: Context, source: str, entry: FileEntry, citations: Citations
 ) -> ParsedFile | FileResult:
     if not is_supported(entry.path):
         return FileResult(path=entry.path, outcome="skipped")
@@ -114,7 +114,7 @@ def _parse_one(
         source=source,
         path=entry.path,
         title=output.title,
-        url=citation_url(base_url, entry.path) or "",
+        url=citations.url(entry.path),
         file_hash=entry.file_hash,
         text=output.text,
         chunk_count=len(output.chunks),
@@ -123,7 +123,9 @@ def _parse_one(
     return ParsedFile(entry, document, output.chunks)
 
 
-def _embed(ctx: Context, source: str, parsed: list[ParsedFile]) -> list[ChunkRecord]:
+def _embed(
+    ctx: Context, source: str, parsed: list[ParsedFile], citations: Citations
+) -> list[ChunkRecord]:
     pairs = [(p, c) for p in parsed for c in p.chunks]
     if not pairs:
         return []
@@ -135,11 +137,12 @@ def _embed(ctx: Context, source: str, parsed: list[ParsedFile]) -> list[ChunkRec
             path=chunk.path,
             title=chunk.title,
             heading=chunk.heading,
-            url=parsed_file.document.url,
+            url=citations.url(chunk.path, chunk.anchor),
             text=chunk.text,
             ordinal=chunk.ordinal,
             file_hash=parsed_file.entry.file_hash,
             vector=vectors[i],
+            anchor=chunk.anchor,
         )
         for i, (parsed_file, chunk) in enumerate(pairs)
     ]

@@ -1,6 +1,7 @@
 """When a task's error ends its job: a permanent error (a missing folder, a refused token, a
 job that lost its source) at once, any other error on the task's last attempt. The job is
-then marked failed with the reason and its source is released, so the next ingest starts.
+then marked failed with the reason and its source is released, so the next ingest starts
+(and a push that arrived meanwhile gets its follow-up job, pipeline.follow_up).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 from thoth.errors import ThothError, is_permanent
 from thoth.ingest.pipeline.claim import ClaimHeld
 from thoth.ingest.pipeline.context import Context
+from thoth.ingest.pipeline.follow_up import catch_up_quietly
 
 log = logging.getLogger(__name__)
 
@@ -47,3 +49,4 @@ def _fail(ctx: Context, job_id: str, why: str) -> None:
         log.warning("could not mark job %s failed: %s", job_id, exc)
         return
     log.warning("job failed", extra={"job_id": job_id, "reason": job.error})
+    catch_up_quietly(ctx, job)

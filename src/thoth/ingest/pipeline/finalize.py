@@ -17,14 +17,16 @@ from pathlib import Path
 from thoth.bucket.keys import batch_output_key, version_prefix
 from thoth.bucket.pointer import Pointer, read_pointer, swap_pointer
 from thoth.bucket.records import ChunkRecord, DocumentRecord
-from thoth.bucket.snapshot import SnapshotManifest, build_snapshot
+from thoth.bucket.snapshot import SnapshotManifest, SourceState, build_snapshot
 from thoth.bucket.store import NotFound, PreconditionFailed
 from thoth.bucket.versions import collect_garbage, upload_version, uploaded_manifest
 from thoth.errors import ConflictError, UnavailableError
 from thoth.ingest.jobs import Job, JobStatus, tally
 from thoth.ingest.pipeline.base_snapshot import local_snapshot
+from thoth.ingest.pipeline.citations import job_citations, repin
 from thoth.ingest.pipeline.claim import CLAIM_TTL, Claim, NotReady
 from thoth.ingest.pipeline.context import Context
+from thoth.ingest.pipeline.follow_up import catch_up_quietly
 from thoth.ingest.pipeline.heartbeat import Heartbeat
 from thoth.ingest.pipeline.outputs import decode_output
 
@@ -47,6 +49,7 @@ class PointedVersionDamaged(UnavailableError):
 def finalize_job(ctx: Context, job_id: str) -> Job:
     job, _ = ctx.jobs.get(job_id)
     if job.status.finished:
+        catch_up_quietly(ctx, job)  # a repeat after a crash between release and follow-up
         return job
     if job.plan is None:
         raise NotReady(f"job {job_id} is not planned yet")
@@ -69,6 +72,7 @@ def finalize_job(ctx: Context, job_id: str) -> Job:
         ctx.store, job.source, ctx.settings.index_keep_versions, in_use=_job_running(ctx)
     )
     log.info("published", extra={"job_id": job_id, "version": job.version, "gc": removed})
+    catch_up_quietly(ctx, job)
     return job
 
 
@@ -76,7 +80,7 @@ def _publish(ctx: Context, job: Job) -> SnapshotManifest:
     published = _already_uploaded(ctx, job)
     if published is not None:
         return published
-    documents, chunks = _carried_over(ctx, job)
+    documents, chunks = repin(job_citations(ctx, job), *_carried_over(ctx, job))
     for batch in range(job.batch_count):
         data, _ = ctx.store.read(batch_output_key(job.job_id, batch))
         new_documents, new_chunks = decode_output(data)
@@ -93,6 +97,7 @@ def _publish(ctx: Context, job: Job) -> SnapshotManifest:
         model=ctx.settings.embedding_model,
         variant=ctx.settings.embedding_variant,
         dimensions=_dimensions(ctx, chunks),
+        source_state=SourceState(commit=job.commit, seen_at=job.commit_seen_at),
     )
     # What a crashed attempt left is partial and unpointed (checked above): start it clean.
     ctx.store.delete_prefix(version_prefix(job.source, job.job_id))
@@ -144,6 +149,7 @@ def _swap(ctx: Context, job: Job, manifest: SnapshotManifest) -> None:
         chunks=manifest.chunks,
         job_id=job.job_id,
         previous=current,
+        commit=job.commit,
     )
     try:
         swap_pointer(ctx.store, target, generation)

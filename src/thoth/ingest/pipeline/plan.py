@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from datetime import UTC, datetime
 
 from thoth.bucket.keys import source_prefix
 from thoth.bucket.pointer import read_pointer
@@ -32,10 +33,14 @@ def plan_job(ctx: Context, job_id: str) -> Job:
     if job.plan is None and not job.status.finished:
         ctx.jobs.renew_lease(job.source, job_id)
         config = get_source(ctx.store, job.source)
-        report = sync_source(ctx.store, config, settings=ctx.settings)
+        seen_at = datetime.now(UTC)  # the ref's head is resolved after this moment
+        report = sync_source(ctx.store, config, settings=ctx.settings, commit=job.commit)
         if report.incomplete:  # planning on a stale mirror would leave files behind
             raise MirrorIncomplete(report.incomplete)
+        if report.commit is not None and job.commit is None:
+            job.commit, job.commit_seen_at = report.commit, seen_at
         job.plan = build_plan(ctx, job)
+        job.plan.web_url, job.plan.changes_from = report.web_url, report.changes_from
         ctx.jobs.renew_lease(job.source, job_id)
         job.status = JobStatus.running
         ctx.jobs.save(job, generation)

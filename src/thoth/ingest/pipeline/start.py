@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from thoth.errors import ConflictError
 from thoth.ingest.jobs import Job, new_job_id
 from thoth.ingest.pipeline.context import Context
@@ -17,9 +19,23 @@ class JobConflict(ConflictError):
         self.running_job = running_job
 
 
-def start_job(ctx: Context, source: str, *, full: bool = False) -> Job:
+def start_job(
+    ctx: Context,
+    source: str,
+    *,
+    full: bool = False,
+    commit: str | None = None,
+    commit_seen_at: datetime | None = None,
+) -> Job:
+    """Start a job; with `commit`, a job pinned to that commit of a GitLab source."""
     get_source(ctx.store, source)  # raises UnknownSourceError with the known names
-    job = Job(job_id=new_job_id(), source=source, full=full)
+    job = Job(
+        job_id=new_job_id(),
+        source=source,
+        full=full,
+        commit=commit,
+        commit_seen_at=commit_seen_at,
+    )
     holder = ctx.jobs.acquire_lock(source, job.job_id)
     if holder is not None:
         raise JobConflict(source, holder)

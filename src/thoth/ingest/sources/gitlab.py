@@ -1,4 +1,5 @@
-"""A small GitLab REST API v4 client: list a repository tree, fetch blobs by id.
+"""A small GitLab REST API v4 client: resolve a ref, list a repository tree, compare two
+commits, fetch blobs by id or files at a commit.
 
 Rate limits (429) honour Retry-After (capped); 5xx and transport errors back off
 exponentially; a limited number of attempts ends in GitLabError. The token travels only
@@ -33,6 +34,7 @@ from thoth.paths import UnsafePathError, safe_prefix, safe_relative_path
 MAX_RETRY_AFTER_SECONDS = 60.0
 PER_PAGE = 100
 _BLOB_ID = re.compile(r"^[0-9a-fA-F]{1,64}$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 TOKEN_HINT = "check THOTH_GITLAB_TOKEN / the gitlab-token secret"  # noqa: S105 (a hint, not a token)
 
 
@@ -58,6 +60,32 @@ class TreeEntry:
 
     path: str
     blob_id: str
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file of a compare's `diffs`, with repository paths."""
+
+    old_path: str
+    new_path: str
+    new_file: bool
+    renamed_file: bool
+    deleted_file: bool
+
+
+@dataclass(frozen=True)
+class Compare:
+    """What `repository/compare` answered. `complete` is False when GitLab says the diffs
+    were cut short (a timeout, an `overflow`, or as many files as its diff limit)."""
+
+    commits: list[str]
+    changes: list[FileChange]
+    complete: bool
+
+
+# GitLab stops listing a compare's diffs at its diff limit (max_files, 1,000 by default; a
+# response that reaches it may be missing files) and says so with `overflow` where it can.
+COMPARE_MAX_FILES = 1000
 
 
 @dataclass
@@ -142,7 +170,50 @@ class GitLabClient:
         what = f"blob {blob_id} of project {project!r}"
         return self._get(url, {}, what=what, max_bytes=max_bytes).body
 
+    def web_url(self, project: str | int) -> str:
+        """The project's page (`web_url`), the base of its permalinks."""
+        body = self._get_object(self._project_url(project), {}, what=f"project {project!r}")
+        url = body.get("web_url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise GitLabError(f"GitLab gave project {project!r} no usable web_url")
+        return url.rstrip("/")
+
+    def commit_id(self, project: str | int, ref: str) -> str:
+        """The commit a branch, tag or commit id names now."""
+        url = f"{self._project_url(project)}/repository/commits/{quote(ref, safe='')}"
+        body = self._get_object(url, {}, what=f"ref {ref!r} of project {project!r}")
+        commit = body.get("id")
+        if not isinstance(commit, str) or not _COMMIT.match(commit):
+            raise GitLabError(f"GitLab answered no commit id for ref {ref!r}")
+        return commit
+
+    def compare(self, project: str | int, base: str, head: str, *, straight: bool) -> Compare:
+        """`repository/compare`: the commits in `base..head` and the changed files, from
+        `base` itself (`straight`) or from the merge base of the two."""
+        params = {"from": base, "to": head, "straight": "true" if straight else "false"}
+        url = f"{self._project_url(project)}/repository/compare"
+        what = f"compare {base[:12]}...{head[:12]} of project {project!r}"
+        return _compare(self._get_object(url, params, what=what))
+
+    def get_file_at(
+        self, project: str | int, path: str, ref: str, *, max_bytes: int | None = None
+    ) -> bytes:
+        """The raw content of the repository file `path` at `ref`."""
+        url = f"{self._project_url(project)}/repository/files/{quote(path, safe='')}/raw"
+        what = f"file {path!r} at {ref[:40]!r} of project {project!r}"
+        return self._get(url, {"ref": ref}, what=what, max_bytes=max_bytes).body
+
     # --- requests ---------------------------------------------------------------------
+    def _get_object(self, url: str, params: dict[str, Any], *, what: str) -> dict[str, Any]:
+        body = self._get(url, params, what=what).body
+        try:
+            value = json.loads(body)
+        except ValueError as exc:
+            raise GitLabError(f"GitLab answered invalid JSON on GET {_endpoint(url)}") from exc
+        if not isinstance(value, dict):
+            raise GitLabError(f"GitLab answered a JSON {type(value).__name__} ({what})")
+        return value
+
     def _project_url(self, project: str | int) -> str:
         return f"{self.base_url}/api/v4/projects/{quote(str(project), safe='')}"
 
@@ -232,6 +303,30 @@ def _collect(items: list[Any], tree: Tree) -> None:
             tree.entries.append(TreeEntry(safe_relative_path(raw_path), blob_id))
         except UnsafePathError as exc:
             tree.rejected.append(FileError(path=raw_path, message=str(exc)))
+
+
+def _compare(body: dict[str, Any]) -> Compare:
+    diffs = body.get("diffs")
+    commits = body.get("commits")
+    if not isinstance(diffs, list) or not isinstance(commits, list):
+        raise GitLabError("GitLab's compare answered without diffs or commits")
+    changes = [
+        FileChange(
+            old_path=str(diff.get("old_path") or diff.get("new_path") or ""),
+            new_path=str(diff.get("new_path") or diff.get("old_path") or ""),
+            new_file=bool(diff.get("new_file")),
+            renamed_file=bool(diff.get("renamed_file")),
+            deleted_file=bool(diff.get("deleted_file")),
+        )
+        for diff in diffs
+        if isinstance(diff, dict)
+    ]
+    cut = bool(body.get("overflow")) or bool(body.get("compare_timeout"))
+    return Compare(
+        commits=[str(c.get("id")) for c in commits if isinstance(c, dict)],
+        changes=changes,
+        complete=not cut and len(diffs) < COMPARE_MAX_FILES,
+    )
 
 
 def _json_list(body: bytes, url: str) -> list[Any]:

@@ -1,9 +1,11 @@
-"""What a source is (`SourceConfig`) and how its files are cited (`citation_url`)."""
+"""What a source is (`SourceConfig`) and how its files are cited (`citation_url`,
+`Citations`)."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
@@ -133,3 +135,32 @@ def citation_url(base_url: str | None, path: str) -> str | None:
     if not quoted:
         return f"{base}/"
     return f"{base}/{quoted}{trailing}"
+
+
+@dataclass(frozen=True)
+class Citations:
+    """How a job links a source's files and their headings:
+
+    - with a `base_url` (a rendered site): `citation_url` plus `#anchor`;
+    - a GitLab source without one: the permalink at the job's commit,
+      `{web_url}/-/blob/{commit}/{path_prefix/}{path}#anchor`, which keeps showing the text
+      that was indexed however the branch moves on;
+    - otherwise no link ("").
+
+    Anchors (GitLab's heading ids, thoth.parsing.anchors) are added to markdown files only.
+    """
+
+    base_url: str | None = None
+    web_url: str | None = None
+    commit: str | None = None
+    path_prefix: str = ""
+
+    def url(self, path: str, anchor: str = "") -> str:
+        markdown = path.lower().endswith(_MARKDOWN)
+        fragment = f"#{quote(anchor, safe='-_')}" if anchor and markdown else ""
+        if self.base_url:
+            return f"{citation_url(self.base_url, path)}{fragment}"
+        if self.web_url and self.commit:
+            in_repo = f"{self.path_prefix}/{path}" if self.path_prefix else path
+            return f"{self.web_url}/-/blob/{self.commit}/{quote(in_repo, safe='/')}{fragment}"
+        return ""

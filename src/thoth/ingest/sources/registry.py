@@ -7,6 +7,7 @@ import logging
 from pydantic import ValidationError
 
 from thoth.bucket.keys import (
+    latest_push_key,
     source_config_key,
     source_from_config_key,
     source_registry_prefix,
@@ -71,8 +72,10 @@ def list_sources(store: BlobStore) -> list[SourceConfig]:
 
 
 def delete_source(store: BlobStore, name: str) -> bool:
-    """Unregister a source and forget its sync state (the mirror and index stay).
+    """Unregister a source and forget its sync state and latest push (the mirror and index
+    stay).
     False when it was not registered."""
     validate_source_name(name)
     store.delete(sync_state_key(name))
+    store.delete(latest_push_key(name))
     return store.delete(source_config_key(name))

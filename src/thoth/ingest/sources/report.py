@@ -31,6 +31,13 @@ class SyncReport(BaseModel):
     deleted_paths: list[str] = Field(default_factory=list)
     errors: list[FileError] = Field(default_factory=list)
     seconds: float = 0.0
+    commit: str | None = Field(None, description="The GitLab commit the mirror is now at.")
+    web_url: str | None = Field(None, description="The GitLab project's page.")
+    changes_from: str = Field(
+        "listing",
+        description="How changed files were found: `compare` (GitLab's compare since the "
+        "last synced commit) or `listing` (the whole tree or folder), and why.",
+    )
 
     def count(self, status: Counted, path: str) -> None:
         """Count one path as added, changed, deleted or unchanged."""

@@ -1,7 +1,9 @@
 """Mirror a source into the bucket at `sources/<name>/<path>`.
 
 - dir: a file is unchanged when its MD5 equals the mirrored object's.
-- gitlab: incremental; only blobs whose id changed since the last sync are downloaded.
+- gitlab: at one commit (given, or the ref's head); only files GitLab's compare reports as
+  changed since the last synced commit are downloaded, or, when compare cannot be used
+  (gitlab_changes), the files whose blob id changed in the tree.
 - upload: nothing to fetch; the report lists what is there, all unchanged.
 Files gone upstream are deleted from the mirror. Files over `max_file_bytes` are not
 mirrored (a stale copy is removed) and reported; other per-file failures are reported and
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sized
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -20,7 +23,14 @@ from thoth.bucket.store import BlobStore, StoredObject
 from thoth.config import Settings, get_settings
 from thoth.errors import InvalidInputError
 from thoth.ingest.sources.directory import LocalFile, list_directory
-from thoth.ingest.sources.gitlab import FileTooLargeError, GitLabClient, TreeEntry
+from thoth.ingest.sources.gitlab import (
+    Compare,
+    FileChange,
+    FileTooLargeError,
+    GitLabClient,
+    TreeEntry,
+)
+from thoth.ingest.sources.gitlab_changes import Listing, changes_since, git_blob_id
 from thoth.ingest.sources.mirror import (
     DEFAULT_WORKERS,
     Job,
@@ -36,7 +46,7 @@ from thoth.ingest.sources.mirror import (
 from thoth.ingest.sources.models import SourceConfig, validate_source_name
 from thoth.ingest.sources.report import FileError, SyncReport
 from thoth.ingest.sources.roots import allowed_folder
-from thoth.ingest.sources.sync_state import load_state, origin_of, save_state
+from thoth.ingest.sources.sync_state import SyncState, load_state, origin_of, save_state
 from thoth.paths import UnsafePathError, safe_relative_path
 from thoth.secrets import secret_value
 
@@ -54,8 +64,10 @@ def sync_source(
     progress: Progress | None = None,
     full: bool = False,
     workers: int = DEFAULT_WORKERS,
+    commit: str | None = None,
 ) -> SyncReport:
-    """Bring the mirror of `config` up to date. `full` re-fetches every file.
+    """Bring the mirror of `config` up to date (a GitLab source: to `commit`, else to its
+    ref's head). `full` re-fetches every file.
     Raises EmptySourceError rather than empty a mirror because the source lists no files."""
     started = time.monotonic()
     if config.kind == "dir":
@@ -67,9 +79,8 @@ def sync_source(
     elif config.kind == "gitlab":
         client = gitlab or gitlab_client(settings)
         try:
-            report = _sync_gitlab(
-                store, config, client, settings.max_file_bytes, progress, full, workers
-            )
+            fetch = _Fetch(store, config, client, settings.max_file_bytes, workers, progress)
+            report = _sync_gitlab(fetch, full, commit)
         finally:
             if gitlab is None:
                 client.close()
@@ -153,35 +164,123 @@ def _mirror_local(
 
 
 # --- gitlab -------------------------------------------------------------------------------
-def _sync_gitlab(
-    store: BlobStore,
-    config: SourceConfig,
-    client: GitLabClient,
-    max_bytes: int,
-    progress: Progress | None,
-    full: bool,
-    workers: int,
-) -> SyncReport:
-    assert config.gitlab_project is not None  # the model's validator guarantees it
-    previous, generation = load_state(store, config)
-    tree = client.list_tree(config.gitlab_project, config.gitlab_ref, config.path_prefix)
+@dataclass
+class _Fetch:
+    """What a GitLab sync works with; `blob_ids` collects the ids of files it fetched."""
+
+    store: BlobStore
+    config: SourceConfig
+    client: GitLabClient
+    max_bytes: int
+    workers: int
+    progress: Progress | None
+    blob_ids: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def project(self) -> str:
+        assert self.config.gitlab_project is not None  # the model's validator guarantees it
+        return self.config.gitlab_project
+
+
+def _sync_gitlab(fetch: _Fetch, full: bool, commit: str | None) -> SyncReport:
+    config, client = fetch.config, fetch.client
+    previous, generation = load_state(fetch.store, config)
+    target = commit or client.commit_id(fetch.project, config.gitlab_ref)
+    web_url = client.web_url(fetch.project)
+    changes = (
+        Listing("a full sync")
+        if full
+        else changes_since(client, fetch.project, previous.commit, target)
+    )
+    missing = set(previous.blobs) - set(mirrored(fetch.store, config.name))
+    if isinstance(changes, Compare) and missing:
+        changes = Listing(f"{len(missing)} file(s) of the last sync are missing from the mirror")
+    if isinstance(changes, Compare):
+        report, state = _apply_changes(fetch, changes.changes, previous, target)
+        report.changes_from = f"compare since {previous.commit}"
+    else:
+        report, state = _sync_tree(fetch, previous, target, full)
+        report.changes_from = f"listing ({changes.reason})"
+    report.commit, report.web_url = target, web_url
+    save_state(fetch.store, config, state.model_copy(update={"web_url": web_url}), generation)
+    return report
+
+
+def _sync_tree(
+    fetch: _Fetch, previous: SyncState, target: str, full: bool
+) -> tuple[SyncReport, SyncState]:
+    store, config = fetch.store, fetch.config
+    tree = fetch.client.list_tree(fetch.project, target, config.path_prefix)
     report = SyncReport(source=config.name, errors=list(tree.rejected))
     upstream = _relative_entries(tree.entries, config.path_prefix, report)
     mirror = mirrored(store, config.name)
     _refuse_to_empty(config.name, upstream, mirror, f"GitLab {origin_of(config)}")
     jobs: list[tuple[str, Job]] = []
     for path, blob_id in upstream.items():
-        if not full and previous.get(path) == blob_id and path in mirror:
+        if not full and previous.blobs.get(path) == blob_id and path in mirror:
             jobs.append((path, partial(Outcome, path, "unchanged")))
         else:
-            fetch = partial(_fetch_blob, store, config, client, path, blob_id, max_bytes)
-            jobs.append((path, partial(fetch, existed=path in mirror)))
-    outcomes = run_jobs(jobs, workers, progress)
+            get = partial(fetch.client.get_file, fetch.project, blob_id, max_bytes=fetch.max_bytes)
+            jobs.append((path, partial(_fetch_file, fetch, path, get, existed=path in mirror)))
+    outcomes = run_jobs(jobs, fetch.workers, fetch.progress)
     keep = set(upstream) - {o.path for o in outcomes if o.status == "rejected"}
-    outcomes += run_jobs(_deletions(store, config.name, mirror, keep), workers, None)
+    outcomes += run_jobs(_deletions(store, config.name, mirror, keep), fetch.workers, None)
     record(report, outcomes)
-    save_state(store, config, _next_state(upstream, previous, outcomes), generation)
-    return report
+    blobs = _next_state(upstream, previous.blobs, outcomes)
+    # A file that failed keeps its old copy: only a listing can tell the next sync to retry it.
+    complete = not any(o.status == "error" for o in outcomes)
+    return report, SyncState(blobs=blobs, commit=target if complete else None)
+
+
+def _apply_changes(
+    fetch: _Fetch, changes: list[FileChange], previous: SyncState, target: str
+) -> tuple[SyncReport, SyncState]:
+    """Mirror only the files compare reported: delete removed and renamed-away paths, fetch
+    added, modified and renamed-to paths at `target`."""
+    store, config = fetch.store, fetch.config
+    report = SyncReport(source=config.name)
+    mirror = mirrored(store, config.name)
+    gone: dict[str, Job] = {}
+    wanted: dict[str, Job] = {}
+    for change in changes:
+        old = _relative(change.old_path, config.path_prefix, report)
+        new = _relative(change.new_path, config.path_prefix, report)
+        if (change.deleted_file or change.renamed_file) and old in mirror and old is not None:
+            gone[old] = partial(delete_file, store, config.name, old)
+        if not change.deleted_file and new is not None:
+            get = partial(
+                fetch.client.get_file_at,
+                fetch.project,
+                change.new_path,
+                target,
+                max_bytes=fetch.max_bytes,
+            )
+            wanted[new] = partial(_fetch_file, fetch, new, get, existed=new in mirror)
+    deletions = [(path, job) for path, job in gone.items() if path not in wanted]
+    outcomes = run_jobs([*wanted.items(), *deletions], fetch.workers, fetch.progress)
+    stale = [o.path for o in outcomes if o.status == "rejected" and o.path in mirror]
+    outcomes += run_jobs(_deletions(store, config.name, mirror, set(mirror) - set(stale)), 1, None)
+    record(report, outcomes)
+    blobs = dict(previous.blobs)
+    for outcome in outcomes:
+        if outcome.status in ("deleted", "rejected"):
+            blobs.pop(outcome.path, None)
+        elif outcome.path in fetch.blob_ids:
+            blobs[outcome.path] = fetch.blob_ids[outcome.path]
+    # On a failed file the mirror stays at the old commit, so the next compare covers it.
+    complete = not any(o.status == "error" for o in outcomes)
+    return report, SyncState(blobs=blobs, commit=target if complete else previous.commit)
+
+
+def _relative(path: str, prefix: str, report: SyncReport) -> str | None:
+    """`path` relative to the source's prefix; None outside it (or unsafe, reported)."""
+    if prefix and not path.startswith(f"{prefix}/"):
+        return None
+    try:
+        return safe_relative_path(path.removeprefix(f"{prefix}/") if prefix else path)
+    except UnsafePathError as exc:
+        report.errors.append(FileError(path=path, message=str(exc)))
+        return None
 
 
 def _relative_entries(entries: list[TreeEntry], prefix: str, report: SyncReport) -> dict[str, str]:
@@ -198,22 +297,13 @@ def _relative_entries(entries: list[TreeEntry], prefix: str, report: SyncReport)
     return upstream
 
 
-def _fetch_blob(
-    store: BlobStore,
-    config: SourceConfig,
-    client: GitLabClient,
-    path: str,
-    blob_id: str,
-    max_bytes: int,
-    *,
-    existed: bool,
-) -> Outcome:
-    assert config.gitlab_project is not None
+def _fetch_file(fetch: _Fetch, path: str, get: partial[bytes], *, existed: bool) -> Outcome:
     try:
-        data = client.get_file(config.gitlab_project, blob_id, max_bytes=max_bytes)
+        data = get()
     except FileTooLargeError:
-        return Outcome(path, "rejected", _too_large(None, max_bytes))
-    return write_file(store, config.name, path, data, existed=existed)
+        return Outcome(path, "rejected", _too_large(None, fetch.max_bytes))
+    fetch.blob_ids[path] = git_blob_id(data)
+    return write_file(fetch.store, fetch.config.name, path, data, existed=existed)
 
 
 def _next_state(

@@ -23,8 +23,10 @@ from thoth.ingest.pipeline.batch import run_batch
 from thoth.ingest.pipeline.context import Context
 from thoth.ingest.pipeline.failure import job_fails_for_good
 from thoth.ingest.pipeline.finalize import finalize_job
+from thoth.ingest.pipeline.follow_up import PushOutcome, on_push
 from thoth.ingest.pipeline.plan import plan_job
 from thoth.ingest.pipeline.start import start_job
+from thoth.ingest.push import PUSH_PATH, PushTask
 from thoth.ingest.sources.models import SOURCE_PATTERN, SourceConfig
 from thoth.ingest.sources.registry import get_source, list_sources, save_source
 from thoth.ingest.sources.roots import allowed_folder
@@ -141,6 +143,10 @@ def _add_task_routes(app: FastAPI, ctx: Context) -> None:
             "repeat": result is None,
             "chunks": chunks,
         }
+
+    @app.post(PUSH_PATH, dependencies=verified)
+    def push(body: PushTask) -> PushOutcome:
+        return on_push(ctx, body)
 
     @app.post("/tasks/finalize", dependencies=verified)
     def finalize(body: JobTask, retry: RetryCount = 0) -> dict[str, Any]:

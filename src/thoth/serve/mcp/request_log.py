@@ -1,6 +1,8 @@
 """One log line per /mcp request (design.md §9): severity, message, the trace from
-`X-Cloud-Trace-Context`, status and latency. Pure ASGI, so streamed responses pass through
-untouched; the cost is one header scan and one log record per request.
+`X-Cloud-Trace-Context`, status, latency and the search's CPU per stage
+(thoth.serve.search.stages), which the response also carries in a `Server-Timing` header.
+Pure ASGI, so streamed responses pass through untouched; the cost is one header scan and one
+log record per request.
 
 Also silences the SDK's per-request INFO noise ("Terminating session: None" for every
 stateless request) without hiding its warnings and errors."""
@@ -13,6 +15,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thoth.logs import trace_context
+from thoth.serve.search.stages import collecting, server_timing
 
 log = logging.getLogger("thoth.serve.mcp.requests")
 
@@ -56,22 +59,31 @@ class RequestLogMiddleware:
         started = time.perf_counter()
         status = 500  # what the client sees if the app fails before answering
 
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
+        with collecting() as stages:
 
-        try:
-            await self.app(scope, receive, send_with_status)
-        finally:
-            latency_ms = round((time.perf_counter() - started) * 1000, 1)
-            log.log(
-                logging.WARNING if status >= 500 else logging.INFO,
-                "%s %s %s",
-                scope["method"],
-                path,
-                status,
-                extra={"status": status, "latency_ms": latency_ms},
-            )
-            trace_context.reset(token)
+            async def send_with_status(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = int(message["status"])
+                    if stages:  # JSON responses start after the tool has returned
+                        headers = list(message.get("headers", []))
+                        headers.append((b"server-timing", server_timing(stages).encode()))
+                        message = {**message, "headers": headers}
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_with_status)
+            finally:
+                latency_ms = round((time.perf_counter() - started) * 1000, 1)
+                extra: dict[str, object] = {"status": status, "latency_ms": latency_ms}
+                if stages:
+                    extra["stages_cpu_ms"] = {k: round(v, 3) for k, v in stages.items()}
+                log.log(
+                    logging.WARNING if status >= 500 else logging.INFO,
+                    "%s %s %s",
+                    scope["method"],
+                    path,
+                    status,
+                    extra=extra,
+                )
+                trace_context.reset(token)

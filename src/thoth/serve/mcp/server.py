@@ -85,7 +85,7 @@ def build_server(service: ThothService) -> MCPServer:
     )
     def list_sources() -> tools.SourcesOutput:
         with tool_errors():
-            return tools.list_sources(service.engine())
+            return tools.list_sources(service.engine(), service.cache.pushes)
 
     @server.tool(
         title="Browse handbook folders",

@@ -18,6 +18,7 @@ import functools
 import logging
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
 from typing import Literal, Protocol, get_args
 
 import numpy as np
@@ -34,6 +35,7 @@ from thoth.serve.search.errors import (
 )
 from thoth.serve.search.fusion import weighted_minmax_fusion
 from thoth.serve.search.source_index import Candidate, SourceIndex
+from thoth.serve.search.stages import in_context, stage
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +59,18 @@ class SearchResult(BaseModel):
     path: str = Field(description="Path of the document within its source.")
     title: str = Field(description="Document title.")
     heading: str = Field(description="Heading path of the passage, joined with ' > '.")
-    url: str = Field(description="Link to the passage in the original handbook.")
+    url: str = Field(
+        description="Link to the passage in the original handbook: for GitLab sources a "
+        "permalink at `commit`, to the passage's heading."
+    )
     score: float = Field(description="Relevance; higher is better (hybrid: 1.0 = top of both).")
     text: str = Field(description="The passage text.")
     chunk_id: str = Field(description="Stable id of the passage.")
     source: str = Field(description="The source (handbook) the document belongs to.")
+    commit: str | None = Field(
+        None, description="The source's commit the passage was indexed from (GitLab sources)."
+    )
+    indexed_at: datetime | None = Field(None, description="When that index was published.")
 
 
 class Topic(BaseModel):
@@ -134,37 +143,22 @@ class SearchEngine:
         if mode == "hybrid":
             # BM25 (Lance, native code, GIL released) runs on another core while the query
             # is embedded: ~3 ms off a single request's latency on 2 vCPUs.
-            pending = _fulltext_pool().submit(_fulltext, scope, query, depth, prefix)
+            pending = _fulltext_pool().submit(in_context(_fulltext), scope, query, depth, prefix)
         if mode in ("hybrid", "dense"):
             assert self.encoder is not None
-            vector = np.asarray(self.encoder.encode_query(query), dtype=np.float32)
-            for index in scope:
-                if vector.shape != (index.dimensions,):
-                    raise SearchError(
-                        f"source {index.source!r} was indexed with {index.manifest.model} "
-                        f"({index.dimensions} dims) but the query encoder gives {vector.shape}"
-                    )
-                dense.extend(index.dense(vector, depth, prefix))
-            dense.sort(key=lambda c: -c.score)
-            dense = dense[:depth]
+            with stage("encode"):
+                vector = np.asarray(self.encoder.encode_query(query), dtype=np.float32)
+            with stage("dense"):
+                dense = _dense(scope, vector, depth, prefix)
         if pending is not None:
             fulltext = pending.result()
         elif mode == "fulltext":
             fulltext = _fulltext(scope, query, depth, prefix)
 
-        if mode == "dense":
-            ranked = [((c.source, c.row), c.score) for c in dense]
-        elif mode == "fulltext":
-            ranked = [((c.source, c.row), c.score) for c in fulltext]
-        else:
-            ranked = weighted_minmax_fusion(
-                [
-                    [((c.source, c.row), c.score) for c in dense],
-                    [((c.source, c.row), c.score) for c in fulltext],
-                ],
-                (DENSE_WEIGHT, 1.0 - DENSE_WEIGHT),
-            )
-        return [self._result(name, row, score) for (name, row), score in ranked[:num_results]]
+        with stage("fusion"):
+            ranked = _fuse(mode, dense, fulltext)
+        with stage("results"):
+            return [self._result(name, row, score) for (name, row), score in ranked[:num_results]]
 
     def _result(self, source: str, row: int, score: float) -> SearchResult:
         index = self.indexes[source]
@@ -177,6 +171,8 @@ class SearchEngine:
             text=index.texts[row],
             chunk_id=index.chunk_ids[row],
             source=source,
+            commit=index.commit,
+            indexed_at=index.indexed_at,
         )
 
     # --- documents and topics ---------------------------------------------------------
@@ -205,14 +201,46 @@ class SearchEngine:
         return [Topic(path=p, documents=n) for p, n in sorted(counts.items())]
 
 
-def _fulltext(
-    scope: list[SourceIndex], query: str, depth: int, prefix: str | None
+def _dense(
+    scope: list[SourceIndex], vector: npt.NDArray[np.float32], depth: int, prefix: str | None
 ) -> list[Candidate]:
     found: list[Candidate] = []
     for index in scope:
-        found.extend(index.fulltext(query, depth, prefix))
+        if vector.shape != (index.dimensions,):
+            raise SearchError(
+                f"source {index.source!r} was indexed with {index.manifest.model} "
+                f"({index.dimensions} dims) but the query encoder gives {vector.shape}"
+            )
+        found.extend(index.dense(vector, depth, prefix))
     found.sort(key=lambda c: -c.score)
     return found[:depth]
+
+
+def _fulltext(
+    scope: list[SourceIndex], query: str, depth: int, prefix: str | None
+) -> list[Candidate]:
+    with stage("fulltext"):
+        found: list[Candidate] = []
+        for index in scope:
+            found.extend(index.fulltext(query, depth, prefix))
+        found.sort(key=lambda c: -c.score)
+        return found[:depth]
+
+
+def _fuse(
+    mode: SearchMode, dense: list[Candidate], fulltext: list[Candidate]
+) -> list[tuple[tuple[str, int], float]]:
+    if mode == "dense":
+        return [((c.source, c.row), c.score) for c in dense]
+    if mode == "fulltext":
+        return [((c.source, c.row), c.score) for c in fulltext]
+    return weighted_minmax_fusion(
+        [
+            [((c.source, c.row), c.score) for c in dense],
+            [((c.source, c.row), c.score) for c in fulltext],
+        ],
+        (DENSE_WEIGHT, 1.0 - DENSE_WEIGHT),
+    )
 
 
 @functools.cache

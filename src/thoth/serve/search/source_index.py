@@ -69,6 +69,8 @@ class SourceIndex:
         self.source = self.manifest.source
         self.version = self.manifest.version
         self.indexed_at = indexed_at or self.manifest.created_at
+        self.commit = self.manifest.source_state.commit
+        self.commit_seen_at = self.manifest.source_state.seen_at
         table = snapshot.chunks_arrow()
         if not _sorted_by_path(table):
             # build_snapshot writes rows in (path, ordinal) order, so this is a safety net:
