@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,11 @@ from thoth.embedding.variants import EmbeddingVariant
 
 Vectors = npt.NDArray[np.float32]
 _take_turns = threading.Lock()
+# ONNX Runtime runs this graph's attention unfused: its (batch, heads, tokens, tokens) scores
+# outgrow the caches for long texts in big batches. 150 chunks of 251 tokens on one thread
+# took 32 s in batches of 64 and 15-17 s in batches of 1-4 (torch: 18 s), so a batch holds at
+# most this many padded tokens (4 texts of 256; 32 of 32).
+BATCH_TOKENS = 1024
 
 
 class OnnxPassageEncoder:
@@ -81,10 +86,22 @@ class OnnxPassageEncoder:
         # With a fixed thread count (THOTH_EMBED_THREADS, default 1) concurrent batches
         # encode side by side, one core each; on every core they take turns.
         with _take_turns if not self.threads else contextlib.nullcontext():
-            for start in range(0, len(order), self.batch_size):
-                rows = order[start : start + self.batch_size]
+            for rows in self._batches(order, ids):
                 out[rows] = self._encode_batch([ids[i] for i in rows])
         return out
+
+    def _batches(self, order: list[int], ids: list[list[int]]) -> Iterator[list[int]]:
+        """Up to batch_size texts, and at most BATCH_TOKENS padded tokens, per forward pass."""
+        rows: list[int] = []
+        for i in order:
+            if rows and (
+                len(rows) == self.batch_size or (len(rows) + 1) * len(ids[rows[0]]) > BATCH_TOKENS
+            ):
+                yield rows
+                rows = []
+            rows.append(i)
+        if rows:
+            yield rows
 
     def encode_query(self, text: str) -> npt.NDArray[np.float32]:
         vector: npt.NDArray[np.float32] = self.encode([text])[0]
