@@ -82,7 +82,9 @@ fi
 phase compose
 
 # --- 3. base image ----------------------------------------------------------------------------
-if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+# An older base without git is rebuilt: the local GitLab's image needs it.
+if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 \
+  && docker run --rm --network none --entrypoint git "$BASE_IMAGE" --version >/dev/null 2>&1; then
   log "base image $BASE_IMAGE present"
 else
   scripts/base-image.sh "$BASE_IMAGE"

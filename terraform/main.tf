@@ -38,12 +38,18 @@ data "google_project" "this" {
 }
 
 locals {
-  mcp_service_name    = "thoth-mcp"
-  worker_service_name = "thoth-ingestion"
-  queue_name          = "thoth-ingest"
-  bucket_name         = coalesce(var.bucket_name, "${var.project_id}-thoth")
-  # DESIGN: "Secrets in Secret Manager: gitlab-token, gitlab-url, huggingface-token".
-  secret_ids = ["gitlab-token", "gitlab-url", "huggingface-token"]
+  mcp_service_name     = "thoth-mcp"
+  worker_service_name  = "thoth-ingestion"
+  queue_name           = "thoth-ingest"
+  bucket_name          = coalesce(var.bucket_name, "${var.project_id}-thoth")
+  webhook_service_name = "thoth-webhook"
+  # The webhook receiver exists only for a GitLab project to listen to.
+  webhook_enabled = var.webhook_gitlab_project != null
+  # DESIGN: "Secrets in Secret Manager: gitlab-token, gitlab-url, huggingface-token"; the
+  # receiver adds GitLab's webhook secret token.
+  base_secret_ids   = ["gitlab-token", "gitlab-url", "huggingface-token"]
+  webhook_secret_id = "gitlab-webhook-token"
+  secret_ids        = concat(local.base_secret_ids, local.webhook_enabled ? [local.webhook_secret_id] : [])
 
   # Cloud Run's deterministic URL, https://SERVICE-PROJECT_NUMBER.REGION.run.app, is known
   # before the service exists. The worker needs its own URL in its environment
@@ -130,22 +136,54 @@ module "ingestion" {
   depends_on = [module.shared]
 }
 
+module "webhook" {
+  source = "./modules/webhook"
+  count  = local.webhook_enabled ? 1 : 0
+
+  project_id                  = var.project_id
+  region                      = var.region
+  service_name                = local.webhook_service_name
+  image                       = var.ingestion_image
+  queue_name                  = module.ingestion.queue_name
+  worker_url                  = local.worker_url
+  tasks_service_account_name  = module.ingestion.tasks_service_account_name
+  tasks_service_account_email = module.ingestion.tasks_service_account_email
+  webhook_token_secret        = module.shared.secret_names[local.webhook_secret_id]
+  webhook_source              = var.webhook_source
+  gitlab_project              = var.webhook_gitlab_project
+  gitlab_ref                  = var.webhook_gitlab_ref
+  log_level                   = var.log_level
+  deletion_protection         = var.deletion_protection
+  labels                      = local.labels
+
+  depends_on = [module.shared]
+}
+
 module "monitoring" {
   source = "./modules/monitoring"
 
   project_id          = var.project_id
   notification_emails = var.alert_notification_emails
-  services = {
-    (local.mcp_service_name) = {
-      max_instances = module.mcp.max_instances
-      # Queries must be fast; the worker's requests are minute-long batches by design.
-      latency_alert = true
-    }
-    (local.worker_service_name) = {
-      max_instances = module.ingestion.max_instances
-      latency_alert = false
-    }
-  }
+  services = merge(
+    {
+      (local.mcp_service_name) = {
+        max_instances = module.mcp.max_instances
+        # Queries must be fast; the worker's requests are minute-long batches by design.
+        latency_alert = true
+      }
+      (local.worker_service_name) = {
+        max_instances = module.ingestion.max_instances
+        latency_alert = false
+      }
+    },
+    {
+      # The receiver only checks a token and enqueues: it must answer well within GitLab's 10 s.
+      for receiver in module.webhook : local.webhook_service_name => {
+        max_instances = receiver.max_instances
+        latency_alert = true
+      }
+    },
+  )
 
   depends_on = [module.shared]
 }

@@ -23,6 +23,11 @@ output "queue" {
   value       = module.ingestion.queue_id
 }
 
+output "webhook_url" {
+  description = "The GitLab webhook's URL (register it on the project with the gitlab-webhook-token value); null without a receiver."
+  value       = local.webhook_enabled ? "${module.webhook[0].uri}/webhooks/gitlab" : null
+}
+
 output "mcp_service_name" {
   value = local.mcp_service_name
 }
@@ -38,5 +43,6 @@ output "service_accounts" {
     worker    = module.shared.worker_service_account_email
     tasks     = module.ingestion.tasks_service_account_email
     scheduler = module.ingestion.scheduler_service_account_email
+    webhook   = local.webhook_enabled ? module.webhook[0].service_account_email : null
   }
 }

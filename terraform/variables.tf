@@ -148,3 +148,21 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "webhook_gitlab_project" {
+  description = "GitLab project (numeric id or path_with_namespace) whose pushes the public webhook receiver accepts. Null: no receiver (and no gitlab-webhook-token secret)."
+  type        = string
+  default     = null
+}
+
+variable "webhook_gitlab_ref" {
+  description = "Branch whose pushes the receiver accepts: the source's gitlab_ref."
+  type        = string
+  default     = "main"
+}
+
+variable "webhook_source" {
+  description = "The Thoth source the receiver's pushes feed."
+  type        = string
+  default     = "handbook"
+}

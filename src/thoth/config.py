@@ -180,6 +180,27 @@ class Settings(BaseSettings):
         None, description="GitLab token; read from Secret Manager `gitlab-token` when unset."
     )
 
+    # --- Webhook receiver (thoth serve-webhook) ----------------------------------------
+    webhook_source: str | None = Field(
+        None,
+        description="The source the GitLab webhook receiver feeds; the receiver refuses to "
+        "start without it.",
+    )
+    webhook_project: str | None = Field(
+        None,
+        description="GitLab project whose pushes the receiver accepts: numeric id or "
+        "path_with_namespace (the source's gitlab_project).",
+    )
+    webhook_ref: str = Field(
+        "main",
+        description="Branch whose pushes the receiver accepts (the source's gitlab_ref).",
+    )
+    webhook_token: SecretStr | None = Field(
+        None,
+        description="GitLab's webhook secret token (X-Gitlab-Token); read from Secret Manager "
+        "`gitlab-webhook-token` when unset.",
+    )
+
     source_roots: CommaList = Field(
         default_factory=list,
         description="Folders `dir` sources may mirror (comma-separated); a `dir` source outside "

@@ -11,6 +11,11 @@ index_keep_versions = 5
 batch_files         = 32
 log_level           = "INFO"
 
+# The public GitLab webhook receiver (docs/deployment.md, "GitLab webhook"): set the project
+# to deploy it, after creating the gitlab-webhook-token secret.
+# webhook_gitlab_project = "my-group/handbook"
+# webhook_gitlab_ref     = "main"
+
 sync_sources   = ["handbook"]
 sync_schedule  = "0 * * * *"
 sync_time_zone = "Etc/UTC"

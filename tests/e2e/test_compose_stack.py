@@ -54,15 +54,19 @@ PORTS = {
         "THOTH_TASKS_HOST_PORT",
         "THOTH_TASKS_HTTP_HOST_PORT",
         "THOTH_METADATA_HOST_PORT",
+        "THOTH_GITLAB_HOST_PORT",
         "THOTH_WORKER_HOST_PORT",
+        "THOTH_WEBHOOK_HOST_PORT",
         "THOTH_MCP_HOST_PORT",
     )
 }
 MCP_URL = f"http://127.0.0.1:{PORTS['THOTH_MCP_HOST_PORT']}/mcp"
 WORKER_URL = f"http://127.0.0.1:{PORTS['THOTH_WORKER_HOST_PORT']}"
 METADATA_URL = f"http://127.0.0.1:{PORTS['THOTH_METADATA_HOST_PORT']}"
-SERVICES = ("issuer-key", "fake-gcs", "cloud-tasks", "metadata", "ingestion", "seed", "mcp")
-RUNNING = ("fake-gcs", "cloud-tasks", "metadata", "ingestion", "mcp")
+GITLAB_URL = f"http://127.0.0.1:{PORTS['THOTH_GITLAB_HOST_PORT']}"
+WEBHOOK_URL = f"http://127.0.0.1:{PORTS['THOTH_WEBHOOK_HOST_PORT']}"
+RUNNING = ("fake-gcs", "cloud-tasks", "metadata", "gitlab", "ingestion", "webhook", "mcp")
+SERVICES = ("issuer-key", *RUNNING, "seed")
 ONE_SHOTS = ("issuer-key", "seed")
 # The audiences the doors accept (emulators/cloud-run/compose/*.toml): the worker's is
 # THOTH_WORKER_URL, whatever host port it is published on; MCP's is its default host URL.
@@ -318,3 +322,43 @@ async def test_changed_file_is_reingested_and_found(stack: Any) -> None:
     assert hits[0]["path"] == "people/time-off.md"
     assert hits[0]["heading"].endswith("Volunteer days")
     print(f"\nchange ingested and searchable in {time.monotonic() - started:.0f} s")
+
+
+def test_a_push_to_the_local_gitlab_reaches_the_public_receiver(stack: Any, tmp_path: Path) -> None:
+    """The sample source is the local GitLab's project: a push to main fires its webhook at
+    the receiver's public door (no ID token), which queues the push for the worker; a forged
+    webhook is refused there."""
+    forged = httpx.post(
+        f"{WEBHOOK_URL}/webhooks/gitlab",
+        json={"object_kind": "push"},
+        headers={"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": "forged"},
+        timeout=30,
+    )
+    assert forged.status_code == 401, forged.text
+    remote = GITLAB_URL.replace("http://", "http://oauth2:glpat-thoth-local@")
+    git_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "e2e",
+               "GIT_AUTHOR_EMAIL": "e2e@thoth.local", "GIT_COMMITTER_NAME": "e2e",
+               "GIT_COMMITTER_EMAIL": "e2e@thoth.local"}  # fmt: skip
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=tmp_path, env=git_env, capture_output=True,
+                              text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    git("clone", "--quiet", f"{remote}/group/handbook.git", ".")
+    (tmp_path / "people" / "time-off.md").open("a").write("\nPushed by the e2e test.\n")
+    git("commit", "--quiet", "-am", "e2e push")
+    commit = git("rev-parse", "HEAD")
+    git("push", "--quiet", "origin", "main")
+
+    deadline = time.monotonic() + 60
+    while True:
+        found = httpx.get(f"{GITLAB_URL}/-/emulator/deliveries", timeout=10).json()
+        answered = [d for d in found if d["request_data"].get("after") == commit]
+        if answered and answered[0]["response_status"]:
+            break
+        assert time.monotonic() < deadline, f"no webhook delivery for {commit}: {found[:1]}"
+        time.sleep(0.5)
+    assert answered[0]["response_status"] == "202", answered[0]["response_body"]
+    assert json.loads(answered[0]["response_body"])["result"] == "enqueued"

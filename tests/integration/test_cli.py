@@ -47,7 +47,8 @@ def stack_env(settings: Settings) -> dict[str, str]:
 def test_help_lists_every_command(tmp_path: Path) -> None:
     result = thoth("--help", env={}, home=tmp_path)
     assert result.returncode == 0
-    for command in ("ingest", "jobs", "index", "search", "mcp", "worker", "dev", "model"):
+    commands = ("ingest", "jobs", "index", "search", "mcp", "worker", "serve-webhook", "dev")
+    for command in (*commands, "model"):
         assert command in result.stdout
 
 
@@ -89,3 +90,15 @@ def test_model_show_names_the_query_encoder(tmp_path: Path) -> None:
     result = thoth("model", "show", env={}, home=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "query encoder: OnnxQueryEncoder" in result.stdout
+
+
+def test_the_webhook_receiver_refuses_to_start_without_its_settings(tmp_path: Path) -> None:
+    no_source = thoth("serve-webhook", env={"THOTH_WEBHOOK_TOKEN": "t"}, home=tmp_path)
+    env = {"THOTH_WEBHOOK_SOURCE": "handbook", "THOTH_WEBHOOK_PROJECT": "group/handbook"}
+    no_token = thoth("serve-webhook", env=env, home=tmp_path)
+
+    assert no_source.returncode == 1
+    assert "THOTH_WEBHOOK_SOURCE and THOTH_WEBHOOK_PROJECT" in no_source.stderr
+    assert no_token.returncode == 1  # no credentials here: Secret Manager is not reachable
+    assert "set THOTH_WEBHOOK_TOKEN or the gitlab-webhook-token secret" in no_token.stderr
+    assert "Traceback" not in no_source.stderr + no_token.stderr

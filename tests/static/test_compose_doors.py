@@ -46,7 +46,7 @@ def compose() -> dict[str, Any]:
     return loaded
 
 
-@pytest.mark.parametrize("name", ["worker.toml", "mcp-open.toml", "mcp-iam.toml"])
+@pytest.mark.parametrize("name", ["worker.toml", "webhook.toml", "mcp-open.toml", "mcp-iam.toml"])
 def test_door_listens_for_the_network_and_trusts_the_one_issuer(name: str) -> None:
     config = door(name)
     assert (config.host, config.port) == (ALL_INTERFACES, 8080)
@@ -87,6 +87,24 @@ def test_compose_runs_both_services_behind_doors_that_exist() -> None:
     for dockerfile, default in DEFAULT_DOORS.items():
         text = (ROOT / dockerfile).read_text()
         assert f"CLOUD_RUN_EMULATOR_CONFIG={IMAGE_DOORS}{default}" in text, dockerfile
+
+
+def test_webhook_door_is_public_as_terraform_declares_and_gitlab_calls_it() -> None:
+    config = door("webhook.toml")
+    assert config.public, "terraform/modules/webhook grants allUsers"
+    assert list(config.command[1:]) == ["-m", "thoth.ingest.webhook"]
+    services = compose()["services"]
+    webhook = services["webhook"]
+    assert webhook["image"] == services["ingestion"]["image"]
+    assert webhook["environment"]["CLOUD_RUN_EMULATOR_CONFIG"] == f"{IMAGE_DOORS}webhook.toml"
+    hooks = services["gitlab"]["environment"]["GITLAB_EMULATOR_HOOKS"]
+    assert hooks == f"{config.url}/webhooks/gitlab"
+    env = compose()["x-thoth-env"]
+    assert (
+        env["THOTH_WEBHOOK_TOKEN"]
+        == services["gitlab"]["environment"]["GITLAB_EMULATOR_HOOK_TOKEN"]
+    )
+    assert env["THOTH_GITLAB_TOKEN"] == services["gitlab"]["environment"]["GITLAB_EMULATOR_TOKENS"]
 
 
 @pytest.mark.parametrize("dockerfile", ["Dockerfile.ingestion", "Dockerfile.mcp"])

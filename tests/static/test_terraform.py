@@ -37,8 +37,18 @@ DESIGN_CLOUD_RUN = {
         "concurrency": 1,
         "timeout": 900,
     },
+    # Not in DESIGN's table (issue 14): the public receiver only checks a token and enqueues.
+    "webhook": {
+        "cpu": "1",
+        "memory": "512Mi",
+        "min": 0,
+        "max": 2,
+        "concurrency": 80,
+        "timeout": 30,
+    },
 }
-SERVICE_RESOURCE = {"mcp": "mcp", "ingestion": "worker"}
+SERVICE_RESOURCE = {"mcp": "mcp", "ingestion": "worker", "webhook": "receiver"}
+SERVICES = list(SERVICE_RESOURCE)
 PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
 OPTIONS = hcl2.SerializationOptions(
     explicit_blocks=False, strip_string_quotes=True, with_comments=False
@@ -130,7 +140,9 @@ def doc_cloud_run_table() -> dict[str, dict[str, str]]:
         if line.startswith("| service | CPU"):
             header = [cell.lower() for cell in cells]
         elif header and line.startswith("|") and not line.startswith("|---"):
-            key = "mcp" if "thoth-mcp" in cells[0] else "ingestion"
+            key = next(
+                (name for name in ("mcp", "webhook") if f"thoth-{name}" in cells[0]), "ingestion"
+            )
             rows[key] = dict(zip(header, cells, strict=True))
         elif header and not line.startswith("|"):
             break
@@ -138,7 +150,7 @@ def doc_cloud_run_table() -> dict[str, dict[str, str]]:
 
 
 # --- Cloud Run ----------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["mcp", "ingestion"])
+@pytest.mark.parametrize("name", SERVICES)
 def test_cloud_run_settings_match_design(name: str) -> None:
     expected = DESIGN_CLOUD_RUN[name]
     template = one(service(name)["template"])
@@ -152,7 +164,7 @@ def test_cloud_run_settings_match_design(name: str) -> None:
     assert seconds(template["timeout"]) == expected["timeout"]
 
 
-@pytest.mark.parametrize("name", ["mcp", "ingestion"])
+@pytest.mark.parametrize("name", SERVICES)
 def test_deployment_doc_table_matches_terraform(name: str) -> None:
     row = doc_cloud_run_table()[name]
     expected = DESIGN_CLOUD_RUN[name]
@@ -164,10 +176,10 @@ def test_deployment_doc_table_matches_terraform(name: str) -> None:
     assert row["timeout"] == f"{expected['timeout']} s"
 
 
-STARTUP_PATHS = {"mcp": "/startup", "ingestion": "/health"}  # MCP loads before serving
+STARTUP_PATHS = {"mcp": "/startup", "ingestion": "/health", "webhook": "/health"}  # MCP loads first
 
 
-@pytest.mark.parametrize("name", ["mcp", "ingestion"])
+@pytest.mark.parametrize("name", SERVICES)
 def test_startup_and_liveness_probes(name: str) -> None:
     box = container(name)
     assert one(one(box["startup_probe"])["http_get"])["path"] == STARTUP_PATHS[name]
@@ -177,13 +189,13 @@ def test_startup_and_liveness_probes(name: str) -> None:
     assert startup["period_seconds"] * startup["failure_threshold"] >= 60
 
 
-@pytest.mark.parametrize("name", ["mcp", "ingestion"])
+@pytest.mark.parametrize("name", SERVICES)
 def test_port_is_left_to_cloud_run(name: str) -> None:
     assert one(container(name)["ports"])["container_port"] == 8080
     assert "PORT" not in env_names(name)  # reserved: Cloud Run sets it
 
 
-@pytest.mark.parametrize("name", ["mcp", "ingestion"])
+@pytest.mark.parametrize("name", SERVICES)
 def test_every_injected_env_var_is_a_setting(name: str) -> None:
     unknown = env_names(name) - settings_env_names()
     assert not unknown, f"{name} injects variables thoth.config.Settings never reads: {unknown}"
@@ -216,7 +228,7 @@ def test_services_get_the_settings_they_need() -> None:
 
 
 def test_secret_env_vars_come_from_secret_manager() -> None:
-    for name in ("mcp", "ingestion"):
+    for name in SERVICES:
         for entry in env_entries(name):
             if "TOKEN" in entry["name"]:
                 assert "value" not in entry, entry["name"]
@@ -314,7 +326,8 @@ def test_worker_invokers_are_tasks_scheduler_deployer_and_listed_members() -> No
 
 
 def test_invokers_are_never_public_by_default() -> None:
-    everything = "\n".join(text(d) for d in [TF, *MODULES.iterdir()])
+    private = [d for d in MODULES.iterdir() if d.name != "webhook"]
+    everything = "\n".join(text(d) for d in [TF, *private])
     for member in PUBLIC_MEMBERS:
         assert f'member = "{member}"' not in everything
         assert f'"{member}"' not in (TF / "environments" / "dev.tfvars").read_text()
@@ -360,13 +373,13 @@ def test_every_root_variable_is_used() -> None:
     assert not unused
 
 
-@pytest.mark.parametrize("module", ["shared", "mcp", "ingestion", "monitoring"])
+@pytest.mark.parametrize("module", ["shared", "mcp", "ingestion", "webhook", "monitoring"])
 def test_every_module_variable_is_used_and_passed(module: str) -> None:
     declared = blocks(MODULES / module, "variable")
     unused = [name for name in declared if f"var.{name}" not in text(MODULES / module)]
     assert not unused
     call = blocks(TF, "module")[module]
-    passed = set(call) - {"source", "depends_on"}
+    passed = set(call) - {"source", "depends_on", "count"}
     assert passed <= set(declared), passed - set(declared)
     required = {name for name, spec in declared.items() if "default" not in spec}
     assert required <= passed, required - passed
@@ -384,7 +397,9 @@ def test_secrets_have_no_values_in_code() -> None:
     assert "secret_data" not in everything
     secrets = resources(MODULES / "shared", "google_secret_manager_secret")["secret"]
     assert secrets["secret_id"] == "${each.key}"
-    assert blocks(TF, "locals")["secret_ids"] == ["gitlab-token", "gitlab-url", "huggingface-token"]
+    root_locals = blocks(TF, "locals")
+    assert root_locals["base_secret_ids"] == ["gitlab-token", "gitlab-url", "huggingface-token"]
+    assert root_locals["webhook_secret_id"] == "gitlab-webhook-token"
     for path in (TF / "environments").glob("*.tfvars"):
         assert not re.search(r"(?i)(token|password|secret)\w*\s*=", path.read_text()), path
 
@@ -443,3 +458,36 @@ def test_actions_are_pinned_by_commit_sha(name: str) -> None:
     for action, comment in uses:
         assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), action
         assert re.fullmatch(r"\s*# v\d+\.\d+\.\d+", comment), f"{action} needs a # vX.Y.Z comment"
+
+
+# --- The webhook receiver (design.md §7: the one public service) ---------------------------
+def test_only_the_webhook_receiver_is_public_and_it_only_enqueues() -> None:
+    webhook = MODULES / "webhook"
+    invokers = resources(webhook, "google_cloud_run_v2_service_iam_member")
+    assert {name: grant["member"] for name, grant in invokers.items()} == {"public": "allUsers"}
+    enqueue = resources(webhook, "google_cloud_tasks_queue_iam_member")["receiver_enqueues"]
+    assert enqueue["role"] == "roles/cloudtasks.enqueuer"
+    acts_as = resources(webhook, "google_service_account_iam_member")["receiver_acts_as_tasks"]
+    assert acts_as["role"] == "roles/iam.serviceAccountUser"
+    secret = resources(webhook, "google_secret_manager_secret_iam_member")["receiver_token"]
+    assert secret["secret_id"] == "${var.webhook_token_secret}"
+    kinds = {
+        kind
+        for path in tf_files(webhook)
+        for block in parse(path).get("resource", [])
+        for kind in block
+    }
+    assert not any("storage" in kind for kind in kinds)  # it never reads the bucket
+    worker_secrets = resources(MODULES / "shared", "google_secret_manager_secret_iam_member")
+    assert "gitlab-webhook-token" not in str(worker_secrets["worker_gitlab"]["for_each"])
+
+
+def test_the_webhook_receiver_gets_its_settings() -> None:
+    values = {entry["name"]: entry.get("value") for entry in env_entries("webhook")}
+    assert values["THOTH_WORKER_URL"] == values["THOTH_OIDC_AUDIENCE"] == "${var.worker_url}"
+    assert {"THOTH_WEBHOOK_SOURCE", "THOTH_WEBHOOK_PROJECT", "THOTH_WEBHOOK_REF"} <= set(values)
+    assert {"THOTH_QUEUE", "THOTH_TASKS_SERVICE_ACCOUNT", "THOTH_WEBHOOK_TOKEN"} <= set(values)
+    assert container("webhook")["command"] == ["python", "-m", "thoth.ingest.webhook"]
+    call = blocks(TF, "module")["webhook"]
+    assert call["count"] == "${local.webhook_enabled ? 1 : 0}"
+    assert call["image"] == "${var.ingestion_image}"

@@ -127,7 +127,7 @@ def test_traffic_moves_only_after_the_smoke_check() -> None:
 def test_rollback_workflow_inputs_and_summary() -> None:
     inputs = triggers("rollback.yml")["workflow_dispatch"]["inputs"]
     assert set(inputs) == {"service", "revision", "source", "index_version"}
-    assert inputs["service"]["options"] == ["thoth-mcp", "thoth-ingestion"]
+    assert inputs["service"]["options"] == ["thoth-mcp", "thoth-ingestion", "thoth-webhook"]
     assert inputs["revision"]["required"] is True
     assert inputs["source"]["required"] is False and inputs["index_version"]["required"] is False
     job = workflow("rollback.yml")["jobs"]["rollback"]

@@ -1,4 +1,4 @@
-"""`thoth ingest SOURCE [--from-dir DIR] [--full] [--wait]`."""
+"""`thoth ingest SOURCE [--from-dir DIR | --gitlab PROJECT [--ref REF]] [--full] [--wait]`."""
 
 from __future__ import annotations
 
@@ -36,18 +36,31 @@ def ingest(
             help="Upload this folder as the source's files first (deletions included).",
         ),
     ] = None,
+    gitlab: Annotated[
+        str | None,
+        typer.Option(
+            "--gitlab",
+            help="Register the source as this GitLab project (id or group/name) first.",
+        ),
+    ] = None,
+    ref: Annotated[str, typer.Option(help="The branch --gitlab follows.")] = "main",
     full: Annotated[bool, typer.Option(help="Re-embed every file, not only changed ones.")] = False,
     wait: Annotated[bool, typer.Option(help="Follow the job with a progress bar.")] = True,
     base_url: Annotated[
-        str | None, typer.Option(help="Citation base URL when --from-dir creates the source.")
+        str | None,
+        typer.Option(help="Citation base URL when --from-dir or --gitlab registers the source."),
     ] = None,
     timeout: Annotated[float, typer.Option(help="Give up waiting after this many seconds.")] = 3600,
 ) -> None:
     """Ingest a source into a new index version; with --wait, exit non-zero if the job fails."""
+    if from_dir is not None and gitlab is not None:
+        raise typer.BadParameter("give --from-dir or --gitlab, not both")
     ctx = pipeline_context()
     with friendly_errors(UnknownSourceError, JobConflict, UnsafePathError, NotFound, ValueError):
         if from_dir is not None:
             _upload(ctx, source, from_dir, base_url)
+        if gitlab is not None:
+            register_gitlab(ctx, source, gitlab, ref, base_url)
         job = start_job(ctx, source, full=full)
     console.print(f"job [bold]{job.job_id}[/bold] started for source [bold]{source}[/bold]")
     if not wait:
@@ -59,6 +72,18 @@ def ingest(
         raise typer.Exit(1)
 
 
+def register_gitlab(
+    ctx: Context, source: str, project: str, ref: str, base_url: str | None = None
+) -> None:
+    """Register `source` as a GitLab project's branch (the worker syncs it from there)."""
+    ctx.store.ensure_bucket()
+    config = SourceConfig(
+        name=source, kind="gitlab", gitlab_project=project, gitlab_ref=ref, base_url=base_url
+    )
+    save_source(ctx.store, config)
+    console.print(f"source {source}: GitLab project {project} at {ref}")
+
+
 def _upload(ctx: Context, source: str, directory: Path, base_url: str | None) -> None:
     ctx.store.ensure_bucket()
     try:
@@ -66,6 +91,10 @@ def _upload(ctx: Context, source: str, directory: Path, base_url: str | None) ->
     except UnknownSourceError:
         config = SourceConfig(name=source, kind="upload", base_url=base_url)
         save_source(ctx.store, config)
+    if config.kind != "upload":
+        # The folder becomes the source's files: a sync from GitLab would replace them.
+        save_source(ctx.store, SourceConfig(name=source, kind="upload", base_url=config.base_url))
+        console.print(f"source {source} was a {config.kind} source; now its files are uploaded")
     report = upload_directory(ctx.store, source, directory)
     console.print(
         f"uploaded {directory}: {report.added} added, {report.changed} changed, "

@@ -13,6 +13,7 @@ from thoth.cli import (
     model,
     search,
     serve_mcp,
+    serve_webhook,
     serve_worker,
 )
 from thoth.cli.context import console
@@ -30,7 +31,18 @@ def _root() -> None:
     """Thoth: ingest a handbook into a searchable index and serve it over MCP."""
 
 
-for module in (ingest, jobs, index, search, serve_mcp, serve_worker, dev, config_cmd, model):
+for module in (
+    ingest,
+    jobs,
+    index,
+    search,
+    serve_mcp,
+    serve_worker,
+    serve_webhook,
+    dev,
+    config_cmd,
+    model,
+):
     module.register(app)
 
 

@@ -17,3 +17,11 @@ output "tasks_service_account_email" {
 output "scheduler_service_account_email" {
   value = google_service_account.scheduler.email
 }
+
+output "queue_name" {
+  value = google_cloud_tasks_queue.ingest.name
+}
+
+output "tasks_service_account_name" {
+  value = google_service_account.tasks.name
+}

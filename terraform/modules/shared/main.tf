@@ -118,11 +118,12 @@ resource "google_secret_manager_secret" "secret" {
   depends_on = [google_project_service.api]
 }
 
-# The worker reads the GitLab secrets (Cloud Run resolves secret env vars as the runtime SA).
+# The worker reads the GitLab secrets (Cloud Run resolves secret env vars as the runtime SA);
+# gitlab-webhook-token is the receiver's alone (modules/webhook).
 # huggingface-token is read by nobody at run time: models are baked into the images and
 # loaded offline (DESIGN 5); it is for building images with a custom model.
 resource "google_secret_manager_secret_iam_member" "worker_gitlab" {
-  for_each = toset([for id in var.secret_ids : id if startswith(id, "gitlab-")])
+  for_each = toset([for id in var.secret_ids : id if contains(["gitlab-token", "gitlab-url"], id)])
 
   project   = var.project_id
   secret_id = google_secret_manager_secret.secret[each.key].secret_id

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from thoth.cli.context import console, friendly_errors
-from thoth.cli.ingest import follow
+from thoth.cli.ingest import follow, register_gitlab
 from thoth.ingest.jobs import JobStatus
 from thoth.ingest.pipeline.context import Context
 from thoth.ingest.pipeline.start import JobConflict, start_job
@@ -23,7 +23,15 @@ from thoth.ingest.sources.sync import upload_directory
 from thoth_devstack.front_door import DEV_USER
 from thoth_devstack.probe import mcp_search
 from thoth_devstack.processes import StackError
-from thoth_devstack.services import SOURCE, STATE_DIR, services, stack_env, stack_settings
+from thoth_devstack.services import (
+    GITLAB_PROJECT,
+    SAMPLE_HANDBOOK,
+    SOURCE,
+    STATE_DIR,
+    services,
+    stack_env,
+    stack_settings,
+)
 from thoth_devstack.stack import down, endpoints, status, up, wait_searchable
 from thoth_devstack.tokens import TokenUnavailable, iam_headers, user_token
 
@@ -125,11 +133,16 @@ def _fail_orphans() -> None:
 
 
 def _ingest(handbook: Path) -> None:
+    """The sample handbook comes from the local GitLab (a push updates it through the
+    webhook); any other folder is uploaded as the source's files."""
     ctx = Context.from_settings(stack_settings(STATE_DIR))
     ctx.store.ensure_bucket()
-    save_source(ctx.store, SourceConfig(name=SOURCE, kind="upload", base_url=None))
-    report = upload_directory(ctx.store, SOURCE, handbook)
-    console.print(f"handbook: {report.summary()}")
+    if handbook.resolve() == SAMPLE_HANDBOOK.resolve():
+        register_gitlab(ctx, SOURCE, GITLAB_PROJECT, "main")
+    else:
+        save_source(ctx.store, SourceConfig(name=SOURCE, kind="upload", base_url=None))
+        report = upload_directory(ctx.store, SOURCE, handbook)
+        console.print(f"handbook: {report.summary()}")
     job = start_job(ctx, SOURCE)
     result = follow(ctx, job.job_id, timeout=1800)
     if result.job.status != JobStatus.succeeded:

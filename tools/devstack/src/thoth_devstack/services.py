@@ -1,5 +1,5 @@
-"""What the local stack runs: five processes on the ports in docs/design.md, all configured from
-one `Settings` (the stack's), which is also what the CLI uses to reach them."""
+"""What the local stack runs: seven processes on the ports in docs/design.md, all configured
+from one `Settings` (the stack's), which is also what the CLI uses to reach them."""
 
 from __future__ import annotations
 
@@ -10,14 +10,23 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fake_gcs_launcher import binary_path, build_command
+from pydantic import SecretStr
 
 from thoth.config import Settings
+from thoth.ingest.webhook.app import WEBHOOK_PATH
 from thoth_devstack import front_door
 from thoth_devstack.front_door import DEV_USER, DoorService
 
 STATE_DIR = Path(".thoth/dev")
 GCS_PORT, TASKS_PORT, TASKS_HTTP_PORT, WORKER_PORT, MCP_PORT = 4443, 8123, 8124, 8081, 8080
 METADATA_PORT = 8125
+GITLAB_PORT, WEBHOOK_PORT = 8929, 8082
+# The sample handbook as a project of the local GitLab, and the stack's local-only secrets
+# (the emulator's access token, the webhook's X-Gitlab-Token): nothing outside this machine
+# accepts them.
+GITLAB_PROJECT = "group/handbook"
+GITLAB_TOKEN = "glpat-thoth-local"  # noqa: S105 (the local GitLab's dev token)
+WEBHOOK_TOKEN = "thoth-local-webhook-token"  # noqa: S105 (the local hook's secret)
 MCP_IAM_ENV = "THOTH_DEV_MCP_IAM"
 SOURCE = "handbook"
 # Not settings of Thoth's, but what the libraries under it need on a machine with no cloud.
@@ -60,6 +69,11 @@ def stack_settings(state: Path) -> Settings:
         index_poll_seconds=2,
         cache_dir=(state / "cache").resolve(),
         source_roots=[str(SAMPLE_HANDBOOK.resolve())],  # a `dir` source may use the sample
+        gitlab_url=f"http://127.0.0.1:{GITLAB_PORT}",
+        gitlab_token=SecretStr(GITLAB_TOKEN),
+        webhook_source=SOURCE,
+        webhook_project=GITLAB_PROJECT,
+        webhook_token=SecretStr(WEBHOOK_TOKEN),
         port=MCP_PORT,
     )
 
@@ -70,8 +84,9 @@ def stack_env(state: Path) -> dict[str, str]:
 
 
 def services(state: Path) -> list[Service]:
-    """In start order: the emulators, then the worker and the MCP server, each behind its
-    Cloud Run front door (which starts the service itself on a private port)."""
+    """In start order: the emulators, then the worker, the webhook receiver and the MCP
+    server, each behind its Cloud Run front door (which starts the service itself on a
+    private port)."""
     settings = stack_settings(state)
     bin_dir = Path(sys.executable).parent
     gcs_port = _port(_gcs(settings))
@@ -100,7 +115,9 @@ def services(state: Path) -> list[Service]:
             (METADATA_PORT,),
             f"http://127.0.0.1:{METADATA_PORT}/emulator/v1/health",
         ),
+        _gitlab(state),
         _door(state, "ingestion", _worker_door(state, settings)),
+        _door(state, "webhook", _webhook_door(settings)),
         _door(state, "mcp", _mcp_door(state, settings)),
     ]  # fmt: skip
 
@@ -127,6 +144,37 @@ def _worker_door(state: Path, settings: Settings) -> DoorService:
         env=front_door.container_env(settings, cache),
         issuers=[settings.oidc_issuer],
         members=front_door.worker_members(settings, [DEV_USER]),
+    )
+
+
+def _gitlab(state: Path) -> Service:
+    """The local GitLab with the sample handbook committed as GITLAB_PROJECT (on first start;
+    later starts keep its history) and a push webhook to the receiver's door."""
+    bin_dir = Path(sys.executable).parent
+    return Service(
+        "gitlab",
+        [str(bin_dir / "gitlab-emulator"), "--port", str(GITLAB_PORT),
+         "--data-dir", str((state / "gitlab").resolve()), "--project", GITLAB_PROJECT,
+         "--seed-dir", str(SAMPLE_HANDBOOK.resolve()),
+         "--hook", f"http://127.0.0.1:{WEBHOOK_PORT}{WEBHOOK_PATH}",
+         "--hook-branch-filter", "main"],
+        (GITLAB_PORT,),
+        f"http://127.0.0.1:{GITLAB_PORT}/-/health",
+        # Secrets by environment, not on the command line (which `ps` shows).
+        env={"GITLAB_EMULATOR_TOKENS": GITLAB_TOKEN, "GITLAB_EMULATOR_HOOK_TOKEN": WEBHOOK_TOKEN},
+    )  # fmt: skip
+
+
+def _webhook_door(settings: Settings) -> DoorService:
+    """The public receiver: Terraform grants allUsers, so the door lets anyone in."""
+    return DoorService(
+        name="thoth-webhook",
+        terraform=front_door.TERRAFORM / "webhook" / "main.tf",
+        port=WEBHOOK_PORT,
+        command=[sys.executable, "-m", "thoth.ingest.webhook"],
+        env=front_door.container_env(settings, LIBRARY_ENV),
+        issuers=[settings.oidc_issuer],
+        members={},
     )
 
 

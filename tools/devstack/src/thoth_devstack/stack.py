@@ -10,8 +10,17 @@ from pathlib import Path
 import httpx
 
 from thoth.ingest.tasks import TaskQueue
+from thoth.ingest.webhook.app import WEBHOOK_PATH
 from thoth_devstack.processes import StackError, healthy, read_running, start, stop, wait_healthy
-from thoth_devstack.services import METADATA_PORT, services, stack_env, stack_settings
+from thoth_devstack.services import (
+    GITLAB_PROJECT,
+    GITLAB_TOKEN,
+    METADATA_PORT,
+    WEBHOOK_PORT,
+    services,
+    stack_env,
+    stack_settings,
+)
 from thoth_devstack.tokens import TokenUnavailable, iam_headers
 
 Say = Callable[[str], None]
@@ -95,4 +104,7 @@ def endpoints(state: Path) -> dict[str, str]:
         "Cloud Tasks emulator": f"{settings.cloud_tasks_emulator_host} (gRPC), "
         f"{settings.oidc_issuer} (JWKS, health)",
         "metadata server": f"http://127.0.0.1:{METADATA_PORT} (ID tokens: thoth dev token)",
+        "local GitLab": f"{settings.gitlab_url}/{GITLAB_PROJECT}.git "
+        f"(token {GITLAB_TOKEN}; a push to main re-ingests through the webhook)",
+        "webhook receiver": f"http://127.0.0.1:{WEBHOOK_PORT}{WEBHOOK_PATH} (public)",
     }

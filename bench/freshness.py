@@ -1,0 +1,203 @@
+"""Push-to-searchable time through the local stack (issue 14).
+
+Against the stack `make up` runs (start it first): the local GitLab on 8929 holds the sample
+handbook as `group/handbook`, its push webhook goes to the public receiver's front door, the
+receiver queues a push task for the private worker, the worker ingests the change at the
+pushed commit and publishes, and the MCP server (behind its door on 8080) polls and swaps.
+
+For each of N pushes the bench clones the project once, appends a sentence with a word
+that exists nowhere else to one page, commits, pushes with the real `git` and starts the
+clock as the push begins; then it asks `search_handbook` (over MCP, through the front door)
+for that word every 0.2 s until a result holds it, and checks that the result's citation
+is pinned to the pushed commit. Pushes go one after another: the next starts when the
+previous one is searchable.
+
+    .venv/bin/python bench/freshness.py --pushes 20 --label sample
+
+Results: bench/results/freshness.md and .json (one section per label).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import RESULTS, latency_summary, machine, markdown_table
+from mcp.client import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from thoth_devstack.services import GITLAB_PORT, GITLAB_PROJECT, GITLAB_TOKEN, MCP_PORT
+from thoth_devstack.tokens import TokenUnavailable, iam_headers
+
+PAGE = "people/time-off.md"  # any page of examples/handbook; the probe sentence goes at its end
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Freshness Bench",
+    "GIT_AUTHOR_EMAIL": "bench@thoth.local",
+    "GIT_COMMITTER_NAME": "Freshness Bench",
+    "GIT_COMMITTER_EMAIL": "bench@thoth.local",
+    "GIT_TERMINAL_PROMPT": "0",
+}
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        env={**os.environ, **GIT_ENV},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"git {args[0]} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def clone(workdir: Path) -> Path:
+    url = f"http://oauth2:{GITLAB_TOKEN}@127.0.0.1:{GITLAB_PORT}/{GITLAB_PROJECT}.git"
+    target = workdir / "handbook"
+    git(workdir, "clone", "--quiet", url, str(target))
+    if not (target / PAGE).is_file():
+        raise SystemExit(f"{PAGE} is not in {GITLAB_PROJECT}: is this the stack of `make up`?")
+    return target
+
+
+def push_probe(repo: Path, word: str) -> tuple[str, float]:
+    """Append a sentence holding `word`, commit and push; (commit, clock start)."""
+    page = repo / PAGE
+    page.write_text(page.read_text() + f"\n\nThe {word} rota was confirmed this week.\n")
+    git(repo, "commit", "--quiet", "-am", f"freshness probe {word}")
+    commit = git(repo, "rev-parse", "HEAD")
+    started = time.perf_counter()
+    git(repo, "push", "--quiet", "origin", "HEAD:main")
+    return commit, started
+
+
+@asynccontextmanager
+async def mcp(url: str, headers: dict[str, str]) -> AsyncIterator[Client]:
+    http = create_mcp_http_client(headers=headers)
+    async with http, Client(streamable_http_client(url, http_client=http)) as client:
+        yield client
+
+
+async def door_headers(url: str) -> dict[str, str]:
+    """No headers through an open door; an invoker's ID token when `make up` enforces IAM."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        status = (await http.post(url, json={})).status_code
+    if status not in (401, 403):
+        return {}
+    try:
+        return iam_headers(url.removesuffix("/mcp"))
+    except TokenUnavailable as error:
+        raise SystemExit(f"the MCP door wants an ID token and none is available: {error}") from None
+
+
+async def found(client: Client, word: str) -> dict[str, Any] | None:
+    result = await client.call_tool("search_handbook", {"query": word, "num_results": 3})
+    for hit in (result.structured_content or {}).get("results", []):
+        if word in hit.get("text", ""):
+            return dict(hit)
+    return None
+
+
+async def wait_searchable(
+    client: Client, word: str, started: float, limit_s: float
+) -> tuple[float, dict[str, Any]]:
+    while time.perf_counter() - started < limit_s:
+        hit = await found(client, word)
+        if hit is not None:
+            return time.perf_counter() - started, hit
+        await asyncio.sleep(0.2)
+    raise SystemExit(f"{word!r} was not searchable {limit_s:.0f} s after its push")
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    url = f"http://127.0.0.1:{MCP_PORT}/mcp"
+    headers = await door_headers(url)
+    seconds: list[float] = []
+    pinned = 0
+    with tempfile.TemporaryDirectory(prefix="thoth-freshness-") as tmp:
+        repo = clone(Path(tmp))
+        async with mcp(url, headers) as client:
+            for n in range(1, args.pushes + 1):
+                word = f"quokka{secrets.token_hex(4)}"
+                commit, started = push_probe(repo, word)
+                elapsed, hit = await wait_searchable(client, word, started, args.timeout)
+                seconds.append(elapsed)
+                pinned += commit in str(hit.get("url", "")) and hit.get("commit") == commit
+                print(f"push {n}/{args.pushes}: searchable after {elapsed:.2f} s", flush=True)
+    summary = latency_summary(seconds)
+    return {
+        "label": args.label,
+        "note": args.note,
+        "machine": machine(),
+        "pushes": len(seconds),
+        "pinned_to_commit": pinned,
+        "seconds": [round(s, 3) for s in seconds],
+        "p50_s": round(summary["p50_ms"] / 1000, 2),
+        "p95_s": round(summary["p95_ms"] / 1000, 2),
+        "max_s": round(max(seconds), 2),
+    }
+
+
+def render(runs: list[dict[str, Any]]) -> str:
+    rows = [
+        [r["label"], r["pushes"], r["p50_s"], r["p95_s"], r["max_s"], r["pinned_to_commit"]]
+        for r in runs
+    ]
+    header = ["run", "pushes", "p50 s", "p95 s", "max s", "citations pinned to the commit"]
+    lines = [
+        "# Push to searchable (bench/freshness.py)",
+        "",
+        "From the start of `git push` to the first `search_handbook` answer holding the pushed "
+        "sentence, through the stack of `make up` (local GitLab -> webhook receiver -> Cloud "
+        "Tasks -> worker -> bucket -> MCP server, each service behind its front door).",
+        "",
+        markdown_table(header, rows),
+        "",
+    ]
+    for r in runs:
+        m = r["machine"]
+        lines.append(
+            f"- {r['label']}: {r['note'] or 'no note'}. Machine: {m.get('cpus')} vCPU, load "
+            f"average at start {m.get('loadavg_at_start')}; seconds per push: {r['seconds']}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pushes", type=int, default=20, help="pushes, one after another")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds per push at most")
+    parser.add_argument("--label", default="sample", help="name of this run in the results")
+    parser.add_argument("--note", default="", help="one line shown with the run")
+    args = parser.parse_args(argv)
+    if not 1 <= args.pushes <= 200:
+        parser.error("--pushes must be 1..200")
+    result = asyncio.run(run(args))
+    print(json.dumps({k: v for k, v in result.items() if k != "seconds"}, indent=2))
+    out = RESULTS / "freshness.json"
+    runs = json.loads(out.read_text())["runs"] if out.is_file() else []
+    runs = [r for r in runs if r["label"] != result["label"]] + [result]
+    out.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
+    out.with_suffix(".md").write_text(render(runs))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""The request body, refused before it is parsed unless it is JSON and small: the receiver
+is public, and a push event's payload (at most 20 commits) is a few kilobytes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class BodyRefused(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+async def json_body(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
+    """The parsed JSON body; BodyRefused (415, 413 or 400) otherwise."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise BodyRefused(415, "send JSON (Content-Type: application/json)")
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise BodyRefused(413, f"body over {limit} bytes")
+    data = bytearray()
+    async for piece in request.stream():  # a chunked body declares no length
+        data += piece
+        if len(data) > limit:
+            raise BodyRefused(413, f"body over {limit} bytes")
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BodyRefused(400, "the body is not valid JSON") from None

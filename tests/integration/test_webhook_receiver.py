@@ -1,0 +1,347 @@
+"""The public webhook receiver as a real uvicorn process, enqueueing into the real Cloud Tasks
+emulator, which dispatches to a real HTTP server standing in for the worker's /tasks/push."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from google.api_core import exceptions as gexc
+
+from tests.support.local_gitlab import git, local_gitlab
+from tests.support.processes import free_port
+from tests.support.stack import LOCATION, PROJECT, QUEUE, Emulator, cloud_tasks_emulator
+from tests.support.webhook import StandInWorker, stand_in_worker, webhook_receiver
+from thoth.config import Settings
+from thoth.ingest.push import PUSH_PATH, PushTask, push_task_name
+from thoth.ingest.tasks import TaskQueue
+
+SECRET = secrets.token_urlsafe(24)
+GITLAB_PROJECT = "group/handbook"
+MAIN = "refs/heads/main"
+ZERO = "0" * 40
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    log = tmp_path_factory.mktemp("tasks") / "cloud-tasks.log"
+    with cloud_tasks_emulator(log=log) as running_emulator:
+        yield running_emulator
+
+
+@pytest.fixture(scope="module")
+def worker() -> Iterator[StandInWorker]:
+    with stand_in_worker(free_port()) as stand_in:
+        yield stand_in
+
+
+@pytest.fixture(scope="module")
+def receiver_settings(emulator: Emulator, worker: StandInWorker) -> Settings:
+    return Settings(
+        project=PROJECT,
+        location=LOCATION,
+        queue=QUEUE,
+        cloud_tasks_emulator_host=emulator.grpc_address,
+        worker_url=worker.url,
+        webhook_source="handbook",
+        webhook_project=GITLAB_PROJECT,
+        webhook_ref="main",
+        webhook_token=SECRET,  # type: ignore[arg-type]  # pydantic wraps it in SecretStr
+        log_format="json",
+    )
+
+
+@pytest.fixture(scope="module")
+def receiver_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("receiver") / "receiver.log"
+
+
+@pytest.fixture(scope="module")
+def receiver(receiver_settings: Settings, receiver_log: Path) -> Iterator[str]:
+    with webhook_receiver(receiver_settings, free_port(), receiver_log) as url:
+        yield url
+
+
+def push_payload(**changes: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "object_kind": "push",
+        "event_name": "push",
+        "before": "1" * 40,
+        "after": "2" * 40,
+        "ref": MAIN,
+        "checkout_sha": "2" * 40,
+        "project_id": 7,
+        "project": {"id": 7, "path_with_namespace": GITLAB_PROJECT, "default_branch": "main"},
+        "commits": [{"id": "2" * 40, "added": ["a.md"], "modified": [], "removed": []}],
+        "total_commits_count": 1,
+    }
+    payload.update(changes)
+    return payload
+
+
+def post(
+    receiver: str,
+    payload: Any,
+    *,
+    token: str | None = SECRET,
+    event: str = "Push Hook",
+    event_uuid: str | None = None,
+    content: bytes | None = None,
+    content_type: str = "application/json",
+) -> httpx.Response:
+    headers = {"Content-Type": content_type, "X-Gitlab-Event": event}
+    headers["X-Gitlab-Webhook-UUID"] = "hook-1"
+    if event_uuid is not None:
+        headers["X-Gitlab-Event-UUID"] = event_uuid
+    if token is not None:
+        headers["X-Gitlab-Token"] = token
+    body = content if content is not None else json.dumps(payload).encode()
+    return httpx.post(f"{receiver}/webhooks/gitlab", content=body, headers=headers, timeout=15)
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def assert_not_enqueued(settings: Settings, event_uuid: str) -> None:
+    queue = TaskQueue(settings)
+    with pytest.raises(gexc.NotFound):
+        queue.client.get_task(name=queue.task_name(push_task_name(event_uuid)))
+
+
+def test_a_push_becomes_one_task_to_the_worker_with_the_tasks_oidc_token(
+    receiver: str, worker: StandInWorker, receiver_settings: Settings, emulator: Emulator
+) -> None:
+    event_uuid = new_uuid()
+    answer = post(receiver, push_payload(), event_uuid=event_uuid)
+
+    assert answer.status_code == 202
+    assert answer.json() == {"result": "enqueued", "task": push_task_name(event_uuid)}
+    delivery = worker.wait_for(event_uuid)
+    assert delivery.path == PUSH_PATH
+    task = PushTask.model_validate(delivery.body)
+    assert (task.source, task.commit, task.before, task.ref) == (
+        "handbook",
+        "2" * 40,
+        "1" * 40,
+        MAIN,
+    )
+    token = delivery.headers["Authorization"].removeprefix("Bearer ")
+    keys = jwt.PyJWKClient(emulator.jwks_url)
+    claims = jwt.decode(
+        token,
+        keys.get_signing_key_from_jwt(token).key,
+        algorithms=["RS256"],
+        audience=receiver_settings.worker_audience,
+    )
+    assert claims["email"] == receiver_settings.tasks_service_account
+
+
+def test_a_redelivered_event_is_enqueued_once(receiver: str, worker: StandInWorker) -> None:
+    event_uuid = new_uuid()
+    first = post(receiver, push_payload(), event_uuid=event_uuid)
+    worker.wait_for(event_uuid)
+    again = post(receiver, push_payload(), event_uuid=event_uuid)
+
+    assert first.status_code == 202
+    assert again.status_code == 200
+    assert again.json()["result"] == "duplicate"
+    later = new_uuid()
+    assert post(receiver, push_payload(), event_uuid=later).status_code == 202
+    worker.wait_for(later)  # delivered after the duplicate would have been
+    assert len(worker.for_event(event_uuid)) == 1
+
+
+@pytest.mark.parametrize(
+    "token",
+    [None, "", "wrong", SECRET[:-1], SECRET + "x"],
+    ids=["missing", "empty", "forged", "prefix", "longer"],
+)
+def test_a_missing_or_forged_token_is_401_without_detail(
+    receiver: str, receiver_settings: Settings, token: str | None
+) -> None:
+    event_uuid = new_uuid()
+    answer = post(receiver, push_payload(), token=token, event_uuid=event_uuid)
+
+    assert answer.status_code == 401
+    assert answer.json() == {"result": "refused", "reason": "unauthorized"}
+    assert_not_enqueued(receiver_settings, event_uuid)
+
+
+@pytest.mark.parametrize(
+    ("event", "changes", "reason"),
+    [
+        (
+            "Push Hook",
+            {"project": {"id": 8, "path_with_namespace": "other/handbook"}, "project_id": 8},
+            "another project",
+        ),
+        ("Push Hook", {"ref": "refs/heads/feature"}, "another branch"),
+        ("Push Hook", {"ref": "refs/tags/v1.0"}, "a tag push"),
+        ("Tag Push Hook", {"object_kind": "tag_push", "ref": "refs/tags/v1.0"}, "is not a push"),
+        ("Merge Request Hook", {"object_kind": "merge_request"}, "is not a push"),
+        (
+            "Push Hook",
+            {"after": ZERO, "checkout_sha": None, "commits": []},
+            "the branch was deleted",
+        ),
+    ],
+    ids=[
+        "wrong-project",
+        "wrong-ref",
+        "tag-ref",
+        "tag-push-event",
+        "non-push-event",
+        "branch-deleted",
+    ],
+)
+def test_events_for_other_projects_refs_or_kinds_are_ignored_with_2xx(
+    receiver: str, receiver_settings: Settings, event: str, changes: dict[str, Any], reason: str
+) -> None:
+    event_uuid = new_uuid()
+    answer = post(receiver, push_payload(**changes), event=event, event_uuid=event_uuid)
+
+    # 2xx: GitLab would count anything else as a failing hook and disable it.
+    assert answer.status_code == 200
+    assert answer.json()["result"] == "ignored"
+    assert reason in answer.json()["reason"]
+    assert_not_enqueued(receiver_settings, event_uuid)
+
+
+def test_a_new_branch_push_has_no_before(receiver: str, worker: StandInWorker) -> None:
+    event_uuid = new_uuid()
+    assert post(receiver, push_payload(before=ZERO), event_uuid=event_uuid).status_code == 202
+    assert PushTask.model_validate(worker.wait_for(event_uuid).body).before is None
+
+
+def test_a_project_configured_by_numeric_id_matches_project_id(
+    receiver_settings: Settings, worker: StandInWorker, tmp_path: Path
+) -> None:
+    by_id = receiver_settings.model_copy(update={"webhook_project": "7"})
+    with webhook_receiver(by_id, free_port(), tmp_path / "receiver.log") as url:
+        matching, other = new_uuid(), new_uuid()
+        assert post(url, push_payload(), event_uuid=matching).status_code == 202
+        answer = post(url, push_payload(project_id=8, project={"id": 8}), event_uuid=other)
+    assert answer.json()["reason"] == "another project"
+    worker.wait_for(matching)
+
+
+def test_an_oversized_body_is_413_before_parsing(
+    receiver: str, receiver_settings: Settings
+) -> None:
+    event_uuid = new_uuid()
+    padding = "x" * (1024 * 1024)
+    answer = post(receiver, push_payload(message=padding), event_uuid=event_uuid)
+
+    assert answer.status_code == 413
+    assert_not_enqueued(receiver_settings, event_uuid)
+
+
+def test_an_oversized_chunked_body_is_413(receiver: str) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(40):
+            yield b"[" * 32768
+
+    headers = {
+        "Content-Type": "application/json",
+        "X-Gitlab-Event": "Push Hook",
+        "X-Gitlab-Token": SECRET,
+        "X-Gitlab-Event-UUID": new_uuid(),
+    }
+    answer = httpx.post(
+        f"{receiver}/webhooks/gitlab", content=chunks(), headers=headers, timeout=15
+    )
+    assert answer.status_code == 413
+
+
+def test_a_body_that_is_not_json_is_refused(receiver: str) -> None:
+    as_text = post(receiver, None, event_uuid=new_uuid(), content=b"a=b", content_type="text/plain")
+    malformed = post(receiver, None, event_uuid=new_uuid(), content=b'{"object_kind": "push",')
+    not_a_push = post(receiver, {"object_kind": "push", "after": "nope"}, event_uuid=new_uuid())
+
+    assert as_text.status_code == 415
+    assert malformed.status_code == 400
+    assert malformed.json()["reason"] == "the body is not valid JSON"
+    assert not_a_push.status_code == 400
+
+
+def test_the_event_uuid_is_required(receiver: str) -> None:
+    answer = post(receiver, push_payload(), event_uuid=None)
+    assert answer.status_code == 400
+    assert "X-Gitlab-Event-UUID" in answer.json()["reason"]
+
+
+def test_only_the_webhook_and_health_routes_answer(receiver: str) -> None:
+    assert httpx.get(f"{receiver}/health").json() == {"status": "ok"}
+    assert httpx.get(f"{receiver}/webhooks/gitlab").status_code == 405
+    for path in ("/docs", "/openapi.json", "/tasks/push", "/v1/jobs"):
+        assert httpx.get(f"{receiver}{path}").status_code == 404
+
+
+def test_one_json_log_line_per_request_and_never_the_token(
+    receiver: str, receiver_log: Path
+) -> None:
+    event_uuid = new_uuid()
+    post(receiver, push_payload(), token="forged-" + SECRET[:4], event_uuid=event_uuid)
+    post(receiver, push_payload(ref="refs/heads/other"), event_uuid=event_uuid)
+
+    text = receiver_log.read_text()
+    assert SECRET not in text and SECRET[:4] + '"' not in text
+    lines = [json.loads(line) for line in text.splitlines() if event_uuid in line]
+    assert [(line["status"], line["result"]) for line in lines] == [
+        (401, "refused"),
+        (200, "ignored"),
+    ]
+    assert lines[1]["reason"] == "another branch"
+    assert all(line["message"].startswith("POST /webhooks/gitlab") for line in lines)
+
+
+def test_a_real_push_to_the_local_gitlab_reaches_the_worker(
+    receiver: str, worker: StandInWorker, tmp_path: Path
+) -> None:
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "index.md").write_text("# Handbook\n\nFirst version.\n")
+    hook = f"{receiver}/webhooks/gitlab"
+    args = ("--project", GITLAB_PROJECT, "--seed-dir", str(seed), "--hook", hook,
+            "--hook-token", SECRET)  # fmt: skip
+    with local_gitlab(tmp_path, "glpat-receiver-test", *args) as gitlab:
+        git(tmp_path, "clone", "--quiet", gitlab.git_url(GITLAB_PROJECT), "work")
+        work = tmp_path / "work"
+        before = git(work, "rev-parse", "HEAD")
+        (work / "index.md").write_text("# Handbook\n\nSecond version.\n")
+        git(work, "commit", "--quiet", "-am", "Second version")
+        after = git(work, "rev-parse", "HEAD")
+        git(work, "push", "--quiet", "origin", "main")
+        git(work, "push", "--quiet", "origin", "main:feature")  # another branch: ignored
+
+        deliveries = wait_for_deliveries(gitlab.url, 2)
+
+    by_ref = {d["request_data"]["ref"]: d for d in deliveries}
+    main, feature = by_ref[MAIN], by_ref["refs/heads/feature"]
+    assert main["response_status"] == "202"
+    assert feature["response_status"] == "200"
+    event_uuid = main["request_headers"]["X-Gitlab-Event-UUID"]
+    task = PushTask.model_validate(worker.wait_for(event_uuid).body)
+    assert (task.commit, task.before, task.ref, task.source) == (after, before, MAIN, "handbook")
+    assert worker.for_event(feature["request_headers"]["X-Gitlab-Event-UUID"]) == []
+
+
+def wait_for_deliveries(gitlab_url: str, count: int, timeout: float = 30.0) -> list[Any]:
+    """The emulator's recorded webhook deliveries once `count` of them have an answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = httpx.get(f"{gitlab_url}/-/emulator/deliveries", timeout=5).json()
+        answered = [d for d in found if d["response_status"]]
+        if len(answered) >= count:
+            return list(answered)
+        time.sleep(0.1)
+    raise AssertionError(f"fewer than {count} webhook deliveries within {timeout}s")
