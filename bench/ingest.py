@@ -1,12 +1,19 @@
-"""Ingestion benchmark through the local stack (`make up` first).
+"""Ingestion benchmark: the encoders side by side, then the local stack (`make up` first).
 
-For one corpus: a first ingest (wall time, files/s, chunks/s, the share of batch time spent
-embedding), the same chunks encoded by sentence-transformers alone in this process, then a
-re-ingest of the unchanged corpus and one with a single file changed.
+For one corpus, the chunks the pipeline makes are encoded in this process by each encoder
+in turn, on every core and the same batch size: sentence-transformers on torch (the
+baseline), ONNX Runtime fp32 and ONNX Runtime int8 (thoth.embedding.OnnxPassageEncoder),
+in alternating rounds so drifting load on the host falls on all three; the speed-up of each
+over torch is the ratio of their best rounds. Then through the stack: a first ingest (wall
+time, files/s, chunks/s, the share of batch time spent embedding; the worker encodes with
+THOTH_EMBEDDING_VARIANT), a re-ingest of the unchanged corpus and one with a single file changed.
 
     .venv/bin/python bench/ingest.py --corpus sample|sourcegraph|synthetic [--pages N]
+        [--encoders-only] [--encode-chunks N] [--rounds R]
 
-Writes bench/results/ingest-<corpus>.json and .md.
+--encoders-only skips the stack (results: ingest-encoders-<corpus>); --encode-chunks encodes
+a seeded sample of N chunks (a loaded machine makes torch slow). Writes
+bench/results/ingest-<corpus>.json and .md.
 """
 
 from __future__ import annotations
@@ -18,8 +25,11 @@ import random
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -28,7 +38,9 @@ from thoth_devstack.services import STATE_DIR, stack_settings
 from thoth_devstack.stack import status
 
 from bench.common import CACHE, REPO, RESULTS, machine, markdown_table
-from thoth.embedding import load_embedder, resolve_model
+from thoth.config import Settings
+from thoth.embedding import OnnxPassageEncoder, load_passage_encoder, resolve_model
+from thoth.embedding.variants import VARIANTS
 from thoth.ingest.chunking import chunk_document
 from thoth.ingest.jobs import JobStatus
 from thoth.ingest.pipeline.context import Context
@@ -97,12 +109,10 @@ def run_job(ctx: Context, source: str, directory: Path) -> dict[str, Any]:
     }
 
 
-def encode_alone(ctx: Context, directory: Path, source: str) -> dict[str, Any]:
-    """The same chunks, made by the same code, encoded by sentence-transformers directly."""
-    from sentence_transformers import SentenceTransformer
-
-    embedder = load_embedder(ctx.settings.embedding_model, ctx.settings.embedding_batch_size)
-    max_tokens = ctx.settings.chunk_max_tokens or embedder.max_tokens
+def corpus_texts(ctx: Context, directory: Path, source: str) -> list[str]:
+    """The texts the pipeline embeds for the corpus: same parser, chunker and settings."""
+    counter = load_passage_encoder(ctx.settings.embedding_model, "fp32")
+    max_tokens = ctx.settings.chunk_max_tokens or counter.max_tokens
     texts = []
     for path in sorted(p for p in directory.rglob("*") if p.is_file()):
         rel = path.relative_to(directory).as_posix()
@@ -110,20 +120,65 @@ def encode_alone(ctx: Context, directory: Path, source: str) -> dict[str, Any]:
             doc = parse_document(rel, path.read_bytes())
         except (UnsupportedFileType, ParseError):
             continue
-        chunks = chunk_document(
-            doc, source, embedder, max_tokens, ctx.settings.chunk_overlap_tokens
-        )
+        chunks = chunk_document(doc, source, counter, max_tokens, ctx.settings.chunk_overlap_tokens)
         texts += [c.embed_text for c in chunks]
-    model = SentenceTransformer(resolve_model(ctx.settings.embedding_model), device="cpu")
-    model.encode(texts[:64], batch_size=ctx.settings.embedding_batch_size)  # warm up
-    started = time.perf_counter()
-    model.encode(texts, batch_size=ctx.settings.embedding_batch_size)
-    seconds = time.perf_counter() - started
-    return {
-        "chunks": len(texts),
-        "seconds": round(seconds, 2),
-        "chunks_per_second": round(len(texts) / seconds, 2),
+    return texts
+
+
+Encode = Callable[[list[str]], Any]
+
+
+def encoders(ctx: Context) -> dict[str, Encode]:
+    """Each encoder on every core, with the worker's batch size."""
+    from sentence_transformers import SentenceTransformer
+
+    location = resolve_model(ctx.settings.embedding_model)
+    batch = ctx.settings.embedding_batch_size
+    cores = len(os.sched_getaffinity(0))
+    model = SentenceTransformer(location, device="cpu")
+    found: dict[str, Encode] = {
+        "torch": lambda texts: model.encode(
+            texts, batch_size=batch, normalize_embeddings=True, show_progress_bar=False
+        )
     }
+    for variant in VARIANTS:
+        onnx = OnnxPassageEncoder(
+            ctx.settings.embedding_model,
+            Path(location),
+            variant=variant,
+            batch_size=batch,
+            threads=cores,
+        )
+        found[f"onnx-{variant}"] = onnx.encode
+    return found
+
+
+def encode_side_by_side(texts: list[str], found: dict[str, Encode], rounds: int) -> dict[str, Any]:
+    """Best-of-`rounds` seconds per encoder, rounds alternating between encoders."""
+    seconds: dict[str, list[float]] = {name: [] for name in found}
+    vectors: dict[str, np.ndarray[Any, Any]] = {}
+    for encode in found.values():
+        encode(texts[:64])  # warm up
+    for _ in range(rounds):
+        for name, encode in found.items():
+            started = time.perf_counter()
+            vectors[name] = np.asarray(encode(texts), dtype=np.float32)
+            seconds[name].append(time.perf_counter() - started)
+            print(f"  {name}: {seconds[name][-1]:.1f} s", flush=True)
+    base = min(seconds["torch"])
+    rows = {}
+    for name, times in seconds.items():
+        cosine = (vectors[name] * vectors["torch"]).sum(1)
+        rows[name] = {
+            "chunks": len(texts),
+            "seconds": round(min(times), 2),
+            "rounds": [round(t, 2) for t in times],
+            "chunks_per_second": round(len(texts) / min(times), 2),
+            "speedup_over_torch": round(base / min(times), 2),
+            "mean_cosine_to_torch": round(float(cosine.mean()), 5),
+            "min_cosine_to_torch": round(float(cosine.min()), 5),
+        }
+    return rows
 
 
 def change_one_file(directory: Path, workdir: Path) -> Path:
@@ -136,7 +191,24 @@ def change_one_file(directory: Path, workdir: Path) -> Path:
 
 
 def report(corpus: str, result: dict[str, Any]) -> str:
-    first, alone = result["first"], result["encode_alone"]
+    encoded = result["encoders"]
+    rows = [
+        [name, r["chunks"], r["seconds"], r["chunks_per_second"], f"{r['speedup_over_torch']:.2f}x",
+         r["mean_cosine_to_torch"], r["min_cosine_to_torch"]]
+        for name, r in encoded.items()
+    ]  # fmt: skip
+    chunks, load = next(iter(encoded.values()))["chunks"], result["machine"]["loadavg_at_start"]
+    text = (
+        f"### Encoders: {corpus} ({chunks} chunks, every core, best of {result['rounds']} "
+        f"alternating rounds, load at start {load})\n\n"
+        + markdown_table(
+            ["encoder", "chunks", "seconds", "chunks/s", "vs torch", "mean cos", "min cos"], rows
+        )
+        + "\n"
+    )
+    if "first" not in result:
+        return text
+    first = result["first"]
     rows = [
         ["first ingest", first["wall_seconds"], first["chunks_embedded"],
          first["files_per_second"], first["chunks_per_second"]],
@@ -144,15 +216,13 @@ def report(corpus: str, result: dict[str, Any]) -> str:
          result["unchanged"]["chunks_embedded"], "", ""],
         ["re-ingest, one file changed", result["one_changed"]["wall_seconds"],
          result["one_changed"]["chunks_embedded"], "", ""],
-        ["sentence-transformers alone", alone["seconds"], alone["chunks"], "",
-         alone["chunks_per_second"]],
     ]  # fmt: skip
     table = markdown_table(["run", "seconds", "chunks embedded", "files/s", "chunks/s"], rows)
-    return (
-        f"### Ingest: {corpus} ({first['files_indexed']} files, {first['chunks_total']} chunks)\n\n"
-        f"{table}\n\nEnd-to-end / encoding alone: **{result['ratio']:.2f}x**; embedding is "
-        f"{first['embed_share_of_batch_time']:.0%} of batch time "
-        f"({first['batches']} batches).\n"
+    return text + (
+        f"\n### Ingest: {corpus} ({first['files_indexed']} files, {first['chunks_total']} chunks, "
+        f"worker on onnx-{result['variant']})\n\n{table}\n\nFirst ingest / chunks/s of encoding "
+        f"alone (onnx-{result['variant']}, all cores): **{result['ratio']:.2f}x**; embedding is "
+        f"{first['embed_share_of_batch_time']:.0%} of batch time ({first['batches']} batches).\n"
     )
 
 
@@ -162,26 +232,40 @@ def main() -> None:
     parser.add_argument(
         "--pages", type=int, default=6600, help="synthetic corpus size (6,600: ~51k chunks)"
     )
+    parser.add_argument("--encoders-only", action="store_true", help="skip the stack")
+    parser.add_argument("--encode-chunks", type=int, default=0, help="seeded sample (0: all)")
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    if not all(row.healthy for row in status(STATE_DIR)):
-        raise SystemExit("the local stack is not running: `make up` first")
     directory = synthetic_corpus(args.pages) if args.corpus == "synthetic" else CORPORA[args.corpus]
     if not directory.is_dir():
         raise SystemExit(f"corpus folder {directory} is missing")
-    ctx = Context.from_settings(stack_settings(STATE_DIR))
+    if args.encoders_only:
+        settings = Settings()
+        ctx = Context(settings, None, None)  # type: ignore[arg-type]  # only settings are read
+    else:
+        if not all(row.healthy for row in status(STATE_DIR)):
+            raise SystemExit("the local stack is not running: `make up` first")
+        ctx = Context.from_settings(stack_settings(STATE_DIR))
     source = f"bench-{args.corpus}-{int(time.time())}"
-    save_source(ctx.store, SourceConfig(name=source, kind="upload"))
-    result: dict[str, Any] = {"corpus": args.corpus, "machine": machine()}
-    result["first"] = run_job(ctx, source, directory)
-    result["unchanged"] = run_job(ctx, source, directory)
-    workdir = CACHE / "ingest-work"
-    result["one_changed"] = run_job(ctx, source, change_one_file(directory, workdir))
-    result["encode_alone"] = encode_alone(ctx, directory, source)
-    result["ratio"] = round(result["first"]["wall_seconds"] / result["encode_alone"]["seconds"], 3)
+    result: dict[str, Any] = {"corpus": args.corpus, "machine": machine(), "rounds": args.rounds}
+    result["variant"] = ctx.settings.embedding_variant
+    texts = corpus_texts(ctx, directory, source)
+    if args.encode_chunks and args.encode_chunks < len(texts):
+        texts = random.Random(7).sample(texts, args.encode_chunks)
+    result["encoders"] = encode_side_by_side(texts, encoders(ctx), args.rounds)
+    if not args.encoders_only:
+        save_source(ctx.store, SourceConfig(name=source, kind="upload"))
+        result["first"] = run_job(ctx, source, directory)
+        result["unchanged"] = run_job(ctx, source, directory)
+        workdir = CACHE / "ingest-work"
+        result["one_changed"] = run_job(ctx, source, change_one_file(directory, workdir))
+        alone = result["encoders"][f"onnx-{result['variant']}"]["chunks_per_second"]
+        result["ratio"] = round(alone / result["first"]["chunks_per_second"], 3)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"ingest-{args.corpus}.json").write_text(json.dumps(result, indent=2))
+    name = f"ingest-{'encoders-' if args.encoders_only else ''}{args.corpus}"
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
     text = report(args.corpus, result)
-    (RESULTS / f"ingest-{args.corpus}.md").write_text(text)
+    (RESULTS / f"{name}.md").write_text(text)
     print(text)
 
 

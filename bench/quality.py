@@ -58,7 +58,7 @@ from quality_split import check, load_split, split_of
 from quality_thoth import CACHE, CORPORA, MODEL, BuiltIndex, build_index, load_corpus, retrieve
 from quality_variants import FUSION_VARIANTS, Variant
 
-from thoth.embedding import Embedder, load_embedder
+from thoth.embedding import Embedder, OnnxPassageEncoder, load_embedder, load_passage_encoder
 from thoth.serve.search.engine import DENSE_WEIGHT
 
 REPO = Path(__file__).resolve().parent.parent
@@ -242,6 +242,8 @@ def render(
     md = [
         f"### Retrieval quality, {args.split} split",
         "",
+        f"Thoth's chunks and questions embedded by: {getattr(args, 'encoder', 'torch')}.",
+        "",
         f"{len(questions)} questions ({args.split} split of bench/quality_questions.yaml, "
         "frozen in bench/quality_split.json). Thoth: all-MiniLM-L6-v2, chunks of the model's 256 "
         f"tokens, hybrid = {DENSE_WEIGHT:g} x min-max cosine + {1 - DENSE_WEIGHT:g} x min-max "
@@ -337,6 +339,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="do not embed baseline chunks: rrf only where their vectors are cached",
     )
+    parser.add_argument(
+        "--encoder",
+        choices=["torch", "onnx-fp32", "onnx-int8"],
+        default="torch",
+        help="what embeds Thoth's chunks and the questions (the baselines stay on torch)",
+    )
     parser.add_argument("--questions", type=Path, default=QUESTIONS)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -346,7 +354,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     corpora = list(CORPORA) if "all" in args.corpus else list(dict.fromkeys(args.corpus))
     questions = chosen_questions(args, corpora)
     variants = FUSION_VARIANTS if args.variants else []
-    embedder, minilm = load_embedder(MODEL), MiniLM()
+    minilm = MiniLM()
+    embedder: Embedder | OnnxPassageEncoder = load_embedder(MODEL)
+    if args.encoder != "torch":
+        variant = args.encoder.removeprefix("onnx-")
+        embedder = load_passage_encoder(MODEL, variant, 64, len(os.sched_getaffinity(0)))
     results: ByMethod = {}
     contained: dict[str, dict[str, tuple[int, list[Miss]]]] = {"Thoth": {}, "baseline": {}}
     for name in corpora:

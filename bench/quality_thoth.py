@@ -158,6 +158,8 @@ def chunk_corpus(corpus: Corpus, embedder: Embedder, max_tokens: int) -> dict[st
 
 def _cache_key(embedder: Embedder, texts: Iterable[str]) -> str:
     digest = hashlib.sha256(embedder.name.encode())
+    if type(embedder).__name__ != "Embedder":  # another encoder: vectors of its own
+        digest.update(f"{type(embedder).__name__}-{embedder.variant}".encode())
     for text in texts:
         digest.update(b"\0" + text.encode())
     return digest.hexdigest()[:24]

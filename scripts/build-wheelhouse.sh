@@ -39,16 +39,19 @@ emu_reqs=$(mktemp)
 mds_reqs=$(mktemp)
 gl_reqs=$(mktemp)
 trap 'rm -f "$reqs" "$emu_reqs" "$mds_reqs" "$gl_reqs"' EXIT
-# Runtime dependencies straight from the pyproject files (the projects themselves are built
+# Dependencies straight from the pyproject files (the projects themselves are built
 # from source inside the images).
 "$PY" - "$reqs" "$emu_reqs" "$mds_reqs" "$gl_reqs" <<'PYEOF'
 import sys, tomllib
-def deps(name):
+def deps(name, *extras):
     with open(f"{name}/pyproject.toml", "rb") as f:
-        return tomllib.load(f)["project"]["dependencies"]
+        project = tomllib.load(f)["project"]
+    return project["dependencies"] + [d for e in extras for d in project["optional-dependencies"][e]]
 emulators = ["emulators/cloud-tasks", "emulators/cloud-run", "emulators/metadata-server",
              "emulators/gitlab"]
-everything = deps(".") + [d for name in emulators for d in deps(name)]
+# Thoth's runtime, its model package and what the images' exporter stage runs (torch comes
+# from its own wheel below).
+everything = deps(".", "model", "export") + [d for name in emulators for d in deps(name)]
 open(sys.argv[1], "w").write("\n".join(everything) + "\n")
 open(sys.argv[2], "w").write("\n".join(deps("emulators/cloud-tasks")) + "\n")
 open(sys.argv[3], "w").write("\n".join(deps("emulators/metadata-server")) + "\n")

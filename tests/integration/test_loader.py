@@ -154,3 +154,18 @@ async def test_unreachable_store_error_is_recorded(tmp_path: Path) -> None:
 @pytest.fixture(autouse=True)
 def _quiet_threads() -> None:
     threading.excepthook = lambda args: None
+
+
+def test_a_snapshot_of_another_encoder_variant_is_refused(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0001")
+    cache = IndexCache(settings, store)
+    assert cache.refresh() is True
+    make_and_publish(store, tmp_path, v2_docs(), version="v0002", variant="int8")
+    assert cache.refresh() is False
+    assert cache.indexes["handbook"].version == "v0001"  # the fp32 version keeps serving
+    assert "int8" in cache.status().errors["handbook"]
+    int8_server = IndexCache(settings.model_copy(update={"embedding_variant": "int8"}), store)
+    assert int8_server.refresh() is True
+    assert int8_server.indexes["handbook"].manifest.variant == "int8"

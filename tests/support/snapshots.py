@@ -20,6 +20,7 @@ from thoth.bucket.records import ChunkRecord, DocumentRecord
 from thoth.bucket.snapshot import SnapshotManifest, build_snapshot
 from thoth.bucket.store import BlobStore
 from thoth.bucket.versions import upload_version
+from thoth.config import EmbeddingVariant
 
 DIMENSIONS = 384
 BASE_URL = "https://handbook.example.com/"
@@ -117,6 +118,7 @@ def make_snapshot(
     source: str = "handbook",
     version: str = "v0001",
     encoder: Encoder | None = None,
+    variant: EmbeddingVariant = "fp32",
 ) -> SnapshotManifest:
     encoder = encoder or HashingEncoder()
     documents, chunks = records(source, docs, encoder)
@@ -128,6 +130,7 @@ def make_snapshot(
         chunks=chunks,
         model=encoder.name,
         dimensions=encoder.dimensions,
+        variant=variant,
     )
 
 
@@ -154,9 +157,12 @@ def make_and_publish(
     source: str = "handbook",
     version: str = "v0001",
     encoder: Encoder | None = None,
+    variant: EmbeddingVariant = "fp32",
 ) -> SnapshotManifest:
     directory = workdir / f"{source}-{version}"
-    manifest = make_snapshot(directory, docs, source=source, version=version, encoder=encoder)
+    manifest = make_snapshot(
+        directory, docs, source=source, version=version, encoder=encoder, variant=variant
+    )
     publish(store, directory, manifest)
     return manifest
 

@@ -40,6 +40,7 @@ from thoth.bucket.records import (
     document_from_row,
     documents_to_arrow,
 )
+from thoth.config import EmbeddingVariant
 from thoth.errors import UnavailableError
 
 FORMAT_VERSION = 1
@@ -80,6 +81,9 @@ class SnapshotManifest(BaseModel):
     source: str
     version: str
     model: str
+    # The encoder variant (THOTH_EMBEDDING_VARIANT) the vectors came from; snapshots written
+    # before it was recorded were all fp32.
+    variant: EmbeddingVariant = "fp32"
     dimensions: int = Field(gt=0)
     documents: int = Field(ge=0)
     chunks: int = Field(ge=0)
@@ -100,6 +104,7 @@ def build_snapshot(
     chunks: Iterable[ChunkRecord],
     model: str,
     dimensions: int,
+    variant: EmbeddingVariant = "fp32",
     source_state: SourceState | None = None,
 ) -> SnapshotManifest:
     """Write a complete snapshot into `directory` (which must not hold one already) and
@@ -128,6 +133,7 @@ def build_snapshot(
         source=source,
         version=version,
         model=model,
+        variant=variant,
         dimensions=dimensions,
         documents=len(docs),
         chunks=len(rows),

@@ -39,20 +39,36 @@ def export_onnx_command(
         path, written = export_onnx(name, force=force)
     seconds = time.perf_counter() - start
     if written:
-        console.print(f"wrote {path} in {seconds:.1f} s (checked)", soft_wrap=True)
+        console.print(
+            f"wrote {path.parent} in {seconds:.1f} s (fp32 and int8, checked)", soft_wrap=True
+        )
     else:
         console.print(f"up to date: {path} (--force exports again)", soft_wrap=True)
 
 
 @model_app.command("show")
 def show_command(model: ModelOption = None) -> None:
-    """Say where the model is and which query encoder the MCP server will use for it."""
-    from thoth.embedding import EmbeddingModelError, load_query_encoder, resolve_model
+    """Say where the model is, which ONNX files it has, and which query encoder the MCP
+    server will use for it (with THOTH_EMBEDDING_VARIANT)."""
+    from pathlib import Path
 
-    name = model or get_settings().embedding_model
+    from thoth.embedding import (
+        VARIANTS,
+        EmbeddingModelError,
+        load_query_encoder,
+        resolve_model,
+        variant_file,
+    )
+
+    settings = get_settings()
+    name = model or settings.embedding_model
     with friendly_errors(EmbeddingModelError):
-        encoder = load_query_encoder(name)
+        encoder = load_query_encoder(name, settings.embedding_variant)
+    location = Path(resolve_model(name))
+    files = [v for v in VARIANTS if variant_file(location, v).is_file()]
     typer.echo(f"model:         {name}")
-    typer.echo(f"location:      {resolve_model(name)}")
+    typer.echo(f"location:      {location}")
+    typer.echo(f"onnx files:    {', '.join(files) or 'none (thoth model export-onnx)'}")
+    typer.echo(f"variant:       {settings.embedding_variant}")
     typer.echo(f"query encoder: {type(encoder).__name__}")
     typer.echo(f"dimensions:    {encoder.dimensions}")

@@ -1,5 +1,6 @@
-"""The sentence-transformers model that embeds passages at ingestion, loaded once per process,
-on CPU. It is also the TokenCounter the chunker sizes chunks with."""
+"""The sentence-transformers model on torch, loaded once per process, on CPU: the reference the
+ONNX encoders are checked against (tests, `thoth model export-onnx`, bench/ingest.py), and the
+fallback for models they do not reproduce. Ingestion encodes with OnnxPassageEncoder."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ _encode_lock = threading.Lock()
 
 class Embedder:
     """Embeds passages and queries; also the TokenCounter the chunker sizes chunks with."""
+
+    variant = "fp32"  # what its vectors equal (THOTH_EMBEDDING_VARIANT)
 
     def __init__(self, name: str, model: Any, batch_size: int, threads: int = 0) -> None:
         self.name = name

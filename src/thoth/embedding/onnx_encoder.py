@@ -3,7 +3,7 @@
 Measured on the 2-vCPU machine (all-MiniLM-L6-v2, one thread): a 16-token query takes
 ~3.5 ms, against ~11 ms for the numpy forward pass and ~11.5 ms for torch; importing
 onnxruntime and opening the session takes ~0.3 s, against ~4.3 s for torch. The vectors equal
-sentence-transformers' to ~1e-7 (tested). The .onnx file is made from the same weights by
+sentence-transformers' to ~1e-7 (tested). The .onnx files are made from the same weights by
 `thoth model export-onnx` (thoth.embedding.onnx_export) when the image is built.
 """
 
@@ -11,25 +11,48 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from thoth.embedding.models import max_seq_length, mean_pooled_bert
 from thoth.embedding.query_cache import CachedQueryEncoder
+from thoth.embedding.variants import DEFAULT_VARIANT, EmbeddingVariant, variant_file
 
-ONNX_FILE = Path("onnx") / "model.onnx"  # sentence-transformers' layout for an ONNX backend
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT_NAME = "last_hidden_state"
 
 
-def onnx_model_path(directory: Path) -> Path:
-    return directory / ONNX_FILE
+def onnx_model_path(directory: Path, variant: EmbeddingVariant = DEFAULT_VARIANT) -> Path:
+    return variant_file(directory, variant)
 
 
-def onnx_query_encoder_supports(directory: Path) -> bool:
-    """Whether the model has an ONNX export this encoder can pool exactly."""
-    return mean_pooled_bert(directory) and onnx_model_path(directory).is_file()
+def onnx_query_encoder_supports(
+    directory: Path, variant: EmbeddingVariant = DEFAULT_VARIANT
+) -> bool:
+    """Whether the model has an ONNX file of `variant` these encoders can pool exactly."""
+    return mean_pooled_bert(directory) and onnx_model_path(directory, variant).is_file()
+
+
+def open_session(path: Path, threads: int) -> Any:
+    """An ONNX Runtime CPU session on `threads` threads (0: ONNX Runtime's default, every
+    core), checked to take the inputs a BERT encoder takes."""
+    import onnxruntime as ort  # type: ignore[import-untyped]
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    inputs = {i.name for i in session.get_inputs()}
+    if not set(INPUT_NAMES) <= inputs:
+        raise ValueError(f"{path} lacks the inputs {INPUT_NAMES}")
+    return session
+
+
+def model_dimensions(directory: Path) -> int:
+    return int(json.loads((directory / "config.json").read_text())["hidden_size"])
 
 
 class OnnxQueryEncoder(CachedQueryEncoder):
@@ -37,27 +60,26 @@ class OnnxQueryEncoder(CachedQueryEncoder):
     state, then L2 normalisation), with the transformer run by ONNX Runtime on one thread:
     concurrent requests then spread over the cores instead of contending inside one."""
 
-    def __init__(self, name: str, directory: Path, *, onnx_file: Path | None = None) -> None:
-        import onnxruntime as ort  # type: ignore[import-untyped]
+    def __init__(
+        self,
+        name: str,
+        directory: Path,
+        *,
+        onnx_file: Path | None = None,
+        variant: EmbeddingVariant = DEFAULT_VARIANT,
+    ) -> None:
         from tokenizers import Tokenizer
 
         super().__init__()
         self.name = name
-        self.dimensions = int(json.loads((directory / "config.json").read_text())["hidden_size"])
+        self.variant = variant
+        self.dimensions = model_dimensions(directory)
         self.max_tokens = max_seq_length(directory)
         tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         tokenizer.no_padding()
         tokenizer.enable_truncation(self.max_tokens)
         self._tokenizer = tokenizer
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        path = onnx_file or onnx_model_path(directory)
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        inputs = {i.name for i in self._session.get_inputs()}
-        if not set(INPUT_NAMES) <= inputs:
-            raise ValueError(f"{path} lacks the inputs {INPUT_NAMES}")
+        self._session = open_session(onnx_file or onnx_model_path(directory, variant), 1)
 
     def _forward(self, text: str) -> npt.NDArray[np.float32]:
         ids = np.asarray([self._tokenizer.encode(text).ids], dtype=np.int64)

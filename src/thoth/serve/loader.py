@@ -224,6 +224,14 @@ class IndexCache:
         return True
 
     def _install(self, source: str, index: SourceIndex) -> None:
+        if index.manifest.variant != self.settings.embedding_variant:
+            # Its vectors and this server's query vectors come from different encoders:
+            # refused, so the version already served (if any) stays.
+            raise SnapshotError(
+                f"{source}@{index.version} was embedded with the {index.manifest.variant} "
+                f"encoder, this server encodes queries with {self.settings.embedding_variant} "
+                "(THOTH_EMBEDDING_VARIANT); re-ingest the source or change the setting"
+            )
         if index.manifest.model != self.settings.embedding_model:
             log.warning(
                 "%s@%s was embedded with %s, the server encodes queries with %s",

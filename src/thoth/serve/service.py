@@ -43,7 +43,9 @@ class ThothService:
             # model falls back to sentence-transformers (torch takes seconds to import, so
             # it is imported here, off the path of /health).
             embedding = importlib.import_module("thoth.embedding")
-            embedder: Any = embedding.load_query_encoder(self.settings.embedding_model)
+            embedder: Any = embedding.load_query_encoder(
+                self.settings.embedding_model, self.settings.embedding_variant
+            )
             embedder.encode_query("warm up")
             self._encoder = embedder
             self.encoder_error = None

@@ -8,7 +8,7 @@ from functools import cached_property
 
 from thoth.bucket.store import BlobStore
 from thoth.config import Settings
-from thoth.embedding import Embedder, load_embedder
+from thoth.embedding import PassageEncoder, load_passage_encoder
 from thoth.ingest.budget import BudgetLimits, ParseBudget
 from thoth.ingest.jobs import JobStore
 from thoth.ingest.tasks import Enqueuer, TaskQueue
@@ -29,10 +29,11 @@ class Context:
         return cls(settings, BlobStore.from_settings(settings), TaskQueue(settings))
 
     @cached_property
-    def embedder(self) -> Embedder:
-        """Loaded on first use, once per process."""
-        return load_embedder(
+    def embedder(self) -> PassageEncoder:
+        """Loaded on first use, once per process (ONNX Runtime; no torch)."""
+        return load_passage_encoder(
             self.settings.embedding_model,
+            self.settings.embedding_variant,
             self.settings.embedding_batch_size,
             self.settings.embed_threads,
         )

@@ -95,6 +95,7 @@ def _publish(ctx: Context, job: Job) -> SnapshotManifest:
         documents=documents,
         chunks=chunks,
         model=ctx.settings.embedding_model,
+        variant=ctx.settings.embedding_variant,
         dimensions=_dimensions(ctx, chunks),
         source_state=SourceState(commit=job.commit, seen_at=job.commit_seen_at),
     )
