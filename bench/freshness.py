@@ -13,6 +13,12 @@ is pinned to the pushed commit. Pushes go one after another: the next starts whe
 previous one is searchable.
 
     .venv/bin/python bench/freshness.py --pushes 20 --label sample
+    .venv/bin/python bench/freshness.py --bulk-pages 6600 --pushes 10 --label 50k
+
+With `--bulk-pages N`, one commit first adds bench/ingest.py's synthetic pages (N pages of
+~10 sections, ~51,000 chunks at 6,600) under `synthetic/`, and the bench waits for that
+ingest (a real one: ~15-30 min on 2 vCPU) before the measured pushes, which then each
+publish an index of that size.
 
 Results: bench/results/freshness.md and .json (one section per label).
 """
@@ -24,6 +30,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,6 +43,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for bench/ingest.py
 
 from common import RESULTS, latency_summary, machine, markdown_table
 from mcp.client import Client
@@ -94,6 +102,39 @@ def push_probe(repo: Path, word: str) -> tuple[str, float]:
     return commit, started
 
 
+def push_bulk(repo: Path, pages: int) -> tuple[str, float]:
+    """One commit adding the synthetic corpus under synthetic/; (commit, clock start)."""
+    from ingest import synthetic_corpus
+
+    target = repo / "synthetic"
+    if not target.is_dir():
+        shutil.copytree(synthetic_corpus(pages), target)
+        git(repo, "add", "synthetic")
+        git(repo, "commit", "--quiet", "-m", f"{pages} synthetic pages")
+    commit = git(repo, "rev-parse", "HEAD")
+    started = time.perf_counter()
+    git(repo, "push", "--quiet", "origin", "HEAD:main")
+    return commit, started
+
+
+async def wait_indexed(client: Client, commit: str, started: float, limit_s: float) -> int:
+    """Wait until the source is indexed at `commit`; its chunk count."""
+    last_report = 0.0
+    while time.perf_counter() - started < limit_s:
+        listed = await client.call_tool("list_sources", {})
+        for info in (listed.structured_content or {}).get("sources", []):
+            if info.get("commit") == commit:
+                return int(info["chunks"])
+            if time.perf_counter() - last_report > 30:
+                last_report = time.perf_counter()
+                elapsed = last_report - started
+                print(
+                    f"  bulk ingest: {elapsed:.0f} s, serving {info['chunks']} chunks", flush=True
+                )
+        await asyncio.sleep(5)
+    raise SystemExit(f"the bulk commit was not indexed {limit_s:.0f} s after its push")
+
+
 @asynccontextmanager
 async def mcp(url: str, headers: dict[str, str]) -> AsyncIterator[Client]:
     http = create_mcp_http_client(headers=headers)
@@ -141,6 +182,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="thoth-freshness-") as tmp:
         repo = clone(Path(tmp))
         async with mcp(url, headers) as client:
+            chunks = None
+            if args.bulk_pages:
+                commit, started = push_bulk(repo, args.bulk_pages)
+                chunks = await wait_indexed(client, commit, started, 3600)
+                bulk_s = time.perf_counter() - started
+                print(f"bulk commit indexed: {chunks} chunks in {bulk_s:.0f} s", flush=True)
             for n in range(1, args.pushes + 1):
                 word = f"quokka{secrets.token_hex(4)}"
                 commit, started = push_probe(repo, word)
@@ -154,6 +201,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "note": args.note,
         "machine": machine(),
         "pushes": len(seconds),
+        "chunks": chunks,
         "pinned_to_commit": pinned,
         "seconds": [round(s, 3) for s in seconds],
         "p50_s": round(summary["p50_ms"] / 1000, 2),
@@ -164,10 +212,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def render(runs: list[dict[str, Any]]) -> str:
     rows = [
-        [r["label"], r["pushes"], r["p50_s"], r["p95_s"], r["max_s"], r["pinned_to_commit"]]
+        [
+            r["label"],
+            f"{r['chunks']:,}" if r.get("chunks") else "sample handbook",
+            r["pushes"],
+            r["p50_s"],
+            r["p95_s"],
+            r["max_s"],
+            r["pinned_to_commit"],
+        ]
         for r in runs
     ]
-    header = ["run", "pushes", "p50 s", "p95 s", "max s", "citations pinned to the commit"]
+    header = ["run", "chunks", "pushes", "p50 s", "p95 s", "max s", "pinned to the commit"]
     lines = [
         "# Push to searchable (bench/freshness.py)",
         "",
@@ -192,6 +248,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pushes", type=int, default=20, help="pushes, one after another")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per push at most")
     parser.add_argument("--label", default="sample", help="name of this run in the results")
+    parser.add_argument(
+        "--bulk-pages", type=int, default=0, help="first add this many synthetic pages"
+    )
     parser.add_argument("--note", default="", help="one line shown with the run")
     args = parser.parse_args(argv)
     if not 1 <= args.pushes <= 200:
