@@ -16,7 +16,7 @@ import jwt
 import pytest
 from google.api_core import exceptions as gexc
 
-from tests.support.local_gitlab import git, local_gitlab
+from tests.support.gitlab import Clone, local_gitlab
 from tests.support.processes import free_port
 from tests.support.stack import LOCATION, PROJECT, QUEUE, Emulator, cloud_tasks_emulator
 from tests.support.webhook import StandInWorker, stand_in_worker, webhook_receiver
@@ -311,17 +311,13 @@ def test_a_real_push_to_the_local_gitlab_reaches_the_worker(
     seed.mkdir()
     (seed / "index.md").write_text("# Handbook\n\nFirst version.\n")
     hook = f"{receiver}/webhooks/gitlab"
-    args = ("--project", GITLAB_PROJECT, "--seed-dir", str(seed), "--hook", hook,
-            "--hook-token", SECRET)  # fmt: skip
-    with local_gitlab(tmp_path, "glpat-receiver-test", *args) as gitlab:
-        git(tmp_path, "clone", "--quiet", gitlab.git_url(GITLAB_PROJECT), "work")
-        work = tmp_path / "work"
-        before = git(work, "rev-parse", "HEAD")
-        (work / "index.md").write_text("# Handbook\n\nSecond version.\n")
-        git(work, "commit", "--quiet", "-am", "Second version")
-        after = git(work, "rev-parse", "HEAD")
-        git(work, "push", "--quiet", "origin", "main")
-        git(work, "push", "--quiet", "origin", "main:feature")  # another branch: ignored
+    options = ("--hook", hook, "--hook-token", SECRET)
+    with local_gitlab(tmp_path, seed, [GITLAB_PROJECT], *options) as gitlab:
+        clone = Clone.of(gitlab, GITLAB_PROJECT, tmp_path / "work")
+        before = clone.head()
+        clone.write("index.md", "# Handbook\n\nSecond version.\n")
+        after = clone.commit_and_push("Second version")
+        clone.run("push", "--quiet", "origin", "main:feature")  # another branch: ignored
 
         deliveries = wait_for_deliveries(gitlab.url, 2)
 

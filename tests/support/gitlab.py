@@ -29,17 +29,21 @@ GIT_ENV = {
 @dataclass(frozen=True)
 class LocalGitLab:
     url: str
+    token: str = TOKEN
 
     def web_url(self, project: str) -> str:
         return f"{self.url}/{project}"
 
     def git_url(self, project: str) -> str:
-        return f"http://oauth2:{TOKEN}@{self.url.removeprefix('http://')}/{project}.git"
+        return f"http://oauth2:{self.token}@{self.url.removeprefix('http://')}/{project}.git"
 
 
 @contextmanager
-def local_gitlab(workdir: Path, seed_dir: Path, projects: list[str]) -> Iterator[LocalGitLab]:
-    """The emulator with `projects`, each seeded with `seed_dir` as its first commit."""
+def local_gitlab(
+    workdir: Path, seed_dir: Path, projects: list[str], *options: str, token: str = TOKEN
+) -> Iterator[LocalGitLab]:
+    """The emulator with `projects`, each seeded with `seed_dir` as its first commit, and
+    any further command-line `options` (webhooks, for example)."""
     port = free_port()
     beside_python = Path(sys.executable).with_name("gitlab-emulator")
     exe = shutil.which("gitlab-emulator") or str(beside_python)
@@ -47,13 +51,14 @@ def local_gitlab(workdir: Path, seed_dir: Path, projects: list[str]) -> Iterator
         exe,
         "--port", str(port),
         "--data-dir", str(workdir / "gitlab-data"),
-        "--token", TOKEN,
+        "--token", token,
         "--seed-dir", str(seed_dir),
         *[arg for project in projects for arg in ("--project", project)],
+        *options,
     ]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     with running(command, f"{url}/-/health", log=workdir / "gitlab.log"):
-        yield LocalGitLab(url)
+        yield LocalGitLab(url, token)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from thoth.embedding.models import EmbeddingModelError, resolve_model
+from thoth.embedding.tokens import ModelTokenCounter
 
-_COUNT_BATCH = 1024
 _load_lock = threading.Lock()
 _encode_lock = threading.Lock()
 
@@ -40,25 +40,18 @@ class Embedder:
         # A private copy: sentence-transformers turns truncation on in the shared tokenizer,
         # and counts must see the whole text to prove nothing gets truncated.
         backend = model.tokenizer.backend_tokenizer
-        self._tokenizer = type(backend).from_str(backend.to_str())
-        self._tokenizer.no_truncation()
-        self._tokenizer.no_padding()
+        self._counter = ModelTokenCounter(type(backend).from_str(backend.to_str()))
 
     def tokenizer_json(self) -> str:
         """The counting tokenizer, serialized: parse children count with it, without the model."""
-        return str(self._tokenizer.to_str())
+        return self._counter.tokenizer_json()
 
     def count(self, text: str) -> int:
-        return self.count_many([text])[0]
+        return self._counter.count(text)
 
     def count_many(self, texts: Sequence[str]) -> list[int]:
         """Tokens per text in the model's tokenizer, special tokens included."""
-        counts: list[int] = []
-        for start in range(0, len(texts), _COUNT_BATCH):
-            batch = list(texts[start : start + _COUNT_BATCH])
-            encodings = self._tokenizer.encode_batch_fast(batch, add_special_tokens=True)
-            counts.extend(len(encoding.ids) for encoding in encodings)
-        return counts
+        return self._counter.count_many(texts)
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """(len(texts), dimensions) L2-normalised float32 vectors."""
