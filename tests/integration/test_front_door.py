@@ -154,7 +154,12 @@ def mcp(
         extra={
             "idle_seconds": 3,
             "start_on_boot": False,
-            "overrides": {"startup_probe": {"period_seconds": 0.5, "failure_threshold": 240}},
+            # Terraform keeps the MCP server's CPU on now (the index poller needs it), but
+            # the startup probe must also hold under cpu_idle, the harder case: test that.
+            "overrides": {
+                "cpu_idle": True,
+                "startup_probe": {"period_seconds": 0.5, "failure_threshold": 240},
+            },
         },
     )
     with front_door.running([door], tmp_path_factory.mktemp("door"), ready=False):

@@ -31,7 +31,10 @@ resource "google_cloud_run_v2_service" "mcp" {
           cpu    = "2"
           memory = "2Gi" # the snapshot cache (THOTH_CACHE_DIR on /tmp) lives in memory too
         }
-        cpu_idle          = true
+        # CPU outside requests too: the index poller downloads and loads each new snapshot in
+        # the background. With cpu_idle a 50,000-chunk snapshot published by a push was still
+        # not served minutes later (bench/freshness.py through the front door, README).
+        cpu_idle          = false
         startup_cpu_boost = true
       }
 
@@ -92,9 +95,8 @@ resource "google_cloud_run_v2_service" "mcp" {
         }
       }
 
-      # With cpu_idle the instance has CPU only during startup and requests, so /startup holds
-      # traffic until the model is loaded and the first index refresh has ended (loading in
-      # the background after /health would crawl between requests). Startup allows 2 minutes,
+      # /startup holds traffic until the model is loaded and the first index refresh has
+      # ended, so the first request is answered from an index. Startup allows 2 minutes,
       # liveness (/health) restarts a wedged process.
       startup_probe {
         http_get {
