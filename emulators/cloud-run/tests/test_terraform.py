@@ -14,7 +14,7 @@ MODULES = Path(__file__).resolve().parents[3] / "terraform" / "modules"
 
 def test_mcp_settings_from_terraform():
     mcp = read_service(MODULES / "mcp" / "main.tf")
-    assert (mcp.timeout_seconds, mcp.concurrency, mcp.cpu_idle) == (300.0, 80, True)
+    assert (mcp.timeout_seconds, mcp.concurrency, mcp.cpu_idle) == (300.0, 80, False)
     assert (mcp.min_instances, mcp.max_instances) == (0, 3)
     assert mcp.startup_probe == Probe("http", "/startup", 0, 5, 3, 24)
     assert mcp.liveness_probe == Probe("http", "/health", 0, 30, 5, 3)
