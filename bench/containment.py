@@ -139,6 +139,8 @@ def report(by_corpus: Mapping[str, tuple[int, list[Miss]]]) -> list[str]:
 
 def thoth_chunk_grams(corpus_root: Path) -> dict[str, list[set[Trigram]]]:
     """Trigrams of Thoth's chunks of every supported file, by path (no embedding)."""
+    from quality_thoth import OVERLAP_TOKENS, PACK_BELOW
+
     from thoth.embedding import load_embedder
     from thoth.ingest.chunking import chunk_document
     from thoth.parsing import is_supported, parse_document
@@ -149,7 +151,9 @@ def thoth_chunk_grams(corpus_root: Path) -> dict[str, list[set[Trigram]]]:
         rel = path.relative_to(corpus_root).as_posix()
         if is_supported(rel):
             doc = parse_document(rel, path.read_bytes())
-            chunks = chunk_document(doc, "bench", embedder, embedder.max_tokens, 32)
+            chunks = chunk_document(
+                doc, "bench", embedder, embedder.max_tokens, OVERLAP_TOKENS, pack_below=PACK_BELOW
+            )
             out[rel] = [trigrams(normalise(c.text)) for c in chunks]
     return out
 

@@ -120,7 +120,15 @@ def corpus_texts(ctx: Context, directory: Path, source: str) -> list[str]:
             doc = parse_document(rel, path.read_bytes())
         except (UnsupportedFileType, ParseError):
             continue
-        chunks = chunk_document(doc, source, counter, max_tokens, ctx.settings.chunk_overlap_tokens)
+        settings = ctx.settings
+        chunks = chunk_document(
+            doc,
+            source,
+            counter,
+            max_tokens,
+            settings.chunk_overlap_tokens,
+            pack_below=settings.chunk_pack_below,
+        )
         texts += [c.embed_text for c in chunks]
     return texts
 

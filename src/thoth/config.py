@@ -164,6 +164,12 @@ class Settings(BaseSettings):
         description="Chunk size in model tokens; 0 means the model's own maximum sequence length.",
     )
     chunk_overlap_tokens: int = Field(32, ge=0, description="Token overlap between chunks.")
+    chunk_pack_below: int = Field(
+        0,
+        ge=0,
+        description="A chunk of fewer tokens than this takes in the whole heading sections "
+        "that follow it while they fit; 0: a chunk never spans two sections.",
+    )
     chunk_max_chars: int = Field(
         4000,
         ge=64,
@@ -291,6 +297,13 @@ class Settings(BaseSettings):
                 continue
             env[_env_name(name, info.validation_alias)] = _env_value(value)
         return env
+
+    def chunking_signature(self) -> str:
+        """The chunking settings a snapshot records: chunks cut otherwise are not reused."""
+        return (
+            f"tokens={self.chunk_max_tokens or 'model'} overlap={self.chunk_overlap_tokens} "
+            f"pack={self.chunk_pack_below} chars={self.chunk_max_chars}"
+        )
 
     @property
     def worker_audience(self) -> str:

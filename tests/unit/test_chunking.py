@@ -219,3 +219,38 @@ def test_a_huge_heading_is_clipped_to_its_deepest_end() -> None:
     heading = "h" * 10_000 + "END"
     [only] = chunk_document(doc_of(Block((heading,), "body")), "s", COUNTER, 50, 0, max_chars=400)
     assert only.heading.endswith("END") and len(only.heading) <= 100
+
+
+def test_with_pack_below_a_small_chunk_takes_in_the_whole_sections_after_it() -> None:
+    doc = doc_of(
+        Block(("A",), "one two"),
+        Block(("A", "B"), "three"),
+        Block(("C",), "four five"),
+    )
+    chunks = chunk_document(doc, "handbook", COUNTER, 50, 5, pack_below=10)
+    assert [(c.heading, c.text) for c in chunks] == [
+        ("A", "one two\n\n## B\n\nthree\n\n# C\n\nfour five"),
+    ]
+    assert chunks[0].embed_text == "Guide\nA\n\n" + chunks[0].text
+    assert_fit(chunks, 50)
+
+
+def test_packing_sections_stops_at_pack_below_and_at_the_budget() -> None:
+    doc = doc_of(
+        Block(("A",), words(0, 6)),
+        Block(("B",), words(6, 12)),  # A has 6 tokens < 8: B joins (6 + 2 + 6 = 14)
+        Block(("C",), words(12, 14)),  # A is now 14 tokens, not below 8: C starts a chunk
+        Block(("D",), words(14, 40)),  # C (2) is below 8 but D does not fit beside it
+    )
+    chunks = chunk_document(doc, "handbook", COUNTER, 30, 5, pack_below=8)
+    assert [c.heading for c in chunks] == ["A", "C", "D"]
+    assert chunks[0].text == f"{words(0, 6)}\n\n# B\n\n{words(6, 12)}"
+    assert_fit(chunks, 30)
+
+
+def test_a_section_split_over_several_chunks_is_never_packed_into_another() -> None:
+    doc = doc_of(Block(("A",), "one"), Block(("B",), words(0, 60)))
+    chunks = chunk_document(doc, "handbook", COUNTER, 30, 5, pack_below=100)
+    assert chunks[0].text == "one"
+    assert {c.heading for c in chunks[1:]} == {"B"}
+    assert_fit(chunks, 30)

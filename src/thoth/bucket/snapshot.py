@@ -84,6 +84,8 @@ class SnapshotManifest(BaseModel):
     # The encoder variant (THOTH_EMBEDDING_VARIANT) the vectors came from; snapshots written
     # before it was recorded were all fp32.
     variant: EmbeddingVariant = "fp32"
+    # How the chunks were cut (Settings.chunking_signature); "" before it was recorded.
+    chunking: str = ""
     dimensions: int = Field(gt=0)
     documents: int = Field(ge=0)
     chunks: int = Field(ge=0)
@@ -105,6 +107,7 @@ def build_snapshot(
     model: str,
     dimensions: int,
     variant: EmbeddingVariant = "fp32",
+    chunking: str = "",
     source_state: SourceState | None = None,
 ) -> SnapshotManifest:
     """Write a complete snapshot into `directory` (which must not hold one already) and
@@ -134,6 +137,7 @@ def build_snapshot(
         version=version,
         model=model,
         variant=variant,
+        chunking=chunking,
         dimensions=dimensions,
         documents=len(docs),
         chunks=len(rows),

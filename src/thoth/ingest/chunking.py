@@ -1,7 +1,9 @@
 """Chunks sized in the embedding model's own tokens (design.md §4).
 
-A chunk never spans two heading sections. Small adjacent blocks of a section are packed
-together; a block too big for one chunk is split:
+Small adjacent blocks of a section are packed together; with `pack_below` > 0, a chunk of
+fewer tokens than that also takes in the whole sections that follow it while they fit, each
+after its markdown heading line (the chunk keeps the first section's heading and anchor).
+Otherwise a chunk never spans two heading sections. A block too big for one chunk is split:
 - text at paragraph, then line, then sentence, then word, then character boundaries, with
   about `overlap_tokens` of the previous piece repeated at the start of the next;
 - a code block at line boundaries (then words, then characters for giant lines);
@@ -19,14 +21,15 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import groupby
 from typing import Protocol
 
-from thoth.parsing.document import Block, ParsedDocument
+from thoth.parsing.document import Block, ParsedDocument, heading_lines
 
 _MIN_MAX_TOKENS = 16
 _MAX_RESPLITS = 8
@@ -90,9 +93,10 @@ def chunk_document(
     max_tokens: int,
     overlap_tokens: int = 32,
     max_chars: int = DEFAULT_MAX_CHARS,
+    pack_below: int = 0,
 ) -> list[Chunk]:
     """Split a parsed document into chunks whose embed_text fits `max_tokens` and whose text
-    is at most `max_chars` long."""
+    is at most `max_chars` long; `pack_below`: see the module docstring."""
     if max_tokens < _MIN_MAX_TOKENS:
         raise ValueError(f"max_tokens must be at least {_MIN_MAX_TOKENS}")
     if max_chars < _MIN_MAX_TOKENS:
@@ -101,20 +105,59 @@ def chunk_document(
     blocks = [block for block in doc.blocks if block.text.strip()]
     counted = zip(blocks, sizer.content_many([block.text for block in blocks]), strict=True)
     sections = [
-        (_clip_heading(" > ".join(path), max_chars), anchor, list(section))
+        (path, _clip_heading(" > ".join(path), max_chars), anchor, list(section))
         for (path, anchor), section in groupby(
             counted, key=lambda pair: (pair[0].heading_path, pair[0].anchor)
         )
     ]
     title = doc.title[: max_chars // 4]
-    prefixes = _fit_prefixes(title, [heading for heading, _, _ in sections], counter, max_tokens)
-    drafts: list[_Draft] = []
-    for (heading, anchor, section), (prefix, prefix_tokens) in zip(sections, prefixes, strict=True):
+    prefixes = _fit_prefixes(title, [heading for _, heading, _, _ in sections], counter, max_tokens)
+    drafted: list[tuple[tuple[str, ...], list[_Draft]]] = []
+    for (path, heading, anchor, section), (prefix, prefix_tokens) in zip(
+        sections, prefixes, strict=True
+    ):
         budget = max_tokens - prefix_tokens
         bodies = _Splitter(sizer, budget, overlap_tokens).section(section)
-        drafts.extend(_Draft(heading, prefix, body, budget, anchor) for body in bodies)
+        drafted.append((path, [_Draft(heading, prefix, body, budget, anchor) for body in bodies]))
+    drafts = _pack_sections(drafted, sizer, pack_below) if pack_below > 0 else _flat(drafted)
     fitted = _fit(drafts, sizer, max_tokens, overlap_tokens, _MAX_RESPLITS)
     return _chunks(doc, source, fitted)
+
+
+def _flat(drafted: Sequence[tuple[tuple[str, ...], list[_Draft]]]) -> list[_Draft]:
+    return [draft for _, drafts in drafted for draft in drafts]
+
+
+def _pack_sections(
+    drafted: Sequence[tuple[tuple[str, ...], list[_Draft]]], sizer: _Sizer, pack_below: int
+) -> list[_Draft]:
+    """Join each whole one-chunk section, after its heading lines, to the chunk before it
+    while that chunk is under `pack_below` tokens and the joined body fits its budget."""
+    joined = [
+        "\n\n".join([*heading_lines(before, path), drafts[0].body])
+        for (before, _), (path, drafts) in itertools.pairwise([((), []), *drafted])
+    ]
+    joined_tokens = sizer.content_many(joined)
+    body_tokens = sizer.content_many([drafts[-1].body for _, drafts in drafted])
+    out: list[_Draft] = []
+    tokens = 0  # of out[-1]'s body
+    for (_, drafts), text, extra, own in zip(
+        drafted, joined, joined_tokens, body_tokens, strict=True
+    ):
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and len(drafts) == 1
+            and tokens < pack_below
+            and tokens + extra <= last.budget
+            and len(last.body) + 2 + len(text) <= sizer.max_chars
+        ):
+            out[-1] = replace(last, body=f"{last.body}\n\n{text}")
+            tokens += extra
+            continue
+        out.extend(drafts)
+        tokens = own
+    return out
 
 
 class _Sizer:

@@ -49,13 +49,14 @@ class ParsedDocument:
         current: tuple[str, ...] = ()
         for block in self.blocks:
             if block.heading_path != current:
-                parts.extend(_heading_lines(current, block.heading_path))
+                parts.extend(heading_lines(current, block.heading_path))
                 current = block.heading_path
             parts.append(f"```\n{block.text}\n```" if block.kind == "code" else block.text)
         return "\n\n".join(parts)
 
 
-def _heading_lines(old: tuple[str, ...], new: tuple[str, ...]) -> list[str]:
+def heading_lines(old: tuple[str, ...], new: tuple[str, ...]) -> list[str]:
+    """The markdown heading lines that lead from section `old` into section `new`."""
     shared = 0
     while shared < min(len(old), len(new)) and old[shared] == new[shared]:
         shared += 1

@@ -21,6 +21,7 @@ class FileRequest:
     source: str
     max_tokens: int
     overlap_tokens: int
+    pack_below: int = 0
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ def parse_and_chunk(
         request.max_tokens,
         request.overlap_tokens,
         limits.max_chars,
+        request.pack_below,
     )
     if len(chunks) > limits.max_chunks:
         raise ParseError(_too_many(f"{len(chunks):,}", limits))

@@ -14,10 +14,11 @@ def local_snapshot(store: BlobStore, cache_dir: Path, source: str, version: str)
     return open_snapshot(local_copy(store, source, version, Path(cache_dir) / "ingest"))
 
 
-def same_encoder(manifest: SnapshotManifest, settings: Settings) -> bool:
-    """Whether the snapshot's vectors came from the model and variant configured now: only
-    then may its unchanged files be carried over without embedding them again."""
-    return (manifest.model, manifest.variant) == (
+def reusable(manifest: SnapshotManifest, settings: Settings) -> bool:
+    """Whether the snapshot's chunks were cut and embedded as configured now (model, encoder
+    variant, chunking): only then may its unchanged files be carried over as they are."""
+    return (manifest.model, manifest.variant, manifest.chunking) == (
         settings.embedding_model,
         settings.embedding_variant,
+        settings.chunking_signature(),
     )

@@ -99,8 +99,15 @@ def _parse_one(
     except NotFound:
         return FileResult(path=entry.path, outcome="failed", error="deleted during ingestion")
     try:
-        overlap = ctx.settings.chunk_overlap_tokens
-        request = FileRequest(entry.path, data, source, ctx.max_tokens, overlap)
+        settings = ctx.settings
+        request = FileRequest(
+            entry.path,
+            data,
+            source,
+            ctx.max_tokens,
+            settings.chunk_overlap_tokens,
+            settings.chunk_pack_below,
+        )
         output = ctx.parse_budget.run(request)
     except UnsupportedFileType:
         return FileResult(path=entry.path, outcome="skipped")

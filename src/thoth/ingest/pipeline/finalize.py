@@ -96,6 +96,7 @@ def _publish(ctx: Context, job: Job) -> SnapshotManifest:
         chunks=chunks,
         model=ctx.settings.embedding_model,
         variant=ctx.settings.embedding_variant,
+        chunking=ctx.settings.chunking_signature(),
         dimensions=_dimensions(ctx, chunks),
         source_state=SourceState(commit=job.commit, seen_at=job.commit_seen_at),
     )

@@ -14,7 +14,7 @@ from thoth.bucket.keys import source_prefix
 from thoth.bucket.pointer import read_pointer
 from thoth.errors import UnavailableError
 from thoth.ingest.jobs import FileEntry, FileResult, Job, JobStatus, Plan
-from thoth.ingest.pipeline.base_snapshot import local_snapshot, same_encoder
+from thoth.ingest.pipeline.base_snapshot import local_snapshot, reusable
 from thoth.ingest.pipeline.context import Context
 from thoth.ingest.pipeline.task_names import BATCH_PATH, FINALIZE_PATH, batch_task, finalize_task
 from thoth.ingest.sources.registry import get_source
@@ -74,8 +74,8 @@ def build_plan(ctx: Context, job: Job) -> Plan:
     if pointer is not None:
         snapshot = local_snapshot(ctx.store, ctx.settings.cache_dir, job.source, pointer.version)
         base = {doc.path: doc.file_hash for doc in snapshot.documents()}
-        # Vectors of another model or encoder variant must not be carried beside new ones.
-        reembed = reembed or not same_encoder(snapshot.manifest, ctx.settings)
+        # Chunks cut or embedded differently must not be carried beside new ones.
+        reembed = reembed or not reusable(snapshot.manifest, ctx.settings)
     plan = Plan(base_version=pointer.version if pointer else None)
     todo: list[FileEntry] = []
     mirror = list_mirror(ctx, job.source, plan)

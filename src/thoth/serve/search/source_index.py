@@ -12,6 +12,8 @@ import bisect
 import functools
 import itertools
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,6 +42,32 @@ def single_threaded_blas() -> None:
 
 
 Matrix = npt.NDArray[np.float32]
+# Below this many rows per part a matrix-vector product is not split over threads. Scoring
+# 200,000 x 384 floats reads 300 MB, which one core streams in ~25-35 ms (measured here);
+# two cores, each on half the rows (BLAS releases the GIL), take ~25-40 % less.
+SPLIT_ROWS = 65_536
+
+
+@functools.cache
+def _dense_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="thoth-dense")
+
+
+def _scores(matrix: Matrix, query: Matrix) -> Matrix:
+    """matrix @ query, in row blocks on every core when the matrix is big enough to pay."""
+    rows = matrix.shape[0]
+    parts = min(os.cpu_count() or 1, rows // SPLIT_ROWS)
+    if parts < 2:
+        return matrix @ query
+    out = np.empty(rows, dtype=np.float32)
+    step = -(-rows // parts)
+    blocks = [
+        _dense_pool().submit(np.dot, matrix[lo : lo + step], query, out[lo : lo + step])
+        for lo in range(0, rows, step)
+    ]
+    for block in blocks:
+        block.result()
+    return out
 
 
 @dataclass(frozen=True)
@@ -130,7 +158,7 @@ class SourceIndex:
         lo, hi = self.prefix_rows(prefix)
         if hi <= lo:
             return []
-        scores = self.matrix[lo:hi] @ query
+        scores = _scores(self.matrix[lo:hi], query)
         n = min(depth, hi - lo)
         top = np.argpartition(-scores, n - 1)[:n] if n < hi - lo else np.arange(hi - lo)
         top = top[np.argsort(-scores[top], kind="stable")]

@@ -1,0 +1,30 @@
+"""Dense scores split over threads equal the one matrix-vector product they replace."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from thoth.serve.search import source_index
+
+
+@pytest.mark.parametrize("rows", [1, 7, 1000, 4099])
+def test_split_scores_equal_one_product(monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
+    monkeypatch.setattr(source_index, "SPLIT_ROWS", 512)
+    monkeypatch.setattr(source_index.os, "cpu_count", lambda: 4)
+    rng = np.random.default_rng(rows)
+    matrix = rng.standard_normal((rows, 16), dtype=np.float32)
+    query = rng.standard_normal(16).astype(np.float32)
+    scores = source_index._scores(matrix, query)
+    assert scores.dtype == np.float32
+    assert scores.shape == (rows,)
+    np.testing.assert_allclose(scores, matrix @ query, rtol=1e-5, atol=1e-5)
+
+
+def test_a_slice_of_rows_is_scored_in_place_of_the_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(source_index, "SPLIT_ROWS", 100)
+    monkeypatch.setattr(source_index.os, "cpu_count", lambda: 2)
+    matrix = np.arange(3000 * 4, dtype=np.float32).reshape(3000, 4) / 1000
+    query = np.array([1.0, 0.0, -1.0, 0.5], dtype=np.float32)
+    part = matrix[500:2900]
+    np.testing.assert_allclose(source_index._scores(part, query), part @ query, rtol=1e-6)
