@@ -35,6 +35,7 @@ from thoth.embedding import load_embedder
 def load_outside(folder: Path) -> list[Question]:
     """Every question of every *.jsonl in `folder`; style = the dataset's question type."""
     questions = []
+    seen: set[str] = set()
     for path in sorted(folder.glob("*.jsonl")):
         for line in path.read_text().splitlines():
             if not line.strip():
@@ -47,11 +48,19 @@ def load_outside(folder: Path) -> list[Question]:
                 for passage in passages
                 if normalise(passage)
             )
+            qid = f"{path.stem}-{item['id']}"
+            while qid in seen:  # the dataset repeats an id now and then
+                qid += "+"
+            seen.add(qid)
             questions.append(
                 Question(
-                    id=f"{path.stem}-{item['id']}",
+                    id=qid,
                     corpus="gitlab",
-                    question=str(item["question"]),
+                    # A follow-up ("And for the next one?") is asked after its `context`
+                    # turn: a client searches with both, as a conversation would.
+                    question=" ".join(
+                        str(part) for part in (item.get("context"), item["question"]) if part
+                    ),
                     gold=gold,
                     style=str(item.get("type", path.stem)),
                 )

@@ -38,6 +38,13 @@ def trigrams(words: Sequence[str]) -> set[Trigram]:
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)} if n else set()
 
 
+def text_grams(words: Sequence[str]) -> set[Trigram]:
+    """What a returned text is matched on: its word trigrams, and its bigrams and words too,
+    because a passage of one or two words (a table row such as `| CLO | #legal |`) has only
+    those; with trigrams alone such a passage could never be found."""
+    return {tuple(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
+
+
 def trigram_share(passage: Sequence[str], text_trigrams: set[Trigram]) -> float:
     """Share of the passage's distinct word trigrams that occur in the text."""
     wanted = trigrams(passage)

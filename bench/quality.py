@@ -51,7 +51,7 @@ from baseline_chunker import chunk_markdown
 from baselines import RRF_DEPTH, RRF_K, BaselineIndex, MiniLM
 from containment import Miss, containment
 from containment import report as containment_report
-from passages import PASSAGE_SHARE, Trigram, normalise, raw_corpus, trigrams
+from passages import PASSAGE_SHARE, Trigram, normalise, raw_corpus, text_grams
 from quality_labels import LabelError, Question, label_problems, load_questions
 from quality_metric import DEPTH, METRICS, Ranks, question_ranks, summarise
 from quality_split import check, load_split, split_of
@@ -99,7 +99,7 @@ def evaluate_thoth(
 
 def evaluate_baselines(index: BaselineIndex, questions: Sequence[Question]) -> ByMethod:
     paths = [c.path for c in index.chunks]
-    grams = [trigrams(normalise(c.text)) for c in index.chunks]
+    grams = [text_grams(normalise(c.text)) for c in index.chunks]
     out: ByMethod = {"bm25": {}, "rrf bm25+dense": {}}
     for q in questions:
         out["bm25"][q.id] = _ranks(q, index.bm25(q.question), paths, grams)
@@ -111,7 +111,7 @@ def evaluate_baselines(index: BaselineIndex, questions: Sequence[Question]) -> B
 def grams_by_path(paths: Sequence[str], texts: Sequence[str]) -> dict[str, list[set[Trigram]]]:
     out: dict[str, list[set[Trigram]]] = {}
     for path, text in zip(paths, texts, strict=True):
-        out.setdefault(path, []).append(trigrams(normalise(text)))
+        out.setdefault(path, []).append(text_grams(normalise(text)))
     return out
 
 

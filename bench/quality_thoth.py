@@ -29,7 +29,7 @@ import lancedb
 import numpy as np
 import pyarrow as pa
 from lancedb.index import FTS
-from passages import Trigram, normalise, trigrams
+from passages import Trigram, normalise, text_grams
 
 from thoth.bucket.records import ChunkRecord, DocumentRecord
 from thoth.bucket.snapshot import (
@@ -267,7 +267,7 @@ def build_index(corpus: Corpus, embedder: Embedder, max_tokens: int) -> BuiltInd
         first_embed_seconds=first_embed,
         build_seconds=round(time.perf_counter() - started, 2),
         cached=embed_seconds == 0.0,
-        trigrams=[trigrams(normalise(text)) for text in index.texts],
+        trigrams=[text_grams(normalise(text)) for text in index.texts],
     )
 
 

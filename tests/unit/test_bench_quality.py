@@ -158,6 +158,14 @@ def _grams(text: str) -> set[passages.Trigram]:
     return passages.trigrams(passages.normalise(text))
 
 
+def test_a_passage_of_two_words_is_found_in_a_text_that_holds_them_in_a_row() -> None:
+    row = passages.normalise("| CLO    | `#legal`     |")
+    table = passages.text_grams(passages.normalise("| CPO | #cpo |\n| CLO | #legal |"))
+    assert passages.contains(row, table)
+    apart = passages.text_grams(passages.normalise("| CLO | #cto |\n| CPO | #legal |"))
+    assert not passages.contains(row, apart)
+
+
 def test_ranks_single_and_multi_part() -> None:
     a = gold("a.md", "alpha beta gamma delta epsilon")
     b = gold("b.md", "one two three four five")
@@ -170,9 +178,11 @@ def test_ranks_single_and_multi_part() -> None:
     paths = [p for p, _ in returned]
     grams = [_grams(t) for _, t in returned]
     single = metric.question_ranks(question("s", a), paths, grams)
-    assert single == metric.Ranks(2, 2, 2, 2)
+    assert single == metric.Ranks(2, 2, 2, 2, (2,))
     multi = metric.question_ranks(question("m", a, b), paths, grams)
-    assert multi == metric.Ranks(passage_all=4, passage_any=2, file_all=2, file_any=1)
+    assert multi == metric.Ranks(
+        passage_all=4, passage_any=2, file_all=2, file_any=1, passages=(2, 4)
+    )
     missing = metric.question_ranks(question("x", a, gold("z.md", "q r s t u")), paths, grams)
     assert missing.passage_all is None and missing.passage_any == 2
 
@@ -194,6 +204,15 @@ def test_recall_and_mrr() -> None:
     assert summary["file R@5"] == 0.5 and summary["file MRR@10"] == pytest.approx(
         (1 + 1 / 6) / 2, abs=1e-4
     )
+
+
+def test_passage_share_counts_each_gold_passage() -> None:
+    both = metric.Ranks(4, 2, 4, 2, (2, 4))  # two passages, both in the top 5
+    half = metric.Ranks(None, 3, None, 3, (3, None))  # one of two found
+    late = metric.Ranks(7, 7, 7, 7, (7,))  # found, but below 5
+    summary = metric.summarise([both, half, late])
+    assert summary["passage share R@5"] == pytest.approx((1 + 0.5 + 0) / 3, abs=1e-4)
+    assert summary["passage R@5"] == pytest.approx(1 / 3, abs=1e-4)
 
 
 # --- baseline chunker ---------------------------------------------------------------------

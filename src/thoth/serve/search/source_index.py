@@ -13,16 +13,18 @@ import functools
 import itertools
 import logging
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
-from thoth.bucket.records import DocumentRecord, document_from_row, vector_matrix
-from thoth.bucket.snapshot import FTS_COLUMN, Snapshot, SnapshotManifest
+from thoth.bucket.records import VECTOR, DocumentRecord, document_from_row, vector_matrix
+from thoth.bucket.snapshot import Snapshot, SnapshotManifest
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ def single_threaded_blas() -> None:
 
 
 Matrix = npt.NDArray[np.float32]
+# The chunk columns serving reads: not the full-text column, which LanceDB's index serves.
+SERVED_COLUMNS = ("chunk_id", "path", "ordinal", "title", "heading", "url", "text", VECTOR)
 # Below this many rows per part a matrix-vector product is not split over threads. Scoring
 # 200,000 x 384 floats reads 300 MB, which one core streams in ~25-35 ms (measured here);
 # two cores, each on half the rows (BLAS releases the GIL), take ~25-40 % less.
@@ -68,6 +72,33 @@ def _scores(matrix: Matrix, query: Matrix) -> Matrix:
     for block in blocks:
         block.result()
     return out
+
+
+class StringColumn(Sequence[str]):
+    """An Arrow string column read as a sequence of str, one value at a time when asked for:
+    at 200,000 chunks, the text, title, heading and URL columns held as Python strings took
+    ~300 MB more than in Arrow (measured)."""
+
+    def __init__(self, column: pa.ChunkedArray) -> None:
+        self._array = column.combine_chunks()
+
+    def __len__(self) -> int:
+        return len(self._array)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            values: list[str] = self._array[index].to_pylist()
+            return values
+        if not -len(self._array) <= index < len(self._array):
+            raise IndexError(index)
+        value: str = self._array[index].as_py()
+        return value
 
 
 @dataclass(frozen=True)
@@ -99,27 +130,25 @@ class SourceIndex:
         self.indexed_at = indexed_at or self.manifest.created_at
         self.commit = self.manifest.source_state.commit
         self.commit_seen_at = self.manifest.source_state.seen_at
-        table = snapshot.chunks_arrow()
+        table = snapshot.chunks_arrow(list(SERVED_COLUMNS))
         if not _sorted_by_path(table):
             # build_snapshot writes rows in (path, ordinal) order, so this is a safety net:
             # sorting 50k rows with their vectors costs ~1.4 s of cold start (measured).
             table = table.sort_by([("path", "ascending"), ("ordinal", "ascending")])
         # Byte order of UTF-8 equals code point order, so Python's bisect agrees with it.
         self.matrix: Matrix = vector_matrix(table, self.manifest.dimensions)
-        kept = [name for name in table.column_names if name not in ("vector", FTS_COLUMN)]
-        columns = table.select(kept).to_pydict()
-        self.chunk_ids: list[str] = columns["chunk_id"]
-        self.paths: list[str] = columns["path"]
-        self.titles: list[str] = columns["title"]
-        self.headings: list[str] = columns["heading"]
-        self.urls: list[str] = columns["url"]
-        self.texts: list[str] = columns["text"]
+        self.chunk_ids: list[str] = table["chunk_id"].to_pylist()
+        self.paths: list[str] = table["path"].to_pylist()
+        self.titles = StringColumn(table["title"])
+        self.headings = StringColumn(table["heading"])
+        self.urls = StringColumn(table["url"])
+        self.texts = StringColumn(table["text"])
         self.row_of: dict[str, int] = {cid: i for i, cid in enumerate(self.chunk_ids)}
-        # Documents stay in Arrow until asked for: building 6,000 records up front cost
-        # ~0.15 s of cold start (measured at 50k chunks) for a tool called now and then.
-        documents = snapshot.documents_arrow().sort_by("path")
-        self._documents = documents
-        self.document_paths: list[str] = documents["path"].to_pylist()
+        # Only document paths are read up front; a document is read when asked for. Reading
+        # every document's text cost ~0.6 s of cold start at 200,000 chunks (measured) for a
+        # tool called now and then.
+        paths = snapshot.documents_arrow(["path"])["path"].to_pylist()
+        self.document_paths: list[str] = sorted(paths)
         self._fts: Any = snapshot.chunks_table() if self.chunk_ids else None
 
     @property
@@ -143,7 +172,8 @@ class SourceIndex:
         i = bisect.bisect_left(self.document_paths, path)
         if i == len(self.document_paths) or self.document_paths[i] != path:
             return None
-        return document_from_row(self._documents.slice(i, 1).to_pylist()[0])
+        rows = self.snapshot.document_rows(path)
+        return document_from_row(rows[0]) if rows else None
 
     def has_prefix(self, prefix: str | None) -> bool:
         if not prefix:
