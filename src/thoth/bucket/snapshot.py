@@ -25,13 +25,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import lancedb
 import numpy as np
 import pyarrow as pa
-from lancedb.index import FTS
 from pydantic import BaseModel, Field
 
 from thoth.bucket.keys import SNAPSHOT_MANIFEST
+from thoth.bucket.lance import FTS, lancedb
 from thoth.bucket.records import (
     ChunkRecord,
     DocumentRecord,
