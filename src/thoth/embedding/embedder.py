@@ -15,13 +15,13 @@ import numpy as np
 import numpy.typing as npt
 
 from thoth.embedding.models import EmbeddingModelError, resolve_model
-from thoth.embedding.tokens import ModelTokenCounter
+from thoth.embedding.tokens import CountsTokens, ModelTokenCounter
 
 _load_lock = threading.Lock()
 _encode_lock = threading.Lock()
 
 
-class Embedder:
+class Embedder(CountsTokens):
     """Embeds passages and queries; also the TokenCounter the chunker sizes chunks with."""
 
     variant = "fp32"  # what its vectors equal (THOTH_EMBEDDING_VARIANT)
@@ -41,17 +41,6 @@ class Embedder:
         # and counts must see the whole text to prove nothing gets truncated.
         backend = model.tokenizer.backend_tokenizer
         self._counter = ModelTokenCounter(type(backend).from_str(backend.to_str()))
-
-    def tokenizer_json(self) -> str:
-        """The counting tokenizer, serialized: parse children count with it, without the model."""
-        return self._counter.tokenizer_json()
-
-    def count(self, text: str) -> int:
-        return self._counter.count(text)
-
-    def count_many(self, texts: Sequence[str]) -> list[int]:
-        """Tokens per text in the model's tokenizer, special tokens included."""
-        return self._counter.count_many(texts)
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """(len(texts), dimensions) L2-normalised float32 vectors."""

@@ -24,7 +24,7 @@ from thoth.embedding.onnx_encoder import (
     onnx_model_path,
     open_session,
 )
-from thoth.embedding.tokens import ModelTokenCounter
+from thoth.embedding.tokens import CountsTokens, ModelTokenCounter
 from thoth.embedding.variants import EmbeddingVariant
 
 Vectors = npt.NDArray[np.float32]
@@ -36,7 +36,7 @@ _take_turns = threading.Lock()
 BATCH_TOKENS = 1024
 
 
-class OnnxPassageEncoder:
+class OnnxPassageEncoder(CountsTokens):
     """Embeds passages in length-sorted batches; also the TokenCounter the chunker sizes
     chunks with (the same tokenizer, without truncation)."""
 
@@ -65,15 +65,6 @@ class OnnxPassageEncoder:
         self._tokenizer = tokenizer
         path = onnx_file or onnx_model_path(directory, variant)
         self._session = open_session(path, threads)
-
-    def tokenizer_json(self) -> str:
-        return self._counter.tokenizer_json()
-
-    def count(self, text: str) -> int:
-        return self._counter.count(text)
-
-    def count_many(self, texts: Sequence[str]) -> list[int]:
-        return self._counter.count_many(texts)
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         """(len(texts), dimensions) L2-normalised float32 vectors."""

@@ -38,3 +38,20 @@ class ModelTokenCounter:
             encodings = self._tokenizer.encode_batch_fast(batch, add_special_tokens=True)
             counts.extend(len(encoding.ids) for encoding in encodings)
         return counts
+
+
+class CountsTokens:
+    """The chunker's TokenCounter, for an encoder that holds a ModelTokenCounter."""
+
+    _counter: ModelTokenCounter
+
+    def tokenizer_json(self) -> str:
+        """The counting tokenizer, serialized: parse children count with it, without the model."""
+        return self._counter.tokenizer_json()
+
+    def count(self, text: str) -> int:
+        return self._counter.count(text)
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        """Tokens per text in the model's tokenizer, special tokens included."""
+        return self._counter.count_many(texts)
