@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "passages are found). Nothing was tuned on these questions.",
         "",
         *table(summary, METHODS, groups),
-        *table(summary, METHODS, {"all": questions}, METRICS[6:]),
+        *table(summary, METHODS, groups, METRICS[6:]),
     ]
     for chunks, value in contained.items():
         table_lines = containment_report({"gitlab": value})[:4]

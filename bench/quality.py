@@ -173,6 +173,8 @@ def _cell(rows: dict[str, dict[str, float]], method: str, metric: str) -> str:
 
 VARIANT_COLUMNS = (
     ("all", "passage R@5"),
+    ("all", "passage share R@5"),
+    ("multi-file", "passage share R@5"),
     ("all", "passage MRR@10"),
     ("all", "passage R@10"),
     ("all", "file R@5"),

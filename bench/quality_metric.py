@@ -9,7 +9,8 @@ path and its text's word trigrams (bench/passages.py).
 - A question is answered ("all") at the rank where its last gold passage (or file) is
   found, and partly answered ("any") at the rank of its first. For a single-passage
   question both are the same rank. "passage share R@5" counts each gold passage on its
-  own: the mean over questions of the share of their passages found in the top 5.
+  own: the mean over questions of the share of their passages found in the top 5;
+  "file share R@5" does the same for each gold file.
 - recall@k: share of questions answered within the top k; MRR@10: mean of 1 / rank,
   0 when not answered within 10. Ranks are chunk ranks (results are not grouped by file).
 """
@@ -35,6 +36,7 @@ class Ranks:
     file_all: int | None
     file_any: int | None
     passages: tuple[int | None, ...] = ()  # per gold passage
+    files: tuple[int | None, ...] = ()  # per gold file
 
 
 def first_rank(hits: Iterable[bool]) -> int | None:
@@ -66,7 +68,9 @@ def question_ranks(
         )
         for gold in question.gold
     ]
-    return Ranks(_all(passages), _any(passages), _all(files), _any(files), tuple(passages))
+    return Ranks(
+        _all(passages), _any(passages), _all(files), _any(files), tuple(passages), tuple(files)
+    )
 
 
 def recall_at(ranks: Sequence[int | None], k: int) -> float:
@@ -87,11 +91,17 @@ METRICS = (
     "passage R@5 any",
     "file R@5 any",
     "passage share R@5",
+    "file share R@5",
 )
 
 
 def _share(ranks: Sequence[int | None], k: int) -> float:
     return recall_at(ranks, k) if ranks else 0.0
+
+
+def _mean_share(per_question: Sequence[Sequence[int | None]]) -> float:
+    shares = [_share(ranks, 5) for ranks in per_question]
+    return sum(shares) / len(shares) if shares else 0.0
 
 
 def summarise(ranks: Sequence[Ranks]) -> dict[str, float]:
@@ -107,8 +117,7 @@ def summarise(ranks: Sequence[Ranks]) -> dict[str, float]:
         "file MRR@10": mrr(files),
         "passage R@5 any": recall_at([r.passage_any for r in ranks], 5),
         "file R@5 any": recall_at([r.file_any for r in ranks], 5),
-        "passage share R@5": sum(_share(r.passages, 5) for r in ranks) / len(ranks)
-        if ranks
-        else 0.0,
+        "passage share R@5": _mean_share([r.passages for r in ranks]),
+        "file share R@5": _mean_share([r.files for r in ranks]),
     }
     return {name: round(value, 4) for name, value in values.items()}

@@ -18,7 +18,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,7 @@ class Retrieved:
     fulltext: Scored  # BM25 from the engine's full-text ranker (the default)
     fts: dict[str, Scored]  # BM25 over other fields or analysers: bench-only indexes (FTS_VARIANTS)
     hybrid: Ranking  # the engine's own hybrid top 10
+    paths: Sequence[str] = ()  # document path of every chunk row (SourceIndex.paths)
 
 
 def ranking_of(pairs: Scored) -> Ranking:
@@ -329,4 +330,4 @@ def retrieve(built: BuiltIndex, question: str) -> Retrieved:
     if [index.row_of[r.chunk_id] for r in engine_dense] != ranking_of(dense[:10]):
         raise AssertionError(f"engine dense ranking differs for {question!r}")
     fts = {name: built.variant_fulltext(name, question) for name in built.fts}
-    return Retrieved(question, dense, fulltext, fts, hybrid)
+    return Retrieved(question, dense, fulltext, fts, hybrid, index.paths)

@@ -8,7 +8,7 @@ fields or analysers (quality_thoth.FTS_VARIANTS). Each variant names its full-te
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from quality_thoth import ENGINE_DEPTH, FTS_VARIANTS, Ranking, Retrieved, Scored, ranking_of
@@ -74,6 +74,59 @@ def _adaptive_variant(fts: str, alpha: float, keyword_alpha: float) -> Variant:
     return Variant(name, "min-max, leaning to full text for keyword-like queries", rank)
 
 
+def file_decay(fused: Scored, paths: Sequence[str], decay: float) -> Ranking:
+    """Greedy re-ranking for questions whose answer spans files: each pick's score is
+    multiplied by `decay` for every chunk of its file already picked."""
+    left = list(fused)
+    picked: Ranking = []
+    per_file: dict[str, int] = {}
+    while left:
+        best = max(
+            range(len(left)),
+            key=lambda i: left[i][1] * decay ** per_file.get(paths[left[i][0]], 0),
+        )
+        row, _ = left.pop(best)
+        picked.append(row)
+        per_file[paths[row]] = per_file.get(paths[row], 0) + 1
+    return picked
+
+
+def file_cap(ranking: Ranking, paths: Sequence[str], cap: int, within: int) -> Ranking:
+    """At most `cap` chunks of one file among the first `within`; the rest keep their order
+    after them."""
+    head: Ranking = []
+    rest: Ranking = []
+    per_file: dict[str, int] = {}
+    for row in ranking:
+        n = per_file.get(paths[row], 0)
+        if len(head) < within and n < cap:
+            head.append(row)
+            per_file[paths[row]] = n + 1
+        else:
+            rest.append(row)
+    return head + rest
+
+
+def _decay_variant(decay: float) -> Variant:
+    def rank(got: Retrieved) -> Ranking:
+        fused = weighted_minmax_fusion(
+            [got.dense[:ENGINE_DEPTH], got.fulltext[:ENGINE_DEPTH]], (0.5, 0.5)
+        )
+        return file_decay(fused[:DIVERSE_POOL], got.paths, decay)[:DIVERSE_POOL]
+
+    name = f"minmax a=0.5 file decay {decay:g}"
+    return Variant(name, f"min-max 0.5, score x {decay:g} per earlier chunk of its file", rank)
+
+
+def _cap_variant(cap: int, within: int) -> Variant:
+    def rank(got: Retrieved) -> Ranking:
+        fused = minmax(got.dense, got.fulltext, alpha=0.5, depth=ENGINE_DEPTH)
+        return file_cap(fused, got.paths, cap, within)
+
+    name = f"minmax a=0.5 file cap {cap} in {within}"
+    return Variant(name, f"min-max 0.5, at most {cap} chunks per file in the top {within}", rank)
+
+
 def _fulltext_variant(fts: str) -> Variant:
     def rank(got: Retrieved) -> Ranking:
         return ranking_of(got.fts[fts])
@@ -81,6 +134,7 @@ def _fulltext_variant(fts: str) -> Variant:
     return Variant(f"fulltext [{fts}]", f"BM25 alone over {fts}", rank)
 
 
+DIVERSE_POOL = 20  # fused candidates a diversity variant re-ranks
 FUSED_OVER = ("engine", "text", "thx", "thx nostem")
 FUSION_VARIANTS: list[Variant] = [
     *(_fulltext_variant(name) for name in FTS_VARIANTS),
@@ -88,4 +142,6 @@ FUSION_VARIANTS: list[Variant] = [
     *(_minmax_variant(fts, 0.5, d) for fts in FUSED_OVER for d in (20, 100)),
     *(_rrf_variant(fts, k, w) for fts in FUSED_OVER for k in (5, 20, 60) for w in (0.67, 1.0, 1.5)),
     *(_adaptive_variant(fts, a, kw) for fts in FUSED_OVER for a in (0.5, 0.6) for kw in (0.2, 0.3)),
+    *(_decay_variant(d) for d in (0.3, 0.5, 0.7, 0.85)),
+    *(_cap_variant(cap, within) for cap in (1, 2, 3) for within in (5, 10)),
 ]

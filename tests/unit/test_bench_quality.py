@@ -178,10 +178,10 @@ def test_ranks_single_and_multi_part() -> None:
     paths = [p for p, _ in returned]
     grams = [_grams(t) for _, t in returned]
     single = metric.question_ranks(question("s", a), paths, grams)
-    assert single == metric.Ranks(2, 2, 2, 2, (2,))
+    assert single == metric.Ranks(2, 2, 2, 2, (2,), (2,))
     multi = metric.question_ranks(question("m", a, b), paths, grams)
     assert multi == metric.Ranks(
-        passage_all=4, passage_any=2, file_all=2, file_any=1, passages=(2, 4)
+        passage_all=4, passage_any=2, file_all=2, file_any=1, passages=(2, 4), files=(2, 1)
     )
     missing = metric.question_ranks(question("x", a, gold("z.md", "q r s t u")), paths, grams)
     assert missing.passage_all is None and missing.passage_any == 2
@@ -213,6 +213,16 @@ def test_passage_share_counts_each_gold_passage() -> None:
     summary = metric.summarise([both, half, late])
     assert summary["passage share R@5"] == pytest.approx((1 + 0.5 + 0) / 3, abs=1e-4)
     assert summary["passage R@5"] == pytest.approx(1 / 3, abs=1e-4)
+
+
+def test_file_share_counts_each_gold_file() -> None:
+    two = question("q", gold("a.md", "alpha beta gamma"), gold("b.md", "delta epsilon zeta"))
+    paths = ["a.md", "n.md", "n.md", "n.md", "n.md", "b.md"]  # b.md only at rank 6
+    ranks = metric.question_ranks(two, paths, [set()] * len(paths))
+    assert ranks.files == (1, 6)
+    summary = metric.summarise([ranks])
+    assert summary["file share R@5"] == 0.5
+    assert summary["file R@5"] == 0.0 and summary["file R@5 any"] == 1.0
 
 
 # --- baseline chunker ---------------------------------------------------------------------
