@@ -28,3 +28,20 @@ def test_a_slice_of_rows_is_scored_in_place_of_the_whole(monkeypatch: pytest.Mon
     query = np.array([1.0, 0.0, -1.0, 0.5], dtype=np.float32)
     part = matrix[500:2900]
     np.testing.assert_allclose(source_index._scores(part, query), part @ query, rtol=1e-6)
+
+
+def test_blocks_on_pool_threads_count_in_the_dense_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CPU of the blocks scored on the pool's threads lands in the request's `dense`
+    stage, not in what bench/query.py attributes to LanceDB's native threads."""
+    from thoth.serve.search.stages import collecting
+
+    monkeypatch.setattr(source_index, "SPLIT_ROWS", 1000)
+    monkeypatch.setattr(source_index.os, "cpu_count", lambda: 2)
+    matrix = np.ones((400_000, 64), dtype=np.float32)
+    query = np.ones(64, dtype=np.float32)
+    with collecting() as stages:
+        source_index._scores(matrix, query)
+    assert stages.get("dense", 0.0) > 0.0
+    with collecting() as alone:
+        source_index._scores(matrix[:10], query)  # one block, in the caller: no stage of its own
+    assert "dense" not in alone

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from thoth.bucket.records import VECTOR, DocumentRecord, document_from_row, vector_matrix
 from thoth.bucket.snapshot import Snapshot, SnapshotManifest
+from thoth.serve.search.stages import in_context, stage
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +67,17 @@ def _scores(matrix: Matrix, query: Matrix) -> Matrix:
     out = np.empty(rows, dtype=np.float32)
     step = -(-rows // parts)
     blocks = [
-        _dense_pool().submit(np.dot, matrix[lo : lo + step], query, out[lo : lo + step])
+        _dense_pool().submit(in_context(_dot), matrix[lo : lo + step], query, out[lo : lo + step])
         for lo in range(0, rows, step)
     ]
     for block in blocks:
         block.result()
     return out
+
+
+def _dot(rows: Matrix, query: Matrix, out: Matrix) -> None:
+    with stage("dense"):  # a pool thread's CPU is the dense stage's too
+        np.dot(rows, query, out)
 
 
 class StringColumn(Sequence[str]):

@@ -11,6 +11,7 @@ which bench/query.py reads. With no collection open, `stage` costs one context l
 from __future__ import annotations
 
 import contextvars
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ Stages = dict[str, float]  # stage name -> CPU milliseconds
 _current: contextvars.ContextVar[Stages | None] = contextvars.ContextVar(
     "thoth_search_stages", default=None
 )
+_adding = threading.Lock()  # threads of one request (the dense blocks) add to one stage
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -51,7 +53,8 @@ def stage(name: str, clock: Callable[[], float] = time.thread_time) -> Iterator[
         yield
     finally:
         spent = (clock() - started) * 1000
-        stages[name] = stages.get(name, 0.0) + spent
+        with _adding:
+            stages[name] = stages.get(name, 0.0) + spent
 
 
 def in_context(fn: Callable[P, R]) -> Callable[P, R]:
