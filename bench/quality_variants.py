@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from quality_thoth import ENGINE_DEPTH, FTS_VARIANTS, Ranking, Retrieved, Scored, ranking_of
 
 from thoth.serve.search.fusion import weighted_minmax_fusion, weighted_rrf
@@ -72,6 +73,38 @@ def _adaptive_variant(fts: str, alpha: float, keyword_alpha: float) -> Variant:
 
     name = f"minmax a={alpha:g}/kw {keyword_alpha:g} [{fts}]"
     return Variant(name, "min-max, leaning to full text for keyword-like queries", rank)
+
+
+def _normalised(ranking: Scored, how: str) -> dict[int, float]:
+    """One ranker's scores on a common scale: z-scores ("z"), or the mean +- 3 sigma range
+    mapped to 0..1 and clipped ("dbsf", distribution-based score fusion)."""
+    values = np.array([score for _, score in ranking], dtype=np.float64)
+    mean, std = float(values.mean()), float(values.std()) or 1.0
+    if how == "z":
+        scaled = (values - mean) / std
+    else:
+        scaled = np.clip((values - (mean - 3 * std)) / (6 * std), 0.0, 1.0)
+    return {row: float(v) for (row, _), v in zip(ranking, scaled, strict=True)}
+
+
+def distribution_fusion(dense: Scored, fulltext: Scored, *, alpha: float, how: str) -> Ranking:
+    """alpha x normalised cosine + (1 - alpha) x normalised BM25; a chunk missing from one
+    ranker gets that ranker's lowest normalised score."""
+    lists = [(_normalised(r, how), w) for r, w in ((dense, alpha), (fulltext, 1 - alpha)) if r]
+    rows = list(dict.fromkeys(row for ranking in (dense, fulltext) for row, _ in ranking))
+    fused = {
+        row: sum(w * scores.get(row, min(scores.values())) for scores, w in lists) for row in rows
+    }
+    return sorted(rows, key=lambda row: -fused[row])
+
+
+def _distribution_variant(how: str, alpha: float) -> Variant:
+    def rank(got: Retrieved) -> Ranking:
+        return distribution_fusion(
+            got.dense[:ENGINE_DEPTH], got.fulltext[:ENGINE_DEPTH], alpha=alpha, how=how
+        )
+
+    return Variant(f"{how} a={alpha:g}", f"{how}-normalised fusion, cosine x {alpha:g}", rank)
 
 
 def file_decay(fused: Scored, paths: Sequence[str], decay: float) -> Ranking:
@@ -144,4 +177,5 @@ FUSION_VARIANTS: list[Variant] = [
     *(_adaptive_variant(fts, a, kw) for fts in FUSED_OVER for a in (0.5, 0.6) for kw in (0.2, 0.3)),
     *(_decay_variant(d) for d in (0.3, 0.5, 0.7, 0.85)),
     *(_cap_variant(cap, within) for cap in (1, 2, 3) for within in (5, 10)),
+    *(_distribution_variant(how, a) for how in ("z", "dbsf") for a in (0.4, 0.5, 0.6)),
 ]
