@@ -122,6 +122,7 @@ class BuiltIndex:
     build_seconds: float
     cached: bool
     trigrams: list[set[Trigram]] = field(default_factory=list)  # per chunk row
+    row_of: dict[str, int] = field(default_factory=dict)  # chunk id -> row
 
     def variant_fulltext(self, name: str, question: str) -> list[tuple[int, float]]:
         """BM25 from the bench-only index FTS_VARIANTS[name]."""
@@ -269,6 +270,7 @@ def build_index(corpus: Corpus, embedder: Embedder, max_tokens: int) -> BuiltInd
         build_seconds=round(time.perf_counter() - started, 2),
         cached=embed_seconds == 0.0,
         trigrams=[text_grams(normalise(text)) for text in index.texts],
+        row_of={chunk_id: row for row, chunk_id in enumerate(index.chunk_ids)},
     )
 
 
@@ -325,9 +327,9 @@ def retrieve(built: BuiltIndex, question: str) -> Retrieved:
     vector = built.encoder.encode_query(question)
     dense = [(c.row, c.score) for c in index.dense(vector, DEEP, None)]
     fulltext = [(c.row, c.score) for c in index.fulltext(question.strip(), DEEP, None)]
-    hybrid = [index.row_of[r.chunk_id] for r in engine.search(question, num_results=10)]
+    hybrid = [built.row_of[r.chunk_id] for r in engine.search(question, num_results=10)]
     engine_dense = engine.search(question, num_results=10, mode="dense")
-    if [index.row_of[r.chunk_id] for r in engine_dense] != ranking_of(dense[:10]):
+    if [built.row_of[r.chunk_id] for r in engine_dense] != ranking_of(dense[:10]):
         raise AssertionError(f"engine dense ranking differs for {question!r}")
     fts = {name: built.variant_fulltext(name, question) for name in built.fts}
     return Retrieved(question, dense, fulltext, fts, hybrid, index.paths)

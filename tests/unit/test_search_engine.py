@@ -238,3 +238,45 @@ def test_snapshot_indexed_on_text_alone_still_searches(tmp_path: Path) -> None:
     assert results[0].path == "people/vacation.md"
     assert engine.search("policy", mode="fulltext") == []  # titles are not in that index
     assert engine.search("vacation days")[0].path == "people/vacation.md"
+
+
+def test_full_text_rows_found_by_path_and_ordinal(engine: SearchEngine) -> None:
+    """A full-text hit's row is its path's first row plus its ordinal: the same rows a
+    lookup by chunk id gives. Equal paths are one string object (a document's rows share it)."""
+    index = engine.indexes["handbook"]
+    assert index._first_row is not None
+    hits = index.fulltext("vacation days policy", 10, None)
+    by_id = {chunk_id: row for row, chunk_id in enumerate(index.chunk_ids)}
+    lance = index.snapshot.chunks_table().search("vacation days policy", query_type="fts")
+    expected = [
+        by_id[c] for c in lance.select(["chunk_id"]).limit(10).to_arrow()["chunk_id"].to_pylist()
+    ]
+    assert [h.row for h in hits] == expected and len(expected) > 1
+    vacation = [i for i, p in enumerate(index.paths) if p == "people/vacation.md"]
+    assert len(vacation) > 1 and len({id(index.paths[i]) for i in vacation}) == 1
+
+
+def test_ordinals_that_skip_still_map_full_text_hits(tmp_path: Path) -> None:
+    """Ordinals that do not count each document's rows (0, 2, 4, ...) fall back to chunk ids."""
+    import dataclasses
+
+    from thoth.bucket.snapshot import build_snapshot
+
+    documents, chunks = records("handbook", SAMPLE_DOCS, HashingEncoder())
+    skipping = [dataclasses.replace(c, ordinal=2 * c.ordinal) for c in chunks]
+    build_snapshot(
+        tmp_path / "s",
+        source="handbook",
+        version="v1",
+        documents=documents,
+        chunks=skipping,
+        model="test-hashing",
+        dimensions=DIMENSIONS,
+    )
+    index = load(tmp_path / "s")
+    assert index._first_row is None
+    hits = index.fulltext("vacation days", 10, None)
+    expected = {c.chunk_id: c.path for c in skipping}
+    assert hits and all(expected[index.chunk_ids[h.row]] == index.paths[h.row] for h in hits)
+    engine = SearchEngine({"handbook": index}, HashingEncoder())
+    assert engine.search("vacation days", mode="fulltext")[0].path == "people/vacation.md"

@@ -22,6 +22,7 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from thoth.bucket.records import VECTOR, DocumentRecord, document_from_row, vector_matrix
 from thoth.bucket.snapshot import Snapshot, SnapshotManifest
@@ -124,6 +125,26 @@ def _sorted_by_path(table: Any) -> bool:
     return all(a <= b for a, b in itertools.pairwise(keys))
 
 
+def _shared_strings(column: pa.ChunkedArray) -> list[str]:
+    """The column as a list of str in which equal values are one object: a path repeats for
+    every chunk of its document (~17 MB of copies at 200,000 chunks, measured)."""
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    values: list[str] = encoded.dictionary.to_pylist()
+    return [values[i] for i in encoded.indices.to_numpy(zero_copy_only=False)]
+
+
+def _first_rows(paths: Sequence[str], ordinals: npt.NDArray[np.int64]) -> dict[str, int] | None:
+    """Each path's first row, when every document's rows carry ordinals 0, 1, 2, ... in row
+    order (what build_snapshot writes), so that a chunk's row is its path's first row plus its
+    ordinal; None otherwise."""
+    first: dict[str, int] = {}
+    for row, path in enumerate(paths):
+        first.setdefault(path, row)
+    starts = np.fromiter((first[p] for p in paths), dtype=np.int64, count=len(paths))
+    expected = np.arange(len(paths), dtype=np.int64) - starts
+    return first if np.array_equal(ordinals, expected) else None
+
+
 class SourceIndex:
     """The searchable state of one source at one version."""
 
@@ -143,26 +164,33 @@ class SourceIndex:
             table = table.sort_by([("path", "ascending"), ("ordinal", "ascending")])
         # Byte order of UTF-8 equals code point order, so Python's bisect agrees with it.
         self.matrix: Matrix = vector_matrix(table, self.manifest.dimensions)
-        self.chunk_ids: list[str] = table["chunk_id"].to_pylist()
-        self.paths: list[str] = table["path"].to_pylist()
+        self.chunk_ids = StringColumn(table["chunk_id"])
+        self.paths: list[str] = _shared_strings(table["path"])
         self.titles = StringColumn(table["title"])
         self.headings = StringColumn(table["heading"])
         self.urls = StringColumn(table["url"])
         self.texts = StringColumn(table["text"])
-        self.row_of: dict[str, int] = {cid: i for i, cid in enumerate(self.chunk_ids)}
+        # A full-text hit names its chunk by path and ordinal: its row is found without a
+        # dict of every chunk id (~34 MB at 200,000 chunks, measured), unless the ordinals
+        # do not count the rows of each document.
+        ordinals = table["ordinal"].to_numpy().astype(np.int64)
+        self._first_row = _first_rows(self.paths, ordinals)
+        self._row_of_id: dict[str, int] = (
+            {} if self._first_row is not None else {c: i for i, c in enumerate(self.chunk_ids)}
+        )
         # Only document paths are read up front; a document is read when asked for. Reading
         # every document's text cost ~0.6 s of cold start at 200,000 chunks (measured) for a
         # tool called now and then.
         paths = snapshot.documents_arrow(["path"])["path"].to_pylist()
         self.document_paths: list[str] = sorted(paths)
-        self._fts: Any = snapshot.chunks_table() if self.chunk_ids else None
+        self._fts: Any = snapshot.chunks_table() if self.paths else None
 
     @property
     def dimensions(self) -> int:
         return self.manifest.dimensions
 
     def __len__(self) -> int:
-        return len(self.chunk_ids)
+        return len(self.paths)
 
     # --- filters ----------------------------------------------------------------------
     def prefix_rows(self, prefix: str | None) -> tuple[int, int]:
@@ -209,15 +237,28 @@ class SourceIndex:
             literal = prefix.replace("'", "''")
             search = search.where(f"starts_with(path, '{literal}')", prefilter=True)
         try:
-            table = search.select(["chunk_id", "_score"]).limit(depth).to_arrow()
+            table = search.select(["chunk_id", "path", "ordinal", "_score"]).limit(depth).to_arrow()
         except Exception:  # a query the FTS parser rejects still gets dense results
             log.warning("full-text search failed for one query", exc_info=True)
             return []
         out = []
-        for chunk_id, score in zip(
-            table["chunk_id"].to_pylist(), table["_score"].to_pylist(), strict=True
+        for chunk_id, path, ordinal, score in zip(
+            table["chunk_id"].to_pylist(),
+            table["path"].to_pylist(),
+            table["ordinal"].to_pylist(),
+            table["_score"].to_pylist(),
+            strict=True,
         ):
-            row = self.row_of.get(chunk_id)
+            row = self._row(chunk_id, path, ordinal)
             if row is not None:
                 out.append(Candidate(self.source, row, float(score)))
         return out
+
+    def _row(self, chunk_id: str, path: str, ordinal: int) -> int | None:
+        if self._first_row is None:
+            return self._row_of_id.get(chunk_id)
+        start = self._first_row.get(path)
+        if start is None:
+            return None
+        row = start + ordinal
+        return row if row < len(self.paths) and self.paths[row] == path else None
