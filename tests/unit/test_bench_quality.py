@@ -337,3 +337,24 @@ def test_report_table_marks_methods_not_run() -> None:
         "| only-a (1) | one | **1.000** |",
         "| only-a (1) | two | **1.000** |",
     ]
+
+
+# --- ranking variants (bench/quality_variants.py) -------------------------------------------
+
+
+def test_file_cap_keeps_at_most_cap_chunks_of_a_file_up_front() -> None:
+    import quality_variants as variants
+
+    paths = ["a.md", "a.md", "a.md", "b.md", "c.md"]
+    assert variants.file_cap([0, 1, 2, 3, 4], paths, cap=2, within=3) == [0, 1, 3, 2, 4]
+    assert variants.file_decay([(0, 1.0), (1, 0.9), (3, 0.6)], paths, 0.5) == [0, 3, 1]
+
+
+def test_distribution_fusion_gives_a_missing_chunk_the_lowest_score_of_its_ranker() -> None:
+    import quality_variants as variants
+
+    dense = [(1, 0.9), (2, 0.5), (3, 0.1)]
+    fulltext = [(3, 12.0), (4, 2.0)]
+    ranked = variants.distribution_fusion(dense, fulltext, alpha=0.5, how="z")
+    # z-scores: dense 1.22, 0, -1.22; full text 1, -1; a missing chunk takes the list's lowest
+    assert ranked == [1, 3, 2, 4]
