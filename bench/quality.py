@@ -58,6 +58,7 @@ from quality_split import check, load_split, split_of
 from quality_thoth import CACHE, CORPORA, MODEL, BuiltIndex, build_index, load_corpus, retrieve
 from quality_variants import FUSION_VARIANTS, Variant
 
+from thoth.bucket import cells
 from thoth.embedding import Embedder, OnnxPassageEncoder, load_embedder, load_passage_encoder
 from thoth.serve.search.engine import DENSE_WEIGHT
 
@@ -347,9 +348,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="torch",
         help="what embeds Thoth's chunks and the questions (the baselines stay on torch)",
     )
+    parser.add_argument(
+        "--cells-from",
+        type=int,
+        default=None,
+        help="give snapshots of at least this many chunks cells (thoth.bucket.cells; the "
+        f"default is {cells.MIN_ROWS:,}), to measure what probing costs in quality",
+    )
+    parser.add_argument(
+        "--probe-share",
+        type=float,
+        default=cells.PROBE_SHARE,
+        help=f"with cells, the share of them a query scans (default {cells.PROBE_SHARE})",
+    )
     parser.add_argument("--questions", type=Path, default=QUESTIONS)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.cells_from is not None:
+        cells.MIN_ROWS = args.cells_from
+    cells.PROBE_SHARE = args.probe_share
     if args.variants and args.split == "test":
         sys.exit("quality bench: variants are for choosing; run them on --split dev")
     started = time.perf_counter()

@@ -31,6 +31,7 @@ import pyarrow as pa
 from lancedb.index import FTS
 from passages import Trigram, normalise, text_grams
 
+from thoth.bucket.cells import cell_count
 from thoth.bucket.records import ChunkRecord, DocumentRecord
 from thoth.bucket.snapshot import (
     FTS_COLUMN,
@@ -236,7 +237,9 @@ def build_index(corpus: Corpus, embedder: Embedder, max_tokens: int) -> BuiltInd
         )
         for i, (path, chunk) in enumerate(pairs)
     ]
-    snapshot_dir = CACHE / "snapshots" / f"{label}-{key}-{_snapshot_layout()}"
+    cells = cell_count(len(records))  # only with --cells-from below the serving default
+    tag = f"-c{cells}" if cells else ""
+    snapshot_dir = CACHE / "snapshots" / f"{label}-{key}-{_snapshot_layout()}{tag}"
     if not (snapshot_dir / "manifest.json").exists():
         CACHE.joinpath("snapshots").mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=CACHE / "snapshots", prefix=".build-"))
@@ -325,7 +328,7 @@ def retrieve(built: BuiltIndex, question: str) -> Retrieved:
     SearchEngine.search fuses; the engine caps num_results at 50), and its own hybrid top 10."""
     engine, index = built.engine, built.index
     vector = built.encoder.encode_query(question)
-    dense = [(c.row, c.score) for c in index.dense(vector, DEEP, None)]
+    dense = [(c.row, c.score) for c in index.dense(vector, DEEP, None, exact=True)]
     fulltext = [(c.row, c.score) for c in index.fulltext(question.strip(), DEEP, None)]
     hybrid = [built.row_of[r.chunk_id] for r in engine.search(question, num_results=10)]
     engine_dense = engine.search(question, num_results=10, mode="dense")

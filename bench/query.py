@@ -83,6 +83,7 @@ from common import (
     stop,
 )
 
+from thoth.bucket.cells import cell_count
 from thoth.bucket.pointer import Pointer, read_pointer, swap_pointer
 from thoth.bucket.records import ChunkRecord, DocumentRecord
 from thoth.bucket.snapshot import SnapshotManifest, build_snapshot, read_manifest
@@ -234,7 +235,9 @@ def synthetic_records(
 
 def snapshot_dir(chunks: int, base_count: int, seed: int) -> tuple[Path, SnapshotManifest]:
     """A built snapshot of `chunks` synthetic chunks (cached on disk)."""
-    directory = QCACHE / f"snapshot-{chunks}-b{base_count}-s{seed}-g{GENERATOR_VERSION}"
+    cells = cell_count(chunks)  # snapshots with cells are built anew, apart from those without
+    name = f"snapshot-{chunks}-b{base_count}-s{seed}-g{GENERATOR_VERSION}"
+    directory = QCACHE / (f"{name}-c{cells}" if cells else name)
     if (directory / "manifest.json").is_file():
         return directory, read_manifest(directory)
     base, vectors = embedded_base(base_count, seed)

@@ -5,29 +5,29 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from thoth.serve.search import source_index
+from thoth.serve.search import dense
 
 
 @pytest.mark.parametrize("rows", [1, 7, 1000, 4099])
 def test_split_scores_equal_one_product(monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
-    monkeypatch.setattr(source_index, "SPLIT_ROWS", 512)
-    monkeypatch.setattr(source_index.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(dense, "SPLIT_ROWS", 512)
+    monkeypatch.setattr(dense.os, "cpu_count", lambda: 4)
     rng = np.random.default_rng(rows)
     matrix = rng.standard_normal((rows, 16), dtype=np.float32)
     query = rng.standard_normal(16).astype(np.float32)
-    scores = source_index._scores(matrix, query)
+    scores = dense._scores(matrix, query)
     assert scores.dtype == np.float32
     assert scores.shape == (rows,)
     np.testing.assert_allclose(scores, matrix @ query, rtol=1e-5, atol=1e-5)
 
 
 def test_a_slice_of_rows_is_scored_in_place_of_the_whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(source_index, "SPLIT_ROWS", 100)
-    monkeypatch.setattr(source_index.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(dense, "SPLIT_ROWS", 100)
+    monkeypatch.setattr(dense.os, "cpu_count", lambda: 2)
     matrix = np.arange(3000 * 4, dtype=np.float32).reshape(3000, 4) / 1000
     query = np.array([1.0, 0.0, -1.0, 0.5], dtype=np.float32)
     part = matrix[500:2900]
-    np.testing.assert_allclose(source_index._scores(part, query), part @ query, rtol=1e-6)
+    np.testing.assert_allclose(dense._scores(part, query), part @ query, rtol=1e-6)
 
 
 def test_blocks_on_pool_threads_count_in_the_dense_stage(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,13 +35,13 @@ def test_blocks_on_pool_threads_count_in_the_dense_stage(monkeypatch: pytest.Mon
     stage, not in what bench/query.py attributes to LanceDB's native threads."""
     from thoth.serve.search.stages import collecting
 
-    monkeypatch.setattr(source_index, "SPLIT_ROWS", 1000)
-    monkeypatch.setattr(source_index.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(dense, "SPLIT_ROWS", 1000)
+    monkeypatch.setattr(dense.os, "cpu_count", lambda: 2)
     matrix = np.ones((400_000, 64), dtype=np.float32)
     query = np.ones(64, dtype=np.float32)
     with collecting() as stages:
-        source_index._scores(matrix, query)
+        dense._scores(matrix, query)
     assert stages.get("dense", 0.0) > 0.0
     with collecting() as alone:
-        source_index._scores(matrix[:10], query)  # one block, in the caller: no stage of its own
+        dense._scores(matrix[:10], query)  # one block, in the caller: no stage of its own
     assert "dense" not in alone

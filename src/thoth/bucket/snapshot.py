@@ -9,7 +9,9 @@ A snapshot directory holds
         chunks         ChunkRecord rows (thoth.bucket.records), vectors as fixed-size lists
                        of float32, plus `search_text` (title, heading path and text, the
                        layout the model embeds) with a native full-text index on it;
-                       snapshots written before it have the index on `text`
+                       snapshots written before it have the index on `text`; and, from
+                       thoth.bucket.cells.MIN_ROWS chunks on, `cell`: each vector's cell of
+                       the coarse partition dense search probes (manifest `cells`)
         documents      DocumentRecord rows, metadata as JSON text
 
 Rows are sorted by (path, ordinal) so the same input always gives the same tables, and so the
@@ -29,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, Field
 
+from thoth.bucket import cells as partition
 from thoth.bucket.keys import SNAPSHOT_MANIFEST
 from thoth.bucket.lance import FTS, lancedb
 from thoth.bucket.records import (
@@ -38,6 +41,7 @@ from thoth.bucket.records import (
     chunks_to_arrow,
     document_from_row,
     documents_to_arrow,
+    vector_matrix,
 )
 from thoth.config import EmbeddingVariant
 from thoth.errors import UnavailableError
@@ -88,6 +92,9 @@ class SnapshotManifest(BaseModel):
     dimensions: int = Field(gt=0)
     documents: int = Field(ge=0)
     chunks: int = Field(ge=0)
+    # Cells of the vectors' coarse partition (the chunks' `cell` column); 0: none, as in
+    # every snapshot written before it existed, and search scans every vector.
+    cells: int = Field(default=0, ge=0)
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     files: list[SnapshotFile] = Field(default_factory=list)
     source_state: SourceState = Field(default_factory=lambda: SourceState())
@@ -124,7 +131,12 @@ def build_snapshot(
     db = lancedb.connect(str(directory / LANCEDB_DIR))
     data = chunks_to_arrow(rows, dimensions)
     searched = pa.array([search_text(c.title, c.heading, c.text) for c in rows], pa.string())
-    db.create_table(CHUNKS_TABLE, data=data.append_column(FTS_COLUMN, searched))
+    data = data.append_column(FTS_COLUMN, searched)
+    cells = partition.cell_count(len(rows))
+    if cells:
+        assigned = partition.partition(vector_matrix(data, dimensions), cells)
+        data = data.append_column(partition.CELL_COLUMN, pa.array(assigned, pa.int32()))
+    db.create_table(CHUNKS_TABLE, data=data)
     table = db.open_table(CHUNKS_TABLE)
     if rows:
         # Lance-native BM25 index (create_fts_index is deprecated in 0.40).
@@ -140,6 +152,7 @@ def build_snapshot(
         dimensions=dimensions,
         documents=len(docs),
         chunks=len(rows),
+        cells=cells,
         files=list(_list_files(directory)),
         source_state=source_state or SourceState(),
     )

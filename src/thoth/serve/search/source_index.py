@@ -1,6 +1,6 @@
-"""One source's snapshot, loaded for serving: the vectors as an in-memory matrix (numpy top-k
-is ~14x faster than LanceDB's flat search, ENVIRONMENT), the chunk metadata as columns, the
-documents by path, and the snapshot's LanceDB table for BM25 full text.
+"""One source's snapshot, loaded for serving: the vectors for dense ranking (thoth.serve.search
+.dense), the chunk metadata as columns, the documents by path, and the snapshot's LanceDB table
+for BM25 full text.
 
 A SourceIndex is built once, off the serving path, and never changes afterwards: readers may
 hold one for as long as a request lasts while the loader swaps in a newer one.
@@ -9,10 +9,8 @@ hold one for as long as a request lasts while the loader swaps in a newer one.
 from __future__ import annotations
 
 import bisect
-import functools
 import itertools
 import logging
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,61 +22,17 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from thoth.bucket.records import VECTOR, DocumentRecord, document_from_row, vector_matrix
-from thoth.bucket.snapshot import Snapshot, SnapshotManifest
-from thoth.serve.search.stages import in_context, stage
+from thoth.bucket.cells import CELL_COLUMN
+from thoth.bucket.records import VECTOR, DocumentRecord, document_from_row
+from thoth.bucket.snapshot import Snapshot, SnapshotError, SnapshotManifest
+from thoth.serve.search.dense import DenseIndex, Matrix
 
 log = logging.getLogger(__name__)
 
 
-@functools.cache
-def single_threaded_blas() -> None:
-    """Run numpy's BLAS on one thread, process-wide. Measured here (2 vCPU, 3,000 chunks):
-    a multi-threaded OpenBLAS matmul right after a LanceDB FTS query takes ~9 ms instead of
-    0.3 ms (its threads contend with Lance's), so hybrid p50 went 12 ms -> 3.3 ms. Concurrent
-    requests parallelise better across requests than inside one small matmul anyway."""
-    try:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-    except ImportError:  # then set OPENBLAS_NUM_THREADS=1 in the environment
-        log.warning("threadpoolctl missing: numpy BLAS stays multi-threaded")
-        return
-    threadpool_limits(limits=1, user_api="blas")
-
-
-Matrix = npt.NDArray[np.float32]
-# The chunk columns serving reads: not the full-text column, which LanceDB's index serves.
-SERVED_COLUMNS = ("chunk_id", "path", "ordinal", "title", "heading", "url", "text", VECTOR)
-# Below this many rows per part a matrix-vector product is not split over threads. Scoring
-# 200,000 x 384 floats reads 300 MB, which one core streams in ~25-35 ms (measured here);
-# two cores, each on half the rows (BLAS releases the GIL), take ~25-40 % less.
-SPLIT_ROWS = 65_536
-
-
-@functools.cache
-def _dense_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="thoth-dense")
-
-
-def _scores(matrix: Matrix, query: Matrix) -> Matrix:
-    """matrix @ query, in row blocks on every core when the matrix is big enough to pay."""
-    rows = matrix.shape[0]
-    parts = min(os.cpu_count() or 1, rows // SPLIT_ROWS)
-    if parts < 2:
-        return matrix @ query
-    out = np.empty(rows, dtype=np.float32)
-    step = -(-rows // parts)
-    blocks = [
-        _dense_pool().submit(in_context(_dot), matrix[lo : lo + step], query, out[lo : lo + step])
-        for lo in range(0, rows, step)
-    ]
-    for block in blocks:
-        block.result()
-    return out
-
-
-def _dot(rows: Matrix, query: Matrix, out: Matrix) -> None:
-    with stage("dense"):  # a pool thread's CPU is the dense stage's too
-        np.dot(rows, query, out)
+# The chunk columns serving reads besides the vectors: not the full-text column, which
+# LanceDB's index serves.
+SERVED_COLUMNS = ("chunk_id", "path", "ordinal", "title", "heading", "url", "text")
 
 
 class StringColumn(Sequence[str]):
@@ -87,7 +41,9 @@ class StringColumn(Sequence[str]):
     ~300 MB more than in Arrow (measured)."""
 
     def __init__(self, column: pa.ChunkedArray) -> None:
-        self._array = column.combine_chunks()
+        # Kept in LanceDB's batches: combining them copied ~0.7 s worth at 200,000 chunks,
+        # and a look-up costs the same either way (~2 us, measured).
+        self._array = column
 
     def __len__(self) -> int:
         return len(self._array)
@@ -151,19 +107,33 @@ class SourceIndex:
     def __init__(self, snapshot: Snapshot, *, indexed_at: datetime | None = None) -> None:
         self.snapshot = snapshot
         self.manifest: SnapshotManifest = snapshot.manifest
-        single_threaded_blas()
         self.source = self.manifest.source
         self.version = self.manifest.version
         self.indexed_at = indexed_at or self.manifest.created_at
         self.commit = self.manifest.source_state.commit
         self.commit_seen_at = self.manifest.source_state.seen_at
-        table = snapshot.chunks_arrow(list(SERVED_COLUMNS))
+        # The vectors are read apart from the other columns: the Arrow batches LanceDB hands
+        # over free their memory only when no column of theirs is referenced, and the string
+        # columns stay referenced (300 MB of vectors kept twice at 200,000 chunks, measured).
+        # The two reads run side by side: 1.3 s instead of 2.0-2.3 s at 200,000 chunks.
+        vector_columns = [VECTOR, CELL_COLUMN] if self.manifest.cells else [VECTOR]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="thoth-load") as pool:
+            reading = pool.submit(snapshot.chunks_arrow, vector_columns)
+            table = snapshot.chunks_arrow(list(SERVED_COLUMNS))
+            vectors = reading.result()
         if not _sorted_by_path(table):
             # build_snapshot writes rows in (path, ordinal) order, so this is a safety net:
             # sorting 50k rows with their vectors costs ~1.4 s of cold start (measured).
-            table = table.sort_by([("path", "ascending"), ("ordinal", "ascending")])
+            table = snapshot.chunks_arrow([*SERVED_COLUMNS, *vector_columns])
+            table = vectors = table.sort_by([("path", "ascending"), ("ordinal", "ascending")])
+        if vectors.num_rows != table.num_rows:
+            raise SnapshotError(f"{self.source}: the chunk table changed while it was read")
+        cells = vectors[CELL_COLUMN].to_numpy() if self.manifest.cells else None
+        self.dense_index = DenseIndex.from_arrow(
+            vectors[VECTOR], self.manifest.dimensions, cells, self.manifest.cells
+        )
+        del vectors
         # Byte order of UTF-8 equals code point order, so Python's bisect agrees with it.
-        self.matrix: Matrix = vector_matrix(table, self.manifest.dimensions)
         self.chunk_ids = StringColumn(table["chunk_id"])
         self.paths: list[str] = _shared_strings(table["path"])
         self.titles = StringColumn(table["title"])
@@ -216,17 +186,23 @@ class SourceIndex:
         return i < len(self.document_paths) and self.document_paths[i].startswith(prefix)
 
     # --- rankers --------------------------------------------------------------------
-    def dense(self, query: Matrix, depth: int, prefix: str | None) -> list[Candidate]:
+    def dense(
+        self, query: Matrix, depth: int, prefix: str | None, *, exact: bool = False
+    ) -> list[Candidate]:
         """Best-first chunks by cosine similarity (vectors are L2-normalised), among the
-        rows under `prefix` only: the filter is applied before ranking."""
+        rows under `prefix` only: the filter is applied before ranking. With cells, only
+        the nearest cells are scanned unless `exact`."""
         lo, hi = self.prefix_rows(prefix)
-        if hi <= lo:
-            return []
-        scores = _scores(self.matrix[lo:hi], query)
-        n = min(depth, hi - lo)
-        top = np.argpartition(-scores, n - 1)[:n] if n < hi - lo else np.arange(hi - lo)
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [Candidate(self.source, lo + int(i), float(scores[i])) for i in top]
+        rows, scores = self.dense_index.search(query, depth, lo, hi, exact=exact)
+        return [
+            Candidate(self.source, int(row), float(score))
+            for row, score in zip(rows, scores, strict=True)
+        ]
+
+    def cosine(self, rows: list[int], query: Matrix) -> list[float]:
+        """The exact cosine similarity of each chunk row to `query`."""
+        scores = self.dense_index.score_rows(np.asarray(rows, dtype=np.int64), query)
+        return [float(s) for s in scores]
 
     def fulltext(self, query: str, depth: int, prefix: str | None) -> list[Candidate]:
         """Best-first chunks by BM25 (LanceDB native FTS), prefiltered to `prefix`."""
