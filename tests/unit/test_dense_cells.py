@@ -216,3 +216,127 @@ def test_dense_mode_scans_every_vector_even_with_cells(
     assert set(probed_rows.tolist()) != set(exact_rows.tolist())  # probing does miss here
     found = engine.search(query, mode="dense", num_results=25)
     assert [r.chunk_id for r in found] == [index.chunk_ids[r] for r in exact_rows[:25].tolist()]
+
+
+def test_probing_every_cell_returns_every_row_once(
+    probed: tuple[np.ndarray, DenseIndex], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    matrix, index = probed
+    monkeypatch.setattr(index, "_probe", index.cells)
+    rows, scores = index._probed(matrix[0], 0, len(matrix))
+    assert sorted(rows.tolist()) == list(range(len(matrix)))
+    np.testing.assert_allclose(scores, matrix[rows] @ matrix[0], atol=1e-5)
+
+
+def test_an_empty_cell_is_never_probed_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    matrix = clustered(400, 4)
+    monkeypatch.setattr(cells, "MIN_PROBE", 1)
+    monkeypatch.setattr(cells, "PROBE_SHARE", 0.01)
+    index = DenseIndex.of(matrix, cells.partition(matrix, 4), 9)  # cells 4-8 stay empty
+    query = cells.normalised(-matrix.sum(0, keepdims=True))[0]  # every centroid scores < 0
+    rows, _ = index._probed(query, 0, len(matrix))
+    assert len(rows) > 0
+
+
+def test_a_narrow_range_is_scored_exactly_however_little_is_probed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    unordered = clustered(4_000, 40)
+    assigned = cells.partition(unordered, 64)
+    matrix = unordered[np.argsort(assigned, kind="stable")]  # the range below is a few cells
+    monkeypatch.setattr(cells, "PROBE_SHARE", 0.2)  # ranges of up to 800 rows are gathered
+    from thoth.serve.search import dense
+
+    monkeypatch.setattr(dense, "GATHER_ROWS", 0)  # the probed share alone decides
+    index = DenseIndex.of(matrix, np.sort(assigned), 64)
+    gathered = index._gathered
+    calls: list[tuple[int, int]] = []
+
+    def spy(query: np.ndarray, depth: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        calls.append((lo, hi))
+        return gathered(query, depth, lo, hi)
+
+    monkeypatch.setattr(index, "_gathered", spy)
+    query = cells.normalised(-matrix[500:1_000].sum(0, keepdims=True))[0]
+    rows, scores = index.search(query, 30, 500, 1_000)  # 500 rows: gathered
+    assert calls == [(500, 1_000)]
+    index.search(query, 30, 0, 3_000)  # three quarters of the rows: probed
+    assert calls == [(500, 1_000)]
+    assert rows.tolist() == [500 + r for r in exact(matrix[500:1_000], query, 30)]
+    np.testing.assert_allclose(scores, matrix[rows] @ query, atol=1e-5)
+
+
+def _rewrite_cells(directory: Path, change: object) -> None:
+    from thoth.bucket.lance import lancedb
+    from thoth.bucket.snapshot import CHUNKS_TABLE, LANCEDB_DIR
+
+    db = lancedb.connect(str(directory / LANCEDB_DIR))
+    table = db.open_table(CHUNKS_TABLE).to_arrow()
+    db.create_table(CHUNKS_TABLE, data=change(table), mode="overwrite")  # type: ignore[operator]
+
+
+def _with_cells(table: pa.Table, values: pa.Array) -> pa.Table:
+    return table.set_column(table.schema.get_field_index("cell"), "cell", values)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda t: t.drop_columns(["cell"]),
+        lambda t: _with_cells(t, pa.array([str(c) for c in t["cell"].to_pylist()])),
+        lambda t: _with_cells(t, pa.array([None, *t["cell"].to_pylist()[1:]], pa.int32())),
+        lambda t: _with_cells(t, pa.array([c + 1_000 for c in t["cell"].to_pylist()], pa.int32())),
+    ],
+    ids=["missing", "strings", "nulls", "out-of-range"],
+)
+def test_a_cell_column_that_does_not_fit_is_a_snapshot_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: object
+) -> None:
+    from thoth.bucket.snapshot import SnapshotError
+
+    monkeypatch.setattr(cells, "MIN_ROWS", 4)
+    make_snapshot(tmp_path / "s", SAMPLE_DOCS, source="handbook")
+    _rewrite_cells(tmp_path / "s", change)
+    with pytest.raises(SnapshotError, match="handbook v0001"):
+        SourceIndex(open_snapshot(tmp_path / "s"))
+
+
+def test_an_unsorted_table_with_cells_keeps_vectors_with_their_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cells, "MIN_ROWS", 4)
+    make_snapshot(tmp_path / "s", SAMPLE_DOCS, source="handbook")
+    ordered = open_snapshot(tmp_path / "s").chunks_arrow(["chunk_id", "vector"])
+    vectors = dict(zip(ordered["chunk_id"].to_pylist(), ordered["vector"].to_pylist(), strict=True))
+    _rewrite_cells(tmp_path / "s", lambda t: t.take(pa.array(np.arange(t.num_rows)[::-1].copy())))
+    index = SourceIndex(open_snapshot(tmp_path / "s"))
+    assert index.paths == sorted(index.paths)
+    for row in range(len(index)):
+        expected = np.asarray(vectors[index.chunk_ids[row]], dtype=np.float32)
+        got = index.dense_index.score_rows(np.array([row]), expected)[0]
+        assert got == pytest.approx(float(expected @ expected), abs=1e-5)
+
+
+def test_hybrid_search_completes_the_dense_candidates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.snapshots import HashingEncoder
+    from thoth.serve.search import SearchEngine, engine
+
+    calls: list[int] = []
+    completed = engine._completed
+
+    def spy(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return completed(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "_completed", spy)
+    make_snapshot(tmp_path / "s", SAMPLE_DOCS, source="handbook")
+    search = SearchEngine(
+        {"handbook": SourceIndex(open_snapshot(tmp_path / "s"))}, HashingEncoder()
+    )
+    search.search("vacation days", mode="dense")
+    search.search("vacation days", mode="fulltext")
+    assert not calls
+    search.search("vacation days")
+    assert calls == [1]

@@ -280,3 +280,31 @@ def test_ordinals_that_skip_still_map_full_text_hits(tmp_path: Path) -> None:
     assert hits and all(expected[index.chunk_ids[h.row]] == index.paths[h.row] for h in hits)
     engine = SearchEngine({"handbook": index}, HashingEncoder())
     assert engine.search("vacation days", mode="fulltext")[0].path == "people/vacation.md"
+
+
+@pytest.mark.parametrize(
+    ("paths", "ordinals", "expected"),
+    [
+        (["a", "a", "b"], [0, 1, 0], True),
+        (["a", "a", "b"], [1, 0, 0], False),  # ordinals out of order within one path
+        (["b", "a"], [0, 0], False),
+        ([], [], True),
+        (["a"], [3], True),
+        (["a", "ab", "b"], [5, 0, 0], True),  # a prefix sorts first
+        (["z", "é"], [0, 0], True),  # byte order is code point order
+    ],
+)
+def test_the_sort_check_orders_by_path_then_ordinal(
+    paths: list[str], ordinals: list[int], expected: bool
+) -> None:
+    import pyarrow as pa
+
+    from thoth.serve.search.source_index import _sorted_by_path
+
+    table = pa.table(
+        {"path": pa.array(paths, pa.string()), "ordinal": pa.array(ordinals, pa.int32())}
+    )
+    assert _sorted_by_path(table) is expected
+    assert expected == (
+        list(zip(paths, ordinals, strict=True)) == sorted(zip(paths, ordinals, strict=True))
+    )
