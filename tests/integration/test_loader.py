@@ -10,10 +10,11 @@ import pytest
 from tests.support.processes import fake_gcs
 from tests.support.snapshots import SAMPLE_DOCS, make_and_publish, make_snapshot, publish
 from thoth.bucket.keys import version_prefix
+from thoth.bucket.snapshot import Snapshot
 from thoth.bucket.store import BlobStore
 from thoth.config import Settings
 from thoth.serve.loader import STORE, IndexCache
-from thoth.serve.search import SearchEngine
+from thoth.serve.search import SearchEngine, SourceIndex
 
 
 def v2_docs() -> dict[str, str]:
@@ -138,6 +139,30 @@ async def test_store_down_keeps_last_good(tmp_path: Path) -> None:
     thread = threading.Thread(target=restarted._load_local_fallbacks)
     thread.start()
     thread.join(10)
+    assert restarted.indexes["handbook"].version == "v0001"
+
+
+def test_a_local_copy_that_fails_to_load_gives_way_to_an_older_one(
+    settings: Settings, store: BlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from thoth.serve import loader
+
+    make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0001")
+    cache = IndexCache(settings, store)
+    cache.refresh()
+    make_and_publish(store, tmp_path, v2_docs(), version="v0002")
+    cache.refresh()
+    assert {p.name for p in (settings.cache_dir / "handbook").iterdir()} >= {"v0001", "v0002"}
+    real = loader.SourceIndex
+
+    def fails_for_v0002(snapshot: Snapshot) -> SourceIndex:
+        if snapshot.manifest.version == "v0002":
+            raise RuntimeError("lance could not read a fragment")  # not a SnapshotError
+        return real(snapshot)
+
+    monkeypatch.setattr(loader, "SourceIndex", fails_for_v0002)
+    restarted = IndexCache(settings, store)
+    assert restarted._load_local_fallbacks() is True
     assert restarted.indexes["handbook"].version == "v0001"
 
 

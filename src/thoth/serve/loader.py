@@ -273,8 +273,8 @@ class IndexCache:
                     self._install(folder.name, SourceIndex(snapshot))
                     changed = True
                     break
-                except SnapshotError as exc:
-                    log.warning("local copy %s unusable: %s", copy, exc)
+                except Exception as exc:  # any copy that does not load: try an older one
+                    log.warning("local copy %s unusable: %s", copy, _describe(exc))
         return changed
 
 
