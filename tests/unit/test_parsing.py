@@ -232,3 +232,44 @@ def test_frontmatter_alias_bomb_is_dropped() -> None:
     data = ("---\n" + "\n".join(levels) + "\n---\n# Page\n\nbody").encode()
     doc = parse_document("bomb.md", data)
     assert doc.metadata == {} and doc.title == "Page"
+
+
+FIGURES = b"""# Expenses
+
+## Refresh
+
+Unused funds do not roll over.
+
+![Approved WFH Equipment List](/images/approved-wfh-equipment-list.png)
+
+## Approved WFH equipment list
+
+- Keyboard
+
+## Supplies
+
+![A chart of spending](/images/chart.png)
+
+## Gifts
+
+Gifts are capped ![Gifts](/images/gifts.png) per person.
+
+## Other
+
+- ![Other](/images/other.png)
+
+## Other
+"""
+
+
+def test_a_lone_figure_before_a_heading_of_its_name_opens_that_section_too() -> None:
+    blocks = [(b.heading_path[-1], b.text) for b in parse_document("e.md", FIGURES).blocks]
+    assert blocks == [
+        ("Refresh", "Unused funds do not roll over."),
+        ("Refresh", "Approved WFH Equipment List"),  # where it stands, as before
+        ("Approved WFH equipment list", "Approved WFH Equipment List"),  # and its section's
+        ("Approved WFH equipment list", "- Keyboard"),
+        ("Supplies", "A chart of spending"),  # another name: the next section does not get it
+        ("Gifts", "Gifts are capped Gifts per person."),  # inside a paragraph: stays
+        ("Other", "- Other"),  # in a list: stays
+    ]

@@ -22,7 +22,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from thoth.parsing.decode import decode_text
-from thoth.parsing.document import BlockKind, ParsedDocument, ParseError, title_from_path
+from thoth.parsing.document import Block, BlockKind, ParsedDocument, ParseError, title_from_path
 from thoth.parsing.front_matter import split_frontmatter
 from thoth.parsing.html import fragment_text
 from thoth.parsing.sections import SectionBuilder
@@ -86,6 +86,7 @@ class _Walker:
         self._lines: list[str] = []
         self._lists: list[int | None] = []  # next number of each open ordered list
         self._marker = ""
+        self._figure = ""  # alt text of the last block when it was a lone image, else ""
 
     def walk(self, tokens: list[Token]) -> None:
         index = 0
@@ -99,7 +100,11 @@ class _Walker:
         kind = token.type
         if kind == "heading_open":
             self._flush()
-            self.builder.heading(int(token.tag[1]), _clean(_inline_text(tokens[index + 1])))
+            text = _clean(_inline_text(tokens[index + 1]))
+            figure = self._figure_of(text)
+            self.builder.heading(int(token.tag[1]), text)
+            if figure is not None:
+                self.builder.add(figure.kind, figure.text)
             return index + 3
         if kind == "table_open":
             end = _closing(tokens, index)
@@ -109,6 +114,8 @@ class _Walker:
             self._add_block("code", token.content.rstrip("\n"))
         elif kind == "inline":
             self._add_line(_clean(_inline_text(token)))
+            if token.level == 1 and _lone_image(token):  # a paragraph of its own, image only
+                self._figure = _clean(_inline_text(token))
         elif kind == "html_block":
             self._add_line(_clean(fragment_text(token.content)))
         else:
@@ -116,6 +123,17 @@ class _Walker:
         if token.level == 0 and token.nesting <= 0:  # a top-level block just ended
             self._flush()
         return index + 1
+
+    def _figure_of(self, heading: str) -> Block | None:
+        """A lone image just before a heading of the same text is that section's figure too
+        ("![Approved WFH Equipment List](...)" above "## Approved WFH Equipment List"): it
+        stays where it is and opens the heading's section as well."""
+        blocks, figure, self._figure = self.builder.blocks, self._figure, ""
+        if not figure or not blocks or blocks[-1].text != figure:
+            return None
+        if _words(figure) != _words(heading):
+            return None
+        return blocks[-1]
 
     def _structure(self, token: Token) -> None:
         kind = token.type
@@ -147,11 +165,23 @@ class _Walker:
 
     def _add_block(self, kind: BlockKind, text: str) -> None:
         self._flush()
+        self._figure = ""
         self.builder.add(kind, text)
 
     def _flush(self) -> None:
         self.builder.add("text", "\n".join(self._lines))
         self._lines.clear()
+
+
+def _lone_image(token: Token) -> bool:
+    children = token.children or []
+    images = [c for c in children if c.type == "image"]
+    rest = [c for c in children if c.type != "image" and (c.type != "text" or c.content.strip())]
+    return len(images) == 1 and not [c for c in rest if c.type != "softbreak"]
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
 
 
 def _inline_text(token: Token) -> str:
