@@ -214,10 +214,18 @@ async def _feed(body: AsyncIterator[bytes], process: asyncio.subprocess.Process)
     assert process.stdin is not None
     try:
         async for chunk in body:
+            if not chunk:
+                continue
             process.stdin.write(chunk)
             await process.stdin.drain()
     except (BrokenPipeError, ConnectionResetError, ClientDisconnect):
         pass  # the backend stopped reading, or the client left: the exit status tells
+    except RuntimeError:
+        # uvloop's way of saying the same: a ref advertisement (GET info/refs) reads no
+        # body, and when git had exited and its pipe was closed before the feeder's first
+        # write, that write raised here and the request failed with a 500 (seen in CI).
+        if process.returncode is None and not process.stdin.is_closing():
+            raise
     finally:
         process.stdin.close()
 

@@ -99,3 +99,33 @@ def test_config_file(tmp_path: Path) -> None:
     (tmp_path / "bad.toml").write_text('[[projects]]\npath = "nonamespace"\n')
     with pytest.raises(ConfigError):
         load_file(tmp_path / "bad.toml")
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_feeding_a_git_backend_that_already_exited_is_no_error(loop: str) -> None:
+    """A ref advertisement's git exits without reading a body; when its stdin pipe was
+    closed before the feeder wrote, uvloop raised RuntimeError and the request got a 500."""
+    import asyncio
+    from collections.abc import AsyncIterator
+
+    import uvloop
+
+    from gitlab_emulator.smart_http import _feed
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"0000"
+        yield b""
+
+    async def scenario() -> int | None:
+        process = await asyncio.create_subprocess_exec(
+            "true", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL
+        )
+        await process.wait()
+        await asyncio.sleep(0.05)  # the loop notices the exit and closes the pipe
+        await _feed(body(), process)
+        return process.returncode
+
+    if loop == "uvloop":
+        assert uvloop.run(scenario()) == 0
+    else:
+        assert asyncio.run(scenario()) == 0
