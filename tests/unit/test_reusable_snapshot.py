@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from thoth.bucket.snapshot import SnapshotManifest
 from thoth.config import Settings
-from thoth.ingest.pipeline.base_snapshot import reusable
+from thoth.ingest.chunking import CHUNKS_VERSION
+from thoth.ingest.pipeline.base_snapshot import chunking_signature, reusable
 
 SETTINGS = Settings(bucket="thoth-test")
 
@@ -16,7 +17,7 @@ def manifest(**changes: object) -> SnapshotManifest:
         "version": "v1",
         "model": SETTINGS.embedding_model,
         "variant": SETTINGS.embedding_variant,
-        "chunking": SETTINGS.chunking_signature(),
+        "chunking": chunking_signature(SETTINGS),
         "dimensions": 384,
         "documents": 1,
         "chunks": 1,
@@ -32,6 +33,13 @@ def test_other_model_variant_or_chunking_is_not_reused() -> None:
     assert not reusable(manifest(model="other-model"), SETTINGS)
     assert not reusable(manifest(variant="int8"), SETTINGS)
     assert not reusable(manifest(chunking=""), SETTINGS)  # written before it was recorded
+
+
+def test_chunks_cut_by_other_parsing_or_chunking_code_are_not_reused() -> None:
+    # Same settings, older code: recorded before the code version was, or by an older worker.
+    assert not reusable(manifest(chunking=SETTINGS.chunking_signature()), SETTINGS)
+    older = SETTINGS.chunking_signature() + f" code={CHUNKS_VERSION - 1}"
+    assert not reusable(manifest(chunking=older), SETTINGS)
 
 
 def test_every_chunking_setting_is_in_the_signature() -> None:

@@ -87,7 +87,8 @@ class SnapshotManifest(BaseModel):
     # The encoder variant (THOTH_EMBEDDING_VARIANT) the vectors came from; snapshots written
     # before it was recorded were all fp32.
     variant: EmbeddingVariant = "fp32"
-    # How the chunks were cut (Settings.chunking_signature); "" before it was recorded.
+    # How the chunks were cut (settings and code version, ingest.pipeline.base_snapshot's
+    # chunking_signature); "" before it was recorded.
     chunking: str = ""
     dimensions: int = Field(gt=0)
     documents: int = Field(ge=0)

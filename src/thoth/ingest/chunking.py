@@ -31,6 +31,11 @@ from typing import Protocol
 
 from thoth.parsing.document import Block, ParsedDocument, heading_lines
 
+# The version of the code that turns a file into chunks (its parser and this chunker). Bump
+# it when a change gives some file other chunks: snapshots record it, and a job re-cuts every
+# file of a snapshot cut by other code instead of carrying its old chunks over.
+# 2: a lone image above a heading of the same words also opens that heading's section.
+CHUNKS_VERSION = 2
 _MIN_MAX_TOKENS = 16
 _MAX_RESPLITS = 8
 DEFAULT_MAX_CHARS = 4000  # ~3x an English chunk of 256 word pieces: honest text never hits it

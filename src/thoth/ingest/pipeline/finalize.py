@@ -22,7 +22,7 @@ from thoth.bucket.store import NotFound, PreconditionFailed
 from thoth.bucket.versions import collect_garbage, upload_version, uploaded_manifest
 from thoth.errors import ConflictError, UnavailableError
 from thoth.ingest.jobs import Job, JobStatus, tally
-from thoth.ingest.pipeline.base_snapshot import local_snapshot
+from thoth.ingest.pipeline.base_snapshot import chunking_signature, local_snapshot
 from thoth.ingest.pipeline.citations import job_citations, repin
 from thoth.ingest.pipeline.claim import CLAIM_TTL, Claim, NotReady
 from thoth.ingest.pipeline.context import Context
@@ -96,7 +96,7 @@ def _publish(ctx: Context, job: Job) -> SnapshotManifest:
         chunks=chunks,
         model=ctx.settings.embedding_model,
         variant=ctx.settings.embedding_variant,
-        chunking=ctx.settings.chunking_signature(),
+        chunking=chunking_signature(ctx.settings),
         dimensions=_dimensions(ctx, chunks),
         source_state=SourceState(commit=job.commit, seen_at=job.commit_seen_at),
     )

