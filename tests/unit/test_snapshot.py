@@ -117,3 +117,14 @@ def test_verify_catches_missing_changed_and_stray_files(tmp_path: Path) -> None:
 def test_no_manifest_is_not_a_snapshot(tmp_path: Path) -> None:
     with pytest.raises(SnapshotError, match="no manifest"):
         open_snapshot(tmp_path)
+
+
+def test_a_sliced_vector_column_gives_only_its_own_rows() -> None:
+    import pyarrow as pa
+
+    from thoth.bucket.records import vectors_of
+
+    rows = np.arange(12, dtype=np.float32).reshape(4, 3)
+    column = pa.FixedSizeListArray.from_arrays(pa.array(rows.ravel()), 3)
+    assert np.array_equal(vectors_of(column.slice(1, 2), 3), rows[1:3])
+    assert vectors_of(column, 3).flags.c_contiguous

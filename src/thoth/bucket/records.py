@@ -126,8 +126,13 @@ def chunks_from_arrow(table: pa.Table, dimensions: int) -> Iterator[ChunkRecord]
 
 def vector_matrix(table: pa.Table, dimensions: int) -> npt.NDArray[np.float32]:
     """The `vector` column as a contiguous (rows, dimensions) float32 matrix."""
-    column = table[VECTOR].combine_chunks()
-    values = column.values.to_numpy(zero_copy_only=False)
+    return vectors_of(table[VECTOR].combine_chunks(), dimensions)
+
+
+def vectors_of(vectors: pa.Array, dimensions: int) -> npt.NDArray[np.float32]:
+    """A fixed-size-list array of vectors as a (rows, dimensions) float32 matrix (no copy
+    when Arrow's buffer is already float32; a sliced array gives only its own rows)."""
+    values = vectors.flatten().to_numpy(zero_copy_only=False)
     return np.ascontiguousarray(values.reshape(-1, dimensions), dtype=np.float32)
 
 

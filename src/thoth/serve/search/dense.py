@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from thoth.bucket import cells as partition
 from thoth.bucket.cells import Cells, normalised, probe_count
+from thoth.bucket.records import vectors_of
 from thoth.serve.search.stages import in_context, stage
 
 log = logging.getLogger(__name__)
@@ -52,11 +53,8 @@ def single_threaded_blas() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
+# Made at import: two first searches at once could otherwise each make one.
 _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="thoth-dense")
-
-
-def _dense_pool() -> ThreadPoolExecutor:
-    return _POOL  # made at import: two first calls at once could each make one
 
 
 def _scores(matrix: Matrix, query: Matrix) -> Matrix:
@@ -68,7 +66,7 @@ def _scores(matrix: Matrix, query: Matrix) -> Matrix:
     out = np.empty(rows, dtype=np.float32)
     step = -(-rows // parts)
     blocks = [
-        _dense_pool().submit(in_context(_dot), matrix[lo : lo + step], query, out[lo : lo + step])
+        _POOL.submit(in_context(_dot), matrix[lo : lo + step], query, out[lo : lo + step])
         for lo in range(0, rows, step)
     ]
     for block in blocks:
@@ -96,7 +94,7 @@ def _span_scores(matrix: Matrix, spans: Spans, query: Matrix) -> Matrix:
     for a, b in spans:
         groups[min(parts - 1, done * parts // rows)].append((a, b))
         done += b - a
-    blocks = [_dense_pool().submit(in_context(_dot_spans), matrix, g, query) for g in groups if g]
+    blocks = [_POOL.submit(in_context(_dot_spans), matrix, g, query) for g in groups if g]
     return np.concatenate([block.result() for block in blocks])
 
 
@@ -148,7 +146,7 @@ class DenseIndex:
         """From the snapshot's `vector` column, scattered chunk by chunk straight into cell
         order when there are cells: no second whole copy of the vectors is ever held."""
         if cells is None or not cell_count:
-            return cls(_arrow_matrix(vectors.combine_chunks(), dimensions))
+            return cls(vectors_of(vectors.combine_chunks(), dimensions))
         order, bounds = _cell_order(cells, cell_count, len(vectors))
         position = np.empty(len(order), dtype=np.int64)
         position[order] = np.arange(len(order))
@@ -157,7 +155,7 @@ class DenseIndex:
         matrix = np.zeros((len(order), dimensions), dtype=np.float32)
         start = 0
         for chunk in vectors.chunks:
-            part = _arrow_matrix(chunk, dimensions)
+            part = vectors_of(chunk, dimensions)
             matrix[position[start : start + len(part)]] = part
             start += len(part)
         return cls(matrix, order, bounds)
@@ -239,10 +237,3 @@ def _cell_order(cells: Cells, cell_count: int, rows: int) -> tuple[Rows, Rows]:
     order: Rows = np.argsort(cells, kind="stable").astype(np.int64)
     bounds: Rows = np.searchsorted(cells[order], np.arange(cell_count + 1)).astype(np.int64)
     return order, bounds
-
-
-def _arrow_matrix(vectors: pa.Array, dimensions: int) -> Matrix:
-    """A fixed-size-list column chunk as a (rows, dimensions) float32 matrix (no copy when
-    Arrow's buffer is already float32)."""
-    values = vectors.flatten().to_numpy(zero_copy_only=False)
-    return np.ascontiguousarray(values.reshape(-1, dimensions), dtype=np.float32)
