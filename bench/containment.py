@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from passages import Trigram, contains, normalise, text_grams
+from passages import Trigram, contains, normalise, shown_text, text_grams
 from quality_labels import Gold, Question
 
 CATEGORIES = (
@@ -154,7 +154,8 @@ def thoth_chunk_grams(corpus_root: Path) -> dict[str, list[set[Trigram]]]:
             chunks = chunk_document(
                 doc, "bench", embedder, embedder.max_tokens, OVERLAP_TOKENS, pack_below=PACK_BELOW
             )
-            out[rel] = [text_grams(normalise(c.text)) for c in chunks]
+            shown = [shown_text(c.title, c.heading, c.text) for c in chunks]
+            out[rel] = [text_grams(normalise(text)) for text in shown]
     return out
 
 

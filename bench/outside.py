@@ -88,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"### Outside benchmark (deep-rag-benchmark), {len(questions)} questions, gitlab corpus",
         "",
         "Same methods and metric as bench/quality.py (a gold passage is found when a returned "
-        "chunk of its file holds >= 50 % of its word trigrams; a question counts when all its "
+        "chunk of its file, as shown with its title and heading path, holds >= 50 % of its word "
+        "trigrams; a question counts when all its "
         "passages are found). Nothing was tuned on these questions.",
         "",
         *table(summary, METHODS, groups),

@@ -33,6 +33,14 @@ def normalise(text: str) -> list[str]:
     return _NON_WORD.sub(" ", text).split()
 
 
+def shown_text(title: str, heading: str, text: str) -> str:
+    """What a search result shows of a chunk, as the rule reads it: Thoth returns the title
+    and heading path beside the text, so they count, as the baselines' chunks count the
+    heading path they carry ("Title > H2 > H3", then the body)."""
+    path = " > ".join(part for part in (title, heading) if part)
+    return f"{path}\n\n{text}" if path else text
+
+
 def trigrams(words: Sequence[str]) -> set[Trigram]:
     n = min(3, len(words))
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)} if n else set()

@@ -55,7 +55,16 @@ from passages import PASSAGE_SHARE, Trigram, normalise, raw_corpus, text_grams
 from quality_labels import LabelError, Question, label_problems, load_questions
 from quality_metric import DEPTH, METRICS, Ranks, question_ranks, summarise
 from quality_split import check, load_split, split_of
-from quality_thoth import CACHE, CORPORA, MODEL, BuiltIndex, build_index, load_corpus, retrieve
+from quality_thoth import (
+    CACHE,
+    CORPORA,
+    MAX_TOKENS,
+    MODEL,
+    BuiltIndex,
+    build_index,
+    load_corpus,
+    retrieve,
+)
 from quality_variants import FUSION_VARIANTS, Variant
 
 from thoth.bucket import cells
@@ -109,10 +118,12 @@ def evaluate_baselines(index: BaselineIndex, questions: Sequence[Question]) -> B
     return out
 
 
-def grams_by_path(paths: Sequence[str], texts: Sequence[str]) -> dict[str, list[set[Trigram]]]:
+def grams_by_path(
+    paths: Sequence[str], grams: Sequence[set[Trigram]]
+) -> dict[str, list[set[Trigram]]]:
     out: dict[str, list[set[Trigram]]] = {}
-    for path, text in zip(paths, texts, strict=True):
-        out.setdefault(path, []).append(text_grams(normalise(text)))
+    for path, chunk_grams in zip(paths, grams, strict=True):
+        out.setdefault(path, []).append(chunk_grams)
     return out
 
 
@@ -248,12 +259,15 @@ def render(
         f"Thoth's chunks and questions embedded by: {getattr(args, 'encoder', 'torch')}.",
         "",
         f"{len(questions)} questions ({args.split} split of bench/quality_questions.yaml, "
-        "frozen in bench/quality_split.json). Thoth: all-MiniLM-L6-v2, chunks of the model's 256 "
-        f"tokens, hybrid = {DENSE_WEIGHT:g} x min-max cosine + {1 - DENSE_WEIGHT:g} x min-max "
+        "frozen in bench/quality_split.json). Thoth: all-MiniLM-L6-v2, chunks of "
+        f"{MAX_TOKENS or 'the model’s 256'} tokens, hybrid = {DENSE_WEIGHT:g} x min-max cosine "
+        f"+ {1 - DENSE_WEIGHT:g} x min-max "
         f"BM25. bm25: bm25s (English stopwords) over ~900-character heading-aware raw-markdown "
         f"chunks with the heading path prefixed; rrf: RRF k = {RRF_K} of the top {RRF_DEPTH} of "
         "that BM25 and of all-MiniLM-L6-v2 on the same chunks. Passage found: a returned chunk of "
-        f"the gold file holds >= {PASSAGE_SHARE:.0%} of the passage's word trigrams; multi-part "
+        "the gold file (as shown: Thoth's title and heading path with its text, the baselines' "
+        f"heading path and body) holds >= {PASSAGE_SHARE:.0%} of the passage's word trigrams; "
+        "multi-part "
         "questions count when every gold passage/file is in the top k. Bold: best in its group.",
         "",
         *table(summary, methods, {g: groups[g] for g in head}),
@@ -319,14 +333,17 @@ def run_corpus(
     if problems:
         raise LabelError("quality bench: bad labels:\n  " + "\n  ".join(problems))
     print(f"corpus {name}: {len(questions)} questions", flush=True)
-    built = build_index(load_corpus(name), embedder, embedder.max_tokens)
+    built = build_index(load_corpus(name), embedder, MAX_TOKENS or embedder.max_tokens)
     chunks = [c for path, text in raw.items() for c in chunk_markdown(path, text)]
     baseline = BaselineIndex.build(chunks, minilm, CACHE, name, embed_baselines)
     results = evaluate_thoth(built, questions, variants) | evaluate_baselines(baseline, questions)
+    baseline_grams = [text_grams(normalise(c.text)) for c in chunks]
     contained = {
-        "Thoth": containment(questions, raw, grams_by_path(built.index.paths, built.index.texts)),
+        "Thoth": containment(questions, raw, grams_by_path(built.index.paths, built.trigrams)),
         "baseline": containment(
-            questions, raw, grams_by_path([c.path for c in chunks], [c.text for c in chunks])
+            questions,
+            raw,
+            grams_by_path([c.path for c in chunks], baseline_grams),
         ),
     }
     return results, contained

@@ -29,7 +29,7 @@ import lancedb
 import numpy as np
 import pyarrow as pa
 from lancedb.index import FTS
-from passages import Trigram, normalise, text_grams
+from passages import Trigram, normalise, shown_text, text_grams
 
 from thoth.bucket.cells import cell_count
 from thoth.bucket.records import ChunkRecord, DocumentRecord
@@ -60,6 +60,10 @@ OVERLAP_TOKENS = 32  # Settings.chunk_overlap_tokens default
 # Settings.chunk_pack_below, and its environment variable for choosing it on the dev split.
 PACK_BELOW = int(
     os.environ.get("THOTH_CHUNK_PACK_BELOW", Settings.model_fields["chunk_pack_below"].default)
+)
+# Settings.chunk_max_tokens (0: the model's maximum), likewise chosen on the dev split.
+MAX_TOKENS = int(
+    os.environ.get("THOTH_CHUNK_MAX_TOKENS", Settings.model_fields["chunk_max_tokens"].default)
 )
 ENGINE_DEPTH = 50  # thoth.serve.search.engine.MIN_DEPTH: candidates per ranker the engine fuses
 DEEP = 100  # deepest candidate list a fusion variant uses
@@ -272,7 +276,10 @@ def build_index(corpus: Corpus, embedder: Embedder, max_tokens: int) -> BuiltInd
         first_embed_seconds=first_embed,
         build_seconds=round(time.perf_counter() - started, 2),
         cached=embed_seconds == 0.0,
-        trigrams=[text_grams(normalise(text)) for text in index.texts],
+        trigrams=[
+            text_grams(normalise(shown_text(index.titles[row], index.headings[row], text)))
+            for row, text in enumerate(index.texts)
+        ],
         row_of={chunk_id: row for row, chunk_id in enumerate(index.chunk_ids)},
     )
 

@@ -160,6 +160,28 @@ def _cap_variant(cap: int, within: int) -> Variant:
     return Variant(name, f"min-max 0.5, at most {cap} chunks per file in the top {within}", rank)
 
 
+def file_evidence(fused: Scored, paths: Sequence[str], weight: float, top: int) -> Ranking:
+    """Each chunk's fused score plus `weight` x the sum of its file's `top` best fused scores
+    (the file's evidence): a chunk of a file that matches in several places climbs."""
+    by_file: dict[str, list[float]] = {}
+    for row, score in fused:
+        by_file.setdefault(paths[row], []).append(score)
+    evidence = {path: sum(sorted(scores, reverse=True)[:top]) for path, scores in by_file.items()}
+    rescored = [(row, score + weight * evidence[paths[row]]) for row, score in fused]
+    return [row for row, _ in sorted(rescored, key=lambda pair: -pair[1])]
+
+
+def _evidence_variant(weight: float, top: int) -> Variant:
+    def rank(got: Retrieved) -> Ranking:
+        fused = weighted_minmax_fusion(
+            [got.dense[:ENGINE_DEPTH], got.fulltext[:ENGINE_DEPTH]], (0.5, 0.5)
+        )
+        return file_evidence(fused, got.paths, weight, top)
+
+    name = f"minmax a=0.5 file evidence {weight:g} top {top}"
+    return Variant(name, f"min-max 0.5, plus {weight:g} x its file's best {top} scores", rank)
+
+
 def _fulltext_variant(fts: str) -> Variant:
     def rank(got: Retrieved) -> Ranking:
         return ranking_of(got.fts[fts])
@@ -177,5 +199,6 @@ FUSION_VARIANTS: list[Variant] = [
     *(_adaptive_variant(fts, a, kw) for fts in FUSED_OVER for a in (0.5, 0.6) for kw in (0.2, 0.3)),
     *(_decay_variant(d) for d in (0.3, 0.5, 0.7, 0.85)),
     *(_cap_variant(cap, within) for cap in (1, 2, 3) for within in (5, 10)),
+    *(_evidence_variant(w, top) for w in (0.1, 0.25, 0.5) for top in (1, 3)),
     *(_distribution_variant(how, a) for how in ("z", "dbsf") for a in (0.4, 0.5, 0.6)),
 ]

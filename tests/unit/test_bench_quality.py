@@ -358,3 +358,17 @@ def test_distribution_fusion_gives_a_missing_chunk_the_lowest_score_of_its_ranke
     ranked = variants.distribution_fusion(dense, fulltext, alpha=0.5, how="z")
     # z-scores: dense 1.22, 0, -1.22; full text 1, -1; a missing chunk takes the list's lowest
     assert ranked == [1, 3, 2, 4]
+
+
+def test_a_chunk_is_read_with_the_title_and_heading_path_a_result_shows() -> None:
+    heading_line = passages.normalise("A PQL can be further broken down into two types, usage")
+    shown = passages.shown_text(
+        "Product Principles",
+        "PQLs > A PQL can be further broken down into two types, usage and hand-raise",
+        "- Usage: a user who ...",
+    )
+    assert passages.contains(heading_line, passages.text_grams(passages.normalise(shown)))
+    body_only = passages.text_grams(passages.normalise("- Usage: a user who ..."))
+    assert not passages.contains(heading_line, body_only)
+    assert passages.shown_text("", "", "text") == "text"
+    assert passages.shown_text("T", "", "text") == "T\n\ntext"
