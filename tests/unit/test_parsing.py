@@ -79,6 +79,17 @@ def test_markdown_frontmatter_title_and_json_safe_metadata() -> None:
     json.dumps(doc.metadata)
 
 
+def test_a_frontmatter_description_is_the_first_text_block() -> None:
+    front = b'---\ntitle: Structure\ndescription: "At most {{< x >}}eight layers"\n---\n'
+    page = front + b"# Layers\n\nBody.\n"
+    doc = parse_document("company/structure.md", page)
+    assert doc.blocks[0] == Block(heading_path=(), text="At most eight layers")
+    assert doc.blocks[1].heading_path == ("Layers",)
+    for value in (b"description: 42", b"description: ''", b"other: x"):
+        plain = parse_document("a.md", b"---\n" + value + b"\n---\nBody.\n")
+        assert [b.text for b in plain.blocks] == ["Body."]
+
+
 def test_markdown_headings_build_heading_paths() -> None:
     doc = parse_document("p.md", HANDBOOK_PAGE)
     paths = [block.heading_path for block in doc.blocks]

@@ -35,7 +35,8 @@ from thoth.parsing.document import Block, ParsedDocument, heading_lines
 # it when a change gives some file other chunks: snapshots record it, and a job re-cuts every
 # file of a snapshot cut by other code instead of carrying its old chunks over.
 # 2: a lone image above a heading of the same words also opens that heading's section.
-CHUNKS_VERSION = 2
+# 3: a frontmatter `description` is the first text block of its page.
+CHUNKS_VERSION = 3
 _MIN_MAX_TOKENS = 16
 _MAX_RESPLITS = 8
 DEFAULT_MAX_CHARS = 4000  # ~3x an English chunk of 256 word pieces: honest text never hits it

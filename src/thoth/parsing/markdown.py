@@ -1,6 +1,8 @@
 """Markdown (and MDX) parsed with markdown-it-py into heading-scoped blocks.
 
-Frontmatter becomes metadata (broken YAML: metadata={} and the body kept). Hugo shortcodes
+Frontmatter becomes metadata (broken YAML: metadata={} and the body kept); its `description`,
+the page's summary in the author's words, is also the first text block, so it is searched and
+returned like the page's own text. Hugo shortcodes
 are removed but the text between them kept; HTML fragments are reduced to their text. Each
 top-level paragraph, list or quote is one "text" block; every code fence is one "code"
 block and every table one "table" block, wherever they are nested.
@@ -57,8 +59,14 @@ def parse_markdown(path: str, data: bytes) -> ParsedDocument:
         path=path,
         title=_title(metadata) or walker.builder.first_h1 or title_from_path(path),
         metadata=metadata,
-        blocks=walker.builder.blocks,
+        blocks=_description(metadata) + walker.builder.blocks,
     )
+
+
+def _description(metadata: dict[str, Any]) -> list[Block]:
+    description = metadata.get("description")
+    text = _clean(description) if isinstance(description, str) else ""
+    return [Block(heading_path=(), text=text)] if text else []
 
 
 def _check_brackets(body: str) -> None:
