@@ -38,6 +38,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -355,6 +356,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--corpus", nargs="+", choices=["all", *CORPORA], default=["all"])
     parser.add_argument("--variants", action="store_true", help="Thoth fusion variants (dev)")
     parser.add_argument(
+        "--variants-matching", default="", metavar="REGEX", help="only the variants named so"
+    )
+    parser.add_argument(
         "--cached-baselines",
         action="store_true",
         help="do not embed baseline chunks: rrf only where their vectors are cached",
@@ -389,7 +393,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     corpora = list(CORPORA) if "all" in args.corpus else list(dict.fromkeys(args.corpus))
     questions = chosen_questions(args, corpora)
-    variants = FUSION_VARIANTS if args.variants else []
+    variants = [v for v in FUSION_VARIANTS if re.search(args.variants_matching, v.name)]
+    variants = variants if args.variants else []
     minilm = MiniLM()
     embedder: Embedder | OnnxPassageEncoder = load_embedder(MODEL)
     if args.encoder != "torch":

@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 from lancedb.index import FTS
 from passages import Trigram, normalise, shown_text, text_grams
+from question_parts import question_parts
 
 from thoth.bucket.cells import cell_count
 from thoth.bucket.records import ChunkRecord, DocumentRecord
@@ -82,6 +83,8 @@ class Retrieved:
     fts: dict[str, Scored]  # BM25 over other fields or analysers: bench-only indexes (FTS_VARIANTS)
     hybrid: Ranking  # the engine's own hybrid top 10
     paths: Sequence[str] = ()  # document path of every chunk row (SourceIndex.paths)
+    # each part of a multi-part question (question_parts) with its dense and BM25 rankings
+    parts: list[tuple[str, Scored, Scored]] = field(default_factory=list)
 
 
 def ranking_of(pairs: Scored) -> Ranking:
@@ -330,16 +333,22 @@ def _fts_table(index: SourceIndex, variant: FtsVariant, directory: Path) -> Any:
 # --- questions ---------------------------------------------------------------------------
 
 
+def _rankings(built: BuiltIndex, text: str) -> tuple[Scored, Scored]:
+    """The engine's exact dense and BM25 rankings of `text`, DEEP deep."""
+    vector = built.encoder.encode_query(text)
+    dense = [(c.row, c.score) for c in built.index.dense(vector, DEEP, None, exact=True)]
+    return dense, [(c.row, c.score) for c in built.index.fulltext(text.strip(), DEEP, None)]
+
+
 def retrieve(built: BuiltIndex, question: str) -> Retrieved:
     """The engine's dense and BM25 rankings DEEP deep (SourceIndex.dense/fulltext: what
     SearchEngine.search fuses; the engine caps num_results at 50), and its own hybrid top 10."""
     engine, index = built.engine, built.index
-    vector = built.encoder.encode_query(question)
-    dense = [(c.row, c.score) for c in index.dense(vector, DEEP, None, exact=True)]
-    fulltext = [(c.row, c.score) for c in index.fulltext(question.strip(), DEEP, None)]
+    dense, fulltext = _rankings(built, question)
     hybrid = [built.row_of[r.chunk_id] for r in engine.search(question, num_results=10)]
     engine_dense = engine.search(question, num_results=10, mode="dense")
     if [built.row_of[r.chunk_id] for r in engine_dense] != ranking_of(dense[:10]):
         raise AssertionError(f"engine dense ranking differs for {question!r}")
     fts = {name: built.variant_fulltext(name, question) for name in built.fts}
-    return Retrieved(question, dense, fulltext, fts, hybrid, index.paths)
+    parts = [(part, *_rankings(built, part)) for part in question_parts(question)]
+    return Retrieved(question, dense, fulltext, fts, hybrid, index.paths, parts)

@@ -202,3 +202,70 @@ FUSION_VARIANTS: list[Variant] = [
     *(_evidence_variant(w, top) for w in (0.1, 0.25, 0.5) for top in (1, 3)),
     *(_distribution_variant(how, a) for how in ("z", "dbsf") for a in (0.4, 0.5, 0.6)),
 ]
+
+
+# --- multi-part questions (thoth.serve.search.parts) -------------------------------------
+
+
+def _part_fused(dense: Scored, fulltext: Scored, dense_only: bool) -> Scored:
+    if dense_only:
+        return weighted_minmax_fusion([dense[:ENGINE_DEPTH]], (1.0,))
+    return weighted_minmax_fusion([dense[:ENGINE_DEPTH], fulltext[:ENGINE_DEPTH]], (0.5, 0.5))
+
+
+def parts_minmax(got: Retrieved, weight: float, dense_only: bool) -> Ranking:
+    """The whole question's fused score plus `weight` x the best fused score any part gives
+    the chunk."""
+    whole = weighted_minmax_fusion(
+        [got.dense[:ENGINE_DEPTH], got.fulltext[:ENGINE_DEPTH]], (0.5, 0.5)
+    )
+    best: dict[int, float] = {}
+    for _, dense, fulltext in got.parts:
+        for row, score in _part_fused(dense, fulltext, dense_only):
+            best[row] = max(best.get(row, 0.0), score)
+    scores = {row: score for row, score in whole}
+    for row, score in best.items():
+        scores[row] = scores.get(row, 0.0) + weight * score
+    return [row for row, _ in sorted(scores.items(), key=lambda pair: -pair[1])]
+
+
+def parts_reserve(got: Retrieved, top: int, dense_only: bool) -> Ranking:
+    """The whole question's ranking, but each part's best chunk is placed within the first
+    `top` results when it is not there already (after the whole question's leaders)."""
+    whole = [
+        row
+        for row, _ in weighted_minmax_fusion(
+            [got.dense[:ENGINE_DEPTH], got.fulltext[:ENGINE_DEPTH]], (0.5, 0.5)
+        )
+    ]
+    extra: list[int] = []
+    for _, dense, fulltext in got.parts:
+        fused = _part_fused(dense, fulltext, dense_only)
+        if fused:
+            extra.append(fused[0][0])
+    extra = [r for r in dict.fromkeys(extra) if r not in whole[:top]][: max(0, top - 1)]
+    head = whole[: top - len(extra)] + extra
+    return head + [r for r in whole if r not in head]
+
+
+def _parts_minmax_variant(weight: float, dense_only: bool) -> Variant:
+    def rank(got: Retrieved) -> Ranking:
+        return parts_minmax(got, weight, dense_only)
+
+    side = "dense" if dense_only else "hybrid"
+    name = f"parts minmax {weight:g} [{side}]"
+    return Variant(name, f"whole + {weight:g} x best part score ({side})", rank)
+
+
+def _parts_reserve_variant(top: int, dense_only: bool) -> Variant:
+    def rank(got: Retrieved) -> Ranking:
+        return parts_reserve(got, top, dense_only)
+
+    side = "dense" if dense_only else "hybrid"
+    return Variant(f"parts reserve {top} [{side}]", f"each part's best in the top {top}", rank)
+
+
+FUSION_VARIANTS += [
+    *(_parts_minmax_variant(w, d) for w in (0.25, 0.5, 1.0) for d in (False, True)),
+    *(_parts_reserve_variant(t, d) for t in (5,) for d in (False, True)),
+]

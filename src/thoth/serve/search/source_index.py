@@ -234,18 +234,21 @@ class SourceIndex:
         if prefix:
             literal = prefix.replace("'", "''")
             search = search.where(f"starts_with(path, '{literal}')", prefilter=True)
+        # chunk ids are read only where rows are not found by path and ordinal: a string
+        # column fewer: LanceDB CPU per search at 50,000 chunks 8.9-9.5 -> 6.8-7.0 ms (README)
+        columns = ["path", "ordinal", "_score"]
+        if self._first_row is None:
+            columns.insert(0, "chunk_id")
         try:
-            table = search.select(["chunk_id", "path", "ordinal", "_score"]).limit(depth).to_arrow()
+            table = search.select(columns).limit(depth).to_arrow()
         except Exception:  # a query the FTS parser rejects still gets dense results
             log.warning("full-text search failed for one query", exc_info=True)
             return []
+        paths, ordinals = table["path"].to_pylist(), table["ordinal"].to_pylist()
+        ids = table["chunk_id"].to_pylist() if "chunk_id" in columns else [""] * len(paths)
         out = []
         for chunk_id, path, ordinal, score in zip(
-            table["chunk_id"].to_pylist(),
-            table["path"].to_pylist(),
-            table["ordinal"].to_pylist(),
-            table["_score"].to_pylist(),
-            strict=True,
+            ids, paths, ordinals, table["_score"].to_pylist(), strict=True
         ):
             row = self._row(chunk_id, path, ordinal)
             if row is not None:
