@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from quality_labels import Question, load_questions
-from quality_metric import Ranks, question_ranks, summarise
+from quality_metric import Ranks, paired_cell, question_ranks, summarise
 from quality_split import load_split, split_of
 from quality_thoth import (
     CORPORA,
@@ -166,7 +166,7 @@ def ranks_of(pool: Pool, ranking: Sequence[int]) -> Ranks:
     )
 
 
-def evaluate(pools: list[Pool], folds: dict[str, int], l2: float) -> dict[str, dict[str, float]]:
+def evaluate(pools: list[Pool], folds: dict[str, int], l2: float) -> dict[str, list[Ranks]]:
     learned: list[Ranks] = []
     engine: list[Ranks] = []
     for fold in sorted(set(folds.values())):
@@ -177,7 +177,7 @@ def evaluate(pools: list[Pool], folds: dict[str, int], l2: float) -> dict[str, d
             order = np.argsort(-scores(model, p.x), kind="stable")
             learned.append(ranks_of(p, [p.rows[i] for i in order]))
             engine.append(ranks_of(p, p.fused))
-    return {"learned": summarise(learned), "engine 0.5/0.5": summarise(engine)}
+    return {"learned": learned, "engine 0.5/0.5": engine}
 
 
 def _hash_fold(qid: str, k: int = 5) -> int:
@@ -201,13 +201,16 @@ def main() -> int:
     }
     keys = ("passage R@5", "passage share R@5", "passage MRR@10", "file R@5")
     print(f"\n{len(pools)} dev questions, {sum(len(p.rows) for p in pools)} candidates\n")
-    print("| scheme | L2 | method | " + " | ".join(keys) + " |")
-    print("|---|---:|---|" + "---:|" * len(keys))
+    print("| scheme | L2 | method | " + " | ".join(keys) + " | vs engine: R@5 / MRR@10 |")
+    print("|---|---:|---|" + "---:|" * len(keys) + "---|")
     for scheme, folds in schemes.items():
         for l2 in (0.1, 1.0, 10.0, 100.0):
-            for method, summary in evaluate(pools, folds, l2).items():
-                values = " | ".join(f"{summary.get(k, float('nan')):.3f}" for k in keys)
-                print(f"| {scheme} | {l2:g} | {method} | {values} |")
+            ranked = evaluate(pools, folds, l2)
+            for method, ranks in ranked.items():
+                summary = summarise(ranks)
+                values = " | ".join(f"{summary[k]:.3f}" for k in keys)
+                paired = paired_cell(ranks, ranked["engine 0.5/0.5"])
+                print(f"| {scheme} | {l2:g} | {method} | {values} | {paired} |")
     model = fit(np.vstack([p.x for p in pools]), np.concatenate([p.y for p in pools]), 10.0)
     print("\nweights on standardised features, fitted on all of dev (L2 10):")
     for name, weight in zip(FEATURES, model[0][:-1], strict=True):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from quality_labels import Question, load_questions
-from quality_metric import Ranks, question_ranks, summarise
+from quality_metric import Ranks, paired_cell, question_ranks, summarise
 from quality_split import load_split, split_of
 from quality_thoth import (
     CORPORA,
@@ -137,11 +137,13 @@ def main() -> int:
     )
     where = f"outside ({args.outside})" if args.outside else f"{args.split} split"
     print(f"\n{len(chosen)} questions, {where}; windows of about {WINDOW_WORDS} words\n")
-    print("| dense / bm25 / windows | " + " | ".join(keys) + " |")
-    print("|---|" + "---:|" * len(keys))
+    print("| dense / bm25 / windows | " + " | ".join(keys) + " | vs engine: R@5 / MRR@10 |")
+    print("|---|" + "---:|" * len(keys) + "---|")
     for method, ranks in by_method.items():
         summary = summarise(ranks)
-        print(f"| {method} | " + " | ".join(f"{summary[k]:.3f}" for k in keys) + " |")
+        paired = paired_cell(ranks, by_method["engine 0.5/0.5"])
+        values = " | ".join(f"{summary[k]:.3f}" for k in keys)
+        print(f"| {method} | {values} | {paired} |")
     return 0
 
 

@@ -372,3 +372,27 @@ def test_a_chunk_is_read_with_the_title_and_heading_path_a_result_shows() -> Non
     assert not passages.contains(heading_line, body_only)
     assert passages.shown_text("", "", "text") == "text"
     assert passages.shown_text("T", "", "text") == "T\n\ntext"
+
+
+def test_paired_difference_and_its_interval() -> None:
+    same = metric.paired_difference([1, 0, 1, 1], [1, 0, 1, 1])
+    assert same == (0.0, 0.0, 0.0)
+    better = [1.0] * 40 + [0.0] * 60
+    worse = [0.0] * 100
+    mean, low, high = metric.paired_difference(better, worse)
+    assert mean == pytest.approx(0.4)
+    assert 0.25 < low < 0.4 < high < 0.55
+    # one question of 100 either way: the interval holds 0
+    mean, low, high = metric.paired_difference([1.0] + [0.0] * 99, [0.0] * 100)
+    assert low <= 0.0 < high
+
+
+def test_question_parts_split_at_clauses_and_conjunctions() -> None:
+    from question_parts import question_parts
+
+    assert question_parts("How do I report a violation and is there an anonymous hotline?") == [
+        "How do I report a violation",
+        "is there an anonymous hotline",
+    ]
+    assert question_parts("How many weeks before an overseas trip should I book?") == []
+    assert question_parts("salt and pepper") == []
