@@ -1,7 +1,7 @@
 """A learned fusion, tried on the dev split: logistic regression over what the engine knows
 of each candidate chunk, scored by cross-validation within dev.
 
-    PYTHONPATH=src .venv/bin/python bench/quality_learned.py
+    PYTHONPATH=src .venv/bin/python bench/quality_learned.py [--questions FILE]
 
 Candidates are the engine's: the union of its dense and BM25 top 50 for the question. A
 candidate is positive when it holds a gold passage as bench/quality.py counts one (a chunk
@@ -14,12 +14,14 @@ engine's fusion (min-max 0.5 / 0.5) ranks the same candidates. The test split is
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import math
 import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from quality_labels import Question, load_questions
@@ -38,7 +40,10 @@ from quality_thoth import (
 from thoth.embedding import load_embedder
 from thoth.serve.search.fusion import weighted_minmax_fusion
 
-QUESTIONS_FILE = "bench/quality_questions.yaml"
+QUESTIONS_FILE = Path("bench/quality_questions.yaml")
+RESULTS = Path("bench/results")
+# The penalty is summed over ~20,000 candidate rows: these run from barely any to strong.
+L2_STRENGTHS = (1.0, 100.0, 1_000.0, 10_000.0)
 DEPTH = 50  # thoth.serve.search.engine.MIN_DEPTH
 FEATURES = (
     "dense min-max",
@@ -185,7 +190,11 @@ def _hash_fold(qid: str, k: int = 5) -> int:
 
 
 def main() -> int:
-    questions = load_questions(__import__("pathlib").Path(QUESTIONS_FILE))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--questions", type=Path, default=QUESTIONS_FILE)
+    parser.add_argument("--out", type=Path, default=RESULTS / "quality-learned.md")
+    args = parser.parse_args()
+    questions = load_questions(args.questions)
     split = split_of(questions, load_split())
     dev = [q for q in questions if split[q.id] == "dev"]
     embedder = load_embedder(MODEL)
@@ -200,21 +209,30 @@ def main() -> int:
         "leave one corpus out": {p.question.id: corpora[p.question.corpus] for p in pools},
     }
     keys = ("passage R@5", "passage share R@5", "passage MRR@10", "file R@5")
-    print(f"\n{len(pools)} dev questions, {sum(len(p.rows) for p in pools)} candidates\n")
-    print("| scheme | L2 | method | " + " | ".join(keys) + " | vs engine: R@5 / MRR@10 |")
-    print("|---|---:|---|" + "---:|" * len(keys) + "---|")
+    lines = [
+        "### Learned fusion, cross-validated within the dev split (`bench/quality_learned.py`)",
+        "",
+        f"{len(pools)} dev questions of {args.questions}, "
+        f"{sum(len(p.rows) for p in pools)} candidates; L2 on standardised features, summed "
+        "over every candidate row. Beside each, the engine's fusion on the same questions.",
+        "",
+        "| scheme | L2 | method | " + " | ".join(keys) + " | vs engine: R@5 / MRR@10 |",
+        "|---|---:|---|" + "---:|" * len(keys) + "---|",
+    ]
     for scheme, folds in schemes.items():
-        for l2 in (0.1, 1.0, 10.0, 100.0):
+        for l2 in L2_STRENGTHS:
             ranked = evaluate(pools, folds, l2)
             for method, ranks in ranked.items():
                 summary = summarise(ranks)
                 values = " | ".join(f"{summary[k]:.3f}" for k in keys)
                 paired = paired_cell(ranks, ranked["engine 0.5/0.5"])
-                print(f"| {scheme} | {l2:g} | {method} | {values} | {paired} |")
-    model = fit(np.vstack([p.x for p in pools]), np.concatenate([p.y for p in pools]), 10.0)
-    print("\nweights on standardised features, fitted on all of dev (L2 10):")
-    for name, weight in zip(FEATURES, model[0][:-1], strict=True):
-        print(f"  {weight:+.3f}  {name}")
+                lines.append(f"| {scheme} | {l2:g} | {method} | {values} | {paired} |")
+    model = fit(np.vstack([p.x for p in pools]), np.concatenate([p.y for p in pools]), 100.0)
+    lines += ["", "Weights on standardised features, fitted on all of dev (L2 100):", ""]
+    lines += [f"- {w:+.3f} {name}" for name, w in zip(FEATURES, model[0][:-1], strict=True)]
+    report = "\n".join(lines) + "\n"
+    print(report)
+    args.out.write_text(report)
     return 0
 
 

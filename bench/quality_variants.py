@@ -204,7 +204,7 @@ FUSION_VARIANTS: list[Variant] = [
 ]
 
 
-# --- multi-part questions (thoth.serve.search.parts) -------------------------------------
+# --- multi-part questions (bench/question_parts.py) ---------------------------------------
 
 
 def _part_fused(dense: Scored, fulltext: Scored, dense_only: bool) -> Scored:
@@ -243,8 +243,10 @@ def parts_reserve(got: Retrieved, top: int, dense_only: bool) -> Ranking:
         fused = _part_fused(dense, fulltext, dense_only)
         if fused:
             extra.append(fused[0][0])
-    extra = [r for r in dict.fromkeys(extra) if r not in whole[:top]][: max(0, top - 1)]
-    head = whole[: top - len(extra)] + extra
+    extra = list(dict.fromkeys(extra))[: max(0, top - 1)]
+    head = whole[: top - len(extra)]
+    head += [r for r in extra if r not in head]
+    head += [r for r in whole if r not in head][: max(0, top - len(head))]
     return head + [r for r in whole if r not in head]
 
 

@@ -1,6 +1,7 @@
 """Sentence windows as a third ranker, tried on the dev split.
 
     PYTHONPATH=src .venv/bin/python bench/quality_windows.py [--split dev|test] [--outside DIR]
+        [--questions FILE]
 
 A chunk's vector stands for up to 256 word pieces, while a labelled answer is 10-40 words.
 Here each chunk's text is also cut into windows of whole sentences (about WINDOW_WORDS words),
@@ -98,13 +99,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=["dev", "test"], default="dev")
     parser.add_argument("--outside", type=Path, help="bench/outside.py's questions instead")
+    parser.add_argument("--questions", type=Path, default=Path("bench/quality_questions.yaml"))
+    parser.add_argument("--out", type=Path, help="default: bench/results/quality-windows-SPLIT.md")
     args = parser.parse_args()
     if args.outside:
         from outside import load_outside
 
         chosen = load_outside(args.outside)
     else:
-        questions = load_questions(Path("bench/quality_questions.yaml"))
+        questions = load_questions(args.questions)
         split = split_of(questions, load_split())
         chosen = [q for q in questions if split[q.id] == args.split]
     weights = WEIGHTS
@@ -135,15 +138,24 @@ def main() -> int:
         "file R@5",
         "file share R@5",
     )
-    where = f"outside ({args.outside})" if args.outside else f"{args.split} split"
-    print(f"\n{len(chosen)} questions, {where}; windows of about {WINDOW_WORDS} words\n")
-    print("| dense / bm25 / windows | " + " | ".join(keys) + " | vs engine: R@5 / MRR@10 |")
-    print("|---|" + "---:|" * len(keys) + "---|")
+    where = "outside" if args.outside else f"{args.split} split of {args.questions}"
+    lines = [
+        f"### Sentence windows as a third ranker (`bench/quality_windows.py`), {where}",
+        "",
+        f"{len(chosen)} questions; windows of about {WINDOW_WORDS} words.",
+        "",
+        "| dense / bm25 / windows | " + " | ".join(keys) + " | vs engine: R@5 / MRR@10 |",
+        "|---|" + "---:|" * len(keys) + "---|",
+    ]
     for method, ranks in by_method.items():
         summary = summarise(ranks)
         paired = paired_cell(ranks, by_method["engine 0.5/0.5"])
         values = " | ".join(f"{summary[k]:.3f}" for k in keys)
-        print(f"| {method} | {values} | {paired} |")
+        lines.append(f"| {method} | {values} | {paired} |")
+    report = "\n".join(lines) + "\n"
+    print(report)
+    name = "outside" if args.outside else args.split
+    (args.out or Path(f"bench/results/quality-windows-{name}.md")).write_text(report)
     return 0
 
 
