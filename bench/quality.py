@@ -96,8 +96,9 @@ def evaluate_thoth(
 ) -> ByMethod:
     out: ByMethod = {}
     paths, grams = built.index.paths, built.trigrams
+    with_parts = any(v.needs_parts for v in variants)
     for q in questions:
-        got = retrieve(built, q.question)
+        got = retrieve(built, q.question, with_parts=with_parts)
         rankings = {
             "thoth dense": [row for row, _ in got.dense],
             "thoth fulltext": [row for row, _ in got.fulltext],

@@ -340,7 +340,7 @@ def _rankings(built: BuiltIndex, text: str) -> tuple[Scored, Scored]:
     return dense, [(c.row, c.score) for c in built.index.fulltext(text.strip(), DEEP, None)]
 
 
-def retrieve(built: BuiltIndex, question: str) -> Retrieved:
+def retrieve(built: BuiltIndex, question: str, *, with_parts: bool = False) -> Retrieved:
     """The engine's dense and BM25 rankings DEEP deep (SourceIndex.dense/fulltext: what
     SearchEngine.search fuses; the engine caps num_results at 50), and its own hybrid top 10."""
     engine, index = built.engine, built.index
@@ -350,5 +350,7 @@ def retrieve(built: BuiltIndex, question: str) -> Retrieved:
     if [built.row_of[r.chunk_id] for r in engine_dense] != ranking_of(dense[:10]):
         raise AssertionError(f"engine dense ranking differs for {question!r}")
     fts = {name: built.variant_fulltext(name, question) for name in built.fts}
-    parts = [(part, *_rankings(built, part)) for part in question_parts(question)]
+    parts = (
+        [(part, *_rankings(built, part)) for part in question_parts(question)] if with_parts else []
+    )
     return Retrieved(question, dense, fulltext, fts, hybrid, index.paths, parts)

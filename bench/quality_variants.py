@@ -22,6 +22,7 @@ class Variant:
     name: str
     description: str
     rank: Callable[[Retrieved], Ranking]
+    needs_parts: bool = False  # ranks with Retrieved.parts (retrieve(..., with_parts=True))
 
 
 def _fulltext(got: Retrieved, fts: str) -> Scored:
@@ -256,7 +257,7 @@ def _parts_minmax_variant(weight: float, dense_only: bool) -> Variant:
 
     side = "dense" if dense_only else "hybrid"
     name = f"parts minmax {weight:g} [{side}]"
-    return Variant(name, f"whole + {weight:g} x best part score ({side})", rank)
+    return Variant(name, f"whole + {weight:g} x best part score ({side})", rank, needs_parts=True)
 
 
 def _parts_reserve_variant(top: int, dense_only: bool) -> Variant:
@@ -264,7 +265,8 @@ def _parts_reserve_variant(top: int, dense_only: bool) -> Variant:
         return parts_reserve(got, top, dense_only)
 
     side = "dense" if dense_only else "hybrid"
-    return Variant(f"parts reserve {top} [{side}]", f"each part's best in the top {top}", rank)
+    description = f"each part's best in the top {top}"
+    return Variant(f"parts reserve {top} [{side}]", description, rank, needs_parts=True)
 
 
 FUSION_VARIANTS += [
