@@ -22,9 +22,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baselines import MiniLM
+from bge_encoder import Bge
 from containment import report as containment_report
 from passages import normalise, raw_corpus
-from quality import METHODS, RESULTS, run_corpus, summaries, table
+from quality import METHODS, RESULTS, rerank_note, run_corpus, summaries, table
 from quality_labels import Gold, Question
 from quality_metric import METRICS
 from quality_thoth import CORPORA, MODEL
@@ -72,6 +73,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("datasets", type=Path, help="folder with the benchmark's *.jsonl")
     parser.add_argument("--out", type=Path, default=RESULTS / "outside")
+    parser.add_argument(
+        "--encoder",
+        choices=["torch", "bge-small-int8"],
+        default="torch",
+        help="what embeds Thoth's chunks and the questions (bench/bge_encoder.py)",
+    )
+    parser.add_argument("--no-rerank", action="store_true", help="leave out the reranked row")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     questions = [q for q in load_outside(args.datasets) if q.gold]
@@ -79,11 +87,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = sorted({g.file for q in questions for g in q.gold} - set(raw))
     if unknown:
         sys.exit(f"outside bench: gold files not in the gitlab corpus: {unknown[:5]}")
-    results, contained = run_corpus("gitlab", questions, load_embedder(MODEL), MiniLM(), [])
+    embedder = load_embedder(MODEL)
+    encoder = Bge(embedder) if args.encoder == "bge-small-int8" else embedder
+    results, contained = run_corpus(
+        "gitlab", questions, encoder, MiniLM(), [], rerank=not args.no_rerank
+    )
     groups: dict[str, list[Question]] = {"all": questions}
     for q in questions:
         groups.setdefault(f"type:{q.style}", []).append(q)
     summary = summaries(results, groups)
+    methods = [m for m in METHODS if m in results]
     md = [
         f"### Outside benchmark (deep-rag-benchmark), {len(questions)} questions, gitlab corpus",
         "",
@@ -92,8 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "trigrams; a question counts when all its "
         "passages are found). Nothing was tuned on these questions.",
         "",
-        *table(summary, METHODS, groups),
-        *table(summary, METHODS, groups, METRICS[6:]),
+        *rerank_note(),
+        *table(summary, methods, groups),
+        *table(summary, methods, groups, METRICS[6:]),
     ]
     for chunks, value in contained.items():
         table_lines = containment_report({"gitlab": value})[:4]

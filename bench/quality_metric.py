@@ -153,3 +153,30 @@ def paired_cell(mine: Sequence[Ranks], base: Sequence[Ranks]) -> str:
         mean, low, high = paired_difference([value(r) for r in mine], [value(r) for r in base])
         cells.append(f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]")
     return " / ".join(cells)
+
+
+EXPERIMENT_KEYS = (
+    "passage R@5",
+    "passage share R@5",
+    "passage MRR@10",
+    "passage R@10",
+    "file R@5",
+    "file share R@5",
+)
+
+
+def paired_table(
+    by_method: dict[str, list[Ranks]], base: str, first: str, chosen: str = ""
+) -> list[str]:
+    """A markdown table of the experiment scripts: each method's EXPERIMENT_KEYS and its paired
+    difference from `base` in R@5 and MRR@10; `chosen` is marked."""
+    lines = [
+        f"| {first} | " + " | ".join(EXPERIMENT_KEYS) + " | vs engine: R@5 / MRR@10 |",
+        "|---|" + "---:|" * len(EXPERIMENT_KEYS) + "---|",
+    ]
+    for method, ranks in by_method.items():
+        summary = summarise(ranks)
+        values = " | ".join(f"{summary[k]:.3f}" for k in EXPERIMENT_KEYS)
+        mark = " (chosen)" if method == chosen else ""
+        lines.append(f"| {method}{mark} | {values} | {paired_cell(ranks, by_method[base])} |")
+    return lines

@@ -30,6 +30,8 @@ import numpy as np
 import pyarrow as pa
 from lancedb.index import FTS
 from passages import Trigram, normalise, shown_text, text_grams
+from quality_labels import Question
+from quality_metric import Ranks, question_ranks
 from question_parts import question_parts
 
 from thoth.bucket.cells import cell_count
@@ -43,6 +45,7 @@ from thoth.bucket.snapshot import (
 )
 from thoth.config import Settings
 from thoth.embedding import Embedder
+from thoth.embedding.reranker import available_reranker
 from thoth.ingest.chunking import Chunk, chunk_document
 from thoth.parsing import ParsedDocument, is_supported, parse_document
 from thoth.serve.search import SearchEngine, SourceIndex
@@ -82,6 +85,8 @@ class Retrieved:
     fulltext: Scored  # BM25 from the engine's full-text ranker (the default)
     fts: dict[str, Scored]  # BM25 over other fields or analysers: bench-only indexes (FTS_VARIANTS)
     hybrid: Ranking  # the engine's own hybrid top 10
+    reranked: Ranking = field(default_factory=list)  # the engine's top 10 with rerank=True
+    rerank_seconds: float = 0.0  # what that search took, wall clock
     paths: Sequence[str] = ()  # document path of every chunk row (SourceIndex.paths)
     # each part of a multi-part question (question_parts) with its dense and BM25 rankings
     parts: list[tuple[str, Scored, Scored]] = field(default_factory=list)
@@ -267,7 +272,7 @@ def build_index(corpus: Corpus, embedder: Embedder, max_tokens: int) -> BuiltInd
     return BuiltIndex(
         corpus=corpus.name,
         max_tokens=max_tokens,
-        engine=SearchEngine({corpus.name: index}, encoder),
+        engine=SearchEngine({corpus.name: index}, encoder, available_reranker()),
         index=index,
         encoder=encoder,
         fts={
@@ -340,7 +345,9 @@ def _rankings(built: BuiltIndex, text: str) -> tuple[Scored, Scored]:
     return dense, [(c.row, c.score) for c in built.index.fulltext(text.strip(), DEEP, None)]
 
 
-def retrieve(built: BuiltIndex, question: str, *, with_parts: bool = False) -> Retrieved:
+def retrieve(
+    built: BuiltIndex, question: str, *, with_parts: bool = False, with_rerank: bool = False
+) -> Retrieved:
     """The engine's dense and BM25 rankings DEEP deep (SourceIndex.dense/fulltext: what
     SearchEngine.search fuses; the engine caps num_results at 50), and its own hybrid top 10."""
     engine, index = built.engine, built.index
@@ -353,4 +360,28 @@ def retrieve(built: BuiltIndex, question: str, *, with_parts: bool = False) -> R
     parts = (
         [(part, *_rankings(built, part)) for part in question_parts(question)] if with_parts else []
     )
-    return Retrieved(question, dense, fulltext, fts, hybrid, index.paths, parts)
+    reranked, seconds = _reranked(built, question) if with_rerank else ([], 0.0)
+    return Retrieved(
+        question,
+        dense,
+        fulltext,
+        fts,
+        hybrid,
+        paths=index.paths,
+        parts=parts,
+        reranked=reranked,
+        rerank_seconds=seconds,
+    )
+
+
+def _reranked(built: BuiltIndex, question: str) -> tuple[Ranking, float]:
+    """The engine's top 10 with rerank=True (the cross-encoder), and the seconds it took."""
+    started = time.perf_counter()
+    results = built.engine.search(question, num_results=10, rerank=True)
+    return [built.row_of[r.chunk_id] for r in results], time.perf_counter() - started
+
+
+def top_ranks(built: BuiltIndex, q: Question, ranking: Sequence[int]) -> Ranks:
+    """The question's ranks in the first 10 rows of `ranking` (the experiment scripts)."""
+    top = list(ranking[:10])
+    return question_ranks(q, [built.index.paths[r] for r in top], [built.trigrams[r] for r in top])

@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from quality_labels import Question, load_questions
-from quality_metric import Ranks, paired_cell, question_ranks, summarise
+from quality_labels import load_questions
+from quality_metric import Ranks, paired_table
 from quality_split import load_split, split_of
 from quality_thoth import (
     CORPORA,
@@ -31,6 +31,7 @@ from quality_thoth import (
     cached_vectors,
     load_corpus,
     retrieve,
+    top_ranks,
 )
 
 from thoth.embedding import Embedder, load_embedder
@@ -89,12 +90,6 @@ def window_ranking(
     return [(int(r), float(best[r])) for r in top]
 
 
-def ranks_of(built: BuiltIndex, q: Question, ranking: list[int]) -> Ranks:
-    top = ranking[:10]
-    paths = [built.index.paths[r] for r in top]
-    return question_ranks(q, paths, [built.trigrams[r] for r in top])
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=["dev", "test"], default="dev")
@@ -129,29 +124,15 @@ def main() -> int:
             for method, chosen_weights in weights.items():
                 used = [(lst, w) for lst, w in zip(lists, chosen_weights, strict=True) if w]
                 fused = weighted_minmax_fusion([lst for lst, _ in used], [w for _, w in used])
-                by_method[method].append(ranks_of(built, q, [r for r, _ in fused]))
-    keys = (
-        "passage R@5",
-        "passage share R@5",
-        "passage MRR@10",
-        "passage R@10",
-        "file R@5",
-        "file share R@5",
-    )
+                by_method[method].append(top_ranks(built, q, [r for r, _ in fused]))
     where = "outside" if args.outside else f"{args.split} split of {args.questions}"
     lines = [
         f"### Sentence windows as a third ranker (`bench/quality_windows.py`), {where}",
         "",
         f"{len(chosen)} questions; windows of about {WINDOW_WORDS} words.",
         "",
-        "| dense / bm25 / windows | " + " | ".join(keys) + " | vs engine: R@5 / MRR@10 |",
-        "|---|" + "---:|" * len(keys) + "---|",
+        *paired_table(by_method, "engine 0.5/0.5", "dense / bm25 / windows"),
     ]
-    for method, ranks in by_method.items():
-        summary = summarise(ranks)
-        paired = paired_cell(ranks, by_method["engine 0.5/0.5"])
-        values = " | ".join(f"{summary[k]:.3f}" for k in keys)
-        lines.append(f"| {method} | {values} | {paired} |")
     report = "\n".join(lines) + "\n"
     print(report)
     name = "outside" if args.outside else args.split

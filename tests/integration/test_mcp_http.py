@@ -147,6 +147,16 @@ async def test_search_with_sections(settings: Settings, published: BlobStore) ->
             bad = await client.call_tool("search_handbook", {"query": "x", "context": "page"})
             assert bad.is_error and "context" in bad.content[0].text  # type: ignore[union-attr]
 
+            assert tool.input_schema["properties"]["rerank"]["type"] == "boolean"
+            assert "cross-encoder" in (tool.description or "")
+            reranked = await client.call_tool(
+                "search_handbook", {"query": "vacation days", "rerank": True}
+            )
+            assert not reranked.is_error
+            assert reranked.structured_content["results"][0]["path"] == "people/vacation.md"  # type: ignore[index]
+            bad = await client.call_tool("search_handbook", {"query": "x", "rerank": "maybe"})
+            assert bad.is_error
+
 
 async def test_bad_input_is_a_tool_error(settings: Settings, published: BlobStore) -> None:
     with serve(loaded_app(settings, published)) as base:

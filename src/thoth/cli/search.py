@@ -31,6 +31,9 @@ def search(
     ] = 5,
     prefix: Annotated[str | None, typer.Option(help="Only paths under this folder.")] = None,
     mode: Annotated[str, typer.Option(help="hybrid, dense or fulltext.")] = "hybrid",
+    rerank: Annotated[
+        bool, typer.Option("--rerank", help="Reorder the best passages with the cross-encoder.")
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print exactly what the MCP tool returns.")
     ] = False,
@@ -50,7 +53,9 @@ def search(
         if service.encoder is None:
             err.print(f"[yellow]warning:[/yellow] {service.encoder_error}; full text only")
     with friendly_errors(SearchError):
-        output = tools.search_handbook(service.engine(), query, k, source, prefix, mode=_mode(mode))
+        output = tools.search_handbook(
+            service.engine(), query, k, source, prefix, mode=_mode(mode), rerank=rerank
+        )
     if as_json:
         typer.echo(output.model_dump_json(indent=2))
         return

@@ -9,7 +9,7 @@ from typing import Any
 
 from thoth.config import Settings
 from thoth.serve.loader import IndexCache
-from thoth.serve.search import QueryEncoder, SearchEngine
+from thoth.serve.search import QueryEncoder, Reranker, SearchEngine
 
 log = logging.getLogger(__name__)
 
@@ -18,11 +18,19 @@ class ThothService:
     """The loaded state one process serves from. `engine()` is cheap: call it per request."""
 
     def __init__(
-        self, settings: Settings, cache: IndexCache, encoder: QueryEncoder | None = None
+        self,
+        settings: Settings,
+        cache: IndexCache,
+        encoder: QueryEncoder | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         self.settings = settings
         self.cache = cache
         self._encoder = encoder
+        # Loaded on the first search that asks for it (thoth.embedding.reranker).
+        self.reranker = (
+            reranker or importlib.import_module("thoth.embedding.reranker").available_reranker()
+        )
         self.encoder_error: str | None = None
         self._loading: threading.Thread | None = None
 
@@ -31,7 +39,7 @@ class ThothService:
         return self._encoder
 
     def engine(self) -> SearchEngine:
-        return SearchEngine(self.cache.indexes, self._encoder)
+        return SearchEngine(self.cache.indexes, self._encoder, self.reranker)
 
     def load_encoder(self) -> None:
         """Load the query encoder (blocking: ~0.3 s for the bundled model, ~5 s through

@@ -15,6 +15,7 @@ from thoth.bucket.pushes import LatestPush
 from thoth.bucket.records import document_fields
 from thoth.serve.search import MAX_NUM_RESULTS, SearchEngine, SearchMode, SearchResult
 from thoth.serve.search.engine import Context, Topic
+from thoth.serve.search.rerank import CANDIDATES as RERANK_CANDIDATES
 from thoth.serve.search.sections import SECTION_TOKENS
 from thoth.serve.search.source_index import SourceIndex
 from thoth.serve.search.stages import stage
@@ -93,6 +94,10 @@ Call get_document with a result's path to read the whole document.
   `section` with the whole heading section the passage sits in (at most about
   {SECTION_TOKENS:,} tokens, cut around the passage), one result per section: use it when a
   passage alone looks cut short.
+- rerank: true re-reads the best {RERANK_CANDIDATES} passages (or num_results, if more) with a
+  cross-encoder and reorders them: better ranking, for about 1-2 s more per call. Use it when
+  the first results miss; the default (false) answers in milliseconds. Keep the default for a
+  question that excludes something ("not X", "excluding Y"): the cross-encoder reads past it.
 Queries longer than 1000 characters are truncated; an empty query is an error."""
 
 GET_DOCUMENT_DESCRIPTION = """Return one handbook document in full, with its title, url and
@@ -125,6 +130,7 @@ def search_handbook(
     path_prefix: str | None = None,
     mode: SearchMode = "hybrid",
     context: Context = "chunk",
+    rerank: bool = False,
 ) -> SearchOutput:
     # The whole search in process CPU: with one request at a time it also counts the full
     # text's native threads, which the per-stage thread clocks cannot see.
@@ -136,6 +142,7 @@ def search_handbook(
             path_prefix=path_prefix,
             mode=mode,
             context=context,
+            rerank=rerank,
         )
     with stage("output"):
         return SearchOutput(results=results, index_version=_versions(engine, source))

@@ -41,6 +41,10 @@ SectionContext = Annotated[
     Literal["chunk", "section"],
     Field(description='"chunk": passages only; "section": each with its enclosing section.'),
 ]
+Rerank = Annotated[
+    bool,
+    Field(description="true: reorder the best passages with a cross-encoder (1-2 s slower)."),
+]
 Path = Annotated[str, Field(description='Document path, e.g. "people/vacation.md".')]
 Prefix = Annotated[str | None, Field(description="Only folders under this prefix.")]
 
@@ -70,10 +74,17 @@ def build_server(service: ThothService) -> MCPServer:
         source: Source = None,
         path_prefix: PathPrefix = None,
         context: SectionContext = "chunk",
+        rerank: Rerank = False,
     ) -> tools.SearchOutput:
         with tool_errors():
             return tools.search_handbook(
-                service.engine(), query, num_results, source, path_prefix, context=context
+                service.engine(),
+                query,
+                num_results,
+                source,
+                path_prefix,
+                context=context,
+                rerank=rerank,
             )
 
     @server.tool(

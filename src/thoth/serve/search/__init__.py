@@ -16,6 +16,7 @@ from thoth.serve.search.errors import (
     SearchError,
     UnknownSourceError,
 )
+from thoth.serve.search.rerank import Reranker
 from thoth.serve.search.source_index import SourceIndex
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "IndexNotReadyError",
     "InvalidQueryError",
     "QueryEncoder",
+    "Reranker",
     "SearchEngine",
     "SearchError",
     "SearchMode",

@@ -8,7 +8,8 @@ pieces anyway); num_results must be 1..MAX_NUM_RESULTS; filters apply before ran
 
 Scores: `dense` is cosine similarity; `fulltext` is BM25 over the chunk's title, heading path
 and text; `hybrid` is 0.5 x the min-max normalised cosine + 0.5 x the min-max normalised BM25
-over each ranker's candidates, so a chunk ranked first by both scores 1.0.
+over each ranker's candidates, so a chunk ranked first by both scores 1.0. With rerank=True
+a cross-encoder then reorders the best candidates (rerank.py), and scores are its blend.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from thoth.serve.search.errors import (
     UnknownSourceError,
 )
 from thoth.serve.search.fusion import weighted_minmax_fusion
+from thoth.serve.search.rerank import CANDIDATES, Reranker, reranked, shown_text
 from thoth.serve.search.sections import SECTION_TOKENS, section_rows, section_text
 from thoth.serve.search.source_index import Candidate, SourceIndex
 from thoth.serve.search.stages import in_context, stage
@@ -93,10 +95,14 @@ class SearchEngine:
     """Search and look-ups over a fixed set of loaded sources."""
 
     def __init__(
-        self, indexes: Mapping[str, SourceIndex], encoder: QueryEncoder | None = None
+        self,
+        indexes: Mapping[str, SourceIndex],
+        encoder: QueryEncoder | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         self.indexes = dict(indexes)
         self.encoder = encoder
+        self.reranker = reranker
 
     # --- scope ----------------------------------------------------------------------
     def _scope(self, source: str | None) -> list[SourceIndex]:
@@ -129,9 +135,11 @@ class SearchEngine:
         path_prefix: str | None = None,
         mode: SearchMode = "hybrid",
         context: Context = "chunk",
+        rerank: bool = False,
     ) -> list[SearchResult]:
         """The best `num_results` passages for `query`, best first; with context="section",
-        each with its enclosing section, one result per section."""
+        each with its enclosing section, one result per section; with rerank, reordered by
+        the cross-encoder."""
         if not isinstance(query, str) or not query.strip():
             raise InvalidQueryError("query is empty; pass a question or a few keywords")
         query = query.strip()[:MAX_QUERY_CHARS]
@@ -141,6 +149,10 @@ class SearchEngine:
             raise InvalidQueryError(f"mode must be one of {get_args(SearchMode)}, got {mode!r}")
         if context not in get_args(Context):
             raise InvalidQueryError(f"context must be one of {get_args(Context)}, got {context!r}")
+        if not isinstance(rerank, bool):
+            raise InvalidQueryError(f"rerank must be true or false, got {rerank!r}")
+        if rerank and self.reranker is None:
+            raise InvalidQueryError("rerank is not available on this server (no cross-encoder)")
         prefix = normalise_prefix(path_prefix)
         scope = self._scope(source)
         self._check_prefix(scope, prefix)
@@ -174,10 +186,24 @@ class SearchEngine:
 
         with stage("fusion"):
             ranked = _fuse(mode, dense, fulltext)
+        if rerank:
+            with stage("rerank"):
+                ranked = self._reranked(query, ranked, max(CANDIDATES, num_results))
         with stage("results"):
             if context == "section":
                 return self._with_sections(ranked, num_results)
             return [self._result(name, row, score) for (name, row), score in ranked[:num_results]]
+
+    def _reranked(
+        self, query: str, ranked: list[tuple[tuple[str, int], float]], cut: int
+    ) -> list[tuple[tuple[str, int], float]]:
+        assert self.reranker is not None  # search() refuses rerank without one
+
+        def text_of(key: tuple[str, int]) -> str:
+            index, row = self.indexes[key[0]], key[1]
+            return shown_text(index.titles[row], index.headings[row], index.texts[row])
+
+        return reranked(query, ranked, cut, text_of, self.reranker)
 
     def _with_sections(
         self, ranked: list[tuple[tuple[str, int], float]], num_results: int
