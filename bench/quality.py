@@ -322,6 +322,7 @@ def render(
         + args.split
         + ("" if "all" in args.corpus else " --corpus " + " ".join(args.corpus))
         + (" --variants" if args.variants else "")
+        + (f" --encoder {args.encoder}" if args.encoder != "torch" else "")
         + "`",
     ]
     return md

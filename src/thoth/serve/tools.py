@@ -94,9 +94,10 @@ Call get_document with a result's path to read the whole document.
   `section` with the whole heading section the passage sits in (at most about
   {SECTION_TOKENS:,} tokens, cut around the passage), one result per section: use it when a
   passage alone looks cut short.
-- rerank: true re-reads the best {RERANK_CANDIDATES} passages (or num_results, if more) with a
-  cross-encoder and reorders them: better ranking, for about 1-2 s more per call. Use it when
-  the first results miss; the default (false) answers in milliseconds. Keep the default for a
+- rerank: true re-reads the best {RERANK_CANDIDATES} passages with a cross-encoder and reorders
+  them (results beyond them follow in their order, score 0): better ranking, for about 1-2 s
+  more per call. Use it when the first results miss; the default (false) answers in
+  milliseconds. Keep the default for a
   question that excludes something ("not X", "excluding Y"): the cross-encoder reads past it.
 Queries longer than 1000 characters are truncated; an empty query is an error."""
 

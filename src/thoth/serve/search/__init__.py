@@ -13,6 +13,7 @@ from thoth.serve.search.errors import (
     DocumentNotFoundError,
     IndexNotReadyError,
     InvalidQueryError,
+    RerankUnavailableError,
     SearchError,
     UnknownSourceError,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "IndexNotReadyError",
     "InvalidQueryError",
     "QueryEncoder",
+    "RerankUnavailableError",
     "Reranker",
     "SearchEngine",
     "SearchError",

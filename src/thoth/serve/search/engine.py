@@ -31,6 +31,7 @@ from thoth.serve.search.errors import (
     DocumentNotFoundError,
     IndexNotReadyError,
     InvalidQueryError,
+    RerankUnavailableError,
     SearchError,
     UnknownSourceError,
 )
@@ -188,7 +189,7 @@ class SearchEngine:
             ranked = _fuse(mode, dense, fulltext)
         if rerank:
             with stage("rerank"):
-                ranked = self._reranked(query, ranked, max(CANDIDATES, num_results))
+                ranked = self._reranked(query, ranked, CANDIDATES)
         with stage("results"):
             if context == "section":
                 return self._with_sections(ranked, num_results)
@@ -203,7 +204,12 @@ class SearchEngine:
             index, row = self.indexes[key[0]], key[1]
             return shown_text(index.titles[row], index.headings[row], index.texts[row])
 
-        return reranked(query, ranked, cut, text_of, self.reranker)
+        try:
+            return reranked(query, ranked, cut, text_of, self.reranker)
+        except Exception as exc:  # busy, or the model would not load: the caller can go on
+            raise RerankUnavailableError(
+                f"rerank is unavailable just now ({exc}); retry, or search without rerank"
+            ) from exc
 
     def _with_sections(
         self, ranked: list[tuple[tuple[str, int], float]], num_results: int

@@ -28,3 +28,7 @@ class DocumentNotFoundError(SearchError, NotFoundError):
 
 class IndexNotReadyError(SearchError, UnavailableError):
     """No index is loaded yet (or the query encoder is still loading)."""
+
+
+class RerankUnavailableError(SearchError, UnavailableError):
+    """rerank=true could not be served: the cross-encoder is busy or failed to load."""

@@ -1,7 +1,7 @@
 """Reranking: a cross-encoder re-reads the best candidates of a search with the query
 (search_handbook's rerank=true; the model is thoth.embedding.reranker).
 
-The first max(CANDIDATES, num_results) fused candidates are scored by the cross-encoder, each
+The first CANDIDATES fused candidates are scored by the cross-encoder, each
 read as a result shows it (title and heading path, then the text). A candidate's new score is
 CROSS_WEIGHT x its min-max normalised cross-encoder score + (1 - CROSS_WEIGHT) x its place in
 the fused ranking (1 for the first, falling linearly to 0 for the last): the cross-encoder
