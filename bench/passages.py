@@ -16,6 +16,11 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+# What a search result shows of a chunk, as the rule reads it: Thoth returns the title and
+# heading path beside the text, so they count, as the baselines' chunks count the heading
+# path they carry ("Title > H2 > H3", then the body). The reranker reads chunks the same way.
+from thoth.serve.search.rerank import shown_text as shown_text
+
 PASSAGE_SHARE = 0.5
 MIN_WORDS, MAX_WORDS = 10, 40  # gold passage length, in normalised words
 
@@ -31,14 +36,6 @@ def normalise(text: str) -> list[str]:
     """Words of `text`, markdown and punctuation dropped, lower-cased."""
     text = _TAG.sub(" ", _LINK.sub(r" \1 ", text)).lower()
     return _NON_WORD.sub(" ", text).split()
-
-
-def shown_text(title: str, heading: str, text: str) -> str:
-    """What a search result shows of a chunk, as the rule reads it: Thoth returns the title
-    and heading path beside the text, so they count, as the baselines' chunks count the
-    heading path they carry ("Title > H2 > H3", then the body)."""
-    path = " > ".join(part for part in (title, heading) if part)
-    return f"{path}\n\n{text}" if path else text
 
 
 def trigrams(words: Sequence[str]) -> set[Trigram]:
