@@ -97,8 +97,13 @@ Call get_document with a result's path to read the whole document.
 - rerank: true re-reads the best {RERANK_CANDIDATES} passages with a cross-encoder and reorders
   them (results beyond them follow in their order, score 0): better ranking, for about 1-2 s
   more per call. Use it when the first results miss; the default (false) answers in
-  milliseconds. Keep the default for a
-  question that excludes something ("not X", "excluding Y"): the cross-encoder reads past it.
+  milliseconds. Keep the default for a question that excludes something ("not X",
+  "excluding Y"): the cross-encoder reads past it.
+
+A question with two parts, or one that chains two facts ("the output of the division whose
+executive uses #ciso"), is best searched one part at a time: one search tends to fill its
+results with the part that shares most words with the question, and the other part's passage
+lands below them.
 Queries longer than 1000 characters are truncated; an empty query is an error."""
 
 GET_DOCUMENT_DESCRIPTION = """Return one handbook document in full, with its title, url and
