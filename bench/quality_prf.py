@@ -15,33 +15,20 @@ by --chosen, which is picked on dev.
 
 from __future__ import annotations
 
-import argparse
+import itertools
 import math
 import re
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 from passages import shown_text
-from quality_labels import load_questions
-from quality_metric import Ranks, paired_table
-from quality_split import load_split, split_of
-from quality_thoth import (
-    CORPORA,
-    MAX_TOKENS,
-    MODEL,
-    BuiltIndex,
-    Scored,
-    build_index,
-    load_corpus,
-    retrieve,
-    top_ranks,
-)
+from quality_experiment import experiment
+from quality_metric import Ranks
+from quality_thoth import BuiltIndex, Scored, retrieve, top_ranks
 from quality_variants import minmax
 
-from thoth.embedding import load_embedder
 from thoth.serve.search.fusion import weighted_minmax_fusion
 
 ENGINE = "engine"
@@ -49,8 +36,8 @@ DEEP = 50
 FEEDBACK = (3, 5)  # chunks lending words
 TERMS = (5, 10)  # words lent
 BETAS = (0.3, 0.5)  # the second ranking's share of the full-text side
-_WORD = re.compile(r"[a-z][a-z0-9]{2,}")
-_STOP = frozenset(STOPWORDS_EN_PLUS) | {"gitlab", "sourcegraph", "team", "handbook"}
+WORD = re.compile(r"[a-z][a-z0-9]{2,}")
+STOP = frozenset(STOPWORDS_EN_PLUS) | {"gitlab", "sourcegraph", "team", "handbook"}
 
 
 def name_of(fb: int, terms: int, beta: float) -> str:
@@ -64,9 +51,7 @@ class Words:
         index = built.index
         self.bags = [
             Counter(
-                _WORD.findall(
-                    shown_text(index.titles[r], index.headings[r], index.texts[r]).lower()
-                )
+                WORD.findall(shown_text(index.titles[r], index.headings[r], index.texts[r]).lower())
             )
             for r in range(len(index.texts))
         ]
@@ -75,13 +60,13 @@ class Words:
         self.idf = {w: math.log((n - d + 0.5) / (d + 0.5) + 1.0) for w, d in df.items()}
 
     def lent(self, question: str, rows: Sequence[int], terms: int) -> list[str]:
-        asked = set(_WORD.findall(question.lower()))
+        asked = set(WORD.findall(question.lower()))
         weight: dict[str, float] = {}
         for row in rows:
             bag = self.bags[row]
             size = sum(bag.values()) or 1
             for word, count in bag.items():
-                if word not in _STOP and word not in asked:
+                if word not in STOP and word not in asked:
                     weight[word] = weight.get(word, 0.0) + count / size * self.idf[word]
         return sorted(weight, key=lambda w: -weight[w])[:terms]
 
@@ -95,60 +80,28 @@ def with_feedback(first: Scored, second: Scored, beta: float) -> Scored:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", choices=["dev", "test"], default="dev")
-    parser.add_argument("--outside", type=Path, help="bench/outside.py's questions instead")
-    parser.add_argument("--questions", type=Path, default=Path("bench/quality_questions.yaml"))
-    parser.add_argument("--chosen", default="", help="the dev choice, for --split test/--outside")
-    parser.add_argument("--out", type=Path, help="default: bench/results/quality-prf-SPLIT.md")
-    args = parser.parse_args()
-    if args.outside:
-        from outside import load_outside
-
-        chosen = [q for q in load_outside(args.outside) if q.gold]
-    else:
-        questions = load_questions(args.questions)
-        split = split_of(questions, load_split())
-        chosen = [q for q in questions if split[q.id] == args.split]
-    grid = [(fb, t, b) for fb in FEEDBACK for t in TERMS for b in BETAS]
-    if args.outside or args.split == "test":  # report the choice made on dev, nothing else
-        if not args.chosen:
-            sys.exit("quality_prf: --split test and --outside need --chosen (made on dev)")
-        grid = [g for g in grid if name_of(*g) == args.chosen]
-    embedder = load_embedder(MODEL)
-    by_method: dict[str, list[Ranks]] = {ENGINE: [], **{name_of(*g): [] for g in grid}}
-    for corpus in CORPORA:
-        asked = [q for q in chosen if q.corpus == corpus]
-        if not asked:
-            continue
-        built = build_index(load_corpus(corpus), embedder, MAX_TOKENS or embedder.max_tokens)
+    exp = experiment(__doc__.split("\n\n")[0], "prf")
+    grid = {name_of(*g): g for g in itertools.product(FEEDBACK, TERMS, BETAS)}
+    names = exp.settings(list(grid), exp.args.chosen)
+    by_method: dict[str, list[Ranks]] = {ENGINE: [], **{name: [] for name in names}}
+    for built, asked in exp.indexes():
         words = Words(built)
         for q in asked:
             got = retrieve(built, q.question)
-            by_method[ENGINE].append(
-                top_ranks(built, q, minmax(got.dense, got.fulltext, alpha=0.5, depth=DEEP))
-            )
+            engine = minmax(got.dense, got.fulltext, alpha=0.5, depth=DEEP)
+            by_method[ENGINE].append(top_ranks(built, q, engine))
             second: dict[tuple[int, int], Scored] = {}
-            for fb, terms, beta in grid:
+            for name in names:
+                fb, terms, beta = grid[name]
                 if (fb, terms) not in second:
                     top = [r for r, _ in got.fulltext[:fb]]
                     lent = words.lent(q.question, top, terms)
                     second[fb, terms] = fulltext(built, f"{q.question} {' '.join(lent)}")
                 side = with_feedback(got.fulltext, second[fb, terms], beta)
                 fused = minmax(got.dense, side, alpha=0.5, depth=DEEP)
-                by_method[name_of(fb, terms, beta)].append(top_ranks(built, q, fused))
-    where = "outside" if args.outside else f"{args.split} split of {args.questions}"
-    lines = [
-        f"### Pseudo-relevance feedback on the full-text side (`bench/quality_prf.py`), {where}",
-        "",
-        f"{len(chosen)} questions.",
-        "",
-        *paired_table(by_method, ENGINE, "method", args.chosen),
-    ]
-    report = "\n".join(lines) + "\n"
-    print(report)
-    name = "outside" if args.outside else args.split
-    (args.out or Path(f"bench/results/quality-prf-{name}.md")).write_text(report)
+                by_method[name].append(top_ranks(built, q, fused))
+    title = "Pseudo-relevance feedback on the full-text side (`bench/quality_prf.py`)"
+    exp.report(title, by_method, exp.args.chosen)
     return 0
 
 

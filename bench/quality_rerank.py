@@ -13,22 +13,18 @@ dev (thoth.serve.search.rerank.CANDIDATES and CROSS_WEIGHT).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 from passages import shown_text
-from quality_labels import load_questions
-from quality_metric import Ranks, paired_table
-from quality_split import load_split, split_of
-from quality_thoth import CORPORA, MAX_TOKENS, MODEL, build_index, load_corpus, retrieve, top_ranks
+from quality_experiment import experiment
+from quality_metric import Ranks
+from quality_thoth import retrieve, top_ranks
 from quality_variants import minmax
 
-from thoth.embedding import load_embedder
 from thoth.embedding.reranker import CrossEncoder, bundled_reranker_dir
 from thoth.serve.search.rerank import CANDIDATES, CROSS_WEIGHT, reranked
 
@@ -69,33 +65,14 @@ class Known:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", choices=["dev", "test"], default="dev")
-    parser.add_argument("--outside", type=Path, help="bench/outside.py's questions instead")
-    parser.add_argument("--questions", type=Path, default=Path("bench/quality_questions.yaml"))
-    parser.add_argument("--out", type=Path, help="default: bench/results/quality-rerank-SPLIT.md")
-    args = parser.parse_args()
-    if args.outside:
-        from outside import load_outside
-
-        chosen = [q for q in load_outside(args.outside) if q.gold]
-    else:
-        questions = load_questions(args.questions)
-        split = split_of(questions, load_split())
-        chosen = [q for q in questions if split[q.id] == args.split]
-    methods = [name_of(c, w) for c in CUTS for w in WEIGHTS]
-    if args.outside or args.split == "test":  # report the choice made on dev, nothing else
-        methods = [CHOSEN]
-    deepest = max(c for c in CUTS for w in WEIGHTS if name_of(c, w) in methods)
-    embedder = load_embedder(MODEL)
+    exp = experiment(__doc__.split("\n\n")[0], "rerank", with_chosen=False)
+    grid = {name_of(c, w): (c, w) for c in CUTS for w in WEIGHTS}
+    methods = exp.settings(list(grid), CHOSEN)
+    deepest = max(grid[name][0] for name in methods)
     model = CrossEncoder(bundled_reranker_dir())
     by_method: dict[str, list[Ranks]] = {name: [] for name in [ENGINE, *methods]}
     seconds, pairs = 0.0, 0
-    for corpus in CORPORA:
-        asked = [q for q in chosen if q.corpus == corpus]
-        if not asked:
-            continue
-        built = build_index(load_corpus(corpus), embedder, MAX_TOKENS or embedder.max_tokens)
+    for built, asked in exp.indexes():
         index = built.index
         texts = {
             r: shown_text(index.titles[r], index.headings[r], index.texts[r])
@@ -110,23 +87,13 @@ def main() -> int:
             known = Known({texts[r]: s for r, s in memo.scores_for(q.question, top).items()})
             seconds, pairs = seconds + memo.seconds, pairs + len(top)
             for method in methods:
-                cut, weight = next((c, w) for c in CUTS for w in WEIGHTS if name_of(c, w) == method)
+                cut, weight = grid[method]
                 pairs_scored = [(r, 0.0) for r in fused]
                 out = reranked(q.question, pairs_scored, cut, texts.__getitem__, known, weight)
                 by_method[method].append(top_ranks(built, q, [r for r, _ in out]))
-    where = "outside" if args.outside else f"{args.split} split of {args.questions}"
-    lines = [
-        f"### The cross-encoder's cut and weight (`bench/quality_rerank.py`), {where}",
-        "",
-        f"{len(chosen)} questions; cross-encoder {model.name}: "
-        f"{1000 * seconds / max(pairs, 1):.0f} ms a pair on this machine ({pairs} pairs).",
-        "",
-        *paired_table(by_method, ENGINE, "method", CHOSEN),
-    ]
-    report = "\n".join(lines) + "\n"
-    print(report)
-    name = "outside" if args.outside else args.split
-    (args.out or Path(f"bench/results/quality-rerank-{name}.md")).write_text(report)
+    title = "The cross-encoder's cut and weight (`bench/quality_rerank.py`)"
+    per_pair = f"{1000 * seconds / max(pairs, 1):.0f} ms a pair on this machine ({pairs} pairs)"
+    exp.report(title, by_method, CHOSEN, f"; cross-encoder {model.name}: {per_pair}")
     return 0
 
 
