@@ -15,6 +15,9 @@ previous one is searchable.
     .venv/bin/python bench/freshness.py --pushes 20 --label sample
     .venv/bin/python bench/freshness.py --bulk-pages 6600 --pushes 10 --label 50k
 
+At the end, pass or fail, one more commit puts the project's files back as they were before
+the run (its push is indexed like any other, and nobody waits for it).
+
 With `--bulk-pages N`, one commit first adds bench/ingest.py's synthetic pages (N pages of
 ~10 sections, ~51,000 chunks at 6,600) under `synthetic/`, and the bench waits for that
 ingest (a real one: ~15-30 min on 2 vCPU) before the measured pushes, which then each
@@ -84,6 +87,18 @@ def clone(workdir: Path) -> Path:
     if not (target / PAGE).is_file():
         raise SystemExit(f"{PAGE} is not in {GITLAB_PROJECT}: is this the stack of `make up`?")
     return target
+
+
+def restore(repo: Path, start: str) -> None:
+    """Push one commit that puts the project's files back as they were at `start`: the probe
+    sections and the synthetic pages would otherwise stay in the local GitLab, and every later
+    `make up` would index them again (~51,000 chunks after --bulk-pages 6600)."""
+    if git(repo, "rev-parse", "HEAD") == start:
+        return
+    git(repo, "restore", f"--source={start}", "--staged", "--worktree", "--", ".")
+    git(repo, "commit", "--quiet", "--allow-empty", "-m", "freshness bench: restore the handbook")
+    git(repo, "push", "--quiet", "origin", "HEAD:main")
+    print(f"restored {GITLAB_PROJECT} to the files of {start[:12]}", flush=True)
 
 
 def push_probe(repo: Path, word: str) -> tuple[str, float]:
@@ -181,20 +196,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     pinned = 0
     with tempfile.TemporaryDirectory(prefix="thoth-freshness-") as tmp:
         repo = clone(Path(tmp))
-        async with mcp(url, headers) as client:
-            chunks = None
-            if args.bulk_pages:
-                commit, started = push_bulk(repo, args.bulk_pages)
-                chunks = await wait_indexed(client, commit, started, 3600)
-                bulk_s = time.perf_counter() - started
-                print(f"bulk commit indexed: {chunks} chunks in {bulk_s:.0f} s", flush=True)
-            for n in range(1, args.pushes + 1):
-                word = f"quokka{secrets.token_hex(4)}"
-                commit, started = push_probe(repo, word)
-                elapsed, hit = await wait_searchable(client, word, started, args.timeout)
-                seconds.append(elapsed)
-                pinned += commit in str(hit.get("url", "")) and hit.get("commit") == commit
-                print(f"push {n}/{args.pushes}: searchable after {elapsed:.2f} s", flush=True)
+        start = git(repo, "rev-parse", "HEAD")
+        try:
+            async with mcp(url, headers) as client:
+                chunks = None
+                if args.bulk_pages:
+                    commit, started = push_bulk(repo, args.bulk_pages)
+                    chunks = await wait_indexed(client, commit, started, 3600)
+                    bulk_s = time.perf_counter() - started
+                    print(f"bulk commit indexed: {chunks} chunks in {bulk_s:.0f} s", flush=True)
+                for n in range(1, args.pushes + 1):
+                    word = f"quokka{secrets.token_hex(4)}"
+                    commit, started = push_probe(repo, word)
+                    elapsed, hit = await wait_searchable(client, word, started, args.timeout)
+                    seconds.append(elapsed)
+                    pinned += commit in str(hit.get("url", "")) and hit.get("commit") == commit
+                    print(f"push {n}/{args.pushes}: searchable after {elapsed:.2f} s", flush=True)
+        finally:
+            restore(repo, start)
     summary = latency_summary(seconds)
     return {
         "label": args.label,
