@@ -100,10 +100,11 @@ Call get_document with a result's path to read the whole document.
   milliseconds. Keep the default for a question that excludes something ("not X",
   "excluding Y"): the cross-encoder reads past it.
 
-A question with two parts, or one that chains two facts ("the output of the division whose
-executive uses #ciso"), is best searched one part at a time: one search tends to fill its
+A question with two parts, or one that chains two facts ("who approves the budget of the
+team that runs on-call?"), is best searched one part at a time: one search tends to fill its
 results with the part that shares most words with the question, and the other part's passage
 lands below them.
+
 Queries longer than 1000 characters are truncated; an empty query is an error."""
 
 GET_DOCUMENT_DESCRIPTION = """Return one handbook document in full, with its title, url and
