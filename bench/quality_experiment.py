@@ -1,5 +1,5 @@
-"""What the ranking experiments (quality_prf, quality_coverage, quality_rerank) share: the
-questions they run on, an index per corpus, and how their report is written.
+"""What the ranking experiments (quality_prf, quality_coverage, quality_mmr, quality_rerank)
+share: the questions they run on, an index per corpus, and how their report is written.
 
 Each experiment tries a grid of settings on the dev split and reports the engine beside
 them; on the test split and on the outside questions it reports only the setting chosen on

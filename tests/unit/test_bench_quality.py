@@ -350,6 +350,17 @@ def test_file_cap_keeps_at_most_cap_chunks_of_a_file_up_front() -> None:
     assert variants.file_decay([(0, 1.0), (1, 0.9), (3, 0.6)], paths, 0.5) == [0, 3, 1]
 
 
+def test_mmr_places_a_near_duplicate_below_a_different_candidate() -> None:
+    import numpy as np
+    import quality_mmr as mmr
+
+    fused = [(10, 1.0), (11, 0.9), (12, 0.8), (13, 0.1)]
+    # 10 and 11 are near duplicates, 12 points elsewhere; 13 is outside the pool of three
+    vectors = np.asarray([[1.0, 0.0], [0.99, 0.14], [0.0, 1.0]], dtype=np.float32)
+    assert mmr.diversified(fused, vectors, lam=0.5) == [10, 12, 11, 13]
+    assert mmr.diversified(fused, vectors, lam=1.0) == [10, 11, 12, 13]
+
+
 def test_distribution_fusion_gives_a_missing_chunk_the_lowest_score_of_its_ranker() -> None:
     import quality_variants as variants
 
