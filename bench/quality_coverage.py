@@ -16,15 +16,10 @@ from __future__ import annotations
 import itertools
 import sys
 
-from quality_experiment import experiment
-from quality_metric import Ranks
+from quality_experiment import Reorder, experiment
 from quality_prf import STOP, WORD, Words
-from quality_thoth import Ranking, retrieve, top_ranks
+from quality_thoth import BuiltIndex, Ranking
 
-from thoth.serve.search.fusion import weighted_minmax_fusion
-
-ENGINE = "engine"
-DEEP = 50
 TOP = 5
 POOLS = (10, 20)
 LAMBDAS = (0.1, 0.2, 0.4)
@@ -60,19 +55,13 @@ def covered(
 def main() -> int:
     exp = experiment(__doc__.split("\n\n")[0], "coverage")
     grid = {name_of(*g): g for g in itertools.product(POOLS, LAMBDAS)}
-    names = exp.settings(list(grid), exp.args.chosen)
-    by_method: dict[str, list[Ranks]] = {ENGINE: [], **{name: [] for name in names}}
-    for built, asked in exp.indexes():
+
+    def reorder_for(built: BuiltIndex) -> Reorder:
         words = Words(built)
-        for q in asked:
-            got = retrieve(built, q.question)
-            fused = weighted_minmax_fusion([got.dense[:DEEP], got.fulltext[:DEEP]], (0.5, 0.5))
-            by_method[ENGINE].append(top_ranks(built, q, [r for r, _ in fused]))
-            for name in names:
-                ranking = covered(q.question, fused, words, *grid[name])
-                by_method[name].append(top_ranks(built, q, ranking))
+        return lambda name, q, fused: covered(q.question, fused, words, *grid[name])
+
     title = "Coverage of the question's words in the top 5 (`bench/quality_coverage.py`)"
-    exp.report(title, by_method, exp.args.chosen)
+    exp.run_reorders(title, list(grid), reorder_for)
     return 0
 
 

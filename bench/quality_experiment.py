@@ -10,16 +10,33 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from quality_labels import Question, load_questions
 from quality_metric import Ranks, paired_table
 from quality_split import load_split, split_of
-from quality_thoth import CORPORA, MAX_TOKENS, MODEL, BuiltIndex, build_index, load_corpus
+from quality_thoth import (
+    CORPORA,
+    MAX_TOKENS,
+    MODEL,
+    BuiltIndex,
+    Ranking,
+    build_index,
+    load_corpus,
+    retrieve,
+    top_ranks,
+)
 
 from thoth.embedding import load_embedder
+from thoth.serve.search.fusion import weighted_minmax_fusion
+
+ENGINE = "engine"
+DEEP = 50  # each ranker's depth, as SearchEngine.search fuses them
+Fused = list[tuple[int, float]]
+# A setting's reordering of the engine's fused candidates: (setting name, question, fused).
+Reorder = Callable[[str, Question, Fused], Ranking]
 
 
 @dataclass(frozen=True)
@@ -65,6 +82,24 @@ class Experiment:
         print(text)
         name = "outside" if self.args.outside else self.args.split
         (self.args.out or Path(f"bench/results/quality-{self.slug}-{name}.md")).write_text(text)
+
+    def run_reorders(
+        self, title: str, names: list[str], reorder_for: Callable[[BuiltIndex], Reorder]
+    ) -> None:
+        """Each question's engine ranking (0.5 / 0.5 min-max of the two rankers, DEEP deep)
+        beside each setting's reordering of the same candidates, then the report.
+        `reorder_for` is called once per corpus index, for what a setting precomputes."""
+        names = self.settings(names, self.args.chosen)
+        by_method: dict[str, list[Ranks]] = {ENGINE: [], **{name: [] for name in names}}
+        for built, asked in self.indexes():
+            reorder = reorder_for(built)
+            for q in asked:
+                got = retrieve(built, q.question)
+                fused = weighted_minmax_fusion([got.dense[:DEEP], got.fulltext[:DEEP]], (0.5, 0.5))
+                by_method[ENGINE].append(top_ranks(built, q, [r for r, _ in fused]))
+                for name in names:
+                    by_method[name].append(top_ranks(built, q, reorder(name, q, fused)))
+        self.report(title, by_method, self.args.chosen)
 
 
 def experiment(description: str, slug: str, *, with_chosen: bool = True) -> Experiment:

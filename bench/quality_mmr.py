@@ -17,14 +17,10 @@ import itertools
 import sys
 
 import numpy as np
-from quality_experiment import experiment
-from quality_metric import Ranks
-from quality_thoth import BuiltIndex, Ranking, retrieve, top_ranks
+from quality_experiment import Fused, Reorder, experiment
+from quality_labels import Question
+from quality_thoth import BuiltIndex, Ranking
 
-from thoth.serve.search.fusion import weighted_minmax_fusion
-
-ENGINE = "engine"
-DEEP = 50
 TOP = 5
 POOLS = (10, 20)
 LAMBDAS = (0.7, 0.8, 0.9)
@@ -44,7 +40,7 @@ def vectors_of(built: BuiltIndex, rows: list[int]) -> np.ndarray:
     return matrix
 
 
-def diversified(fused: list[tuple[int, float]], vectors: np.ndarray, lam: float) -> Ranking:
+def diversified(fused: Fused, vectors: np.ndarray, lam: float) -> Ranking:
     """`vectors[i]` is the vector of fused[i], for the first len(vectors) candidates (the pool)."""
     head = fused[: len(vectors)]
     rows = [row for row, _ in head]
@@ -65,20 +61,16 @@ def diversified(fused: list[tuple[int, float]], vectors: np.ndarray, lam: float)
 def main() -> int:
     exp = experiment(__doc__.split("\n\n")[0], "mmr")
     grid = {name_of(*g): g for g in itertools.product(POOLS, LAMBDAS)}
-    names = exp.settings(list(grid), exp.args.chosen)
-    by_method: dict[str, list[Ranks]] = {ENGINE: [], **{name: [] for name in names}}
-    for built, asked in exp.indexes():
-        for q in asked:
-            got = retrieve(built, q.question)
-            fused = weighted_minmax_fusion([got.dense[:DEEP], got.fulltext[:DEEP]], (0.5, 0.5))
-            by_method[ENGINE].append(top_ranks(built, q, [r for r, _ in fused]))
-            for name in names:
-                pool, lam = grid[name]
-                vectors = vectors_of(built, [row for row, _ in fused[:pool]])
-                ranking = diversified(fused, vectors, lam)
-                by_method[name].append(top_ranks(built, q, ranking))
+
+    def reorder_for(built: BuiltIndex) -> Reorder:
+        def reorder(name: str, q: Question, fused: Fused) -> Ranking:
+            pool, lam = grid[name]
+            return diversified(fused, vectors_of(built, [row for row, _ in fused[:pool]]), lam)
+
+        return reorder
+
     title = "Maximal marginal relevance over the fused top candidates (`bench/quality_mmr.py`)"
-    exp.report(title, by_method, exp.args.chosen)
+    exp.run_reorders(title, list(grid), reorder_for)
     return 0
 
 
