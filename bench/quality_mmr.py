@@ -30,16 +30,6 @@ def name_of(pool: int, lam: float) -> str:
     return f"mmr pool={pool} lambda={lam:g}"
 
 
-def vectors_of(built: BuiltIndex, rows: list[int]) -> np.ndarray:
-    """The chunk vectors of `rows`, read where the dense index keeps them."""
-    dense = built.index.dense_index
-    at = np.asarray(rows, dtype=np.int64)
-    if dense._position is not None:  # cells: the matrix is in cell order
-        at = dense._position[at]
-    matrix: np.ndarray = dense.matrix[at]
-    return matrix
-
-
 def diversified(fused: Fused, vectors: np.ndarray, lam: float) -> Ranking:
     """`vectors[i]` is the vector of fused[i], for the first len(vectors) candidates (the pool)."""
     head = fused[: len(vectors)]
@@ -65,7 +55,8 @@ def main() -> int:
     def reorder_for(built: BuiltIndex) -> Reorder:
         def reorder(name: str, q: Question, fused: Fused) -> Ranking:
             pool, lam = grid[name]
-            return diversified(fused, vectors_of(built, [row for row, _ in fused[:pool]]), lam)
+            rows = np.asarray([row for row, _ in fused[:pool]], dtype=np.int64)
+            return diversified(fused, built.index.dense_index.vectors(rows), lam)
 
         return reorder
 

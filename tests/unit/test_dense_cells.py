@@ -117,6 +117,13 @@ def test_too_few_probed_rows_in_range_falls_back_to_a_full_scan(
     assert rows.tolist() == [500 + r for r in exact(matrix[500:1_000], query, 30)]
 
 
+def test_vectors_are_read_by_row_in_cell_order(probed: tuple[np.ndarray, DenseIndex]) -> None:
+    matrix, index = probed
+    rows = np.array([3, 0, 3_999, 1_234], dtype=np.int64)
+    assert np.array_equal(index.vectors(rows), matrix[rows])
+    assert not np.array_equal(index.matrix[rows], matrix[rows])  # the matrix is in cell order
+
+
 def test_arrow_chunks_are_scattered_into_cell_order() -> None:
     matrix = clustered(1_000, 5)
     assigned = cells.partition(matrix, 10)

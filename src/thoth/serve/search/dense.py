@@ -200,10 +200,15 @@ class DenseIndex:
         top = best(scores, depth)
         return rows[top], scores[top]
 
+    def vectors(self, rows: Rows) -> Matrix:
+        """The vectors of `rows`, wherever cell order put them (a few: a gather)."""
+        at = rows if self._position is None else self._position[rows]
+        gathered: Matrix = self.matrix[at]
+        return gathered
+
     def score_rows(self, rows: Rows, query: Matrix) -> Matrix:
         """The exact cosine of each of `rows` (a few: a gather)."""
-        at = rows if self._position is None else self._position[rows]
-        scores: Matrix = self.matrix[at] @ query
+        scores: Matrix = self.vectors(rows) @ query
         return scores
 
     def _probed(self, query: Matrix, lo: int, hi: int) -> tuple[Rows, Matrix]:
