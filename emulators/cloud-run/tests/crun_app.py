@@ -2,12 +2,15 @@
 
 A background thread counts every 10 ms (CPU throttling shows as missing counts). Env knobs:
 STARTUP_DELAY (seconds before the app answers), HEALTH_FLAG (a file whose presence fails /health).
+/spawn starts a child process in the container, for what happens to it when the container ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -19,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+CHILDREN: list[subprocess.Popen[bytes]] = []
 STATE = {"ticks": 0, "in_flight": 0, "max_in_flight": 0, "disconnects": 0, "requests": 0}
 
 
@@ -86,6 +90,20 @@ async def stats(request: Request) -> JSONResponse:
     return JSONResponse({**STATE, "pid": os.getpid()})
 
 
+def spawn(request: Request) -> JSONResponse:
+    """Start a helper process inside the container (one that ignores SIGTERM if asked), as
+    a worker starts parse children; answer its pid."""
+    ignore = (
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        if "ignore_term" in request.query_params
+        else ""
+    )
+    code = f"import signal, time; {ignore}time.sleep(600)"
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL)
+    CHILDREN.append(child)
+    return JSONResponse({"pid": child.pid})
+
+
 async def stream(request: Request) -> StreamingResponse:
     async def chunks() -> AsyncIterator[bytes]:
         yield b"data: first\n\n"
@@ -103,6 +121,7 @@ app = Starlette(
         Route("/stats", stats),
         Route("/set-cookie", set_cookie),
         Route("/stream", stream),
+        Route("/spawn", spawn),
     ],
     lifespan=lifespan,
 )

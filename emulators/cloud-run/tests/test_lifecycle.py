@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 from crun_support import wait_for
@@ -68,6 +71,33 @@ def test_idle_instance_scales_to_zero_and_cold_starts(front_door):
     response = httpx.get(door.url + "/echo", timeout=30)
     assert response.status_code == 200 and response.json()["pid"] != first_pid
     assert door.status()["starts"] == 2
+
+
+def _gone(pid: int) -> bool:
+    """No such process, or only its exit status is left (a zombie not reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_a_crashed_container_ends_with_every_process_in_it(front_door):
+    """The main process killed while cpu_idle has the container stopped: its helper process
+    must not live on, stopped, as an orphan (CI runs left parse children so)."""
+    door = front_door(invokers=("allUsers",), cpu_idle=True, overrides=SLOW_LIVENESS)
+    child = httpx.get(door.url + "/spawn").json()["pid"]
+    wait_for(lambda: door.status()["cpu_frozen"] is True)
+    os.kill(door.status()["pid"], signal.SIGKILL)
+    wait_for(lambda: "container exited" in door.logs(), timeout=10)
+    wait_for(lambda: _gone(child), timeout=5)
+
+
+def test_scaling_to_zero_ends_processes_that_ignore_sigterm(front_door):
+    door = front_door(invokers=("allUsers",), idle_seconds=1, overrides=SLOW_LIVENESS)
+    child = httpx.get(door.url + "/spawn?ignore_term=1").json()["pid"]
+    wait_for(lambda: door.status()["state"] == "down", timeout=10)
+    wait_for(lambda: _gone(child), timeout=5)
 
 
 def _ticks_between_requests(door) -> int:

@@ -36,6 +36,13 @@ def free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+def end_container(pgid: int) -> None:
+    """A container ends with its main process: whatever else runs in it is killed then, even
+    if it ignored SIGTERM or is stopped by cpu_idle (SIGKILL reaches a stopped process)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
 def startup_budget(probe: Probe) -> float:
     """The longest a startup probe sequence can take before it gives up."""
     per_try = probe.period_seconds + probe.timeout_seconds
@@ -137,6 +144,7 @@ class Instance:
     async def _watch(self, proc: asyncio.subprocess.Process) -> None:
         code = await proc.wait()
         if proc is self._proc and not self._stopping:
+            end_container(proc.pid)
             self.log.event("container exited", "ERROR", exit_code=code, **self._ids())
             self._proc = None
             self.cpu.attach(None)
@@ -188,11 +196,14 @@ class Instance:
             await self.stop()
 
     async def stop(self) -> None:
-        """SIGTERM, then SIGKILL after the grace period, to the whole process group."""
+        """SIGTERM to the whole process group, then SIGKILL to what is left of it once the
+        main process has exited or the grace period has passed."""
         self._cancel_tasks()
         self.state = State.DOWN
         proc, self._proc = self._proc, None
         if proc is None or proc.returncode is not None:
+            if proc is not None:
+                end_container(proc.pid)
             self.cpu.attach(None)
             return
         self._stopping = True
@@ -200,12 +211,10 @@ class Instance:
             self.cpu.thaw()
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(proc.wait(), self.service.shutdown_grace_seconds)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                await proc.wait()
+            end_container(proc.pid)
+            await proc.wait()
         finally:
             self._stopping = False
             self.cpu.attach(None)
