@@ -60,8 +60,11 @@ class Bge:
             ids[i, : len(encoding.ids)] = encoding.ids
             mask[i, : len(encoding.ids)] = 1
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        cls = self._session.run(["last_hidden_state"], feed)[0][:, 0, :]
-        return (cls / np.linalg.norm(cls, axis=1, keepdims=True)).astype(np.float32)
+        cls = np.asarray(self._session.run(["last_hidden_state"], feed)[0][:, 0, :], np.float32)
+        normed: np.ndarray[Any, np.dtype[np.float32]] = cls / np.linalg.norm(
+            cls, axis=1, keepdims=True
+        )
+        return normed
 
     def encode(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
         out = np.zeros((len(texts), DIMENSIONS), np.float32)
@@ -72,4 +75,5 @@ class Bge:
         return out
 
     def encode_query(self, text: str) -> np.ndarray[Any, np.dtype[np.float32]]:
-        return self._run([PREFIX + text])[0]
+        vector: np.ndarray[Any, np.dtype[np.float32]] = self._run([PREFIX + text])[0]
+        return vector

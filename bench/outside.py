@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baselines import MiniLM
-from bge_encoder import Bge
 from containment import report as containment_report
+from encoders import OTHER_ENCODERS, other_encoder
 from passages import normalise, raw_corpus
 from quality import METHODS, RESULTS, rerank_note, run_corpus, summaries, table
 from quality_labels import Gold, Question
@@ -75,9 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "outside")
     parser.add_argument(
         "--encoder",
-        choices=["torch", "bge-small-int8"],
+        choices=["torch", *OTHER_ENCODERS],
         default="torch",
-        help="what embeds Thoth's chunks and the questions (bench/bge_encoder.py)",
+        help="what embeds Thoth's chunks and the questions (bench/encoders.py)",
     )
     parser.add_argument("--no-rerank", action="store_true", help="leave out the reranked row")
     args = parser.parse_args(argv)
@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         sys.exit(f"outside bench: gold files not in the gitlab corpus: {unknown[:5]}")
     embedder = load_embedder(MODEL)
-    encoder = Bge(embedder) if args.encoder == "bge-small-int8" else embedder
+    encoder = embedder if args.encoder == "torch" else other_encoder(args.encoder, embedder)
     results, contained = run_corpus(
         "gitlab", questions, encoder, MiniLM(), [], rerank=not args.no_rerank
     )
@@ -100,6 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     md = [
         f"### Outside benchmark (deep-rag-benchmark), {len(questions)} questions, gitlab corpus",
         "",
+        *(
+            [f"Thoth's chunks and questions embedded by: {args.encoder}.", ""]
+            if args.encoder != "torch"
+            else []
+        ),
         "Same methods and metric as bench/quality.py (a gold passage is found when a returned "
         "chunk of its file, as shown with its title and heading path, holds >= 50 % of its word "
         "trigrams; a question counts when all its "

@@ -55,6 +55,8 @@ from baselines import RRF_DEPTH, RRF_K, BaselineIndex, MiniLM
 from bge_encoder import Bge
 from containment import Miss, containment
 from containment import report as containment_report
+from encoders import OTHER_ENCODERS, other_encoder
+from mpnet_encoder import Mpnet
 from passages import PASSAGE_SHARE, Trigram, normalise, raw_corpus, text_grams
 from quality_labels import LabelError, Question, label_problems, load_questions
 from quality_metric import DEPTH, METRICS, Ranks, paired_cell, question_ranks, summarise
@@ -402,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--encoder",
-        choices=["torch", "onnx-fp32", "onnx-int8", "bge-small-int8"],
+        choices=["torch", "onnx-fp32", "onnx-int8", *OTHER_ENCODERS],
         default="torch",
         help="what embeds Thoth's chunks and the questions (the baselines stay on torch)",
     )
@@ -438,9 +440,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     variants = [v for v in FUSION_VARIANTS if re.search(args.variants_matching, v.name)]
     variants = variants if args.variants else []
     minilm = MiniLM()
-    embedder: Embedder | OnnxPassageEncoder | Bge = load_embedder(MODEL)
-    if args.encoder == "bge-small-int8":
-        embedder = Bge(load_embedder(MODEL))
+    embedder: Embedder | OnnxPassageEncoder | Bge | Mpnet = load_embedder(MODEL)
+    if args.encoder in OTHER_ENCODERS:
+        embedder = other_encoder(args.encoder, load_embedder(MODEL))
     elif args.encoder != "torch":
         variant = args.encoder.removeprefix("onnx-")
         embedder = load_passage_encoder(MODEL, variant, 64, len(os.sched_getaffinity(0)))
