@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from sized_by_minilm import SizedByMiniLM
 
 from thoth.embedding import Embedder
 from thoth.embedding.onnx_encoder import open_session
@@ -22,34 +23,24 @@ DIMENSIONS = 384
 BATCH = 32
 
 
-class Bge:
+class Bge(SizedByMiniLM):
     """Duck-typed like thoth.embedding.Embedder: encode, encode_query and token counts."""
 
     variant = "int8"
 
     def __init__(self, minilm: Embedder, threads: int = 0) -> None:
+        super().__init__(minilm)
         from tokenizers import Tokenizer
 
         directory = bundled_reranker_dir().parent / "bge_small_en"
         self.name = "bge-small-en-v1.5-int8"
         self.dimensions = DIMENSIONS
-        self.max_tokens = minilm.max_tokens
         self.batch_size = BATCH
-        self._minilm = minilm
         tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         tokenizer.enable_truncation(512)
         tokenizer.no_padding()
         self._tokenizer = tokenizer
         self._session: Any = open_session(directory / "model.onnx", threads)
-
-    def tokenizer_json(self) -> str:
-        return self._minilm.tokenizer_json()
-
-    def count(self, text: str) -> int:
-        return self._minilm.count(text)
-
-    def count_many(self, texts: Sequence[str]) -> list[int]:
-        return self._minilm.count_many(texts)
 
     def _run(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
         encodings = self._tokenizer.encode_batch(list(texts))

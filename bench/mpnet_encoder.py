@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sized_by_minilm import SizedByMiniLM
 
 from thoth.embedding import Embedder
 
@@ -40,29 +41,19 @@ def model_dir() -> Path:
     return directory
 
 
-class Mpnet:
+class Mpnet(SizedByMiniLM):
     """Duck-typed like thoth.embedding.Embedder: encode, encode_query and token counts."""
 
     variant = "fp32"
 
     def __init__(self, minilm: Embedder) -> None:
+        super().__init__(minilm)
         from sentence_transformers import SentenceTransformer
 
         self.name = "all-mpnet-base-v2"
         self.dimensions = DIMENSIONS
-        self.max_tokens = minilm.max_tokens
         self.batch_size = BATCH
-        self._minilm = minilm
         self._model = SentenceTransformer(str(model_dir()), device="cpu")
-
-    def tokenizer_json(self) -> str:
-        return self._minilm.tokenizer_json()
-
-    def count(self, text: str) -> int:
-        return self._minilm.count(text)
-
-    def count_many(self, texts: Sequence[str]) -> list[int]:
-        return self._minilm.count_many(texts)
 
     def _run(self, texts: Sequence[str], progress: bool) -> np.ndarray[Any, np.dtype[np.float32]]:
         vectors = self._model.encode(
