@@ -31,6 +31,7 @@ from thoth.bucket import cells
 from thoth.bucket.snapshot import open_snapshot
 from thoth.embedding import load_query_encoder
 from thoth.serve.search import SourceIndex
+from thoth.serve.search.dense import Rows
 
 QUESTIONS = Path(__file__).resolve().parent / "quality_questions.yaml"
 DEPTH = 50
@@ -52,7 +53,9 @@ def measure(chunks: int, vectors: np.ndarray) -> dict[str, Any]:
     started = time.perf_counter()
     cells.partition(dense.matrix, manifest.cells)  # as build_snapshot does (row order aside)
     partition_s = time.perf_counter() - started
-    probed, exact, cpu = [], [], {"probed": 0.0, "exact": 0.0}
+    probed: list[Rows] = []
+    exact: list[Rows] = []
+    cpu = {"probed": 0.0, "exact": 0.0}
     for name, flag in (("exact", True), ("probed", False)):
         out = exact if flag else probed
         started = time.process_time()

@@ -157,20 +157,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         parent = "projects/bench/locations/local"
         queue = client.create_queue(
             parent=parent,
-            queue={
-                "name": f"{parent}/queues/dispatch",
-                "rate_limits": {
-                    "max_dispatches_per_second": args.rate,
-                    "max_concurrent_dispatches": args.concurrency,
-                },
-            },
+            queue=tasks_v2.Queue(
+                name=f"{parent}/queues/dispatch",
+                rate_limits=tasks_v2.RateLimits(
+                    max_dispatches_per_second=args.rate,
+                    max_concurrent_dispatches=args.concurrency,
+                ),
+            ),
         )
         client.pause_queue(name=queue.name)
         url = f"http://127.0.0.1:{target_port}/task"
         body = b'{"bench": true}'
 
         def create(_: int) -> None:
-            client.create_task(parent=queue.name, task={"http_request": {"url": url, "body": body}})
+            task = tasks_v2.Task(http_request=tasks_v2.HttpRequest(url=url, body=body))
+            client.create_task(parent=queue.name, task=task)
 
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=8) as pool:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from bge_encoder import Bge
 from mpnet_encoder import Mpnet
 
-from thoth.embedding import Embedder
+from thoth.embedding import Embedder, PassageEncoder
 
 OTHER_ENCODERS = ("bge-small-int8", "mpnet")
+BenchEncoder = PassageEncoder | Bge | Mpnet  # what may embed Thoth's chunks in a quality bench
 
 
 def other_encoder(name: str, minilm: Embedder) -> Bge | Mpnet:

@@ -37,10 +37,10 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import CACHE, REPO, RESULTS, machine, markdown_table
 from thoth_devstack.services import STATE_DIR, stack_settings
 from thoth_devstack.stack import status
 
-from bench.common import CACHE, REPO, RESULTS, machine, markdown_table
 from thoth.config import Settings
 from thoth.embedding import OnnxPassageEncoder, load_passage_encoder, resolve_model
 from thoth.embedding.variants import VARIANTS

@@ -70,8 +70,8 @@ def report(rows: list[tuple[Question, list[int | None], list[int | None]]]) -> l
     )
     lines = [head, "|---|---|" + "---:|" * (len(BUCKETS) + 2)]
     for name, members in groups.items():
-        for unit, pick in (("passage", 1), ("file", 2)):
-            per_q = [rows[i][pick] for i in members]
+        by_unit = {"passage": [rows[i][1] for i in members], "file": [rows[i][2] for i in members]}
+        for unit, per_q in by_unit.items():
             counts = Counter(bucket(r) for ranks in per_q for r in ranks)
             now = sum(share(r, 5) for r in per_q) / len(per_q)
             ceiling = sum(share(r, None) for r in per_q) / len(per_q)

@@ -29,8 +29,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psutil
+from common import REPO, RESULTS, machine, markdown_table
 
-from bench.common import REPO, RESULTS, machine, markdown_table
 from tests.support.hostile_files import HOSTILE
 from thoth.embedding import Embedder, load_embedder
 from thoth.ingest.budget import BudgetLimits, FileRequest, ParseBudget

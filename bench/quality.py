@@ -52,11 +52,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from baseline_chunker import chunk_markdown
 from baselines import RRF_DEPTH, RRF_K, BaselineIndex, MiniLM
-from bge_encoder import Bge
 from containment import Miss, containment
 from containment import report as containment_report
-from encoders import OTHER_ENCODERS, other_encoder
-from mpnet_encoder import Mpnet
+from encoders import OTHER_ENCODERS, BenchEncoder, other_encoder
 from passages import PASSAGE_SHARE, Trigram, normalise, raw_corpus, text_grams
 from quality_labels import LabelError, Question, label_problems, load_questions
 from quality_metric import DEPTH, METRICS, Ranks, paired_cell, question_ranks, summarise
@@ -74,7 +72,7 @@ from quality_thoth import (
 from quality_variants import FUSION_VARIANTS, Variant
 
 from thoth.bucket import cells
-from thoth.embedding import Embedder, OnnxPassageEncoder, load_embedder, load_passage_encoder
+from thoth.embedding import load_embedder, load_passage_encoder
 from thoth.serve.search.engine import DENSE_WEIGHT
 
 REPO = Path(__file__).resolve().parent.parent
@@ -359,7 +357,7 @@ def chosen_questions(args: argparse.Namespace, corpora: Sequence[str]) -> list[Q
 def run_corpus(
     name: str,
     questions: Sequence[Question],
-    embedder: Embedder,
+    embedder: BenchEncoder,
     minilm: MiniLM,
     variants: Sequence[Variant],
     embed_baselines: bool = True,
@@ -440,7 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     variants = [v for v in FUSION_VARIANTS if re.search(args.variants_matching, v.name)]
     variants = variants if args.variants else []
     minilm = MiniLM()
-    embedder: Embedder | OnnxPassageEncoder | Bge | Mpnet = load_embedder(MODEL)
+    embedder: BenchEncoder = load_embedder(MODEL)
     if args.encoder in OTHER_ENCODERS:
         embedder = other_encoder(args.encoder, load_embedder(MODEL))
     elif args.encoder != "torch":

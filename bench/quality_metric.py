@@ -17,7 +17,7 @@ path and its text's word trigrams (bench/passages.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -149,7 +149,11 @@ def reciprocal(rank: int | None) -> float:
 def paired_cell(mine: Sequence[Ranks], base: Sequence[Ranks]) -> str:
     """R@5 and MRR@10 against `base`, paired: "+0.012 [-0.004, +0.029] / +0.008 [...]"."""
     cells = []
-    for value in (lambda r: found_at(r.passage_all, 5), lambda r: reciprocal(r.passage_all)):
+    values: tuple[Callable[[Ranks], float], ...] = (
+        lambda r: found_at(r.passage_all, 5),
+        lambda r: reciprocal(r.passage_all),
+    )
+    for value in values:
         mean, low, high = paired_difference([value(r) for r in mine], [value(r) for r in base])
         cells.append(f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]")
     return " / ".join(cells)

@@ -28,6 +28,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import lancedb
 import numpy as np
 import pyarrow as pa
+from encoders import BenchEncoder
 from lancedb.index import FTS
 from passages import Trigram, normalise, shown_text, text_grams
 from quality_labels import Question
@@ -111,7 +112,7 @@ class CachedQueryEncoder:
     """Embedder.encode_query, memoised: every question is encoded once per chunking config
     however many rankers and variants ask for it."""
 
-    def __init__(self, embedder: Embedder) -> None:
+    def __init__(self, embedder: BenchEncoder) -> None:
         self.embedder = embedder
         self.memo: dict[str, Vector] = {}
 
@@ -169,7 +170,7 @@ def load_corpus(name: str) -> Corpus:
     return Corpus(name, root, parsed, hashes)
 
 
-def chunk_corpus(corpus: Corpus, embedder: Embedder, max_tokens: int) -> dict[str, list[Chunk]]:
+def chunk_corpus(corpus: Corpus, embedder: BenchEncoder, max_tokens: int) -> dict[str, list[Chunk]]:
     return {
         path: chunk_document(
             doc, corpus.name, embedder, max_tokens, OVERLAP_TOKENS, pack_below=PACK_BELOW
@@ -178,9 +179,9 @@ def chunk_corpus(corpus: Corpus, embedder: Embedder, max_tokens: int) -> dict[st
     }
 
 
-def _cache_key(embedder: Embedder, texts: Iterable[str]) -> str:
+def _cache_key(embedder: BenchEncoder, texts: Iterable[str]) -> str:
     digest = hashlib.sha256(embedder.name.encode())
-    if type(embedder).__name__ != "Embedder":  # another encoder: vectors of its own
+    if not isinstance(embedder, Embedder):  # another encoder: vectors of its own
         digest.update(f"{type(embedder).__name__}-{embedder.variant}".encode())
     for text in texts:
         digest.update(b"\0" + text.encode())
@@ -188,7 +189,7 @@ def _cache_key(embedder: Embedder, texts: Iterable[str]) -> str:
 
 
 def cached_vectors(
-    embedder: Embedder, label: str, texts: list[str]
+    embedder: BenchEncoder, label: str, texts: list[str]
 ) -> tuple[np.ndarray[Any, np.dtype[np.float32]], float, str, float | None]:
     """(vectors, seconds spent embedding now, cache key, seconds the first embedding took)
     for `texts`, from bench/.cache when the same texts were embedded before."""
@@ -213,7 +214,7 @@ def cached_vectors(
     return vectors, seconds, key, seconds
 
 
-def build_index(corpus: Corpus, embedder: Embedder, max_tokens: int) -> BuiltIndex:
+def build_index(corpus: Corpus, embedder: BenchEncoder, max_tokens: int) -> BuiltIndex:
     started = time.perf_counter()
     by_path = chunk_corpus(corpus, embedder, max_tokens)
     pairs = [(path, chunk) for path, chunks in by_path.items() for chunk in chunks]

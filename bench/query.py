@@ -135,7 +135,7 @@ def base_passages(count: int, seed: int) -> list[tuple[str, str, str]]:
     """(folder, title, text) real passages of 4-7 consecutive sentences."""
     files = corpus_sentences()
     rng = random.Random(seed)
-    out = []
+    out: list[tuple[str, str, str]] = []
     while len(out) < count:
         rel, sentences = files[rng.randrange(len(files))]
         n = rng.randint(4, 7)
