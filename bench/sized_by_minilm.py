@@ -3,21 +3,13 @@ tokenizer, so the chunks are the same whichever model embeds them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from tokenizers import Tokenizer
 
 from thoth.embedding import Embedder
+from thoth.embedding.tokens import CountsTokens, ModelTokenCounter
 
 
-class SizedByMiniLM:
+class SizedByMiniLM(CountsTokens):
     def __init__(self, minilm: Embedder) -> None:
-        self._minilm = minilm
+        self._counter = ModelTokenCounter(Tokenizer.from_str(minilm.tokenizer_json()))
         self.max_tokens = minilm.max_tokens
-
-    def tokenizer_json(self) -> str:
-        return self._minilm.tokenizer_json()
-
-    def count(self, text: str) -> int:
-        return self._minilm.count(text)
-
-    def count_many(self, texts: Sequence[str]) -> list[int]:
-        return self._minilm.count_many(texts)
