@@ -33,6 +33,7 @@ from thoth.bucket.store import BlobStore
 from thoth.config import Settings
 from thoth.ingest.jobs import Job
 from thoth.ingest.pipeline.context import Context
+from thoth.ingest.pipeline.follow_up import catch_up
 from thoth.ingest.push import PUSH_PATH, PushTask, push_task_name
 from thoth.ingest.sources.models import SourceConfig
 from thoth.ingest.sources.registry import save_source
@@ -55,7 +56,7 @@ HANDBOOK = {
     "engineering/on-call.md": "# On-call\n\nA week at a time, with a secondary.\n",
     "finance/expenses.md": "# Expenses\n\nSubmit receipts within 30 days.\n",
 }
-PROJECTS = [f"group/handbook-{n}" for n in range(6)]
+PROJECTS = [f"group/handbook-{n}" for n in range(7)]
 JOB_TIMEOUT = 240.0
 
 
@@ -298,15 +299,17 @@ def test_stale_and_repeated_push_deliveries_change_nothing(rig: Rig) -> None:
 
 def test_a_burst_of_pushes_during_a_job_gets_one_follow_up_at_the_last_commit(rig: Rig) -> None:
     source, clone = new_source(rig, PROJECTS[4])
-    commits = []
-    for n in range(4):
-        clone.write("people/leave.md", HANDBOOK["people/leave.md"] + f"\nRevision {n}.\n")
-        commits.append(clone.commit_and_push(f"leave: revision {n}"))
+    commits: list[str] = []
+    answers: list[dict[str, Any]] = []
     # The queue holds the first job's tasks until every push has arrived: the job is running
     # (it holds the source) for the whole burst, however fast this machine is.
     with paused_queue(rig):
-        answers = [deliver(rig, push_task(source, commit)) for commit in commits]
+        for n in range(4):
+            clone.write("people/leave.md", HANDBOOK["people/leave.md"] + f"\nRevision {n}.\n")
+            commits.append(clone.commit_and_push(f"leave: revision {n}"))
+            answers.append(deliver(rig, push_task(source, commits[-1])))
     assert [a["status"] for a in answers] == ["started", "pending", "pending", "pending"]
+    assert [a["head"] for a in answers] == commits
 
     final = wait_indexed(rig, source, commits[-1])
     jobs = jobs_of(rig, source)
@@ -315,6 +318,40 @@ def test_a_burst_of_pushes_during_a_job_gets_one_follow_up_at_the_last_commit(ri
     assert final.job_id == jobs[-1].job_id
     texts = " ".join(c.text for c in chunks_by_path(rig, source)["people/leave.md"])
     assert "Revision 3." in texts and "Revision 0." not in texts
+
+
+def test_a_late_or_resent_push_never_takes_the_index_back(rig: Rig) -> None:
+    """GitLab sends each event from its own background job, in no set order, and a resent
+    event carries a new X-Gitlab-Event-UUID: the receiver then stamps an older push after a
+    newer one. The index stays at the branch's head."""
+    source, clone = new_source(rig, PROJECTS[6])
+    older = clone.head()
+    clone.write("README.md", "# Handbook\n\nNewer welcome.\n")
+    newer = clone.commit_and_push("readme: newer")
+    assert deliver(rig, push_task(source, newer))["status"] == "started"
+    wait_indexed(rig, source, newer)
+
+    late = deliver(rig, push_task(source, older))  # accepted after the newer push
+    assert [job.commit for job in jobs_of(rig, source)] == [newer]
+    assert (late["status"], late["recorded"]) == ("indexed", False)
+    assert (late["commit"], late["head"]) == (older, newer)
+    latest, _ = read_push(rig.ctx.store, source)
+    assert latest is not None and latest.commit == newer
+
+    # Two deliveries that read the head in one instant can still record the older head:
+    # the job it starts reads the head again when it ends, and follows it.
+    clone.write("README.md", "# Handbook\n\nNewest welcome.\n")
+    newest = clone.commit_and_push("readme: newest")
+    now = datetime.now(UTC)
+    assert record_push(rig.ctx.store, LatestPush(
+        source=source, commit=older, ref="refs/heads/main", event_uuid="e", pushed_at=now,
+        seen_at=now,
+    ))  # fmt: skip
+    stale = catch_up(rig.ctx, source)
+    assert stale is not None and stale.commit == older
+    final = wait_indexed(rig, source, newest)
+    assert [job.commit for job in jobs_of(rig, source)] == [newer, older, newest]
+    assert final.commit == newest
 
 
 def test_results_and_list_sources_say_which_commit_and_how_far_behind(rig: Rig) -> None:
@@ -346,7 +383,8 @@ def test_results_and_list_sources_say_which_commit_and_how_far_behind(rig: Rig) 
     newer = clone.commit_and_push("news")
     pushed_at = datetime.now(UTC) - timedelta(seconds=5)
     assert record_push(rig.ctx.store, LatestPush(
-        source=source, commit=newer, ref="refs/heads/main", event_uuid="e-1", pushed_at=pushed_at
+        source=source, commit=newer, ref="refs/heads/main", event_uuid="e-1", pushed_at=pushed_at,
+        seen_at=datetime.now(UTC),
     ))  # fmt: skip
     cache.refresh()
     info = _source_info(cache, source)

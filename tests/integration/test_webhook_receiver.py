@@ -94,6 +94,7 @@ def post(
     token: str | None = SECRET,
     event: str = "Push Hook",
     event_uuid: str | None = None,
+    idempotency_key: str | None = None,
     content: bytes | None = None,
     content_type: str = "application/json",
 ) -> httpx.Response:
@@ -101,6 +102,8 @@ def post(
     headers["X-Gitlab-Webhook-UUID"] = "hook-1"
     if event_uuid is not None:
         headers["X-Gitlab-Event-UUID"] = event_uuid
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
     if token is not None:
         headers["X-Gitlab-Token"] = token
     body = content if content is not None else json.dumps(payload).encode()
@@ -158,6 +161,22 @@ def test_a_redelivered_event_is_enqueued_once(receiver: str, worker: StandInWork
     assert post(receiver, push_payload(), event_uuid=later).status_code == 202
     worker.wait_for(later)  # delivered after the duplicate would have been
     assert len(worker.for_event(event_uuid)) == 1
+
+
+def test_a_resend_is_known_by_its_idempotency_key(receiver: str, worker: StandInWorker) -> None:
+    """GitLab's "Resend Request" keeps the Idempotency-Key and makes a new event UUID."""
+    key, first_uuid, resent_uuid = new_uuid(), new_uuid(), new_uuid()
+    first = post(receiver, push_payload(), event_uuid=first_uuid, idempotency_key=key)
+    worker.wait_for(first_uuid)
+    again = post(receiver, push_payload(), event_uuid=resent_uuid, idempotency_key=key)
+
+    assert first.json() == {"result": "enqueued", "task": push_task_name(key)}
+    assert (again.status_code, again.json()["result"]) == (200, "duplicate")
+    bad = post(receiver, push_payload(), event_uuid=new_uuid(), idempotency_key="a b")
+    assert (bad.status_code, bad.json()["reason"]) == (
+        400,
+        "Idempotency-Key must be 1-64 letters, digits or dashes",
+    )
 
 
 @pytest.mark.parametrize(
@@ -322,6 +341,14 @@ def test_a_real_push_to_the_local_gitlab_reaches_the_worker(
         clone.run("push", "--quiet", "origin", "main:feature")  # another branch: ignored
 
         deliveries = wait_for_deliveries(gitlab.url, 2)
+        main = next(d for d in deliveries if d["request_data"]["ref"] == MAIN)
+        resent = httpx.post(  # new event UUID, same Idempotency-Key: a duplicate
+            f"{gitlab.url}/api/v4/projects/{main['project_id']}/hooks/{main['hook_id']}"
+            f"/events/{main['id']}/resend",
+            headers={"PRIVATE-TOKEN": gitlab.token},
+            timeout=15,
+        )
+        assert resent.json() == {"response_status": "200"}
 
     by_ref = {d["request_data"]["ref"]: d for d in deliveries}
     main, feature = by_ref[MAIN], by_ref["refs/heads/feature"]

@@ -1,9 +1,12 @@
 """The latest push known for a source: `registry/pushes/<source>.json`.
 
 The worker records every push it is handed; the MCP server reads the record to say how far
-an index is behind. Pushes may arrive late, twice, or out of order (Cloud Tasks retries,
-GitLab resends), so the record only ever moves forward: a push is kept when it was accepted
-after the recorded one, written by compare-and-swap so two deliveries cannot both win.
+an index is behind. Pushes may arrive late, twice, or out of order: Cloud Tasks retries,
+GitLab sends each event from its own background job (no order between them) and a resend
+carries a new event UUID. So the commit recorded is the branch head the worker read from
+GitLab when the push reached it (`seen_at`), never the commit a delivery names, and the
+record only moves to a head read later than its own, written by compare-and-swap so two
+deliveries cannot both win.
 """
 
 from __future__ import annotations
@@ -25,7 +28,13 @@ class LatestPush(BaseModel):
     commit: str
     ref: str
     event_uuid: str
-    pushed_at: datetime
+    pushed_at: datetime  # when the receiver accepted the event that led here
+    seen_at: datetime | None = None  # when `commit` was read from GitLab as the head (None:
+    # a record written before heads were read; it orders by pushed_at)
+
+    @property
+    def order(self) -> datetime:
+        return self.seen_at or self.pushed_at
 
 
 def read_push(store: BlobStore, source: str) -> tuple[LatestPush | None, int]:
@@ -38,8 +47,8 @@ def read_push(store: BlobStore, source: str) -> tuple[LatestPush | None, int]:
 
 
 def record_push(store: BlobStore, push: LatestPush) -> bool:
-    """Make `push` the source's latest unless the record already holds it or a later one.
-    True when it was recorded."""
+    """Make `push` the source's latest unless the record already holds its commit or one
+    read later. True when it was recorded."""
     for _ in range(_ATTEMPTS):
         current, generation = read_push(store, push.source)
         if current is not None and not _newer(push, current):
@@ -58,4 +67,4 @@ def record_push(store: BlobStore, push: LatestPush) -> bool:
 
 
 def _newer(push: LatestPush, current: LatestPush) -> bool:
-    return push.event_uuid != current.event_uuid and push.pushed_at > current.pushed_at
+    return push.commit != current.commit and push.order > current.order

@@ -2,9 +2,10 @@
 
 The receiver (public, verifies GitLab's secret token) turns one GitLab "Push Hook" into one
 Cloud Task to the private worker's PUSH_PATH with a `PushTask` body. The task is named after
-the event's UUID, so a redelivered webhook enqueues nothing new (Cloud Tasks refuses a name it
-has seen). The worker records the push as the source's latest known commit and starts, or
-schedules after the running job, an incremental ingest at that commit.
+the delivery's Idempotency-Key (or the event's UUID), so a redelivered webhook enqueues
+nothing new while Cloud Tasks remembers the name. The worker then reads the branch's head
+from GitLab, records it as the source's latest known commit and starts, or schedules after
+the running job, an incremental ingest at it.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class PushTask(BaseModel):
     pushed_at: AwareDatetime = Field(description="When the receiver accepted the event.")
 
 
-def push_task_name(event_uuid: str) -> str:
-    """The Cloud Task name for an event: deterministic, so a redelivery is refused."""
-    digest = hashlib.sha256(event_uuid.encode()).hexdigest()[:32]
+def push_task_name(delivery_key: str) -> str:
+    """The Cloud Task name for a delivery key: deterministic, so a redelivery is refused."""
+    digest = hashlib.sha256(delivery_key.encode()).hexdigest()[:32]
     return f"push-{digest}"

@@ -127,6 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="more refs per push: no hooks [env GITLAB_EMULATOR_PUSH_EVENT_HOOKS_LIMIT]",
     )
     add(
+        "--webhook-max-delay",
+        type=float,
+        default=float(_env("WEBHOOK_MAX_DELAY", "0")),
+        help="each delivery first waits a random 0..N seconds, so deliveries arrive out of "
+        "order as GitLab's can [env GITLAB_EMULATOR_WEBHOOK_MAX_DELAY]",
+    )
+    add(
         "--rate-limit",
         type=int,
         default=int(_env("RATE_LIMIT", "0")),
@@ -171,6 +178,8 @@ def _settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Sett
         projects += _cli_projects(args)
         if args.rate_limit < 0 or args.rate_limit_period <= 0 or args.webhook_timeout <= 0:
             raise ConfigError("rate limits and the webhook timeout must be positive")
+        if not 0 <= args.webhook_max_delay <= 3600:
+            raise ConfigError("--webhook-max-delay must be 0-3600 seconds")
     except ConfigError as exc:
         parser.error(str(exc))
     return Settings(
@@ -185,6 +194,7 @@ def _settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Sett
             initial_backoff=args.webhook_initial_backoff,
             max_backoff=args.webhook_max_backoff,
             push_event_hooks_limit=args.push_event_hooks_limit,
+            max_delay=args.webhook_max_delay,
         ),
         rate_limit=RateLimit(limit=args.rate_limit, period=args.rate_limit_period),
         log_level=args.log_level,

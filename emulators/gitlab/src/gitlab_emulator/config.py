@@ -64,6 +64,7 @@ class WebhookPolicy:
     initial_backoff: float = 60.0
     max_backoff: float = 86400.0
     push_event_hooks_limit: int = 3
+    max_delay: float = 0.0  # each delivery first waits a random 0..max_delay seconds
 
 
 @dataclass(frozen=True)

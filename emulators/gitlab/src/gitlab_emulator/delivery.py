@@ -4,9 +4,12 @@ What GitLab does, and so what this does:
 - one attempt per event: a 4xx, a 5xx, a timeout or a connection error is recorded and
   counted towards auto-disabling (hooks.py), and is not retried automatically;
 - a delivery can be sent again by hand ("Resend Request") with the same body and the same
-  `Idempotency-Key`; a test request is sent even to a disabled hook and re-enables it on 2xx;
-- deliveries run in the background, after the push has been answered; one hook's deliveries
-  run one at a time, in order.
+  `Idempotency-Key`, but a new `X-Gitlab-Event-UUID` and `X-Gitlab-Webhook-UUID` (GitLab
+  makes both per request); a test request is sent even to a disabled hook and re-enables it
+  on 2xx;
+- deliveries run in the background, after the push has been answered, each on its own (one
+  Sidekiq job each in GitLab): nothing orders them, and `WebhookPolicy.max_delay` lets each
+  wait a random moment first so that receivers see them out of order, as they can in GitLab.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import random
 import time
 import uuid
 from collections import deque
@@ -89,7 +93,6 @@ class Dispatcher:
         self._clock = clock
         self._ids = itertools.count(1)
         self._recent: deque[Delivery] = deque(maxlen=RECENT_EVENTS_KEPT)
-        self._locks: dict[int, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._http = httpx.AsyncClient(timeout=policy.timeout, follow_redirects=False)
 
@@ -109,7 +112,7 @@ class Dispatcher:
         for hook in hooks:
             if hook.executable(now):
                 delivery = self._new_delivery(hook, event, trigger, payload, event_uuid)
-                self._background(self._send(hook, delivery, force=False))
+                self._background(self._send_later(hook, delivery))
 
     async def test(self, hook: Hook, payload: dict[str, Any]) -> Delivery:
         """A test request, answered synchronously (GitLab sends these from Rails)."""
@@ -119,6 +122,8 @@ class Dispatcher:
 
     async def resend(self, hook: Hook, original: Delivery) -> Delivery:
         headers = dict(original.request_headers)
+        headers["X-Gitlab-Event-UUID"] = str(uuid.uuid4())
+        headers["X-Gitlab-Webhook-UUID"] = str(uuid.uuid4())
         delivery = Delivery(
             id=next(self._ids),
             hook_id=hook.id,
@@ -160,7 +165,7 @@ class Dispatcher:
             "User-Agent": f"GitLab/{GITLAB_VERSION}",
             "Idempotency-Key": key,
             "X-Gitlab-Event": event,
-            "X-Gitlab-Webhook-UUID": hook.uuid,
+            "X-Gitlab-Webhook-UUID": str(uuid.uuid4()),
             "X-Gitlab-Instance": self.instance_url,
             "X-Gitlab-Event-UUID": event_uuid,
         }
@@ -180,28 +185,32 @@ class Dispatcher:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _send_later(self, hook: Hook, delivery: Delivery) -> None:
+        if self.policy.max_delay > 0:
+            await asyncio.sleep(random.uniform(0, self.policy.max_delay))  # noqa: S311 (no secret)
+        await self._send(hook, delivery, force=False)
+
     async def _send(self, hook: Hook, delivery: Delivery, *, force: bool) -> None:
-        async with self._locks.setdefault(hook.id, asyncio.Lock()):
-            if not force and not hook.executable(self._clock()):
-                return
-            headers = dict(delivery.request_headers)
-            if hook.token:
-                headers["X-Gitlab-Token"] = hook.token
-            body = json.dumps(delivery.request_data).encode()
-            started = time.monotonic()
-            try:
-                response = await self._http.post(hook.url, content=body, headers=headers)
-                delivery.response_status = str(response.status_code)
-                delivery.response_headers = dict(response.headers)
-                delivery.response_body = response.text[:MAX_RESPONSE_BODY]
-            except httpx.HTTPError as exc:
-                delivery.response_status = INTERNAL_ERROR
-                delivery.internal_error_message = type(exc).__name__
-            delivery.execution_duration = time.monotonic() - started
-            # The secret never reaches the recorded headers, as GitLab's logs redact it.
-            if hook.token:
-                delivery.request_headers["X-Gitlab-Token"] = "[REDACTED]"
-            self._settle(hook, delivery)
+        if not force and not hook.executable(self._clock()):
+            return
+        headers = dict(delivery.request_headers)
+        if hook.token:
+            headers["X-Gitlab-Token"] = hook.token
+        body = json.dumps(delivery.request_data).encode()
+        started = time.monotonic()
+        try:
+            response = await self._http.post(hook.url, content=body, headers=headers)
+            delivery.response_status = str(response.status_code)
+            delivery.response_headers = dict(response.headers)
+            delivery.response_body = response.text[:MAX_RESPONSE_BODY]
+        except httpx.HTTPError as exc:
+            delivery.response_status = INTERNAL_ERROR
+            delivery.internal_error_message = type(exc).__name__
+        delivery.execution_duration = time.monotonic() - started
+        # The secret never reaches the recorded headers, as GitLab's logs redact it.
+        if hook.token:
+            delivery.request_headers["X-Gitlab-Token"] = "[REDACTED]"
+        self._settle(hook, delivery)
 
     def _settle(self, hook: Hook, delivery: Delivery) -> None:
         if delivery.succeeded:

@@ -126,8 +126,8 @@ def test_new_and_deleted_branches(
     work.run("push", "--quiet", "origin", "--delete", "topic")
     first, second = receiver.wait_count(2)
     created, deleted = first.json(), second.json()
-    assert first.headers["X-Gitlab-Webhook-UUID"] == second.headers["X-Gitlab-Webhook-UUID"]
-    assert first.headers["X-Gitlab-Event-UUID"] != second.headers["X-Gitlab-Event-UUID"]
+    for name in ("X-Gitlab-Webhook-UUID", "X-Gitlab-Event-UUID", "Idempotency-Key"):
+        assert first.headers[name] != second.headers[name]  # one per request, as in GitLab
     assert (created["before"], created["after"], created["ref"]) == (ZERO, sha, "refs/heads/topic")
     assert [c["id"] for c in created["commits"]] == [sha]  # only what main did not have
     assert (deleted["before"], deleted["after"]) == (sha, ZERO)
@@ -296,7 +296,7 @@ def test_a_timeout_is_a_failure(
     assert len(receiver.received()) == 1
 
 
-def test_resend_keeps_the_body_and_idempotency_key(
+def test_resend_keeps_the_body_and_idempotency_key_with_new_uuids(
     hooked: Emulator, receiver: Receiver, clone: Callable[..., Git]
 ) -> None:
     receiver.status = 503
@@ -309,7 +309,33 @@ def test_resend_keeps_the_body_and_idempotency_key(
     first, second = receiver.wait_count(2)
     assert first.body == second.body
     assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"]
+    for name in ("X-Gitlab-Event-UUID", "X-Gitlab-Webhook-UUID"):
+        assert first.headers[name] != second.headers[name]  # a receiver keyed on them sees
+        uuid.UUID(second.headers[name])  # a new event, as GitLab's resends are
     assert second.headers["X-Gitlab-Token"] == SECRET
+
+
+def test_deliveries_are_not_queued_behind_each_other(
+    hooked: Emulator, receiver: Receiver, clone: Callable[..., Git]
+) -> None:
+    """GitLab sends each event from its own Sidekiq job: a slow answer to one does not hold
+    the next back, so nothing keeps them in order."""
+    receiver.delay = 3.0
+    work = clone(hooked.git_url(PROJECT))
+    first = _push_change(work, "one.md")
+    second = _push_change(work, "two.md")
+    arrived = receiver.wait_count(2, timeout=2.5)  # before the first one is answered
+    assert {r.json()["after"] for r in arrived} == {first, second}
+
+
+def test_a_random_delay_before_each_delivery(
+    make_emulator: Callable[..., Emulator], receiver: Receiver, clone: Callable[..., Git]
+) -> None:
+    emulator = make_emulator("--hook", receiver.url, "--webhook-max-delay", "1.5")
+    work = clone(emulator.git_url(PROJECT))
+    pushed = [_push_change(work, f"n{n}.md") for n in range(3)]
+    arrived = receiver.wait_count(3, timeout=10)
+    assert sorted(r.json()["after"] for r in arrived) == sorted(pushed)
 
 
 def test_deliveries_endpoint_filters_by_project_and_hook(

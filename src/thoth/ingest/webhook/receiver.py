@@ -8,6 +8,7 @@ before their body is parsed.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,14 @@ from thoth.ingest.push import PUSH_PATH, PushTask, push_task_name
 from thoth.ingest.tasks import Enqueuer
 from thoth.ingest.webhook.body import BodyRefused, json_body
 from thoth.ingest.webhook.decision import Ignored, decide, ignored_event
-from thoth.ingest.webhook.event import EVENT_HEADER, EVENT_UUID_HEADER, TOKEN_HEADER, PushHook
+from thoth.ingest.webhook.event import (
+    DELIVERY_KEY_PATTERN,
+    EVENT_HEADER,
+    EVENT_UUID_HEADER,
+    IDEMPOTENCY_HEADER,
+    TOKEN_HEADER,
+    PushHook,
+)
 from thoth.ingest.webhook.target import Target
 
 log = logging.getLogger("thoth.ingest.webhook")
@@ -63,6 +71,9 @@ async def receive(request: Request, target: Target, queue: Enqueuer) -> Outcome:
     event_uuid = headers.get(EVENT_UUID_HEADER)
     if not event_uuid:
         return refused(400, f"{EVENT_UUID_HEADER} is required")
+    key = headers.get(IDEMPOTENCY_HEADER) or event_uuid
+    if not re.fullmatch(DELIVERY_KEY_PATTERN, key):
+        return refused(400, f"{IDEMPOTENCY_HEADER} must be 1-64 letters, digits or dashes")
     try:
         hook = PushHook.model_validate(await json_body(request))
         decision = decide(hook, target, event_uuid, datetime.now(UTC))
@@ -73,14 +84,16 @@ async def receive(request: Request, target: Target, queue: Enqueuer) -> Outcome:
     facts = {"ref": hook.ref[:255], "commit": hook.after}
     if isinstance(decision, Ignored):
         return Outcome(200, "ignored", decision.reason, fields=facts)
-    outcome = await run_in_threadpool(enqueue, queue, decision)
+    outcome = await run_in_threadpool(enqueue, queue, decision, key)
     return Outcome(outcome.status, outcome.result, outcome.reason, outcome.task, facts)
 
 
-def enqueue(queue: Enqueuer, task: PushTask) -> Outcome:
-    """One named task per event: Cloud Tasks refuses a name it has seen recently, so a
-    redelivered event enqueues nothing."""
-    name = push_task_name(task.event_uuid)
+def enqueue(queue: Enqueuer, task: PushTask, key: str) -> Outcome:
+    """One task per event, named after its delivery `key` (GitLab's Idempotency-Key, which a
+    resend keeps): Cloud Tasks refuses a name it has seen recently, so a redelivered event
+    enqueues nothing. Past that window a resend is queued again, and the worker, which
+    indexes the branch's head rather than the event's commit, makes it harmless."""
+    name = push_task_name(key)
     try:
         for attempt in Retrying(
             stop=stop_after_delay(ENQUEUE_BUDGET_SECONDS),
