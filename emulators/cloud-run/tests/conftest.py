@@ -66,12 +66,13 @@ def front_door(tmp_path: Path, issuer: Issuer) -> Iterator[Callable[..., FrontDo
         invokers: tuple[str, ...] = (f"user:{USER}",),
         env: dict[str, str] | None = None,
         wait_ready: bool = True,
+        template: str = TF_TEMPLATE,
         **extra: Any,
     ) -> FrontDoor:
         port = free_port()
         tf = tmp_path / f"svc-{port}.tf"
         tf.write_text(
-            TF_TEMPLATE.format(
+            template.format(
                 timeout=timeout, concurrency=concurrency, cpu_idle=str(cpu_idle).lower()
             )
         )

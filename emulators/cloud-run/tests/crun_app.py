@@ -1,7 +1,8 @@
 """The container behind the front door in tests: a little Starlette app run by uvicorn.
 
 A background thread counts every 10 ms (CPU throttling shows as missing counts). Env knobs:
-STARTUP_DELAY (seconds before the app answers), HEALTH_FLAG (a file whose presence fails /health).
+STARTUP_DELAY (seconds before the app answers), EXIT_AT_START (exit instead), HEALTH_FLAG (a
+file whose presence fails /health).
 /spawn starts a child process in the container, for what happens to it when the container ends.
 """
 
@@ -35,6 +36,8 @@ def _count() -> None:
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     await asyncio.sleep(float(os.environ.get("STARTUP_DELAY", "0")))
+    if os.environ.get("EXIT_AT_START"):
+        raise SystemExit(3)
     threading.Thread(target=_count, daemon=True).start()
     yield
 

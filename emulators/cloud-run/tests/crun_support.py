@@ -149,3 +149,18 @@ def toml_value(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
     return str(value)
+
+
+def without_probes(template: str) -> str:
+    """`template` with no startup or liveness probe: Cloud Run's defaults apply."""
+    kept: list[str] = []
+    depth = 0
+    for line in template.splitlines():
+        if depth == 0 and line.strip() in ("startup_probe {{", "liveness_probe {{"):
+            depth = 1
+            continue
+        if depth:
+            depth += line.count("{{") - line.count("}}")
+            continue
+        kept.append(line)
+    return "\n".join(kept) + "\n"

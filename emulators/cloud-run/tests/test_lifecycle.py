@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from crun_support import wait_for
+from crun_support import TF_TEMPLATE, wait_for, without_probes
 
 SLOW_LIVENESS = {"liveness_probe": {"period_seconds": 30}}
 
@@ -48,6 +48,35 @@ def test_requests_wait_for_startup_probe(front_door):
     assert response.status_code == 200
     assert time.monotonic() - began > 1.0
     assert door.status()["starts"] == 1
+
+
+def test_without_a_startup_probe_the_default_waits_for_the_port(front_door):
+    """Cloud Run's default startup probe is TCP with a 240 s budget: a container that takes
+    a while to listen is waited for, not failed on the first refused connection."""
+    door = front_door(
+        invokers=("allUsers",),
+        env={"STARTUP_DELAY": "2"},
+        wait_ready=False,
+        template=without_probes(TF_TEMPLATE),
+    )
+    began = time.monotonic()
+    assert httpx.get(door.url + "/echo", timeout=30).status_code == 200
+    assert time.monotonic() - began > 1.5
+    assert door.status()["starts"] == 1
+    assert door.status()["max_instances"] == 2  # read, shown, and one instance is run
+
+
+def test_the_default_probe_gives_up_when_the_container_exits(front_door):
+    door = front_door(
+        invokers=("allUsers",),
+        env={"EXIT_AT_START": "1"},
+        wait_ready=False,
+        template=without_probes(TF_TEMPLATE),
+    )
+    began = time.monotonic()
+    assert httpx.get(door.url + "/echo", timeout=60).status_code == 503
+    assert time.monotonic() - began < 15
+    assert "container exited" in door.logs()
 
 
 def test_failing_liveness_probe_restarts_the_container(front_door, tmp_path):

@@ -106,6 +106,19 @@ def test_timeout_is_504_and_drops_the_upstream_request(front_door):
     wait_for(lambda: httpx.get(door.url + "/stats").json()["disconnects"] == 1, timeout=5)
 
 
+def test_a_cold_start_counts_against_the_request_timeout(front_door):
+    """Cloud Run's container contract: the response must come within the timeout, startup
+    included. 2 s of startup plus 2 s of work does not fit in 3 s."""
+    door = front_door(
+        invokers=("allUsers",), timeout=3, env={"STARTUP_DELAY": "2"}, wait_ready=False
+    )
+    began = time.monotonic()
+    response = httpx.get(door.url + "/sleep/2", timeout=10)
+    assert response.status_code == 504
+    assert 2.9 < time.monotonic() - began < 3.8
+    assert httpx.get(door.url + "/sleep/2", timeout=10).status_code == 200  # warm: it fits
+
+
 def test_one_log_line_per_request(front_door):
     door = front_door(invokers=("allUsers",))
     httpx.post(door.url + "/echo?x=1", content=b"{}")

@@ -35,6 +35,23 @@ def test_worker_settings_from_terraform():
     }
 
 
+@pytest.mark.parametrize(
+    ("resources", "cpu_idle"),
+    [("", True), ("resources {\n limits = { cpu = \"1\" }\n }", False),
+     ("resources {\n cpu_idle = true\n }", True)],
+    ids=["no-resources-block", "resources-without-cpu-idle", "cpu-idle-written-out"],
+)  # fmt: skip
+def test_cpu_idle_defaults_to_true_only_without_a_resources_block(tmp_path, resources, cpu_idle):
+    """The provider's doc: true by default if `resources` is not set; with it, cpu_idle must
+    be set to true explicitly to keep request-based CPU."""
+    tf = tmp_path / "svc.tf"
+    tf.write_text(
+        'resource "google_cloud_run_v2_service" "svc" {\n template {\n containers {\n'
+        f'  image = "x"\n  {resources}\n }}\n }}\n}}\n'
+    )
+    assert read_service(tf).cpu_idle is cpu_idle
+
+
 def test_every_member_expression_needs_a_local_mapping(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text(

@@ -158,11 +158,23 @@ class Instance:
             began = time.monotonic()
             if not self._alive():
                 return False
-            if await run_probe(probe, self.session, self.host, self.port):
+            if await self._probe_while_alive(probe):
                 return True
             if attempt + 1 < probe.failure_threshold:
                 await asyncio.sleep(max(0.0, probe.period_seconds - (time.monotonic() - began)))
         return False
+
+    async def _probe_while_alive(self, probe: Probe) -> bool:
+        """One probe attempt, given up as soon as the container exits (the default TCP probe
+        would otherwise wait out its 240 s for a port nobody will open)."""
+        attempt = asyncio.create_task(run_probe(probe, self.session, self.host, self.port))
+        watcher = self._watcher
+        waits: set[asyncio.Task[Any]] = {attempt} if watcher is None else {attempt, watcher}
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        if not attempt.done():
+            attempt.cancel()
+            return False
+        return attempt.result()
 
     async def _liveness_loop(self) -> None:
         probe = self.service.terraform.liveness_probe

@@ -14,7 +14,7 @@ async def run_probe(probe: Probe, session: aiohttp.ClientSession, host: str, por
     try:
         async with asyncio.timeout(probe.timeout_seconds):
             if probe.kind == "tcp":
-                return await _tcp(host, port)
+                return await (_tcp_when_listening if probe.wait_for_port else _tcp)(host, port)
             return await _http(session, f"http://{host}:{port}{probe.path}")
     except (TimeoutError, OSError, aiohttp.ClientError):
         return False
@@ -26,6 +26,15 @@ async def _tcp(host: str, port: int) -> bool:
     with contextlib.suppress(OSError):
         await writer.wait_closed()
     return True
+
+
+async def _tcp_when_listening(host: str, port: int) -> bool:
+    """Dial until the container listens; the caller's timeout ends the wait."""
+    while True:
+        try:
+            return await _tcp(host, port)
+        except OSError:
+            await asyncio.sleep(0.1)
 
 
 async def _http(session: aiohttp.ClientSession, url: str) -> bool:

@@ -66,6 +66,9 @@ class Proxy:
             )
 
     async def _handle(self, request: web.Request, headers: CIMultiDict[str]) -> web.StreamResponse:
+        # Cloud Run's request timeout runs from the request's arrival: time queued and a
+        # cold start count against it, not only the container's own work.
+        deadline = asyncio.get_running_loop().time() + self.service.terraform.timeout_seconds
         if (request.content_length or 0) > MAX_REQUEST_BYTES:
             return error_page(413, request.path)
         try:
@@ -80,18 +83,21 @@ class Proxy:
         add_forwarded(headers, request.remote or "", request.scheme)
         try:
             async with self.admission.slot():
-                return await self._in_container(request, headers, body)
+                return await self._in_container(request, headers, body, deadline)
         except Rejected:
             return error_page(429, request.path)
 
     async def _in_container(
-        self, request: web.Request, headers: CIMultiDict[str], body: bytes
+        self, request: web.Request, headers: CIMultiDict[str], body: bytes, deadline: float
     ) -> web.StreamResponse:
         self.instance.begin_request()
         try:
-            if not await self.instance.ensure_ready():
-                return error_page(503, request.path)
-            return await self._forward(request, headers, body)
+            async with asyncio.timeout_at(deadline):
+                if not await self.instance.ensure_ready():
+                    return error_page(503, request.path)
+                return await self._forward(request, headers, body)
+        except TimeoutError:
+            return self._cut(request, 504)
         finally:
             self.instance.end_request()
 
@@ -100,13 +106,10 @@ class Proxy:
     ) -> web.StreamResponse:
         url = f"http://{self.instance.host}:{self.instance.port}{request.raw_path}"
         try:
-            async with asyncio.timeout(self.service.terraform.timeout_seconds):
-                async with self.session.request(
-                    request.method, url, headers=headers, data=body or None, allow_redirects=False
-                ) as upstream:
-                    return await self._relay(request, upstream)
-        except TimeoutError:
-            return self._cut(request, 504)
+            async with self.session.request(
+                request.method, url, headers=headers, data=body or None, allow_redirects=False
+            ) as upstream:
+                return await self._relay(request, upstream)
         except (aiohttp.ClientError, ConnectionError):
             return self._cut(request, 503)
 

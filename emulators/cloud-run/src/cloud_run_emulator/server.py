@@ -43,6 +43,7 @@ class FrontDoor:
             "queued": self.proxy.admission.waiting,
             "cpu_frozen": self.instance.cpu.frozen,
             "concurrency": tf.concurrency,
+            "max_instances": tf.max_instances,
             "timeout_seconds": tf.timeout_seconds,
             "cpu_idle": tf.cpu_idle,
             "public": self.service.public,

@@ -36,11 +36,17 @@ class Probe:
     period_seconds: float = 10.0
     timeout_seconds: float = 1.0
     failure_threshold: int = 3
+    wait_for_port: bool = False  # a TCP attempt keeps dialling until its timeout
 
 
-# Cloud Run's default startup probe: TCP on the container port, 240 s budget.
+# Cloud Run's default startup probe: TCP on the container port, waiting up to 240 s for the
+# container to listen (a refused connection is not yet a failure).
 DEFAULT_STARTUP_PROBE = Probe(
-    kind="tcp", period_seconds=240.0, timeout_seconds=240.0, failure_threshold=1
+    kind="tcp",
+    period_seconds=240.0,
+    timeout_seconds=240.0,
+    failure_threshold=1,
+    wait_for_port=True,
 )
 
 
@@ -179,12 +185,15 @@ def _service(resource: str, body: dict[str, Any], members: tuple[str, ...]) -> T
     scaling = _block(template, "scaling") or {}
     container = _block(template, "containers") or {}
     ports = _block(container, "ports") or {}
-    limits = _block(container, "resources") or {}
+    resources = _block(container, "resources")
+    limits = resources or {}
     return TerraformService(
         resource=resource,
         timeout_seconds=_seconds(_literal(template, "timeout", f"{DEFAULT_TIMEOUT_SECONDS:g}s")),
         concurrency=int(_literal(template, "max_instance_request_concurrency", 80)),
-        cpu_idle=bool(_literal(limits, "cpu_idle", True)),
+        # True by default only without a `resources` block: with one, the API (and so the
+        # provider) allocates CPU always unless cpu_idle = true is written out.
+        cpu_idle=bool(_literal(limits, "cpu_idle", resources is None)),
         min_instances=int(_literal(scaling, "min_instance_count", 0)),
         max_instances=int(_literal(scaling, "max_instance_count", DEFAULT_MAX_INSTANCES)),
         container_port=int(_literal(ports, "container_port", 8080)),
