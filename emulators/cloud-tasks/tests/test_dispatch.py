@@ -303,3 +303,22 @@ def test_failed_attempt_without_response_is_complete(client, make_queue) -> None
     assert got.response_count == 0
     assert got.last_attempt.response_status.code == 14  # UNAVAILABLE: connection refused
     assert got.last_attempt.response_time >= got.last_attempt.dispatch_time
+
+
+def test_an_attempt_past_its_deadline_is_deadline_exceeded(
+    client, make_queue, target: Target
+) -> None:
+    queue = make_queue(retry_config={"min_backoff": timedelta(seconds=60)})
+    task = client.create_task(
+        parent=queue.name,
+        task={
+            "http_request": {"url": target.url("/sleep-first/17")},
+            "dispatch_deadline": timedelta(seconds=15),
+        },
+    )
+    got = wait_for(
+        lambda: (t := client.get_task(name=task.name)) and "response_time" in t.last_attempt and t,
+        timeout=25,
+    )
+    assert got.response_count == 0
+    assert got.last_attempt.response_status.code == 4  # DEADLINE_EXCEEDED

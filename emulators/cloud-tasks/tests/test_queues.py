@@ -105,6 +105,8 @@ def test_update_queue_creates_missing_queue(client) -> None:
             }
         },
         {"retry_config": {"max_doublings": -1}},
+        {"retry_config": {"min_backoff": timedelta(seconds=-1)}},
+        {"retry_config": {"max_retry_duration": timedelta(seconds=-5)}},
     ],
 )
 def test_invalid_queue_config(client, fields) -> None:
