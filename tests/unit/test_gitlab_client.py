@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -169,6 +170,34 @@ def test_retry_after_is_capped(
     )
     client.list_tree(PROJECT, "main")
     assert sleeps == [60.0]
+
+
+def test_a_429_without_retry_after_waits_for_ratelimit_reset(
+    api: respx.MockRouter, client: GitLabClient, sleeps: list[float]
+) -> None:
+    reset = str(int(time.time()) + 12)
+    api.get(TREE).mock(
+        side_effect=[
+            httpx.Response(429, headers={"RateLimit-Reset": reset}),
+            httpx.Response(200, json=[]),
+        ]
+    )
+    client.list_tree(PROJECT, "main")
+    assert len(sleeps) == 1 and 10 < sleeps[0] <= 12
+
+
+def test_a_bare_429_is_retried_for_longer_than_a_rate_limit_window(
+    api: respx.MockRouter, client: GitLabClient, sleeps: list[float]
+) -> None:
+    """GitLab.com has answered 429 with neither Retry-After nor RateLimit-* headers
+    (gitlab-org/gitlab#365728): the retries must outlast its one-minute window."""
+    route = api.get(TREE).mock(
+        side_effect=[*(httpx.Response(429) for _ in range(5)), httpx.Response(200, json=[])]
+    )
+    client.list_tree(PROJECT, "main")
+    assert route.call_count == 6
+    assert sleeps[0] >= 5 and sum(sleeps) > 60
+    assert all(s <= 60 for s in sleeps)
 
 
 def test_5xx_backs_off_exponentially_then_succeeds(

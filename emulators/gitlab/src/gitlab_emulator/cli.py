@@ -146,6 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="rate-limit window, seconds [env GITLAB_EMULATOR_RATE_LIMIT_PERIOD]",
     )
     add(
+        "--rate-limit-headers",
+        choices=("throttled", "every", "none"),
+        default=_env("RATE_LIMIT_HEADERS", "throttled"),
+        help="answers with RateLimit-* headers: 429s only (GitLab's default), every answer, "
+        "or none, not even Retry-After [env GITLAB_EMULATOR_RATE_LIMIT_HEADERS]",
+    )
+    add(
         "--http-impl",
         choices=("auto", "h11", "httptools"),
         default=_env("HTTP_IMPL", "auto"),
@@ -196,7 +203,9 @@ def _settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Sett
             push_event_hooks_limit=args.push_event_hooks_limit,
             max_delay=args.webhook_max_delay,
         ),
-        rate_limit=RateLimit(limit=args.rate_limit, period=args.rate_limit_period),
+        rate_limit=RateLimit(
+            limit=args.rate_limit, period=args.rate_limit_period, headers=args.rate_limit_headers
+        ),
         log_level=args.log_level,
     )
 

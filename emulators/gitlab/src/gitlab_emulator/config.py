@@ -73,6 +73,10 @@ class RateLimit:
 
     limit: int = 0
     period: float = 60.0
+    # Which answers carry RateLimit-* headers: "throttled" (GitLab's default: only 429s),
+    # "every" (GitLab with rate_limiting_headers_for_unthrottled_requests), or "none" (429s
+    # bare, as GitLab.com has answered: gitlab-org/gitlab#365728).
+    headers: str = "throttled"
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """GitLab's user and IP rate limits (Rack::Attack): a fixed window per client.
 
 Windows are aligned to multiples of the period since the epoch, as Rack::Attack's are, so
-`RateLimit-Reset` is the end of the current window. Every /api/v4 answer carries the
-RateLimit-* headers while a limit is configured; a throttled request gets 429, `Retry-After`
-and GitLab's plain-text body "Retry later".
+`RateLimit-Reset` is the end of the current window. A throttled request gets 429, the
+RateLimit-* headers, `Retry-After` and GitLab's plain-text body "Retry later"; other answers
+carry the headers only with `headers = "every"`, and with `headers = "none"` a 429 comes bare.
 """
 
 from __future__ import annotations
@@ -58,8 +58,11 @@ class RateLimiter:
             "RateLimit-Remaining": str(max(0, limit - observed)),
             "RateLimit-Reset": str(math.ceil(reset)),
         }
+        mode = self.config.headers
         if observed <= limit:
-            return Verdict(True, headers)
+            return Verdict(True, headers if mode == "every" else {})
+        if mode == "none":
+            return Verdict(False, {})
         headers["RateLimit-Name"] = THROTTLE_NAME if authenticated else THROTTLE_NAME_ANONYMOUS
         headers["RateLimit-ResetTime"] = formatdate(reset, usegmt=True)
         headers["Retry-After"] = str(max(1, math.ceil(reset - now)))

@@ -99,9 +99,12 @@ class Tree:
 class _Transient(Exception):
     """A failure worth retrying: 429, 5xx or a transport error."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, throttled: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.throttled = throttled
 
 
 @dataclass(frozen=True)
@@ -261,7 +264,9 @@ class GitLabClient:
             return
         endpoint = _endpoint(str(response.request.url))
         if status == 429:
-            raise _Transient(f"rate limited (429) on {endpoint}", _retry_after(response))
+            raise _Transient(
+                f"rate limited (429) on {endpoint}", _retry_after(response), throttled=True
+            )
         if status >= 500:
             raise _Transient(f"GitLab answered {status} on {endpoint}")
         if status in (401, 403):
@@ -355,9 +360,11 @@ def _read_limited(response: httpx.Response, max_bytes: int | None, what: str) ->
 
 
 def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds to wait from `Retry-After`, else from `RateLimit-Reset` (the window's end, in
+    epoch seconds); None when the answer has neither."""
     value = response.headers.get("Retry-After", "").strip()
     if not value:
-        return None
+        return _until_reset(response.headers.get("RateLimit-Reset", "").strip())
     try:
         return max(0.0, float(value))
     except ValueError:
@@ -368,15 +375,28 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+def _until_reset(value: str) -> float | None:
+    try:
+        return max(0.0, float(value) - time.time()) if value else None
+    except ValueError:
+        return None
+
+
 _backoff = wait_exponential(multiplier=0.5, min=0.5, max=30)
+# A 429 that says nothing of when to come back (GitLab.com has sent them bare) waits long
+# enough for the retries to outlast a one-minute window: 5, 8, 16, 32 and 60 s.
+_throttled_backoff = wait_exponential(multiplier=4, min=5, max=MAX_RETRY_AFTER_SECONDS)
 
 
 def _wait(state: RetryCallState) -> float:
-    """Retry-After (capped at 60 s) for 429s that carry it, else exponential backoff."""
+    """Retry-After or RateLimit-Reset (capped at 60 s) for 429s that carry one, a long
+    exponential backoff for a bare 429, else a short exponential backoff."""
     outcome = state.outcome
     exc = outcome.exception() if outcome is not None else None
     if isinstance(exc, _Transient) and exc.retry_after is not None:
         return min(exc.retry_after, MAX_RETRY_AFTER_SECONDS)
+    if isinstance(exc, _Transient) and exc.throttled:
+        return float(_throttled_backoff(state))
     return float(_backoff(state))
 
 
