@@ -239,6 +239,21 @@ def test_5xx_forever_gives_up_with_a_clear_error(
     assert "?" not in message.split(TREE)[1].split()[0]  # the query string is not shown
 
 
+def test_a_token_without_read_api_says_which_scope_is_needed(
+    api: respx.MockRouter, client: GitLabClient, sleeps: list[float]
+) -> None:
+    body = {
+        "error": "insufficient_scope",
+        "error_description": "The request requires higher privileges than provided by the "
+        "access token.",
+        "scope": "api read_api",
+    }
+    api.get(TREE).respond(403, json=body)
+    with pytest.raises(GitLabAuthError, match="needs a token with the read_api scope"):
+        client.list_tree(PROJECT, "main")
+    assert sleeps == []
+
+
 @pytest.mark.parametrize("status", [401, 403])
 def test_rejected_token(
     api: respx.MockRouter, client: GitLabClient, sleeps: list[float], status: int

@@ -104,6 +104,7 @@ class RestApi:
         segments = [unquote(s) for s in raw_path[len(PREFIX) :].split("/")]
         if len(segments) < 2 or segments[0] != "projects" or not segments[1]:
             raise ApiError(404, "404 Not Found", key="error")
+        check_scope(caller, request.method, segments[2:])
         project = self._readable_project(segments[1], caller)
         call = Call(
             request, caller, segments[2:], project, self.projects.repository(project), self.urls
@@ -125,6 +126,36 @@ class RestApi:
         if project is None or not (project.is_public or caller.authenticated):
             raise not_found("Project")
         return project
+
+
+def check_scope(caller: Caller, method: str, rest: list[str]) -> None:
+    """GitLab's token scopes: `read_repository` reads files only (`lib/api/files.rb` allows
+    it), every other read needs `read_api` (or `api`), every write `api`. Anonymous callers
+    have no token to check."""
+    if not caller.authenticated:
+        return
+    if method in ("GET", "HEAD"):
+        files = rest[:2] == ["repository", "files"]
+        allowed = {"api", "read_api", "read_repository"} if files else {"api", "read_api"}
+    else:
+        allowed = {"api"}
+    if not caller.scopes & allowed:
+        raise InsufficientScope(sorted(allowed - {"read_repository"}))
+
+
+class InsufficientScope(ApiError):
+    def __init__(self, scopes: list[str]) -> None:
+        super().__init__(403, "insufficient_scope", key="error")
+        self.scopes = scopes
+
+    def response(self) -> Response:
+        body = {
+            "error": "insufficient_scope",
+            "error_description": "The request requires higher privileges than provided by "
+            "the access token.",
+            "scope": " ".join(self.scopes),
+        }
+        return JSONResponse(body, status_code=403)
 
 
 def require_member(call: Call) -> None:

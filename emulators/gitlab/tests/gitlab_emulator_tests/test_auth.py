@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
-import httpx
+from collections.abc import Iterator
+from pathlib import Path
 
-from .support import PROJECT, PUBLIC, TOKEN, Emulator, encoded
+import httpx
+import pytest
+
+from .support import (
+    HANDBOOK,
+    PROJECT,
+    PUBLIC,
+    TOKEN,
+    Emulator,
+    encoded,
+    start_emulator,
+    thoth_gitlab,
+    write_tree,
+)
+
+READ_REPOSITORY = "glpat-files-only"
+READ_API = "glpat-reader"
 
 
 def test_private_token_header_bearer_and_query_parameter(emulator: Emulator) -> None:
@@ -40,3 +57,43 @@ def test_hooks_need_a_token(emulator: Emulator) -> None:
     response = emulator.api(None).get(f"/projects/{encoded(PUBLIC)}/hooks")
     assert response.status_code == 401
     assert response.json() == {"message": "401 Unauthorized"}
+
+
+@pytest.fixture
+def scoped(tmp_path: Path) -> Iterator[Emulator]:
+    seed = write_tree(tmp_path / "seed", HANDBOOK)
+    proc = start_emulator(
+        tmp_path,
+        "--project", PROJECT,
+        "--seed-dir", str(seed),
+        "--token", f"{READ_REPOSITORY}:read_repository",
+        "--token", f"{READ_API}:read_api",
+    )  # fmt: skip
+    yield proc
+    proc.stop()
+
+
+def test_token_scopes_as_gitlab_checks_them(scoped: Emulator) -> None:
+    project = f"/projects/{encoded(PROJECT)}"
+    files_only, reader = scoped.api(READ_REPOSITORY), scoped.api(READ_API)
+    assert files_only.get(f"{project}/repository/files/README.md/raw?ref=main").status_code == 200
+    for path in (project, f"{project}/repository/tree", f"{project}/repository/commits/main"):
+        refused = files_only.get(path)
+        assert refused.status_code == 403
+        assert refused.json()["error"] == "insufficient_scope"
+        assert refused.json()["scope"] == "api read_api"
+        assert reader.get(path).status_code == 200
+    hook = reader.post(f"{project}/hooks", json={"url": "http://127.0.0.1:9/hook"})
+    assert (hook.status_code, hook.json()["scope"]) == (403, "api")
+    assert scoped.api(TOKEN).get(f"{project}/hooks").status_code == 200  # a bare token: api
+
+
+def test_thoth_client_names_the_scope_it_needs(scoped: Emulator) -> None:
+    gitlab = thoth_gitlab()
+    with (
+        gitlab.GitLabClient(scoped.url, READ_REPOSITORY) as client,
+        pytest.raises(gitlab.GitLabAuthError, match="read_api scope"),
+    ):
+        client.list_tree(PROJECT, "main")
+    with gitlab.GitLabClient(scoped.url, READ_API) as client:
+        assert client.list_tree(PROJECT, "main").entries

@@ -269,6 +269,11 @@ class GitLabClient:
             )
         if status >= 500:
             raise _Transient(f"GitLab answered {status} on {endpoint}")
+        if status == 403 and _insufficient_scope(response):
+            raise GitLabAuthError(
+                f"GitLab: the token's scopes do not allow {what} (403 insufficient_scope on "
+                f"GET {endpoint}): Thoth needs a token with the read_api scope; {TOKEN_HINT}"
+            )
         if status in (401, 403):
             raise GitLabAuthError(self._auth_message(status, what))
         if status == 404:
@@ -357,6 +362,19 @@ def _read_limited(response: httpx.Response, max_bytes: int | None, what: str) ->
             raise FileTooLargeError(f"{what} is over the {max_bytes}-byte limit")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _insufficient_scope(response: httpx.Response) -> bool:
+    """GitLab's answer to a token without the scope a route needs."""
+    head = b""
+    try:
+        for part in response.iter_bytes():
+            head += part
+            if len(head) >= 4096:  # GitLab's answer is a line; read no more of another's
+                break
+    except httpx.HTTPError:
+        return False
+    return b"insufficient_scope" in head
 
 
 def _retry_after(response: httpx.Response) -> float | None:
