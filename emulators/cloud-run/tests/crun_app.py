@@ -78,7 +78,8 @@ async def sleep(request: Request) -> JSONResponse:
                 STATE["disconnects"] += 1
                 return JSONResponse({"disconnected": True})
             await asyncio.sleep(0.05)
-        return JSONResponse({"slept": seconds})
+        scratch = os.environ.get("SCRATCH_DIR")
+        return JSONResponse({"slept": seconds, "pid": os.getpid(), "scratch": scratch})
     finally:
         STATE["in_flight"] -= 1
 

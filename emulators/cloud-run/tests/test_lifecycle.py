@@ -18,16 +18,47 @@ def _get(url: str) -> httpx.Response:
     return httpx.get(url, timeout=30)
 
 
+ONE_INSTANCE = {"max_instances": 1}
+
+
 def test_concurrency_one_queues_extra_requests(front_door):
-    door = front_door(invokers=("allUsers",), concurrency=1)
+    door = front_door(invokers=("allUsers",), concurrency=1, overrides=ONE_INSTANCE)
     with ThreadPoolExecutor(3) as pool:
         results = list(pool.map(_get, [door.url + "/sleep/0.5"] * 3))
     assert [r.status_code for r in results] == [200, 200, 200]
     assert httpx.get(door.url + "/stats").json()["max_in_flight"] == 1
 
 
+def test_busy_instances_scale_the_service_out_to_max_instances(front_door):
+    """Cloud Run starts another instance when every running one is at its concurrency, up
+    to max_instance_count (2 here); past that, requests queue."""
+    door = front_door(
+        invokers=("allUsers",),
+        concurrency=1,
+        env={"SCRATCH_DIR": "/scratch"},
+        private_dirs=["SCRATCH_DIR"],
+    )
+    began = time.monotonic()
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(_get, [door.url + "/sleep/1.5"] * 3))
+    elapsed = time.monotonic() - began
+    assert [r.status_code for r in results] == [200, 200, 200]
+    assert len({r.json()["pid"] for r in results}) == 2  # two containers, side by side
+    # Each instance has a directory to itself, as each Cloud Run instance has its own /tmp.
+    assert {r.json()["scratch"] for r in results} == {"/scratch", "/scratch-instance-2"}
+    assert 3.0 <= elapsed < 4.4  # two at once, then the third: not three in a row (4.5 s)
+    status = door.status()
+    assert (status["starts"], len(status["instances"]), status["max_instances"]) == (2, 2, 2)
+
+
 def test_full_queue_or_long_wait_is_429(front_door):
-    door = front_door(invokers=("allUsers",), concurrency=1, queue_length=1, queue_seconds=0.5)
+    door = front_door(
+        invokers=("allUsers",),
+        concurrency=1,
+        queue_length=1,
+        queue_seconds=0.5,
+        overrides=ONE_INSTANCE,
+    )
     with ThreadPoolExecutor(3) as pool:
         first = pool.submit(_get, door.url + "/sleep/1.5")
         time.sleep(0.2)

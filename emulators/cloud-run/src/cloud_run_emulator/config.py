@@ -52,6 +52,9 @@ class ServiceConfig:
     host: str = "127.0.0.1"
     container_port: int = 0  # 0: a free port picked at each start
     env: dict[str, str] = field(default_factory=dict)
+    # Variables naming a directory each instance must have to itself, as every Cloud Run
+    # instance has its own /tmp: the second instance gets `<value>-instance-2`, and so on.
+    private_dirs: tuple[str, ...] = ()
     workdir: str | None = None
     idle_seconds: float = DEFAULT_IDLE_SECONDS
     queue_seconds: float = DEFAULT_QUEUE_SECONDS
@@ -136,6 +139,7 @@ def service_from_table(table: dict[str, Any], base: Path) -> ServiceConfig:
         host=host,
         container_port=int(table.get("container_port", 0)),
         env={str(k): str(v) for k, v in table.get("env", {}).items()},
+        private_dirs=tuple(str(name) for name in table.get("private_dirs", ())),
         workdir=str(base / table["workdir"]) if "workdir" in table else None,
         idle_seconds=float(table.get("idle_seconds", DEFAULT_IDLE_SECONDS)),
         queue_seconds=float(table.get("queue_seconds", DEFAULT_QUEUE_SECONDS)),

@@ -51,9 +51,16 @@ def startup_budget(probe: Probe) -> float:
 
 class Instance:
     def __init__(
-        self, service: ServiceConfig, session: aiohttp.ClientSession, log: RequestLog
+        self,
+        service: ServiceConfig,
+        session: aiohttp.ClientSession,
+        log: RequestLog,
+        fixed_port: int = 0,
+        number: int = 1,
     ) -> None:
         self.service = service
+        self._fixed_port = fixed_port  # 0: a free port at each start
+        self.number = number  # 1 for the service's first instance
         self.session = session
         self.log = log
         self.host = "127.0.0.1"
@@ -124,7 +131,7 @@ class Instance:
 
     async def _spawn(self) -> None:
         svc = self.service
-        self.port = svc.container_port or free_port(self.host)
+        self.port = self._fixed_port or free_port(self.host)
         env = {
             **os.environ,
             **svc.env,
@@ -133,6 +140,12 @@ class Instance:
             "K_REVISION": svc.revision,
             "K_CONFIGURATION": svc.name,
         }
+        if self.number > 1:
+            for name in svc.private_dirs:
+                if env.get(name):
+                    # A sibling, not a child: code that lists its own directory sees no
+                    # other instance's there.
+                    env[name] = f"{env[name].rstrip('/')}-instance-{self.number}"
         self._proc = await asyncio.create_subprocess_exec(
             *svc.command, env=env, cwd=svc.workdir, start_new_session=True
         )
@@ -241,4 +254,9 @@ class Instance:
         return self._proc is not None and self._proc.returncode is None
 
     def _ids(self) -> dict[str, Any]:
-        return {"service": self.service.name, "pid": self.pid, "port": self.port}
+        return {
+            "service": self.service.name,
+            "instance": self.number,
+            "pid": self.pid,
+            "port": self.port,
+        }

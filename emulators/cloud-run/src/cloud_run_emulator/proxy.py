@@ -1,4 +1,4 @@
-"""The request path through the front door: size limit, IAM, admission, container, timeout.
+"""The request path through the front door: size limit, IAM, an instance, container, timeout.
 
 Responses with a known small length are read whole and sent in one write; everything else
 (SSE, chunked, large bodies) is streamed chunk by chunk as it arrives.
@@ -14,13 +14,13 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
-from .admission import Admission, Rejected
 from .config import MAX_REQUEST_BYTES, ServiceConfig
 from .headers import add_forwarded, add_trace, end_to_end
 from .iam import Allowed, Gate
 from .instance import Instance
 from .log import RequestLog
 from .pages import error_page
+from .pool import Pool, Rejected
 
 WHOLE_BODY_LIMIT = 1024 * 1024
 # Recomputed by the HTTP layers on each side.
@@ -32,16 +32,14 @@ class Proxy:
     def __init__(
         self,
         service: ServiceConfig,
-        instance: Instance,
+        pool: Pool,
         gate: Gate,
-        admission: Admission,
         session: aiohttp.ClientSession,
         log: RequestLog,
     ) -> None:
         self.service = service
-        self.instance = instance
+        self.pool = pool
         self.gate = gate
-        self.admission = admission
         self.session = session
         self.log = log
 
@@ -82,29 +80,31 @@ class Proxy:
             headers[verdict.header] = verdict.forwarded_value
         add_forwarded(headers, request.remote or "", request.scheme)
         try:
-            async with self.admission.slot():
-                return await self._in_container(request, headers, body, deadline)
+            async with self.pool.claim() as instance:
+                return await self._in_container(instance, request, headers, body, deadline)
         except Rejected:
             return error_page(429, request.path)
 
     async def _in_container(
-        self, request: web.Request, headers: CIMultiDict[str], body: bytes, deadline: float
+        self,
+        instance: Instance,
+        request: web.Request,
+        headers: CIMultiDict[str],
+        body: bytes,
+        deadline: float,
     ) -> web.StreamResponse:
-        self.instance.begin_request()
         try:
             async with asyncio.timeout_at(deadline):
-                if not await self.instance.ensure_ready():
+                if not await instance.ensure_ready():
                     return error_page(503, request.path)
-                return await self._forward(request, headers, body)
+                return await self._forward(instance, request, headers, body)
         except TimeoutError:
             return self._cut(request, 504)
-        finally:
-            self.instance.end_request()
 
     async def _forward(
-        self, request: web.Request, headers: CIMultiDict[str], body: bytes
+        self, instance: Instance, request: web.Request, headers: CIMultiDict[str], body: bytes
     ) -> web.StreamResponse:
-        url = f"http://{self.instance.host}:{self.instance.port}{request.raw_path}"
+        url = f"http://{instance.host}:{instance.port}{request.raw_path}"
         try:
             async with self.session.request(
                 request.method, url, headers=headers, data=body or None, allow_redirects=False

@@ -1,4 +1,4 @@
-"""Wires each configured service: its listening port, proxy, instance and admin endpoint."""
+"""Wires each configured service: its listening port, proxy, instances and admin endpoint."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
-from .admission import Admission
 from .config import MAX_REQUEST_BYTES, ServiceConfig
 from .iam import Gate, KeySets
-from .instance import Instance
+from .instance import Instance, State
 from .log import RequestLog
+from .pool import Pool
 from .proxy import Proxy
 
 # The emulator's own endpoints, on each service's port. Nothing under this prefix reaches the
@@ -26,28 +26,50 @@ ADMIN_PREFIX = "/_emulator/"
 @dataclass
 class FrontDoor:
     service: ServiceConfig
-    instance: Instance
+    pool: Pool
     proxy: Proxy
     runner: web.AppRunner
     session: aiohttp.ClientSession
 
     def status(self) -> dict[str, object]:
+        """The service as a whole (state: the most advanced of its instances; pid, port and
+        cpu_frozen: the first running one's) and each instance."""
         tf = self.service.terraform
+        instances = self.pool.instances
+        lead = next((i for i in instances if i.state is not State.DOWN), self.pool.first)
         return {
             "service": self.service.name,
-            "state": self.instance.state.value,
-            "pid": self.instance.pid,
-            "container_port": self.instance.port,
-            "starts": self.instance.starts,
-            "in_flight": self.instance.in_flight,
-            "queued": self.proxy.admission.waiting,
-            "cpu_frozen": self.instance.cpu.frozen,
+            "state": _overall(instances).value,
+            "pid": lead.pid,
+            "container_port": lead.port,
+            "starts": sum(i.starts for i in instances),
+            "in_flight": sum(i.in_flight for i in instances),
+            "queued": self.pool.waiting,
+            "cpu_frozen": lead.cpu.frozen,
+            "instances": [_instance_status(i) for i in instances],
             "concurrency": tf.concurrency,
             "max_instances": tf.max_instances,
             "timeout_seconds": tf.timeout_seconds,
             "cpu_idle": tf.cpu_idle,
             "public": self.service.public,
         }
+
+
+def _overall(instances: list[Instance]) -> State:
+    states = {i.state for i in instances}
+    return next((s for s in (State.READY, State.STARTING) if s in states), State.DOWN)
+
+
+def _instance_status(instance: Instance) -> dict[str, object]:
+    return {
+        "instance": instance.number,
+        "state": instance.state.value,
+        "pid": instance.pid,
+        "container_port": instance.port,
+        "starts": instance.starts,
+        "in_flight": instance.in_flight,
+        "cpu_frozen": instance.cpu.frozen,
+    }
 
 
 async def _admin(door: FrontDoor, request: web.Request) -> web.Response:
@@ -70,20 +92,12 @@ async def open_door(service: ServiceConfig, log: RequestLog) -> FrontDoor:
         cookie_jar=aiohttp.DummyCookieJar(),
         skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
     )
-    instance = Instance(service, session, log)
+    pool = Pool(service, session, log)
     gate = Gate(service, KeySets(service.issuers, session))
-    limit = service.terraform.concurrency
-    proxy = Proxy(
-        service,
-        instance,
-        gate,
-        Admission(limit, service.queue_length, service.queue_seconds),
-        session,
-        log,
-    )
+    proxy = Proxy(service, pool, gate, session, log)
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    door = FrontDoor(service, instance, proxy, runner, session)
+    door = FrontDoor(service, pool, proxy, runner, session)
 
     async def route(request: web.Request) -> web.StreamResponse:
         if request.path.startswith(ADMIN_PREFIX):
@@ -95,13 +109,13 @@ async def open_door(service: ServiceConfig, log: RequestLog) -> FrontDoor:
     await web.TCPSite(runner, service.host, service.port, reuse_address=True).start()
     log.event("front door listening", service=service.name, url=service.url)
     if service.start_on_boot:
-        asyncio.create_task(instance.ensure_ready())  # noqa: RUF006 - runs to completion
+        asyncio.create_task(pool.first.ensure_ready())  # noqa: RUF006 - runs to completion
     return door
 
 
 async def close_door(door: FrontDoor) -> None:
     await door.runner.cleanup()
-    await door.instance.stop()
+    await door.pool.stop()
     await door.session.close()
 
 

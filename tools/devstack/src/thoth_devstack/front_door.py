@@ -32,6 +32,11 @@ DEPLOYER = "deployer@thoth-local.iam.gserviceaccount.com"
 SCHEDULER = "thoth-scheduler@thoth-local.iam.gserviceaccount.com"
 ADMIN_HEALTH = "/_emulator/health"  # the emulator's own status, never forwarded
 RUNTIME_ENV_DROP = ("PORT", "THOTH_PORT")  # the front door gives the container its own $PORT
+# Each instance has a cache of its own, as each Cloud Run instance has its own /tmp.
+PRIVATE_DIRS = ["THOTH_CACHE_DIR"]
+# Instances run here at most, where Terraform allows more: the worker's 10 (one batch each)
+# would be ten model-loading processes on a laptop; two still run batches side by side.
+LOCAL_MAX_INSTANCES = {"thoth-worker": 2}
 
 
 @dataclass(frozen=True)
@@ -85,12 +90,20 @@ def render(services: Sequence[DoorService]) -> str:
             f"command = {json.dumps(service.command)}",
             f"issuers = {json.dumps(list(service.issuers))}",
         ]
-        lines += [_line(key, value) for key, value in service.extra.items() if key != "overrides"]
+        extra = {"private_dirs": PRIVATE_DIRS, **service.extra}
+        lines += [_line(key, value) for key, value in extra.items() if key != "overrides"]
         lines.append(f"[service.members]\n{_table(service.members)}")
         lines.append(f"[service.env]\n{_table(service.env)}")
-        if "overrides" in service.extra:
-            lines.append(f"[service.overrides]\n{_table(service.extra['overrides'])}")
+        overrides = _local_overrides(service)
+        if overrides:
+            lines.append(f"[service.overrides]\n{_table(overrides)}")
     return "\n".join(lines) + "\n"
+
+
+def _local_overrides(service: DoorService) -> dict[str, Any]:
+    cap = LOCAL_MAX_INSTANCES.get(service.name)
+    overrides = {"max_instances": cap} if cap else {}
+    return {**overrides, **service.extra.get("overrides", {})}
 
 
 def _line(key: str, value: Any) -> str:
