@@ -200,6 +200,7 @@ FUSION_VARIANTS: list[Variant] = [
     *(_adaptive_variant(fts, a, kw) for fts in FUSED_OVER for a in (0.5, 0.6) for kw in (0.2, 0.3)),
     *(_decay_variant(d) for d in (0.3, 0.5, 0.7, 0.85)),
     *(_cap_variant(cap, within) for cap in (1, 2, 3) for within in (5, 10)),
+    _cap_variant(4, 5),  # a second file guaranteed a place in the top 5
     *(_evidence_variant(w, top) for w in (0.1, 0.25, 0.5) for top in (1, 3)),
     *(_distribution_variant(how, a) for how in ("z", "dbsf") for a in (0.4, 0.5, 0.6)),
 ]

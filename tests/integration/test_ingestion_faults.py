@@ -129,10 +129,13 @@ def test_chaos_worker_killed_mid_job(stack: Stack, tmp_path: Path) -> None:
         with fronted_worker(settings, port, emulator, tmp_path / "door-chaos") as worker:
             job = start_job(ctx, source, full=True)
             _wait_batches(ctx.jobs, job.job_id, at_least=2)
-            killed = worker.container_pid()
-            os.kill(killed, signal.SIGKILL)
+            killed = worker.container_pids()
+            assert killed
+            for pid in killed:  # every instance at once: none is left to finish the job
+                os.kill(pid, signal.SIGKILL)
             result = wait_for_job(ctx, job.job_id)
-            assert worker.container_pid() != killed  # a new instance finished the job
+            finished = worker.container_pids()
+            assert finished and not finished & killed  # new instances finished the job
     finally:
         set_faults(emulator)
     assert result.job.status == JobStatus.succeeded

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 from cloud_run_emulator.config import ServiceConfig, service_from_table
+from cloud_run_emulator.terraform import read_service
 from thoth_devstack import front_door
 
 from thoth.config import Settings
@@ -53,6 +54,30 @@ def test_door_listens_for_the_network_and_trusts_the_one_issuer(name: str) -> No
     assert [issuer.jwks_uri for issuer in config.issuers] == [f"{ISSUER}/oauth2/v3/certs"]
     assert config.env.get("THOTH_HOST") == "127.0.0.1", "the service's own port stays private"
     assert config.command[0].startswith("/opt/venv/bin/")
+
+
+@pytest.mark.parametrize("name", ["worker.toml", "webhook.toml", "mcp-open.toml", "mcp-iam.toml"])
+def test_doors_run_instances_as_make_up_does(name: str) -> None:
+    """Every instance with its own cache (at Terraform's path), and the worker capped as
+    `make up` caps it, never above what Terraform allows."""
+    config = door(name)
+    assert config.private_dirs == tuple(front_door.PRIVATE_DIRS)
+    terraform = read_service(ROOT / "terraform" / "modules" / _module(name) / "main.tf")
+    cap = front_door.LOCAL_MAX_INSTANCES.get(config.name)
+    assert config.terraform.max_instances == (cap or terraform.max_instances)
+    assert config.terraform.max_instances <= terraform.max_instances
+    if name != "webhook.toml":
+        assert config.env["THOTH_CACHE_DIR"] == _terraform_env(_module(name))["THOTH_CACHE_DIR"]
+
+
+def _module(door_name: str) -> str:
+    return {"worker.toml": "ingestion", "webhook.toml": "webhook"}.get(door_name, "mcp")
+
+
+def _terraform_env(module: str) -> dict[str, str]:
+    text = (ROOT / "terraform" / "modules" / module / "main.tf").read_text()
+    pairs = re.findall(r'name\s*=\s*"(THOTH_[A-Z_]+)"\s*\n\s*value\s*=\s*"([^"]*)"', text)
+    return dict(pairs)
 
 
 def test_worker_door_is_private_with_the_invokers_make_up_grants() -> None:

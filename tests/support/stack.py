@@ -106,10 +106,10 @@ class FrontedWorker:
     url: str
     port: int
 
-    def container_pid(self) -> int:
-        pid = front_door.door_health(self.port)["pid"]
-        assert isinstance(pid, int), pid
-        return pid
+    def container_pids(self) -> set[int]:
+        """The main process of every instance running now."""
+        instances = front_door.door_health(self.port)["instances"]
+        return {i["pid"] for i in instances if isinstance(i["pid"], int)}
 
 
 @contextmanager

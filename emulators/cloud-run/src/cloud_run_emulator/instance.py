@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import time
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
@@ -28,6 +30,7 @@ class State(Enum):
     DOWN = "down"
     STARTING = "starting"
     READY = "ready"
+    STOPPING = "stopping"  # SIGTERM sent: still an instance, taking no new requests
 
 
 def free_port(host: str) -> int:
@@ -74,7 +77,9 @@ class Instance:
         self._idle: asyncio.Task[None] | None = None
         self._liveness: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._stop_task: asyncio.Task[None] | None = None
         self._stopping = False
+        self.on_down: Callable[[], None] | None = None  # the pool's: a place came free
 
     @property
     def pid(self) -> int | None:
@@ -110,6 +115,8 @@ class Instance:
     # ---- lifecycle ----------------------------------------------------------------------
 
     async def _start(self) -> bool:
+        if self._stop_task is not None and not self._stop_task.done():
+            await asyncio.shield(self._stop_task)  # never two containers of one instance
         self.state = State.STARTING
         self.cpu.acquire()  # startup gets CPU
         try:
@@ -144,8 +151,11 @@ class Instance:
             for name in svc.private_dirs:
                 if env.get(name):
                     # A sibling, not a child: code that lists its own directory sees no
-                    # other instance's there.
+                    # other instance's there. Emptied at each start, as a Cloud Run
+                    # instance's /tmp starts empty (the first instance's is the configured
+                    # directory, left as it is).
                     env[name] = f"{env[name].rstrip('/')}-instance-{self.number}"
+                    shutil.rmtree(env[name], ignore_errors=True)
         self._proc = await asyncio.create_subprocess_exec(
             *svc.command, env=env, cwd=svc.workdir, start_new_session=True
         )
@@ -163,6 +173,8 @@ class Instance:
             self.cpu.attach(None)
             self.state = State.DOWN
             self._cancel_tasks()
+            if self.on_down is not None:
+                self.on_down()
 
     async def _startup_probe(self) -> bool:
         probe = self.service.terraform.startup_probe
@@ -205,9 +217,14 @@ class Instance:
             if failures >= probe.failure_threshold:
                 self.log.event("liveness probe failed; restarting", "WARNING", **self._ids())
                 self._liveness = None  # this task ends here; stop() must not cancel it
-                await self.stop()
-                self._starting = asyncio.create_task(self._start())
+                # The restart is the start requests wait for, from before the stop begins:
+                # a request arriving meanwhile joins it instead of starting a second one.
+                self._starting = asyncio.create_task(self._restart())
                 return
+
+    async def _restart(self) -> bool:
+        await self.stop()
+        return await self._start()
 
     def _arm_idle(self) -> None:
         if self._idle is None and self.service.terraform.min_instances == 0:
@@ -222,17 +239,22 @@ class Instance:
 
     async def stop(self) -> None:
         """SIGTERM to the whole process group, then SIGKILL to what is left of it once the
-        main process has exited or the grace period has passed."""
+        main process has exited or the grace period has passed. Calls while a stop runs
+        wait for that one."""
+        if self._stop_task is None or self._stop_task.done():
+            self._stop_task = asyncio.create_task(self._stop())
+        await asyncio.shield(self._stop_task)
+
+    async def _stop(self) -> None:
         self._cancel_tasks()
-        self.state = State.DOWN
+        self.state = State.STOPPING
         proc, self._proc = self._proc, None
-        if proc is None or proc.returncode is not None:
-            if proc is not None:
-                end_container(proc.pid)
-            self.cpu.attach(None)
-            return
-        self._stopping = True
         try:
+            if proc is None or proc.returncode is not None:
+                if proc is not None:
+                    end_container(proc.pid)
+                return
+            self._stopping = True
             self.cpu.thaw()
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -243,6 +265,9 @@ class Instance:
         finally:
             self._stopping = False
             self.cpu.attach(None)
+            self.state = State.DOWN
+            if self.on_down is not None:
+                self.on_down()
 
     def _cancel_tasks(self) -> None:
         for task in (self._idle, self._liveness):

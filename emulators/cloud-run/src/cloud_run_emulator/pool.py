@@ -34,7 +34,7 @@ class Pool:
         self._log = log
         self.instances: list[Instance] = []
         self.waiting = 0
-        self._freed = asyncio.Condition()
+        self._freed = asyncio.Event()  # set, and replaced, whenever capacity may have freed
 
     @property
     def first(self) -> Instance:
@@ -52,8 +52,7 @@ class Pool:
             yield instance
         finally:
             instance.end_request()
-            async with self._freed:
-                self._freed.notify_all()
+            self._wake()
 
     async def stop(self) -> None:
         await asyncio.gather(*(instance.stop() for instance in self.instances))
@@ -73,11 +72,10 @@ class Pool:
                         raise Rejected
                     self.waiting += 1
                     queued = True
-                async with self._freed:
-                    try:
-                        await asyncio.wait_for(self._freed.wait(), deadline - loop.time())
-                    except TimeoutError as exc:
-                        raise Rejected from exc
+                try:
+                    await asyncio.wait_for(self._freed.wait(), deadline - loop.time())
+                except TimeoutError as exc:
+                    raise Rejected from exc
         finally:
             if queued:
                 self.waiting -= 1
@@ -106,7 +104,13 @@ class Pool:
     def _new(self) -> Instance:
         # A configured container port can only be the first instance's.
         port = 0 if self.instances else self.service.container_port
-        return Instance(self.service, self._session, self._log, port, len(self.instances) + 1)
+        instance = Instance(self.service, self._session, self._log, port, len(self.instances) + 1)
+        instance.on_down = self._wake  # a stopped or crashed instance leaves room for another
+        return instance
+
+    def _wake(self) -> None:
+        freed, self._freed = self._freed, asyncio.Event()
+        freed.set()
 
 
 def _running(instance: Instance, ready: bool) -> bool:

@@ -80,24 +80,12 @@ class Proxy:
             headers[verdict.header] = verdict.forwarded_value
         add_forwarded(headers, request.remote or "", request.scheme)
         try:
-            async with self.pool.claim() as instance:
-                return await self._in_container(instance, request, headers, body, deadline)
-        except Rejected:
-            return error_page(429, request.path)
-
-    async def _in_container(
-        self,
-        instance: Instance,
-        request: web.Request,
-        headers: CIMultiDict[str],
-        body: bytes,
-        deadline: float,
-    ) -> web.StreamResponse:
-        try:
-            async with asyncio.timeout_at(deadline):
+            async with asyncio.timeout_at(deadline), self.pool.claim() as instance:
                 if not await instance.ensure_ready():
                     return error_page(503, request.path)
                 return await self._forward(instance, request, headers, body)
+        except Rejected:
+            return error_page(429, request.path)
         except TimeoutError:
             return self._cut(request, 504)
 

@@ -36,16 +36,17 @@ class FrontDoor:
         cpu_frozen: the first running one's) and each instance."""
         tf = self.service.terraform
         instances = self.pool.instances
-        lead = next((i for i in instances if i.state is not State.DOWN), self.pool.first)
+        running = [i for i in instances if i.state is not State.DOWN]
+        lead = running[0] if running else (instances[0] if instances else None)
         return {
             "service": self.service.name,
             "state": _overall(instances).value,
-            "pid": lead.pid,
-            "container_port": lead.port,
+            "pid": lead.pid if lead else None,
+            "container_port": lead.port if lead else None,
             "starts": sum(i.starts for i in instances),
             "in_flight": sum(i.in_flight for i in instances),
             "queued": self.pool.waiting,
-            "cpu_frozen": lead.cpu.frozen,
+            "cpu_frozen": lead.cpu.frozen if lead else False,
             "instances": [_instance_status(i) for i in instances],
             "concurrency": tf.concurrency,
             "max_instances": tf.max_instances,
@@ -57,7 +58,8 @@ class FrontDoor:
 
 def _overall(instances: list[Instance]) -> State:
     states = {i.state for i in instances}
-    return next((s for s in (State.READY, State.STARTING) if s in states), State.DOWN)
+    ranked = (State.READY, State.STARTING, State.STOPPING)
+    return next((s for s in ranked if s in states), State.DOWN)
 
 
 def _instance_status(instance: Instance) -> dict[str, object]:
