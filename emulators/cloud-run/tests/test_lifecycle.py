@@ -84,30 +84,26 @@ def test_requests_wait_for_startup_probe(front_door):
 def test_without_a_startup_probe_the_default_waits_for_the_port(front_door):
     """Cloud Run's default startup probe is TCP with a 240 s budget: a container that takes
     a while to listen is waited for, not failed on the first refused connection."""
-    door = front_door(
-        invokers=("allUsers",),
-        env={"STARTUP_DELAY": "2"},
-        wait_ready=False,
-        template=without_probes(TF_TEMPLATE),
-    )
+    door = _without_probes(front_door, {"STARTUP_DELAY": "2"})
     began = time.monotonic()
     assert httpx.get(door.url + "/echo", timeout=30).status_code == 200
     assert time.monotonic() - began > 1.5
     assert door.status()["starts"] == 1
-    assert door.status()["max_instances"] == 2  # read, shown, and one instance is run
+    assert door.status()["max_instances"] == 2  # read from the Terraform, and shown
 
 
 def test_the_default_probe_gives_up_when_the_container_exits(front_door):
-    door = front_door(
-        invokers=("allUsers",),
-        env={"EXIT_AT_START": "1"},
-        wait_ready=False,
-        template=without_probes(TF_TEMPLATE),
-    )
+    door = _without_probes(front_door, {"EXIT_AT_START": "1"})
     began = time.monotonic()
     assert httpx.get(door.url + "/echo", timeout=60).status_code == 503
     assert time.monotonic() - began < 15
     assert "container exited" in door.logs()
+
+
+def _without_probes(front_door, env):
+    """A service declaring no probes (Cloud Run's defaults), not waited for."""
+    template = without_probes(TF_TEMPLATE)
+    return front_door(invokers=("allUsers",), env=env, wait_ready=False, template=template)
 
 
 def test_failing_liveness_probe_restarts_the_container(front_door, tmp_path):

@@ -174,15 +174,21 @@ def test_unreachable_and_hanging_targets_do_not_block_others(client, make_queue,
     client.delete_queue(name=hanging.name)
 
 
-@pytest.mark.slow
-def test_dispatch_deadline_is_enforced(client, make_queue, target: Target) -> None:
-    queue = make_queue(retry_config={"min_backoff": timedelta(seconds=0.1)})
-    task = client.create_task(
+def _past_its_deadline(client, queue, target: Target):
+    """A task whose first answer takes 17 s, past its 15 s dispatch deadline."""
+    return client.create_task(
         parent=queue.name,
         task={
             "http_request": {"url": target.url("/sleep-first/17")},
             "dispatch_deadline": timedelta(seconds=15),
         },
+    )
+
+
+@pytest.mark.slow
+def test_dispatch_deadline_is_enforced(client, make_queue, target: Target) -> None:
+    task = _past_its_deadline(
+        client, make_queue(retry_config={"min_backoff": timedelta(seconds=0.1)}), target
     )
     assert task.dispatch_deadline == timedelta(seconds=15)
     first, second = target.wait_count("/sleep-first", 2, timeout=20)
@@ -305,16 +311,12 @@ def test_failed_attempt_without_response_is_complete(client, make_queue) -> None
     assert got.last_attempt.response_time >= got.last_attempt.dispatch_time
 
 
+@pytest.mark.slow
 def test_an_attempt_past_its_deadline_is_deadline_exceeded(
     client, make_queue, target: Target
 ) -> None:
-    queue = make_queue(retry_config={"min_backoff": timedelta(seconds=60)})
-    task = client.create_task(
-        parent=queue.name,
-        task={
-            "http_request": {"url": target.url("/sleep-first/17")},
-            "dispatch_deadline": timedelta(seconds=15),
-        },
+    task = _past_its_deadline(
+        client, make_queue(retry_config={"min_backoff": timedelta(seconds=60)}), target
     )
     got = wait_for(
         lambda: (t := client.get_task(name=task.name)) and "response_time" in t.last_attempt and t,
