@@ -18,7 +18,8 @@ from thoth.ingest.sources.models import SOURCE_PATTERN
 
 PUSH_PATH = "/tasks/push"
 COMMIT_PATTERN = r"^[0-9a-f]{40}$"
-_UUID_PATTERN = r"^[0-9A-Za-z-]{1,64}$"
+# GitLab's event UUIDs and Idempotency-Keys, and what a task name is derived from.
+DELIVERY_ID_PATTERN = r"^[0-9A-Za-z-]{1,64}$"
 
 
 class PushTask(BaseModel):
@@ -32,7 +33,7 @@ class PushTask(BaseModel):
         None, pattern=COMMIT_PATTERN, description="The ref's commit before it (none if new)."
     )
     ref: str = Field(min_length=1, max_length=255, description="The pushed ref, refs/heads/...")
-    event_uuid: str = Field(pattern=_UUID_PATTERN, description="X-Gitlab-Event-UUID.")
+    event_uuid: str = Field(pattern=DELIVERY_ID_PATTERN, description="X-Gitlab-Event-UUID.")
     pushed_at: AwareDatetime = Field(description="When the receiver accepted the event.")
 
 

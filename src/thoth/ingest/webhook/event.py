@@ -11,7 +11,6 @@ EVENT_UUID_HEADER = "X-Gitlab-Event-UUID"
 WEBHOOK_UUID_HEADER = "X-Gitlab-Webhook-UUID"
 INSTANCE_HEADER = "X-Gitlab-Instance"
 IDEMPOTENCY_HEADER = "Idempotency-Key"  # the same on a resend; the two UUIDs are new
-DELIVERY_KEY_PATTERN = r"^[0-9A-Za-z-]{1,64}$"
 PUSH_EVENT = "Push Hook"
 ZERO_SHA = "0" * 40  # `before` of a new branch, `after` of a deleted one
 BRANCH_PREFIX = "refs/heads/"

@@ -20,12 +20,11 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from thoth.ingest.push import PUSH_PATH, PushTask, push_task_name
+from thoth.ingest.push import DELIVERY_ID_PATTERN, PUSH_PATH, PushTask, push_task_name
 from thoth.ingest.tasks import Enqueuer
 from thoth.ingest.webhook.body import BodyRefused, json_body
 from thoth.ingest.webhook.decision import Ignored, decide, ignored_event
 from thoth.ingest.webhook.event import (
-    DELIVERY_KEY_PATTERN,
     EVENT_HEADER,
     EVENT_UUID_HEADER,
     IDEMPOTENCY_HEADER,
@@ -72,7 +71,7 @@ async def receive(request: Request, target: Target, queue: Enqueuer) -> Outcome:
     if not event_uuid:
         return refused(400, f"{EVENT_UUID_HEADER} is required")
     key = headers.get(IDEMPOTENCY_HEADER) or event_uuid
-    if not re.fullmatch(DELIVERY_KEY_PATTERN, key):
+    if not re.fullmatch(DELIVERY_ID_PATTERN, key):
         return refused(400, f"{IDEMPOTENCY_HEADER} must be 1-64 letters, digits or dashes")
     try:
         hook = PushHook.model_validate(await json_body(request))
