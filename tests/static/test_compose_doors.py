@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 from cloud_run_emulator.config import ServiceConfig, service_from_table
+from cloud_run_emulator.environment import DEFAULT_INHERIT
 from cloud_run_emulator.terraform import read_service
 from thoth_devstack import front_door
 
@@ -68,6 +69,14 @@ def test_doors_run_instances_as_make_up_does(name: str) -> None:
     assert config.terraform.max_instances <= terraform.max_instances
     if name != "webhook.toml":
         assert config.env["THOTH_CACHE_DIR"] == _terraform_env(_module(name))["THOTH_CACHE_DIR"]
+
+
+@pytest.mark.parametrize("name", ["worker.toml", "webhook.toml", "mcp-open.toml", "mcp-iam.toml"])
+def test_doors_pass_on_what_make_up_passes_on(name: str) -> None:
+    """Only Terraform's variables and the same local names as `make up` reach a container."""
+    config = door(name)
+    assert config.environment == "declared"
+    assert config.inherit == (*DEFAULT_INHERIT, *front_door.LOCAL_ENV)
 
 
 def _module(door_name: str) -> str:

@@ -67,6 +67,7 @@ def front_door(tmp_path: Path, issuer: Issuer) -> Iterator[Callable[..., FrontDo
         env: dict[str, str] | None = None,
         wait_ready: bool = True,
         template: str = TF_TEMPLATE,
+        door_env: dict[str, str] | None = None,
         **extra: Any,
     ) -> FrontDoor:
         port = free_port()
@@ -101,7 +102,7 @@ def front_door(tmp_path: Path, issuer: Issuer) -> Iterator[Callable[..., FrontDo
              "--log-format", "text"],
             stdout=log_path.open("wb"),
             stderr=subprocess.STDOUT,
-            env={**os.environ},
+            env={**os.environ, **(door_env or {})},
         )  # fmt: skip
         door = FrontDoor(process, port, log_path)
         started.append(door)

@@ -67,6 +67,10 @@ async def echo(request: Request) -> JSONResponse:
     )
 
 
+async def environment(request: Request) -> JSONResponse:
+    return JSONResponse(dict(os.environ))
+
+
 async def sleep(request: Request) -> JSONResponse:
     STATE["in_flight"] += 1
     STATE["max_in_flight"] = max(STATE["max_in_flight"], STATE["in_flight"])
@@ -123,6 +127,7 @@ app = Starlette(
         Route("/echo", echo, methods=["GET", "POST", "PUT"]),
         Route("/sleep/{seconds}", sleep),
         Route("/stats", stats),
+        Route("/env", environment),
         Route("/set-cookie", set_cookie),
         Route("/stream", stream),
         Route("/spawn", spawn),

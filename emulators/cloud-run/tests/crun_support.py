@@ -103,6 +103,23 @@ resource "google_cloud_run_v2_service" "svc" {{
         timeout_seconds   = 1
         failure_threshold = 2
       }}
+      env {{
+        name  = "DECLARED_LITERAL"
+        value = "from-terraform"
+      }}
+      env {{
+        name  = "DECLARED_VARIABLE"
+        value = var.declared
+      }}
+      env {{
+        name = "DECLARED_SECRET"
+        value_source {{
+          secret_key_ref {{
+            secret  = var.secret_name
+            version = "latest"
+          }}
+        }}
+      }}
     }}
   }}
 }}

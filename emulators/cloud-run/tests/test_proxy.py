@@ -26,6 +26,38 @@ def test_container_env_and_forwarded_headers(front_door):
     assert headers["host"] == f"127.0.0.1:{door.port}"
 
 
+DOOR_ENV = {
+    "DECLARED_LITERAL": "from-the-door",
+    "DECLARED_VARIABLE": "from-the-door",
+    "UNDECLARED_SETTING": "set-locally-only",
+    "LOCAL_ENDPOINT_HOST": "127.0.0.1:9",
+}
+
+
+def test_the_container_gets_only_what_terraform_declares(front_door):
+    door = front_door(
+        invokers=("allUsers",),
+        door_env=DOOR_ENV,
+        env={"TOML_SETTING": "from-toml"},
+        inherit=["LOCAL_ENDPOINT_*"],
+    )
+    env = httpx.get(door.url + "/env").json()
+    assert env["DECLARED_LITERAL"] == "from-terraform"  # the deployed literal wins
+    assert env["DECLARED_VARIABLE"] == "from-the-door"  # a variable's local value
+    assert "DECLARED_SECRET" not in env  # declared, but nothing local supplies it
+    assert "UNDECLARED_SETTING" not in env  # Cloud Run would not have it either
+    assert env["LOCAL_ENDPOINT_HOST"] == "127.0.0.1:9"  # named by `inherit`
+    assert env["TOML_SETTING"] == "from-toml"
+    assert env["PATH"] and env["K_SERVICE"] == "svc"
+
+
+def test_an_inherited_environment_passes_everything_on(front_door):
+    door = front_door(invokers=("allUsers",), door_env=DOOR_ENV, environment="inherited")
+    env = httpx.get(door.url + "/env").json()
+    assert env["UNDECLARED_SETTING"] == "set-locally-only"
+    assert env["DECLARED_LITERAL"] == "from-the-door"
+
+
 def test_trace_headers_generated_or_passed(front_door):
     door = front_door(invokers=("allUsers",))
     generated = httpx.get(door.url + "/echo").json()["headers"]

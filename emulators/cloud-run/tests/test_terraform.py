@@ -21,6 +21,19 @@ def test_mcp_settings_from_terraform():
     assert set(mcp.invoker_members) == {"var.invoker_members", "var.deployer_member"}
 
 
+def test_declared_env_from_terraform():
+    """Literals keep their value; expressions, secrets and `dynamic "env"` blocks are declared
+    names whose values the local side supplies."""
+    mcp = {var.name: var.value for var in read_service(MODULES / "mcp" / "main.tf").env}
+    assert mcp["THOTH_HOST"] == "0.0.0.0"  # noqa: S104 (a literal, as deployed)
+    assert mcp["THOTH_CACHE_DIR"] == "/tmp/thoth"
+    assert mcp["THOTH_BUCKET"] is None  # var.bucket_name
+    assert "THOTH_MCP_TOKENS" in mcp and mcp["THOTH_MCP_TOKENS"] is None  # dynamic, a secret
+    worker = {var.name: var.value for var in read_service(MODULES / "ingestion" / "main.tf").env}
+    assert worker["THOTH_AUTH"] == "iam" and worker["THOTH_GITLAB_TOKEN"] is None
+    assert "THOTH_SOURCE_ROOTS" not in worker  # a local-only setting
+
+
 def test_worker_settings_from_terraform():
     worker = read_service(MODULES / "ingestion" / "main.tf")
     assert (worker.timeout_seconds, worker.concurrency, worker.cpu_idle) == (900.0, 1, True)

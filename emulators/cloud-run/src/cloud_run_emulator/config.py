@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .environment import DEFAULT_INHERIT, MODES
 from .terraform import Probe, TerraformService, read_service
 
 DEFAULT_ISSUER = "http://127.0.0.1:8124"
@@ -52,6 +53,10 @@ class ServiceConfig:
     host: str = "127.0.0.1"
     container_port: int = 0  # 0: a free port picked at each start
     env: dict[str, str] = field(default_factory=dict)
+    # "declared": the container gets what Terraform declares, `inherit` and `env` (environment.py);
+    # "inherited": the front door's whole environment and `env`.
+    environment: str = "declared"
+    inherit: tuple[str, ...] = DEFAULT_INHERIT
     # Variables naming a directory each instance must have to itself, as every Cloud Run
     # instance has its own /tmp: the second instance gets `<value>-instance-2`, and so on.
     private_dirs: tuple[str, ...] = ()
@@ -127,6 +132,9 @@ def service_from_table(table: dict[str, Any], base: Path) -> ServiceConfig:
         raise ConfigError(f"service needs {exc.args[0]!r}") from exc
     tf = _overrides(read_service(tf_path, table.get("resource")), table.get("overrides", {}))
     host = str(table.get("host", "127.0.0.1"))
+    environment = str(table.get("environment", "declared"))
+    if environment not in MODES:
+        raise ConfigError(f"{name}: environment = {environment!r}; one of {', '.join(MODES)}")
     return ServiceConfig(
         name=name,
         port=port,
@@ -139,6 +147,8 @@ def service_from_table(table: dict[str, Any], base: Path) -> ServiceConfig:
         host=host,
         container_port=int(table.get("container_port", 0)),
         env={str(k): str(v) for k, v in table.get("env", {}).items()},
+        environment=environment,
+        inherit=(*DEFAULT_INHERIT, *(str(p) for p in table.get("inherit", ()))),
         private_dirs=tuple(str(name) for name in table.get("private_dirs", ())),
         workdir=str(base / table["workdir"]) if "workdir" in table else None,
         idle_seconds=float(table.get("idle_seconds", DEFAULT_IDLE_SECONDS)),

@@ -21,6 +21,7 @@ import aiohttp
 
 from .config import ServiceConfig
 from .cpu import CpuGate
+from .environment import container_env
 from .log import RequestLog
 from .probes import run_probe
 from .terraform import Probe
@@ -140,8 +141,13 @@ class Instance:
         svc = self.service
         self.port = self._fixed_port or free_port(self.host)
         env = {
-            **os.environ,
-            **svc.env,
+            **container_env(
+                os.environ,
+                svc.terraform.env,
+                svc.env,
+                mode=svc.environment,
+                inherit=svc.inherit,
+            ),
             "PORT": str(self.port),
             "K_SERVICE": svc.name,
             "K_REVISION": svc.revision,

@@ -1,9 +1,9 @@
 """Reads a `google_cloud_run_v2_service` and its invoker bindings from Terraform HCL.
 
-Literal settings (timeout, concurrency, cpu_idle, scaling, probes) come straight from the .tf
-file, so a change there changes the emulator. Members that are expressions (variables,
-resource attributes) stay as expression text, e.g. `var.invoker_members`; the local config
-maps each one to concrete members.
+Literal settings (timeout, concurrency, cpu_idle, scaling, probes) and the container's `env`
+names come straight from the .tf file, so a change there changes the emulator. Members that
+are expressions (variables, resource attributes) stay as expression text, e.g.
+`var.invoker_members`; the local config maps each one to concrete members.
 """
 
 from __future__ import annotations
@@ -51,6 +51,15 @@ DEFAULT_STARTUP_PROBE = Probe(
 
 
 @dataclass(frozen=True)
+class EnvVar:
+    """One `env` block of the container: a literal value, or None when the value is an
+    expression or a secret reference (the local config or environment supplies it)."""
+
+    name: str
+    value: str | None
+
+
+@dataclass(frozen=True)
 class TerraformService:
     resource: str
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
@@ -63,6 +72,7 @@ class TerraformService:
     liveness_probe: Probe | None = None
     # Literal members ("allUsers", "serviceAccount:x") or expressions ("var.invoker_members").
     invoker_members: tuple[str, ...] = field(default_factory=tuple)
+    env: tuple[EnvVar, ...] = field(default_factory=tuple)
 
 
 def _unquote(value: Any) -> Any:
@@ -118,6 +128,26 @@ def _probe(container: dict[str, Any], name: str) -> Probe | None:
         timeout_seconds=float(_literal(body, "timeout_seconds", 1)),
         failure_threshold=int(_literal(body, "failure_threshold", 3)),
     )
+
+
+def _env(container: dict[str, Any]) -> tuple[EnvVar, ...]:
+    blocks = container.get("env") or []
+    blocks = list(blocks) if isinstance(blocks, list) else [blocks]
+    # A `dynamic "env"` block declares its names only in some deployments (a for_each over
+    # an optional variable): declared here, its value left to the local side.
+    for dynamic in container.get("dynamic") or []:
+        for kind, body in dynamic.items():
+            if _unquote(kind) == "env" and isinstance(body, dict):
+                blocks += [{**content, "value": None} for content in body.get("content", [])]
+    out: list[EnvVar] = []
+    for block in blocks:
+        if not isinstance(block, dict) or "name" not in block:
+            raise TerraformError("an env block without a name")
+        value = _unquote(block.get("value")) if "value" in block else None
+        if isinstance(value, str) and _expression(value) is not None:
+            value = None
+        out.append(EnvVar(str(_unquote(block["name"])), None if value is None else str(value)))
+    return tuple(out)
 
 
 def _resources(doc: dict[str, Any], kind: str) -> list[tuple[str, dict[str, Any]]]:
@@ -200,4 +230,5 @@ def _service(resource: str, body: dict[str, Any], members: tuple[str, ...]) -> T
         startup_probe=_probe(container, "startup_probe") or DEFAULT_STARTUP_PROBE,
         liveness_probe=_probe(container, "liveness_probe"),
         invoker_members=members,
+        env=_env(container),
     )

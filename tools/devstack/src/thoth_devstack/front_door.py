@@ -7,6 +7,7 @@ maps what Terraform leaves to variables and resources (the invokers) to local id
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import subprocess
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cloud_run_emulator.environment import DEFAULT_INHERIT
+from cloud_run_emulator.terraform import read_service
 
 from thoth.config import Settings
 from thoth_devstack.loopback import stop
@@ -37,6 +40,23 @@ PRIVATE_DIRS = ["THOTH_CACHE_DIR"]
 # Instances run here at most, where Terraform allows more: the worker's 10 (one batch each)
 # would be ten model-loading processes on a laptop; two still run batches side by side.
 LOCAL_MAX_INSTANCES = {"thoth-worker": 2}
+# What a service gets locally beyond the variables its Terraform declares (the door gives a
+# container nothing else, as Cloud Run does): the library settings the image's ENV sets, and
+# the local stand-ins for what the cloud provides by other means. Anything else the code
+# needs must be declared in terraform/modules/*/main.tf, or it fails here as it would there.
+LOCAL_ENV = [
+    "HF_*",  # the image's ENV: the model is read offline from the image
+    "TRANSFORMERS_*",
+    "GCSFS_*",
+    "STORAGE_EMULATOR_HOST",  # the cloud's endpoints: GCS, Cloud Tasks, the metadata server
+    "CLOUD_TASKS_EMULATOR_HOST",
+    "GCE_METADATA_*",
+    "NO_GCE_CHECK",
+    "THOTH_OIDC_ISSUER",  # the local token issuer, where the cloud's is Google's
+    "THOTH_OIDC_JWKS_URL",
+    "THOTH_SOURCE_ROOTS",  # folders a local `dir` source may read; none in the cloud
+    "THOTH_LOG_FORMAT",  # text for people reading a terminal, where Terraform asks for json
+]
 
 
 @dataclass(frozen=True)
@@ -90,14 +110,26 @@ def render(services: Sequence[DoorService]) -> str:
             f"command = {json.dumps(service.command)}",
             f"issuers = {json.dumps(list(service.issuers))}",
         ]
-        extra = {"private_dirs": PRIVATE_DIRS, **service.extra}
+        extra = {"private_dirs": PRIVATE_DIRS, "inherit": LOCAL_ENV, **service.extra}
         lines += [_line(key, value) for key, value in extra.items() if key != "overrides"]
         lines.append(f"[service.members]\n{_table(service.members)}")
-        lines.append(f"[service.env]\n{_table(service.env)}")
+        lines.append(f"[service.env]\n{_table(declared_env(service))}")
         overrides = _local_overrides(service)
         if overrides:
             lines.append(f"[service.overrides]\n{_table(overrides)}")
     return "\n".join(lines) + "\n"
+
+
+def declared_env(service: DoorService) -> dict[str, str]:
+    """The service's settings the door may pass on: the ones its Terraform declares and the
+    LOCAL_ENV ones (the door would drop the rest)."""
+    declared = {var.name for var in read_service(service.terraform).env}
+    patterns = (*DEFAULT_INHERIT, *LOCAL_ENV)
+    return {
+        name: value
+        for name, value in service.env.items()
+        if name in declared or any(fnmatch.fnmatchcase(name, p) for p in patterns)
+    }
 
 
 def _local_overrides(service: DoorService) -> dict[str, Any]:
