@@ -32,7 +32,7 @@ from tests.support.corpus import write_corpus
 from tests.support.pipeline import wait_for_job
 from tests.support.processes import free_port
 from tests.support.snapshots import SAMPLE_DOCS, make_and_publish, real_encoder
-from tests.support.stack import CALLER, Emulator, cloud_tasks_emulator
+from tests.support.stack import CALLER, Emulator, cloud_tasks_emulator, door_settings
 from thoth.bucket.store import BlobStore
 from thoth.config import Settings
 from thoth.ingest.jobs import JobStatus
@@ -85,7 +85,7 @@ def worker(
         terraform=front_door.TERRAFORM / "ingestion" / "main.tf",
         port=port,
         command=[sys.executable, "-m", "thoth.cli.main", "worker"],
-        env=front_door.container_env(settings, {"THOTH_HOST": "127.0.0.1"}),
+        env=front_door.container_env(door_settings(settings), {"THOTH_HOST": "127.0.0.1"}),
         issuers=[emulator.http_url],
         members=front_door.worker_members(settings, [CALLER]),
     )

@@ -77,6 +77,7 @@ def test_doors_pass_on_what_make_up_passes_on(name: str) -> None:
     config = door(name)
     assert config.environment == "declared"
     assert config.inherit == (*DEFAULT_INHERIT, *front_door.LOCAL_ENV)
+    assert config.env_overrides == tuple(front_door.LOCAL_OVERRIDES)
 
 
 def _module(door_name: str) -> str:

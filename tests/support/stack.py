@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cloud_tasks_emulator.oidc import TokenIssuer
+from pydantic import SecretStr
 from thoth_devstack import front_door
 from thoth_devstack.front_door import DoorService
 
@@ -112,6 +113,17 @@ class FrontedWorker:
         return {i["pid"] for i in instances if isinstance(i["pid"], int)}
 
 
+# Terraform gives the worker its GitLab token as a secret, and Cloud Run (so the front door)
+# does not start an instance without it: a worker that never reaches GitLab gets this one.
+UNUSED_GITLAB_TOKEN = SecretStr("glpat-not-used-by-this-test")
+
+
+def door_settings(settings: Settings) -> Settings:
+    """`settings` as the worker behind a front door has them: behind IAM, with its secrets."""
+    token = settings.gitlab_token or UNUSED_GITLAB_TOKEN
+    return settings.model_copy(update={"auth": "iam", "gitlab_token": token})
+
+
 @contextmanager
 def fronted_worker(
     settings: Settings, port: int, emulator: Emulator, workdir: Path
@@ -123,7 +135,7 @@ def fronted_worker(
         terraform=front_door.TERRAFORM / "ingestion" / "main.tf",
         port=port,
         command=[sys.executable, "-m", "thoth.cli.main", "worker"],
-        env=front_door.container_env(settings.model_copy(update={"auth": "iam"})),
+        env=front_door.container_env(door_settings(settings)),
         issuers=[emulator.http_url],
         members=front_door.worker_members(settings, [CALLER]),
     )

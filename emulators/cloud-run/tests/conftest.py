@@ -54,6 +54,13 @@ def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Issuer]:
     stop(process)
 
 
+def _door_env(changes: dict[str, str | None]) -> dict[str, str]:
+    """The door's environment: this process's, the template's secret, then `changes` (None
+    removes a name)."""
+    env: dict[str, str | None] = {**os.environ, "DECLARED_SECRET": "s3cret", **changes}
+    return {name: value for name, value in env.items() if value is not None}
+
+
 @pytest.fixture
 def front_door(tmp_path: Path, issuer: Issuer) -> Iterator[Callable[..., FrontDoor]]:
     started: list[FrontDoor] = []
@@ -67,7 +74,7 @@ def front_door(tmp_path: Path, issuer: Issuer) -> Iterator[Callable[..., FrontDo
         env: dict[str, str] | None = None,
         wait_ready: bool = True,
         template: str = TF_TEMPLATE,
-        door_env: dict[str, str] | None = None,
+        door_env: dict[str, str | None] | None = None,
         **extra: Any,
     ) -> FrontDoor:
         port = free_port()
@@ -102,7 +109,7 @@ def front_door(tmp_path: Path, issuer: Issuer) -> Iterator[Callable[..., FrontDo
              "--log-format", "text"],
             stdout=log_path.open("wb"),
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(door_env or {})},
+            env=_door_env(door_env or {}),
         )  # fmt: skip
         door = FrontDoor(process, port, log_path)
         started.append(door)

@@ -26,7 +26,7 @@ def test_container_env_and_forwarded_headers(front_door):
     assert headers["host"] == f"127.0.0.1:{door.port}"
 
 
-DOOR_ENV = {
+DOOR_ENV: dict[str, str | None] = {
     "DECLARED_LITERAL": "from-the-door",
     "DECLARED_VARIABLE": "from-the-door",
     "UNDECLARED_SETTING": "set-locally-only",
@@ -39,16 +39,28 @@ def test_the_container_gets_only_what_terraform_declares(front_door):
         invokers=("allUsers",),
         door_env=DOOR_ENV,
         env={"TOML_SETTING": "from-toml"},
-        inherit=["LOCAL_ENDPOINT_*"],
+        inherit=["LOCAL_ENDPOINT_*", "DECLARED_*"],
     )
     env = httpx.get(door.url + "/env").json()
-    assert env["DECLARED_LITERAL"] == "from-terraform"  # the deployed literal wins
+    assert env["DECLARED_LITERAL"] == "from-terraform"  # the service's value beats the image's
     assert env["DECLARED_VARIABLE"] == "from-the-door"  # a variable's local value
-    assert "DECLARED_SECRET" not in env  # declared, but nothing local supplies it
+    assert env["DECLARED_SECRET"] == "s3cret"  # a secret's local value
     assert "UNDECLARED_SETTING" not in env  # Cloud Run would not have it either
     assert env["LOCAL_ENDPOINT_HOST"] == "127.0.0.1:9"  # named by `inherit`
     assert env["TOML_SETTING"] == "from-toml"
     assert env["PATH"] and env["K_SERVICE"] == "svc"
+
+
+def test_a_named_local_override_beats_a_terraform_literal(front_door):
+    door = front_door(invokers=("allUsers",), door_env=DOOR_ENV, env_overrides=["DECLARED_LITERAL"])
+    assert httpx.get(door.url + "/env").json()["DECLARED_LITERAL"] == "from-the-door"
+
+
+def test_an_instance_whose_secret_has_no_value_never_starts(front_door):
+    door = front_door(invokers=("allUsers",), door_env={"DECLARED_SECRET": None}, wait_ready=False)
+    assert httpx.get(door.url + "/echo", timeout=30).status_code == 503
+    assert door.status()["state"] == "down"
+    assert "DECLARED_SECRET" in door.log_path.read_text()
 
 
 def test_an_inherited_environment_passes_everything_on(front_door):

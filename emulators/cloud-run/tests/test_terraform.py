@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cloud_run_emulator.config import ConfigError, load
-from cloud_run_emulator.terraform import Probe, read_service
+from cloud_run_emulator.terraform import EnvKind, EnvVar, Probe, TerraformError, read_service
 
 MODULES = Path(__file__).resolve().parents[3] / "terraform" / "modules"
 
@@ -29,9 +29,39 @@ def test_declared_env_from_terraform():
     assert mcp["THOTH_CACHE_DIR"] == "/tmp/thoth"
     assert mcp["THOTH_BUCKET"] is None  # var.bucket_name
     assert "THOTH_MCP_TOKENS" in mcp and mcp["THOTH_MCP_TOKENS"] is None  # dynamic, a secret
-    worker = {var.name: var.value for var in read_service(MODULES / "ingestion" / "main.tf").env}
-    assert worker["THOTH_AUTH"] == "iam" and worker["THOTH_GITLAB_TOKEN"] is None
+    worker = {var.name: var for var in read_service(MODULES / "ingestion" / "main.tf").env}
+    assert worker["THOTH_AUTH"].value == "iam"
+    assert worker["THOTH_GITLAB_TOKEN"].kind is EnvKind.SECRET
     assert "THOTH_SOURCE_ROOTS" not in worker  # a local-only setting
+
+
+def _container_env(tmp_path, blocks: str) -> dict[str, EnvVar]:
+    tf = tmp_path / "svc.tf"
+    tf.write_text(
+        'resource "google_cloud_run_v2_service" "svc" {\n template {\n containers {\n'
+        f'  image = "x"\n{blocks}\n }}\n }}\n}}\n'
+    )
+    return {var.name: var for var in read_service(tf).env}
+
+
+def test_env_values_as_cloud_run_passes_them(tmp_path):
+    """No value is the empty string; true is "true"; any interpolation is left to the local
+    side, not passed word for word."""
+    env = _container_env(
+        tmp_path,
+        'env {\n name = "EMPTY"\n }\n'
+        'env {\n name = "FLAG"\n value = true\n }\n'
+        'env {\n name = "URL"\n value = "https://${var.host}/x"\n }\n',
+    )
+    assert env["EMPTY"] == EnvVar("EMPTY", EnvKind.LITERAL, "")
+    assert env["FLAG"] == EnvVar("FLAG", EnvKind.LITERAL, "true")
+    assert env["URL"] == EnvVar("URL", EnvKind.EXPRESSION)
+
+
+@pytest.mark.parametrize("name", ["PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"])
+def test_a_reserved_env_name_is_refused_as_the_deploy_would_be(tmp_path, name):
+    with pytest.raises(TerraformError, match=name):
+        _container_env(tmp_path, f'env {{\n name = "{name}"\n value = "1"\n }}\n')
 
 
 def test_worker_settings_from_terraform():

@@ -57,6 +57,7 @@ class ServiceConfig:
     # "inherited": the front door's whole environment and `env`.
     environment: str = "declared"
     inherit: tuple[str, ...] = DEFAULT_INHERIT
+    env_overrides: tuple[str, ...] = ()  # door variables that win over Terraform literals
     # Variables naming a directory each instance must have to itself, as every Cloud Run
     # instance has its own /tmp: the second instance gets `<value>-instance-2`, and so on.
     private_dirs: tuple[str, ...] = ()
@@ -149,6 +150,7 @@ def service_from_table(table: dict[str, Any], base: Path) -> ServiceConfig:
         env={str(k): str(v) for k, v in table.get("env", {}).items()},
         environment=environment,
         inherit=(*DEFAULT_INHERIT, *(str(p) for p in table.get("inherit", ()))),
+        env_overrides=tuple(str(n) for n in table.get("env_overrides", ())),
         private_dirs=tuple(str(name) for name in table.get("private_dirs", ())),
         workdir=str(base / table["workdir"]) if "workdir" in table else None,
         idle_seconds=float(table.get("idle_seconds", DEFAULT_IDLE_SECONDS)),

@@ -21,7 +21,7 @@ import aiohttp
 
 from .config import ServiceConfig
 from .cpu import CpuGate
-from .environment import container_env
+from .environment import DECLARED, container_env, missing_secrets
 from .log import RequestLog
 from .probes import run_probe
 from .terraform import Probe
@@ -118,6 +118,15 @@ class Instance:
     async def _start(self) -> bool:
         if self._stop_task is not None and not self._stop_task.done():
             await asyncio.shield(self._stop_task)  # never two containers of one instance
+        missing = missing_secrets(os.environ, self.service.terraform.env, self.service.env)
+        if missing and self.service.environment == DECLARED:
+            self.log.event(
+                "secret has no local value; Cloud Run does not start the instance",
+                "ERROR",
+                secrets=missing,
+                **self._ids(),
+            )
+            return False
         self.state = State.STARTING
         self.cpu.acquire()  # startup gets CPU
         try:
@@ -147,6 +156,7 @@ class Instance:
                 svc.env,
                 mode=svc.environment,
                 inherit=svc.inherit,
+                overrides=svc.env_overrides,
             ),
             "PORT": str(self.port),
             "K_SERVICE": svc.name,

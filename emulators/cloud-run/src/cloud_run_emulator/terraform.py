@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +51,24 @@ DEFAULT_STARTUP_PROBE = Probe(
 )
 
 
+# Set by Cloud Run itself (container contract); the API refuses a service declaring them.
+RESERVED_ENV = frozenset({"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"})
+
+
+class EnvKind(Enum):
+    LITERAL = "literal"  # the value as deployed ("" when the block has none)
+    EXPRESSION = "expression"  # a variable or resource attribute: the local side supplies it
+    SECRET = "secret"  # noqa: S105 (a kind, not a password). value_source: an instance whose secret cannot be read does not start
+    OPTIONAL = "optional"  # a `dynamic "env"` block: present only in some deployments
+
+
 @dataclass(frozen=True)
 class EnvVar:
-    """One `env` block of the container: a literal value, or None when the value is an
-    expression or a secret reference (the local config or environment supplies it)."""
+    """One `env` block of the container; `value` only for a literal."""
 
     name: str
-    value: str | None
+    kind: EnvKind
+    value: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,22 +144,32 @@ def _probe(container: dict[str, Any], name: str) -> Probe | None:
 
 def _env(container: dict[str, Any]) -> tuple[EnvVar, ...]:
     blocks = container.get("env") or []
-    blocks = list(blocks) if isinstance(blocks, list) else [blocks]
-    # A `dynamic "env"` block declares its names only in some deployments (a for_each over
-    # an optional variable): declared here, its value left to the local side.
+    listed = blocks if isinstance(blocks, list) else [blocks]
+    found = [_env_var(block, optional=False) for block in listed]
     for dynamic in container.get("dynamic") or []:
         for kind, body in dynamic.items():
             if _unquote(kind) == "env" and isinstance(body, dict):
-                blocks += [{**content, "value": None} for content in body.get("content", [])]
-    out: list[EnvVar] = []
-    for block in blocks:
-        if not isinstance(block, dict) or "name" not in block:
-            raise TerraformError("an env block without a name")
-        value = _unquote(block.get("value")) if "value" in block else None
-        if isinstance(value, str) and _expression(value) is not None:
-            value = None
-        out.append(EnvVar(str(_unquote(block["name"])), None if value is None else str(value)))
-    return tuple(out)
+                found += [_env_var(c, optional=True) for c in body.get("content", [])]
+    reserved = sorted(RESERVED_ENV & {var.name for var in found})
+    if reserved:
+        raise TerraformError(f"env names Cloud Run reserves (the deploy is refused): {reserved}")
+    return tuple(found)
+
+
+def _env_var(block: Any, *, optional: bool) -> EnvVar:
+    if not isinstance(block, dict) or "name" not in block:
+        raise TerraformError("an env block without a name")
+    name = str(_unquote(block["name"]))
+    if optional:
+        return EnvVar(name, EnvKind.OPTIONAL)
+    if "value_source" in block:
+        return EnvVar(name, EnvKind.SECRET)
+    value = _unquote(block.get("value", ""))
+    if isinstance(value, bool):  # HCL true/false reach the container as "true"/"false"
+        return EnvVar(name, EnvKind.LITERAL, str(value).lower())
+    if isinstance(value, str) and "${" in value:  # whole or partly interpolated
+        return EnvVar(name, EnvKind.EXPRESSION)
+    return EnvVar(name, EnvKind.LITERAL, str(value))
 
 
 def _resources(doc: dict[str, Any], kind: str) -> list[tuple[str, dict[str, Any]]]:

@@ -55,8 +55,10 @@ LOCAL_ENV = [
     "THOTH_OIDC_ISSUER",  # the local token issuer, where the cloud's is Google's
     "THOTH_OIDC_JWKS_URL",
     "THOTH_SOURCE_ROOTS",  # folders a local `dir` source may read; none in the cloud
-    "THOTH_LOG_FORMAT",  # text for people reading a terminal, where Terraform asks for json
 ]
+# Where the local stack differs from a literal Terraform deploys, on purpose: the door's value
+# wins. Text logs for people reading a terminal, where Terraform asks for json.
+LOCAL_OVERRIDES = ["THOTH_LOG_FORMAT"]
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,12 @@ def render(services: Sequence[DoorService]) -> str:
             f"command = {json.dumps(service.command)}",
             f"issuers = {json.dumps(list(service.issuers))}",
         ]
-        extra = {"private_dirs": PRIVATE_DIRS, "inherit": LOCAL_ENV, **service.extra}
+        extra = {
+            "private_dirs": PRIVATE_DIRS,
+            "inherit": LOCAL_ENV,
+            "env_overrides": LOCAL_OVERRIDES,
+            **service.extra,
+        }
         lines += [_line(key, value) for key, value in extra.items() if key != "overrides"]
         lines.append(f"[service.members]\n{_table(service.members)}")
         lines.append(f"[service.env]\n{_table(declared_env(service))}")
