@@ -75,6 +75,16 @@ def test_search_json_prints_cited_results(
     assert len(output["results"]) == 2 and output["index_version"]
 
 
+def test_search_without_credentials_says_what_to_do(tmp_path: Path) -> None:
+    """The index store's error is caught to keep the last good index, so the search must
+    give the same hint as every other command, not google-auth's own words."""
+    result = thoth("search", "vacation", env={"THOTH_PROJECT": "p"}, home=tmp_path)
+    assert result.returncode == 69
+    assert "no Google credentials found" in result.stderr
+    assert 'eval "$(thoth dev env)"' in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
 def test_search_bad_input_and_no_index_exit_with_their_category(
     settings: Settings, store: BlobStore, tmp_path: Path
 ) -> None:

@@ -13,6 +13,12 @@ from thoth.errors import ThothError, exit_code
 from thoth.ingest.pipeline.context import Context
 
 console = Console(stderr=True)
+# The usual cause of missing Google credentials is a shell without the local stack's env.
+NO_CREDENTIALS = (
+    "no Google credentials found. For the local stack run "
+    '`eval "$(thoth dev env)"` first; for Google Cloud, '
+    "`gcloud auth application-default login` or GOOGLE_APPLICATION_CREDENTIALS."
+)
 
 
 def pipeline_context() -> Context:

@@ -16,7 +16,7 @@ from thoth.cli import (
     serve_webhook,
     serve_worker,
 )
-from thoth.cli.context import console
+from thoth.cli.context import NO_CREDENTIALS, console
 
 app = typer.Typer(
     name="thoth",
@@ -54,12 +54,7 @@ def run() -> None:
     try:
         app()
     except DefaultCredentialsError:
-        console.print(
-            "[red]error:[/red] no Google credentials found. For the local stack run "
-            '`eval "$(thoth dev env)"` first; for Google Cloud, '
-            "`gcloud auth application-default login` or GOOGLE_APPLICATION_CREDENTIALS.",
-            soft_wrap=True,  # a wrapped command cannot be pasted
-        )
+        console.print(f"[red]error:[/red] {NO_CREDENTIALS}", soft_wrap=True)  # pasteable
         raise SystemExit(1) from None
 
 

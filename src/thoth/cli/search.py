@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from thoth.cli.context import friendly_errors
+from thoth.cli.context import NO_CREDENTIALS, friendly_errors
 from thoth.config import get_settings
 from thoth.errors import Category, exit_code
 from thoth.serve import tools
@@ -45,7 +45,10 @@ def search(
     status = cache.status()
     if not status.ready:
         reasons = "; ".join(f"{k}: {v}" for k, v in status.errors.items()) or "nothing published"
-        err.print(f"[red]error:[/red] no index could be loaded ({reasons})")
+        if "DefaultCredentialsError" in reasons:  # the loader keeps the error as "Type: text"
+            err.print(f"[red]error:[/red] {NO_CREDENTIALS}", soft_wrap=True)
+        else:
+            err.print(f"[red]error:[/red] no index could be loaded ({reasons})")
         raise typer.Exit(exit_code(Category.unavailable))
     service = ThothService(settings, cache)
     if mode != "fulltext":
