@@ -14,7 +14,7 @@ import pytest
 import yaml
 from cloud_run_emulator.config import ServiceConfig, service_from_table
 from cloud_run_emulator.environment import DEFAULT_INHERIT
-from cloud_run_emulator.terraform import read_service
+from cloud_run_emulator.terraform import EnvKind, read_service
 from thoth_devstack import front_door
 
 from thoth.config import Settings
@@ -78,6 +78,28 @@ def test_doors_pass_on_what_make_up_passes_on(name: str) -> None:
     assert config.environment == "declared"
     assert config.inherit == (*DEFAULT_INHERIT, *front_door.LOCAL_ENV)
     assert config.env_overrides == tuple(front_door.LOCAL_OVERRIDES)
+    assert set(config.env) <= set(front_door.LOCAL_VALUES), "other local values are not named"
+
+
+@pytest.mark.parametrize("module", ["ingestion", "webhook", "mcp"])
+def test_make_up_keeps_terraform_literals_but_the_named_local_ones(module: str) -> None:
+    """What `make up` writes for a service: a deployed literal (THOTH_AUTH=iam) stays as
+    deployed even where the stack's settings say otherwise; undeclared settings stay out."""
+    settings = Settings(auth="jwks", chunk_max_chars=1234, host="127.0.0.1")
+    service = front_door.DoorService(
+        name="svc",
+        terraform=ROOT / "terraform" / "modules" / module / "main.tf",
+        port=8080,
+        command=["true"],
+        env=front_door.container_env(settings),
+        issuers=[],
+        members={},
+    )
+    env = front_door.declared_env(service)
+    literals = {v.name for v in read_service(service.terraform).env if v.kind is EnvKind.LITERAL}
+    assert not (literals & set(env)) - {*front_door.LOCAL_VALUES, *front_door.LOCAL_OVERRIDES}
+    assert "THOTH_AUTH" not in env and "THOTH_CHUNK_MAX_CHARS" not in env
+    assert env["THOTH_HOST"] == "127.0.0.1" and env["THOTH_PROJECT"] == settings.project
 
 
 def _module(door_name: str) -> str:

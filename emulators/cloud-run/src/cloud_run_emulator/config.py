@@ -53,7 +53,7 @@ class ServiceConfig:
     host: str = "127.0.0.1"
     container_port: int = 0  # 0: a free port picked at each start
     env: dict[str, str] = field(default_factory=dict)
-    # "declared": the container gets what Terraform declares, `inherit` and `env` (environment.py);
+    # "declared": what Terraform declares, `inherit`, `env_overrides` and `env` (environment.py);
     # "inherited": the front door's whole environment and `env`.
     environment: str = "declared"
     inherit: tuple[str, ...] = DEFAULT_INHERIT

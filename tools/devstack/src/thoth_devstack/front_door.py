@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 from cloud_run_emulator.environment import DEFAULT_INHERIT
-from cloud_run_emulator.terraform import read_service
+from cloud_run_emulator.terraform import EnvKind, read_service
 
 from thoth.config import Settings
 from thoth_devstack.loopback import stop
@@ -56,8 +56,12 @@ LOCAL_ENV = [
     "THOTH_OIDC_JWKS_URL",
     "THOTH_SOURCE_ROOTS",  # folders a local `dir` source may read; none in the cloud
 ]
-# Where the local stack differs from a literal Terraform deploys, on purpose: the door's value
-# wins. Text logs for people reading a terminal, where Terraform asks for json.
+# Where a local stack differs from a literal Terraform deploys, on purpose; every other
+# literal (THOTH_AUTH=iam, ...) reaches the service as deployed. The service listens on
+# loopback behind its door, and caches under the stack's own folder:
+LOCAL_VALUES = ["THOTH_HOST", "THOTH_CACHE_DIR"]
+# ... and text logs for people reading a terminal, where Terraform asks for json (the door's
+# environment gives it, so `THOTH_LOG_FORMAT=json docker compose up` still works):
 LOCAL_OVERRIDES = ["THOTH_LOG_FORMAT"]
 
 
@@ -128,14 +132,19 @@ def render(services: Sequence[DoorService]) -> str:
 
 
 def declared_env(service: DoorService) -> dict[str, str]:
-    """The service's settings the door may pass on: the ones its Terraform declares and the
-    LOCAL_ENV ones (the door would drop the rest)."""
-    declared = {var.name for var in read_service(service.terraform).env}
+    """The settings written to the door's `[service.env]`, which the door passes on as
+    written: the ones Terraform leaves to a variable or a secret, the LOCAL_* ones and the
+    LOCAL_ENV stand-ins. A setting Terraform does not declare is left out, as is one it sets
+    to a literal (the door then gives the deployed value)."""
+    chosen = {*LOCAL_VALUES, *LOCAL_OVERRIDES}
+    for var in read_service(service.terraform).env:
+        if var.kind is not EnvKind.LITERAL:
+            chosen.add(var.name)
     patterns = (*DEFAULT_INHERIT, *LOCAL_ENV)
     return {
         name: value
         for name, value in service.env.items()
-        if name in declared or any(fnmatch.fnmatchcase(name, p) for p in patterns)
+        if name in chosen or any(fnmatch.fnmatchcase(name, p) for p in patterns)
     }
 
 
