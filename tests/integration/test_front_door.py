@@ -42,6 +42,7 @@ from thoth.ingest.sources.models import SourceConfig
 from thoth.ingest.sources.registry import save_source
 from thoth.ingest.sources.sync import upload_directory
 from thoth.ingest.tasks import TaskQueue
+from thoth.serve.tools import MAX_DOCUMENT_PAGE_CHARS
 
 pytestmark = pytest.mark.slow
 APP_TOKEN = "app-token-for-tests"
@@ -163,7 +164,7 @@ def mcp(
     settings = settings.model_copy(update={"mcp_tokens": [APP_TOKEN], "index_poll_seconds": 2})
     store = BlobStore.from_settings(settings)
     store.ensure_bucket()
-    docs = {**SAMPLE_DOCS, **filler_pages(FILLER_PAGES)}
+    docs = {**SAMPLE_DOCS, **filler_pages(FILLER_PAGES), LONG_PATH: LONG_TEXT}
     make_and_publish(store, tmp_path_factory.mktemp("snap"), docs, encoder=FillerEncoder(encoder))
     door = DoorService(
         name="thoth-mcp",
@@ -191,6 +192,11 @@ def mcp(
 
 
 FILLER_PAGES = 2000  # x 10 paragraphs: a 20,000-chunk index takes seconds to load
+# A document whose text JSON escapes into 6 bytes a character (2 in the structured output,
+# 4 in the text content that repeats it): whole, its get_document answer would pass 32 MiB,
+# Cloud Run's limit for a response of known length. 4,000-character paragraphs, as chunks are.
+LONG_PATH = "filler/escapes.md"
+LONG_TEXT = "# Filler escapes\n\n" + "\n\n".join(['"\\' * 2000] * 1625)
 
 
 def filler_pages(count: int) -> dict[str, str]:
@@ -281,3 +287,29 @@ async def test_id_token_and_app_token_travel_in_two_headers(
         assert "X-Serverless-Authorization" in answer.json()["message"]
         no_app_token = {"X-Serverless-Authorization": only_id["Authorization"], **accept}
         assert (await http.post(url, json=body, headers=no_app_token)).status_code == 401
+
+
+async def test_a_long_document_is_read_in_pages_under_cloud_runs_response_limit(
+    mcp: tuple[Settings, int], emulator: Emulator
+) -> None:
+    _, port = mcp
+    both = {
+        "X-Serverless-Authorization": f"Bearer {id_token(emulator, port)}",
+        "Authorization": f"Bearer {APP_TOKEN}",
+    }
+    pages: list[str] = []
+    offset: int | None = 0
+    async with mcp_client(f"http://127.0.0.1:{port}/mcp", both) as client:
+        while offset is not None:
+            arguments = {"path": LONG_PATH, "offset": offset, "max_chars": MAX_DOCUMENT_PAGE_CHARS}
+            answer = await client.call_tool("get_document", arguments)
+            assert not answer.is_error, answer.content
+            page = answer.structured_content
+            assert page is not None and page["offset"] == offset
+            assert page["total_chars"] == len(LONG_TEXT)
+            pages.append(page["text"])
+            offset = page["next_offset"]
+        whole = {"path": LONG_PATH, "max_chars": len(LONG_TEXT)}
+        refused = await client.call_tool("get_document", whole)
+    assert "".join(pages) == LONG_TEXT and len(pages) == 7
+    assert refused.is_error and "max_chars must be 1-1,000,000" in str(refused.content)

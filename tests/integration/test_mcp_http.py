@@ -25,6 +25,7 @@ from thoth.bucket.store import BlobStore
 from thoth.config import Settings
 from thoth.serve.loader import IndexCache
 from thoth.serve.mcp.app import create_app
+from thoth.serve.tools import MAX_DOCUMENT_PAGE_CHARS
 
 JSONRPC_HEADERS = {
     "content-type": "application/json",
@@ -118,6 +119,23 @@ async def test_tools_and_search(settings: Settings, published: BlobStore) -> Non
 
             resource = await client.read_resource("thoth://handbook/people/vacation.md")
             assert "25 days" in resource.contents[0].text  # type: ignore[union-attr]
+
+
+async def test_a_long_document_resource_says_where_to_read_on(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    """A resource holds the first MAX_DOCUMENT_PAGE_CHARS characters, then names the
+    get_document call that reads on (whole, it could pass Cloud Run's response limit)."""
+    long_text = "# Long\n\n" + "\n\n".join(["word " * 800] * 300)  # ~1.2 M characters
+    make_and_publish(store, tmp_path, {**SAMPLE_DOCS, "long.md": long_text}, version="v0001")
+    with serve(loaded_app(settings, store)) as base:
+        async with mcp_client(f"{base}/mcp") as client:
+            resource = await client.read_resource("thoth://handbook/long.md")
+    text = resource.contents[0].text  # type: ignore[union-attr]
+    head, _, note = text.rpartition("\n\n[")
+    assert long_text.startswith(head) and len(head) <= MAX_DOCUMENT_PAGE_CHARS
+    assert f"{len(long_text) - len(head):,} more characters" in note
+    assert f'get_document(path="long.md", source="handbook", offset={len(head)})' in note
 
 
 async def test_search_with_sections(settings: Settings, published: BlobStore) -> None:

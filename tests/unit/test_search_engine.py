@@ -24,6 +24,7 @@ from thoth.bucket.snapshot import (
     SnapshotManifest,
     open_snapshot,
 )
+from thoth.serve import tools
 from thoth.serve.search import (
     DocumentNotFoundError,
     IndexNotReadyError,
@@ -155,6 +156,41 @@ def test_get_document_and_suggestions(engine: SearchEngine) -> None:
         engine.get_document("people/vacations.md")
     assert info.value.suggestions[0] == "people/vacation.md"
     assert "people/vacation.md" in str(info.value)
+
+
+def test_get_document_pages_a_long_text(engine: SearchEngine) -> None:
+    whole = engine.get_document("people/vacation.md").text
+    first = tools.get_document(engine, "people/vacation.md", max_chars=40)
+    assert len(first.text) <= 40 and first.total_chars == len(whole)
+    assert first.next_offset is not None and whole.startswith(first.text)
+    pages, offset = [first.text], first.next_offset
+    while offset is not None:
+        page = tools.get_document(engine, "people/vacation.md", offset=offset, max_chars=40)
+        pages.append(page.text)
+        offset = page.next_offset
+    assert "".join(pages) == whole
+    short = tools.get_document(engine, "people/vacation.md")
+    assert short.text == whole and short.next_offset is None
+
+
+def test_a_page_ends_after_a_line_break_when_one_is_near() -> None:
+    text = "first line\nsecond line\nthird"
+    assert tools.text_page(text, 0, 15) == ("first line\n", 11)  # not "first line\nseco"
+    assert tools.text_page(text, 0, 8) == ("first li", 8)  # no break in the page's last half
+    assert tools.text_page(text, 11, 100) == ("second line\nthird", None)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [({"offset": -1}, "offset must be 0-"), ({"offset": 10**6}, "offset must be 0-"),
+     ({"max_chars": 0}, "max_chars must be 1-1,000,000"),
+     ({"max_chars": 1_000_001}, "max_chars must be 1-1,000,000")],
+)  # fmt: skip
+def test_get_document_refuses_a_page_outside_the_text(
+    engine: SearchEngine, arguments: dict[str, int], message: str
+) -> None:
+    with pytest.raises(InvalidQueryError, match=message):
+        tools.get_document(engine, "people/vacation.md", **arguments)
 
 
 def test_closest_paths_by_file_name() -> None:

@@ -94,6 +94,20 @@ async def set_cookie(request: Request) -> Response:
     return response
 
 
+async def sized(request: Request) -> Response:
+    """`n` bytes, with Content-Length, or chunked (`?chunked=1`)."""
+    size = int(request.path_params["n"])
+    if request.query_params.get("chunked"):
+        step = 1024 * 1024
+
+        async def parts() -> AsyncIterator[bytes]:
+            for start in range(0, size, step):
+                yield b"x" * min(step, size - start)
+
+        return StreamingResponse(parts(), media_type="application/octet-stream")
+    return Response(b"x" * size, media_type="application/octet-stream")
+
+
 async def stats(request: Request) -> JSONResponse:
     return JSONResponse({**STATE, "pid": os.getpid()})
 
@@ -127,6 +141,7 @@ app = Starlette(
         Route("/echo", echo, methods=["GET", "POST", "PUT"]),
         Route("/sleep/{seconds}", sleep),
         Route("/stats", stats),
+        Route("/bytes/{n:int}", sized),
         Route("/env", environment),
         Route("/set-cookie", set_cookie),
         Route("/stream", stream),

@@ -15,6 +15,7 @@ from thoth.bucket.pushes import LatestPush
 from thoth.bucket.records import document_fields
 from thoth.serve.search import MAX_NUM_RESULTS, SearchEngine, SearchMode, SearchResult
 from thoth.serve.search.engine import Context, Topic
+from thoth.serve.search.errors import InvalidQueryError
 from thoth.serve.search.rerank import CANDIDATES as RERANK_CANDIDATES
 from thoth.serve.search.sections import SECTION_TOKENS
 from thoth.serve.search.source_index import SourceIndex
@@ -30,6 +31,14 @@ class SearchOutput(BaseModel):
     )
 
 
+# A long document is read in pages: ~25,000 tokens each by default. The largest page keeps
+# an answer far below Cloud Run's 32 MiB for a response of known length (HTTP/1), even for
+# text that JSON escapes twice (MCP's text content repeats the structured output) into 13
+# bytes a character.
+DOCUMENT_PAGE_CHARS = 100_000
+MAX_DOCUMENT_PAGE_CHARS = 1_000_000
+
+
 class DocumentOutput(BaseModel):
     """A DocumentRecord (thoth.bucket.records) as the tool returns it."""
 
@@ -37,7 +46,15 @@ class DocumentOutput(BaseModel):
     path: str
     title: str
     url: str = Field(description="Link to the document in the original handbook; cite it.")
-    text: str = Field(description="The whole extracted text of the document.")
+    text: str = Field(
+        description="The document's extracted text from `offset`: at most max_chars "
+        "characters, ending at a line break when one is near the limit."
+    )
+    offset: int = Field(0, description="Where `text` starts in the whole text, in characters.")
+    total_chars: int = Field(0, description="Length of the whole text, in characters.")
+    next_offset: int | None = Field(
+        None, description="Call again with this offset to read on; null: the text is complete."
+    )
     chunk_count: int
     metadata: dict[str, Any] = Field(description="Front matter and other document metadata.")
     index_version: str
@@ -107,9 +124,11 @@ lands below them.
 
 Queries longer than 1000 characters are truncated; an empty query is an error."""
 
-GET_DOCUMENT_DESCRIPTION = """Return one handbook document in full, with its title, url and
-metadata. Use a `path` from search_handbook results or list_topics. If the path does not exist
-the error lists the closest existing paths."""
+GET_DOCUMENT_DESCRIPTION = """Return one handbook document with its title, url and metadata,
+and its text: all of it when it is shorter than `max_chars` (default 100,000 characters), else
+one page, with `next_offset` to pass as `offset` for the next. Use a `path` from
+search_handbook results or list_topics. If the path does not exist the error lists the
+closest existing paths."""
 
 LIST_SOURCES_DESCRIPTION = """List the handbooks (sources) that can be searched, with their
 document and passage counts, the index version and when it was built. For a handbook in
@@ -155,14 +174,47 @@ def search_handbook(
         return SearchOutput(results=results, index_version=_versions(engine, source))
 
 
-def get_document(engine: SearchEngine, path: str, source: str | None = None) -> DocumentOutput:
+def get_document(
+    engine: SearchEngine,
+    path: str,
+    source: str | None = None,
+    offset: int = 0,
+    max_chars: int = DOCUMENT_PAGE_CHARS,
+) -> DocumentOutput:
+    if not 1 <= max_chars <= MAX_DOCUMENT_PAGE_CHARS:
+        raise InvalidQueryError(f"max_chars must be 1-{MAX_DOCUMENT_PAGE_CHARS:,}")
     document = engine.get_document(path, source)
     fields = document_fields(document)
     del fields["file_hash"]  # an ingestion detail, not for the assistant
+    whole = fields.pop("text")
+    if not 0 <= offset <= len(whole):
+        raise InvalidQueryError(
+            f"offset must be 0-{len(whole):,}: {document.path} has {len(whole):,} characters"
+        )
+    text, next_offset = text_page(whole, offset, max_chars)
     index = engine.indexes[document.source]
     return DocumentOutput(
-        **fields, index_version=index.version, commit=index.commit, indexed_at=index.indexed_at
+        **fields,
+        text=text,
+        offset=offset,
+        total_chars=len(whole),
+        next_offset=next_offset,
+        index_version=index.version,
+        commit=index.commit,
+        indexed_at=index.indexed_at,
     )
+
+
+def text_page(text: str, offset: int, max_chars: int) -> tuple[str, int | None]:
+    """At most `max_chars` of `text` from `offset`, cut after a line break in the last half of
+    the page when there is one, and where the next page starts (None: this one is the last)."""
+    end = offset + max_chars
+    if end >= len(text):
+        return text[offset:], None
+    newline = text.rfind("\n", offset + max_chars // 2, end)
+    if newline >= 0:
+        end = newline + 1
+    return text[offset:end], end
 
 
 def list_sources(

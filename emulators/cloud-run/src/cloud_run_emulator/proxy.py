@@ -14,7 +14,7 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
-from .config import MAX_REQUEST_BYTES, ServiceConfig
+from .config import MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, ServiceConfig
 from .headers import add_forwarded, add_trace, end_to_end
 from .iam import Allowed, Gate
 from .instance import Instance
@@ -118,6 +118,12 @@ class Proxy:
         headers = end_to_end(upstream.headers, _DROP_RESPONSE)
         length = upstream.content_length
         streaming = "text/event-stream" in upstream.headers.get("Content-Type", "")
+        if length is not None and length > MAX_RESPONSE_BYTES and not streaming:
+            # Cloud Run's HTTP/1 limit for a response of declared length (a chunked or
+            # streamed one has none): Google's front end answers 500 with an empty body.
+            self.log.event("Response size was too large", "ERROR", path=request.path, bytes=length)
+            request["cut"] = 500
+            return web.Response(status=500, body=b"")
         if length is not None and length <= WHOLE_BODY_LIMIT and not streaming:
             body = await upstream.read()
             return web.Response(

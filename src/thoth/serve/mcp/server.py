@@ -47,6 +47,11 @@ Rerank = Annotated[
 ]
 Path = Annotated[str, Field(description='Document path, e.g. "people/vacation.md".')]
 Prefix = Annotated[str | None, Field(description="Only folders under this prefix.")]
+Offset = Annotated[int, Field(description="Where to start reading: a next_offset, or 0.")]
+MaxChars = Annotated[
+    int,
+    Field(description=f"Most characters to return, 1-{tools.MAX_DOCUMENT_PAGE_CHARS:,}."),
+]
 
 
 @contextmanager
@@ -92,9 +97,14 @@ def build_server(service: ThothService) -> MCPServer:
         description=tools.GET_DOCUMENT_DESCRIPTION,
         annotations=READ_ONLY,
     )
-    def get_document(path: Path, source: Source = None) -> tools.DocumentOutput:
+    def get_document(
+        path: Path,
+        source: Source = None,
+        offset: Offset = 0,
+        max_chars: MaxChars = tools.DOCUMENT_PAGE_CHARS,
+    ) -> tools.DocumentOutput:
         with tool_errors():
-            return tools.get_document(service.engine(), path, source)
+            return tools.get_document(service.engine(), path, source, offset, max_chars)
 
     @server.tool(
         title="List handbooks",
@@ -118,15 +128,25 @@ def build_server(service: ThothService) -> MCPServer:
         "thoth://{source}/{+path}",
         name="handbook-document",
         title="Handbook document",
-        description="The full text of one handbook document.",
+        description="The text of one handbook document (its first "
+        f"{tools.MAX_DOCUMENT_PAGE_CHARS:,} characters; get_document pages through the rest).",
         mime_type="text/markdown",
     )
     def document(source: str, path: str) -> str:
         try:
-            return service.engine().get_document(path, source).text
+            page = tools.get_document(
+                service.engine(), path, source, max_chars=tools.MAX_DOCUMENT_PAGE_CHARS
+            )
         except SearchError as exc:
             if isinstance(exc, DocumentNotFoundError | UnknownSourceError):
                 raise ResourceNotFoundError(str(exc)) from exc
             raise ResourceError(str(exc)) from exc
+        if page.next_offset is None:
+            return page.text
+        return (
+            f"{page.text}\n\n[{page.total_chars - page.next_offset:,} more characters: "
+            f'get_document(path="{page.path}", source="{page.source}", '
+            f"offset={page.next_offset})]\n"
+        )
 
     return server
