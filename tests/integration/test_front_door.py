@@ -312,4 +312,4 @@ async def test_a_long_document_is_read_in_pages_under_cloud_runs_response_limit(
         whole = {"path": LONG_PATH, "max_chars": len(LONG_TEXT)}
         refused = await client.call_tool("get_document", whole)
     assert "".join(pages) == LONG_TEXT and len(pages) == 7
-    assert refused.is_error and "max_chars must be 1-1,000,000" in str(refused.content)
+    assert refused.is_error and "max_chars" in str(refused.content)  # the schema's bound

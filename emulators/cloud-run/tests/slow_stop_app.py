@@ -1,6 +1,6 @@
-"""A container for the pool tests: answers every GET with its pid, fails /health while the
-file HEALTH_FLAG exists, and on SIGTERM keeps serving for SLOW_TERM seconds before it exits
-(a graceful shutdown that takes a while)."""
+"""A container for the pool tests: listens after STARTUP_DELAY seconds, answers every GET
+with its pid, fails /health while the file HEALTH_FLAG exists, and on SIGTERM keeps serving
+for SLOW_TERM seconds before it exits (a graceful shutdown that takes a while)."""
 
 from __future__ import annotations
 
@@ -37,4 +37,5 @@ def _terminate(*_: object) -> None:
 
 
 signal.signal(signal.SIGTERM, _terminate)
+time.sleep(float(os.environ.get("STARTUP_DELAY", "0")))
 ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()

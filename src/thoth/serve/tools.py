@@ -32,9 +32,9 @@ class SearchOutput(BaseModel):
 
 
 # A long document is read in pages: ~25,000 tokens each by default. The largest page keeps
-# an answer far below Cloud Run's 32 MiB for a response of known length (HTTP/1), even for
-# text that JSON escapes twice (MCP's text content repeats the structured output) into 13
-# bytes a character.
+# an answer under Cloud Run's 32 MiB for a response of known length (HTTP/1) whatever the
+# text: MCP's text content repeats the structured output, and JSON that escapes non-ASCII
+# (as the SDK's json.dumps path does) turns an emoji into 24 bytes, 23 MiB a page.
 DOCUMENT_PAGE_CHARS = 100_000
 MAX_DOCUMENT_PAGE_CHARS = 1_000_000
 
@@ -125,10 +125,10 @@ lands below them.
 Queries longer than 1000 characters are truncated; an empty query is an error."""
 
 GET_DOCUMENT_DESCRIPTION = """Return one handbook document with its title, url and metadata,
-and its text: all of it when it is shorter than `max_chars` (default 100,000 characters), else
-one page, with `next_offset` to pass as `offset` for the next. Use a `path` from
-search_handbook results or list_topics. If the path does not exist the error lists the
-closest existing paths."""
+and its text from `offset`: all of the rest when it is no longer than `max_chars` (default
+100,000 characters), else one page, with `next_offset` to pass as `offset` for the next.
+Use a `path` from search_handbook results or list_topics. If the path does not exist the error
+lists the closest existing paths."""
 
 LIST_SOURCES_DESCRIPTION = """List the handbooks (sources) that can be searched, with their
 document and passage counts, the index version and when it was built. For a handbook in

@@ -21,8 +21,9 @@ DEFAULT_ISSUER = "http://127.0.0.1:8124"
 JWKS_PATH = "/oauth2/v3/certs"
 # Cloud Run scales an idle instance in after up to 15 minutes.
 DEFAULT_IDLE_SECONDS = 900.0
-# Cloud Run queues requests that find no free instance for a while, then answers 429.
-DEFAULT_QUEUE_SECONDS = 60.0
+# Cloud Run holds a request that finds no free instance for up to 10 s (longer while an
+# instance starts: pool.py), then answers 429 ("about instance autoscaling").
+DEFAULT_QUEUE_SECONDS = 10.0
 DEFAULT_QUEUE_LENGTH = 1000
 SHUTDOWN_GRACE_SECONDS = 10.0
 MAX_REQUEST_BYTES = 32 * 1024 * 1024

@@ -72,6 +72,7 @@ class Instance:
         self.state = State.DOWN
         self.cpu = CpuGate(service.terraform.cpu_idle)
         self.starts = 0
+        self.startup_seconds: list[float] = []  # each start's time to a passed startup probe
         self.in_flight = 0
         self._proc: asyncio.subprocess.Process | None = None
         self._starting: asyncio.Task[bool] | None = None
@@ -128,6 +129,7 @@ class Instance:
             )
             return False
         self.state = State.STARTING
+        began = time.monotonic()
         self.cpu.acquire()  # startup gets CPU
         try:
             await self._spawn()
@@ -139,6 +141,7 @@ class Instance:
             await self.stop()
             return False
         self.state = State.READY
+        self.startup_seconds.append(time.monotonic() - began)
         self.log.event("container ready", **self._ids())
         if self.service.terraform.liveness_probe is not None:
             self._liveness = asyncio.create_task(self._liveness_loop())

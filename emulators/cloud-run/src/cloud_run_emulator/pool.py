@@ -3,8 +3,10 @@ concurrency in requests, as Cloud Run scales a service out.
 
 A request goes to a running instance with a free slot (a ready one before one still
 starting); when there is none and fewer instances run than the maximum, a new one is started
-for it (a cold start); otherwise it waits in a bounded queue for a bounded time, then gets
-429, as Cloud Run answers when it finds no capacity. Instances that scaled to zero stay in
+for it (a cold start); otherwise it waits in a bounded queue, then gets 429, as Cloud Run
+answers when it finds no capacity. It pends as Cloud Run's requests do: up to 10 s
+(`queue_seconds`), or while an instance is starting, up to the service's average startup
+time when that is longer. Instances that scaled to zero stay in
 the list, down, and are reused for the next cold start.
 """
 
@@ -59,7 +61,7 @@ class Pool:
 
     async def _claim(self) -> Instance:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.service.queue_seconds
+        arrived = loop.time()
         queued = False
         try:
             while True:
@@ -72,13 +74,24 @@ class Pool:
                         raise Rejected
                     self.waiting += 1
                     queued = True
+                left = arrived + self.pending_seconds() - loop.time()
                 try:
-                    await asyncio.wait_for(self._freed.wait(), deadline - loop.time())
-                except TimeoutError as exc:
-                    raise Rejected from exc
+                    await asyncio.wait_for(self._freed.wait(), max(left, 0.0))
+                except TimeoutError:
+                    if arrived + self.pending_seconds() <= loop.time():
+                        raise Rejected from None
         finally:
             if queued:
                 self.waiting -= 1
+
+    def pending_seconds(self) -> float:
+        """How long a request may wait for a slot: `queue_seconds`, or while an instance is
+        starting, the service's average startup time when that is longer."""
+        if not any(_running(instance, ready=False) for instance in self.instances):
+            return self.service.queue_seconds
+        times = [t for instance in self.instances for t in instance.startup_seconds]
+        average = sum(times) / len(times) if times else 0.0
+        return max(self.service.queue_seconds, average)
 
     def _free(self) -> Instance | None:
         """A running instance with a free slot: ready ones first, then starting ones."""

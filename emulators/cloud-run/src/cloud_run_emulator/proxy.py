@@ -118,9 +118,9 @@ class Proxy:
         headers = end_to_end(upstream.headers, _DROP_RESPONSE)
         length = upstream.content_length
         streaming = "text/event-stream" in upstream.headers.get("Content-Type", "")
-        if length is not None and length > MAX_RESPONSE_BYTES and not streaming:
-            # Cloud Run's HTTP/1 limit for a response of declared length (a chunked or
-            # streamed one has none): Google's front end answers 500 with an empty body.
+        if length is not None and length > MAX_RESPONSE_BYTES and _has_body(request, upstream):
+            # Cloud Run's HTTP/1 limit for a response of declared length (a chunked one has
+            # none): Google's front end answers 500 with an empty body.
             self.log.event("Response size was too large", "ERROR", path=request.path, bytes=length)
             request["cut"] = 500
             return web.Response(status=500, body=b"")
@@ -139,3 +139,9 @@ class Proxy:
                 await out.write(chunk)
             await out.write_eof()
         return out
+
+
+def _has_body(request: web.Request, upstream: aiohttp.ClientResponse) -> bool:
+    """Whether the response's Content-Length counts bytes that follow (not for HEAD, 1xx,
+    204 or 304, where it describes a body never sent)."""
+    return request.method != "HEAD" and upstream.status >= 200 and upstream.status not in (204, 304)

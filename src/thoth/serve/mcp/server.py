@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Literal
@@ -47,10 +48,14 @@ Rerank = Annotated[
 ]
 Path = Annotated[str, Field(description='Document path, e.g. "people/vacation.md".')]
 Prefix = Annotated[str | None, Field(description="Only folders under this prefix.")]
-Offset = Annotated[int, Field(description="Where to start reading: a next_offset, or 0.")]
+Offset = Annotated[int, Field(ge=0, description="Where to start reading: a next_offset, or 0.")]
 MaxChars = Annotated[
     int,
-    Field(description=f"Most characters to return, 1-{tools.MAX_DOCUMENT_PAGE_CHARS:,}."),
+    Field(
+        ge=1,
+        le=tools.MAX_DOCUMENT_PAGE_CHARS,
+        description=f"Most characters to return, 1-{tools.MAX_DOCUMENT_PAGE_CHARS:,}.",
+    ),
 ]
 
 
@@ -128,8 +133,9 @@ def build_server(service: ThothService) -> MCPServer:
         "thoth://{source}/{+path}",
         name="handbook-document",
         title="Handbook document",
-        description="The text of one handbook document (its first "
-        f"{tools.MAX_DOCUMENT_PAGE_CHARS:,} characters; get_document pages through the rest).",
+        description="The text of one handbook document (of a longer one, up to the first "
+        f"{tools.MAX_DOCUMENT_PAGE_CHARS:,} characters, then a note naming the get_document "
+        "call that reads on).",
         mime_type="text/markdown",
     )
     def document(source: str, path: str) -> str:
@@ -145,7 +151,7 @@ def build_server(service: ThothService) -> MCPServer:
             return page.text
         return (
             f"{page.text}\n\n[{page.total_chars - page.next_offset:,} more characters: "
-            f'get_document(path="{page.path}", source="{page.source}", '
+            f"get_document(path={json.dumps(page.path)}, source={json.dumps(page.source)}, "
             f"offset={page.next_offset})]\n"
         )
 
