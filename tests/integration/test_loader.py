@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from pathlib import Path
 
@@ -39,10 +40,34 @@ def test_loads_and_picks_up_new_versions(
     assert engine.get_document("people/parental-leave.md").title == "Parental leave"
     local = sorted(p.name for p in (settings.cache_dir / "handbook").iterdir())
     assert local == ["v0001", "v0002"]
+    del first, engine  # the readers of v0001 are done
+    gc.collect()
     make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0003")
     cache.refresh()
     local = sorted(p.name for p in (settings.cache_dir / "handbook").iterdir())
     assert local == ["v0002", "v0003"]  # older than the previous one: deleted
+
+
+def test_a_version_a_reader_still_holds_outlives_later_swaps(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    """A request that began on v0001 reads its rows from disk; two swaps during it must not
+    delete v0001 under it. Once nothing holds it, the next swap deletes it."""
+    cache = IndexCache(settings, store)
+    make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0001")
+    cache.refresh()
+    held = SearchEngine(cache.indexes)  # a request in flight
+    for version in ("v0002", "v0003"):
+        make_and_publish(store, tmp_path, v2_docs(), version=version)
+        cache.refresh()
+    assert held.get_document("people/vacation.md").title == "Vacation policy"
+    assert (settings.cache_dir / "handbook" / "v0001").is_dir()
+    del held
+    gc.collect()
+    make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0004")
+    cache.refresh()
+    local = sorted(p.name for p in (settings.cache_dir / "handbook").iterdir())
+    assert local == ["v0003", "v0004"]
 
 
 def test_several_sources(settings: Settings, store: BlobStore, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import shutil
 import threading
+import weakref
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,6 +76,11 @@ class IndexCache:
         self._first_refresh_done = threading.Event()
         self._pending: concurrent.futures.Future[bool] | None = None
         self._task: asyncio.Task[None] | None = None
+        # Every version some reader may still hold (a request keeps the mapping it began with
+        # and reads rows from disk): its folder is not deleted until the last holder is gone.
+        self._held: weakref.WeakValueDictionary[tuple[str, str], SourceIndex] = (
+            weakref.WeakValueDictionary()
+        )
 
     # --- what readers use -----------------------------------------------------------
     @property
@@ -219,7 +225,8 @@ class IndexCache:
         self._install(source, index)
         keep = {pointer.version}
         if current is not None:
-            keep.add(current.version)  # requests in flight may still read it
+            keep.add(current.version)  # the fallback if the new copy ever fails to load
+        del current  # not a reader: only readers' references keep older versions
         self._prune(source, keep)
         return True
 
@@ -240,6 +247,7 @@ class IndexCache:
                 index.manifest.model,
                 self.settings.embedding_model,
             )
+        self._held[source, index.version] = index
         updated = dict(self._indexes)
         updated[source] = index
         self._loaded_at[source] = datetime.now(UTC)
@@ -247,9 +255,11 @@ class IndexCache:
         log.info("serving %s@%s (%d chunks)", source, index.version, len(index))
 
     def _prune(self, source: str, keep: set[str]) -> None:
+        """Delete the source's local versions but `keep` and those a reader still holds."""
         folder = self.cache_dir / source
         for child in folder.iterdir() if folder.is_dir() else []:
-            if child.is_dir() and child.name not in keep:
+            held = (source, child.name) in self._held
+            if child.is_dir() and child.name not in keep and not held:
                 shutil.rmtree(child, ignore_errors=True)
 
     def _load_local_fallbacks(self) -> bool:
