@@ -70,6 +70,7 @@ def front_door(tmp_path: Path, issuer: Issuer) -> Iterator[Callable[..., FrontDo
         timeout: float = 30,
         concurrency: int = 80,
         cpu_idle: bool = False,
+        memory: str = "512Mi",
         invokers: tuple[str, ...] = (f"user:{USER}",),
         env: dict[str, str] | None = None,
         wait_ready: bool = True,
@@ -81,7 +82,10 @@ def front_door(tmp_path: Path, issuer: Issuer) -> Iterator[Callable[..., FrontDo
         tf = tmp_path / f"svc-{port}.tf"
         tf.write_text(
             template.format(
-                timeout=timeout, concurrency=concurrency, cpu_idle=str(cpu_idle).lower()
+                timeout=timeout,
+                concurrency=concurrency,
+                cpu_idle=str(cpu_idle).lower(),
+                memory=memory,
             )
         )
         command = [sys.executable, "-m", "uvicorn", "crun_app:app", "--port", "$PORT"]

@@ -94,6 +94,22 @@ async def set_cookie(request: Request) -> Response:
     return response
 
 
+async def allocate(request: Request) -> JSONResponse:
+    """Hold `mib` MiB of resident memory for 3 s."""
+    held = b"\x01" * (int(request.path_params["mib"]) * 1024 * 1024)
+    await asyncio.sleep(3)
+    return JSONResponse({"held": len(held)})
+
+
+def write(request: Request) -> JSONResponse:
+    """Write `mib` MiB into $SCRATCH_DIR (an instance's /tmp), then wait 3 s."""
+    folder = Path(os.environ["SCRATCH_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "blob").write_bytes(b"\x01" * (int(request.path_params["mib"]) * 1024 * 1024))
+    time.sleep(3)
+    return JSONResponse({"written": True})
+
+
 async def sized(request: Request) -> Response:
     """`n` bytes, with Content-Length, or chunked (`?chunked=1`)."""
     size = int(request.path_params["n"])
@@ -142,6 +158,8 @@ app = Starlette(
         Route("/sleep/{seconds}", sleep),
         Route("/stats", stats),
         Route("/bytes/{n:int}", sized),
+        Route("/allocate/{mib:int}", allocate),
+        Route("/write/{mib:int}", write),
         Route("/env", environment),
         Route("/set-cookie", set_cookie),
         Route("/stream", stream),

@@ -85,6 +85,9 @@ resource "google_cloud_run_v2_service" "svc" {{
       image = var.image
       resources {{
         cpu_idle = {cpu_idle}
+        limits = {{
+          memory = "{memory}"
+        }}
       }}
       startup_probe {{
         http_get {{

@@ -190,3 +190,22 @@ def test_each_request_reaches_the_container_on_a_new_connection(front_door):
     assert [a.status_code for a in answers] == [200] * 3
     ports = [a.json()["client_port"] for a in answers]
     assert len(set(ports)) == 3, ports
+
+
+def test_an_instance_past_its_memory_limit_is_stopped(front_door, tmp_path):
+    """Cloud Run stops an instance whose memory passes its limit, files in its in-memory /tmp
+    included; the request in flight fails and the next one starts a new container."""
+    door = front_door(
+        invokers=("allUsers",),
+        memory="256Mi",
+        env={"SCRATCH_DIR": str(tmp_path / "scratch")},
+        private_dirs=["SCRATCH_DIR"],
+    )
+    assert httpx.get(door.url + "/allocate/32", timeout=30).status_code == 200
+    (instance,) = door.status()["instances"]
+    assert 0 < instance["memory_mib"] < 256 and door.status()["memory_limit_mib"] == 256
+    assert httpx.get(door.url + "/allocate/400", timeout=30).status_code == 503
+    assert "Memory limit of 256 MiB exceeded" in door.log_path.read_text()
+    assert httpx.get(door.url + "/echo", timeout=30).status_code == 200  # a new container
+    assert httpx.get(door.url + "/write/300", timeout=60).status_code == 503
+    assert door.status()["starts"] >= 2

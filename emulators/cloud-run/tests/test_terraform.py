@@ -44,6 +44,20 @@ def _container_env(tmp_path, blocks: str) -> dict[str, EnvVar]:
     return {var.name: var for var in read_service(tf).env}
 
 
+def test_memory_limits_from_terraform(tmp_path):
+    worker = read_service(MODULES / "ingestion" / "main.tf")
+    webhook = read_service(MODULES / "webhook" / "main.tf")
+    assert (worker.memory_bytes, webhook.memory_bytes) == (2 * 1024**3, 512 * 1024**2)
+    tf = tmp_path / "svc.tf"
+    tf.write_text('resource "google_cloud_run_v2_service" "svc" {\n template {\n containers {\n'
+                  '  image = "x"\n }\n }\n}\n')  # fmt: skip
+    assert read_service(tf).memory_bytes == 512 * 1024**2  # Cloud Run's default
+    tf.write_text(tf.read_text().replace('image = "x"', 'image = "x"\n resources {\n'
+                                         ' limits = { memory = "lots" }\n }'))  # fmt: skip
+    with pytest.raises(TerraformError, match="lots"):
+        read_service(tf)
+
+
 def test_env_values_as_cloud_run_passes_them(tmp_path):
     """No value is the empty string; true is "true"; any interpolation is left to the local
     side, not passed word for word."""

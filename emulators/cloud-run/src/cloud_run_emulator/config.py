@@ -102,7 +102,7 @@ def _resolve_members(tf: TerraformService, mapping: dict[str, Any]) -> frozenset
 def _overrides(tf: TerraformService, table: dict[str, Any]) -> TerraformService:
     """Test and local overrides of Terraform values, e.g. a 1 s timeout or faster probes."""
     changes: dict[str, Any] = {}
-    for key in ("timeout_seconds", "concurrency", "cpu_idle", "max_instances"):
+    for key in ("timeout_seconds", "concurrency", "cpu_idle", "max_instances", "memory_bytes"):
         if key in table:
             changes[key] = table[key]
     for probe in ("startup_probe", "liveness_probe"):

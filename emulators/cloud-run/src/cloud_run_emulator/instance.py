@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 
+from . import memory
 from .config import ServiceConfig
 from .cpu import CpuGate
 from .environment import DECLARED, container_env, missing_secrets
@@ -40,11 +41,18 @@ def free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+MEMORY_PERIOD_SECONDS = 0.5  # how often an instance's memory is measured
+
+
 def end_container(pgid: int) -> None:
     """A container ends with its main process: whatever else runs in it is killed then, even
     if it ignored SIGTERM or is stopped by cpu_idle (SIGKILL reaches a stopped process)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
+
+
+def _memory_in_use(pgid: int, folders: list[str], left: int) -> int:
+    return memory.group_rss(pgid) + max(0, memory.files_bytes(folders) - left)
 
 
 def startup_budget(probe: Probe) -> float:
@@ -78,6 +86,8 @@ class Instance:
         self._starting: asyncio.Task[bool] | None = None
         self._idle: asyncio.Task[None] | None = None
         self._liveness: asyncio.Task[None] | None = None
+        self._memory: asyncio.Task[None] | None = None
+        self.memory_used = 0  # bytes, as last measured (memory.py)
         self._watcher: asyncio.Task[None] | None = None
         self._stop_task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -181,7 +191,30 @@ class Instance:
         self.starts += 1
         self.cpu.attach(self._proc.pid)
         self._watcher = asyncio.create_task(self._watch(self._proc))
+        if memory.measurable():
+            folders = [env[name] for name in svc.private_dirs if env.get(name)]
+            self._memory = asyncio.create_task(self._memory_loop(self._proc, folders))
         self.log.event("container started", **self._ids())
+
+    async def _memory_loop(self, proc: asyncio.subprocess.Process, folders: list[str]) -> None:
+        """Cloud Run stops an instance past its memory limit; its in-flight requests fail."""
+        limit = self.service.terraform.memory_bytes
+        # A Cloud Run instance's /tmp starts empty; the first instance's directory here keeps
+        # what earlier runs left (README), which this instance did not write: not counted.
+        left = await asyncio.to_thread(memory.files_bytes, folders)
+        while proc.returncode is None:
+            used = await asyncio.to_thread(_memory_in_use, proc.pid, folders, left)
+            self.memory_used = used
+            if used > limit and proc.returncode is None:
+                self.log.event(
+                    f"Memory limit of {limit // memory.MIB} MiB exceeded with "
+                    f"{used // memory.MIB} MiB used",
+                    "ERROR",
+                    **self._ids(),
+                )
+                end_container(proc.pid)
+                return
+            await asyncio.sleep(MEMORY_PERIOD_SECONDS)
 
     async def _watch(self, proc: asyncio.subprocess.Process) -> None:
         code = await proc.wait()

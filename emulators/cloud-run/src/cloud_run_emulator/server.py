@@ -15,6 +15,7 @@ from .config import MAX_REQUEST_BYTES, ServiceConfig
 from .iam import Gate, KeySets
 from .instance import Instance, State
 from .log import RequestLog
+from .memory import MIB
 from .pool import Pool
 from .proxy import Proxy
 
@@ -52,6 +53,7 @@ class FrontDoor:
             "max_instances": tf.max_instances,
             "timeout_seconds": tf.timeout_seconds,
             "cpu_idle": tf.cpu_idle,
+            "memory_limit_mib": tf.memory_bytes // MIB,
             "public": self.service.public,
         }
 
@@ -71,6 +73,7 @@ def _instance_status(instance: Instance) -> dict[str, object]:
         "starts": instance.starts,
         "in_flight": instance.in_flight,
         "cpu_frozen": instance.cpu.frozen,
+        "memory_mib": instance.memory_used // MIB,  # as last measured against the limit
     }
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import hcl2
 
+from .memory import parse_quantity
+
 SERVICE_TYPE = "google_cloud_run_v2_service"
 IAM_TYPES = ("google_cloud_run_v2_service_iam_member", "google_cloud_run_v2_service_iam_binding")
 INVOKER_ROLE = "roles/run.invoker"
@@ -23,6 +25,7 @@ INVOKER_ROLE = "roles/run.invoker"
 DEFAULT_TIMEOUT_SECONDS = 300.0
 DEFAULT_CONCURRENCY = 80
 DEFAULT_MAX_INSTANCES = 100
+DEFAULT_MEMORY = "512Mi"
 
 
 class TerraformError(ValueError):
@@ -80,6 +83,7 @@ class TerraformService:
     min_instances: int = 0
     max_instances: int = DEFAULT_MAX_INSTANCES
     container_port: int = 8080
+    memory_bytes: int = 512 * 1024 * 1024  # resources.limits.memory
     startup_probe: Probe = DEFAULT_STARTUP_PROBE
     liveness_probe: Probe | None = None
     # Literal members ("allUsers", "serviceAccount:x") or expressions ("var.invoker_members").
@@ -172,6 +176,19 @@ def _env_var(block: Any, *, optional: bool) -> EnvVar:
     return EnvVar(name, EnvKind.LITERAL, str(value))
 
 
+def _memory(resources: dict[str, Any]) -> int:
+    limits = resources.get("limits") or {}
+    if not isinstance(limits, dict):
+        raise TerraformError(f"limits = {limits} is an expression; the emulator needs a literal")
+    text = str(_unquote(limits.get("memory", DEFAULT_MEMORY)))
+    if _expression(text) is not None:
+        raise TerraformError(f"memory = {text} is an expression; the emulator needs a literal")
+    try:
+        return parse_quantity(text)
+    except ValueError as exc:
+        raise TerraformError(str(exc)) from exc
+
+
 def _resources(doc: dict[str, Any], kind: str) -> list[tuple[str, dict[str, Any]]]:
     found: list[tuple[str, dict[str, Any]]] = []
     for entry in doc.get("resource", []):
@@ -249,6 +266,7 @@ def _service(resource: str, body: dict[str, Any], members: tuple[str, ...]) -> T
         min_instances=int(_literal(scaling, "min_instance_count", 0)),
         max_instances=int(_literal(scaling, "max_instance_count", DEFAULT_MAX_INSTANCES)),
         container_port=int(_literal(ports, "container_port", 8080)),
+        memory_bytes=_memory(limits),
         startup_probe=_probe(container, "startup_probe") or DEFAULT_STARTUP_PROBE,
         liveness_probe=_probe(container, "liveness_probe"),
         invoker_members=members,

@@ -1,0 +1,73 @@
+"""An instance's memory as Cloud Run counts it, against its limit.
+
+Cloud Run stops an instance whose memory passes `resources.limits.memory` (512 MiB when
+none is set), and its writable filesystem is in memory too, so files under /tmp count. Here
+an instance's use is the resident memory of every process of its container (its process
+group) plus the bytes of the files in its private directories, the stand-ins for its /tmp.
+Read from /proc, so on Linux only; elsewhere nothing is measured.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+PROC = Path("/proc")
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+MIB = 1024 * 1024
+_QUANTITY = re.compile(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?")
+_UNITS = {
+    None: 1,
+    "Ki": 1024,
+    "Mi": MIB,
+    "Gi": 1024 * MIB,
+    "Ti": 1024 * 1024 * MIB,
+    "k": 1000,
+    "M": 1000**2,
+    "G": 1000**3,
+    "T": 1000**4,
+}
+
+
+def measurable() -> bool:
+    return (PROC / "self" / "statm").is_file()
+
+
+def parse_quantity(text: str) -> int:
+    """Bytes of a Kubernetes-style quantity, as Cloud Run's memory limits are written."""
+    match = _QUANTITY.fullmatch(text.strip())
+    if not match:
+        raise ValueError(f"memory {text!r} is not a quantity such as '512Mi' or '2Gi'")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def group_rss(pgid: int) -> int:
+    """Resident bytes of every process in process group `pgid`."""
+    total = 0
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            # Fields after the command's closing parenthesis: state, ppid, pgrp, ...
+            if int(stat[stat.rindex(")") + 2 :].split()[2]) != pgid:
+                continue
+            total += int((entry / "statm").read_text().split()[1]) * PAGE
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended while being read
+    return total
+
+
+def files_bytes(folders: Iterable[str]) -> int:
+    """Bytes of the regular files under `folders` (an in-memory filesystem's use)."""
+    total = 0
+    for folder in folders:
+        for root, _, names in os.walk(folder):
+            for name in names:
+                try:
+                    total += (Path(root) / name).lstat().st_size
+                except OSError:
+                    continue
+    return total
