@@ -105,7 +105,10 @@ def write(request: Request) -> JSONResponse:
     """Write `mib` MiB into $SCRATCH_DIR (an instance's /tmp), then wait 3 s."""
     folder = Path(os.environ["SCRATCH_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "blob").write_bytes(b"\x01" * (int(request.path_params["mib"]) * 1024 * 1024))
+    chunk = b"\x01" * (1024 * 1024)  # a MiB at a time: the files count, not the process
+    with (folder / "blob").open("wb") as out:
+        for _ in range(int(request.path_params["mib"])):
+            out.write(chunk)
     time.sleep(3)
     return JSONResponse({"written": True})
 

@@ -59,14 +59,15 @@ def test_full_queue_or_long_wait_is_429(front_door):
         queue_seconds=0.5,
         overrides=ONE_INSTANCE,
     )
+    pending = door.status()["pending_seconds"]  # 3.5 x the startup on record, or 0.5 s
     with ThreadPoolExecutor(3) as pool:
-        first = pool.submit(_get, door.url + "/sleep/1.5")
+        first = pool.submit(_get, door.url + f"/sleep/{pending + 1.5}")
         time.sleep(0.2)
         waiting = pool.submit(_get, door.url + "/sleep/0.1")
         time.sleep(0.1)
         overflow = pool.submit(_get, door.url + "/sleep/0.1")
         assert overflow.result().status_code == 429  # queue of one is full
-        assert waiting.result().status_code == 429  # waited 0.5 s for a 1.5 s request
+        assert waiting.result().status_code == 429  # its wait ran out before the slot freed
         assert first.result().status_code == 200
     assert "Rate exceeded" in overflow.result().text
 
@@ -208,4 +209,5 @@ def test_an_instance_past_its_memory_limit_is_stopped(front_door, tmp_path):
     assert "Memory limit of 256 MiB exceeded" in door.log_path.read_text()
     assert httpx.get(door.url + "/echo", timeout=30).status_code == 200  # a new container
     assert httpx.get(door.url + "/write/300", timeout=60).status_code == 503
+    assert door.log_path.read_text().count("Memory limit of 256 MiB exceeded") == 2
     assert door.status()["starts"] >= 2

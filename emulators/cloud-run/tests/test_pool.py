@@ -16,7 +16,7 @@ import aiohttp
 from cloud_run_emulator.config import ServiceConfig
 from cloud_run_emulator.instance import Instance, State
 from cloud_run_emulator.log import RequestLog
-from cloud_run_emulator.pool import Pool, Rejected
+from cloud_run_emulator.pool import STARTUP_FACTOR, Pool, Rejected
 from cloud_run_emulator.terraform import Probe, TerraformService
 
 APP = Path(__file__).resolve().parent / "slow_stop_app.py"
@@ -110,36 +110,34 @@ def test_a_request_during_a_liveness_restart_joins_it(tmp_path: Path) -> None:
     assert not alive(first) and not alive(during)
 
 
-def test_a_request_pends_longer_while_an_instance_starts() -> None:
-    """Cloud Run holds a request with no free instance up to 10 s (here `queue_seconds`), but
-    while an instance is starting, up to the service's average startup time if longer."""
+async def rejected_after(pool: Pool) -> float:
+    """Seconds a request waited for a slot before its 429."""
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    try:
+        async with pool.claim():
+            raise AssertionError("no slot was free")
+    except Rejected:
+        return loop.time() - began
 
-    async def run() -> tuple[float, float]:
-        config = service(1, idle_seconds=100, queue_seconds=0.3, env={"STARTUP_DELAY": "1.5"})
+
+def test_a_request_pends_for_three_and_a_half_startups_or_ten_seconds() -> None:
+    """Cloud Run holds a request with no free instance for 3.5 x the service's average
+    startup time, or 10 s (here `queue_seconds`) when that is longer."""
+
+    async def run() -> tuple[float, float, float]:
+        config = service(1, idle_seconds=100, queue_seconds=0.3, env={"STARTUP_DELAY": "0.5"})
         async with aiohttp.ClientSession() as session:
             pool = Pool(config, session, RequestLog("text", io.StringIO()))
+            assert pool.pending_seconds() == 0.3  # no start on record yet
             first = pool.first
-            assert await first.ensure_ready()  # one start on record, ~1.5 s
-            await first.stop()
-            loop = asyncio.get_running_loop()
-            async with pool.claim() as holder:  # a cold start that keeps the only slot
-                starting = asyncio.create_task(holder.ensure_ready())
-                began = loop.time()
-                try:
-                    async with pool.claim():
-                        raise AssertionError("the only slot is held")
-                except Rejected:
-                    while_starting = loop.time() - began
-                assert await starting
-                began = loop.time()
-                try:
-                    async with pool.claim():
-                        raise AssertionError("the only slot is held")
-                except Rejected:
-                    when_ready = loop.time() - began
+            assert await first.ensure_ready()
+            (startup,) = first.startup_seconds
+            async with pool.claim():  # the only slot, held
+                waited = await rejected_after(pool)
             await pool.stop()
-            return while_starting, when_ready
+            return startup, pool.pending_seconds(), waited
 
-    while_starting, when_ready = asyncio.run(run())
-    assert 1.0 < while_starting < 3.0  # the average startup, not 0.3 s
-    assert 0.25 < when_ready < 0.8  # nothing starting: queue_seconds
+    startup, pending, waited = asyncio.run(run())
+    assert pending == STARTUP_FACTOR * startup and pending > 0.3
+    assert pending - 0.1 < waited < pending + 1.0

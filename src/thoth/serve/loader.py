@@ -8,7 +8,8 @@ and then swaps one reference. Readers take `cache.indexes` once per request and 
 half-loaded index. Until a new version is complete the old one keeps serving; when the store
 is unreachable or a download fails, the last good index keeps serving and the error is kept
 for `/ready`. A version already on local disk (cold start on a warm disk) is loaded without
-downloading. Local versions other than the current and the previous one are deleted.
+downloading. Local versions other than the current one, the previous one and those a request
+still holds are deleted, at each poll.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class IndexCache:
         self._held: weakref.WeakValueDictionary[tuple[str, str], SourceIndex] = (
             weakref.WeakValueDictionary()
         )
+        self._keep: dict[str, set[str]] = {}  # by source: the current and previous versions
 
     # --- what readers use -----------------------------------------------------------
     @property
@@ -219,6 +221,8 @@ class IndexCache:
             return False
         current = self._indexes.get(source)
         if current is not None and current.version == pointer.version:
+            # A version a finished request held until now can go.
+            self._prune(source, self._keep.get(source, {pointer.version}))
             return False
         directory = local_copy(self.store, source, pointer.version, self.cache_dir)
         index = SourceIndex(open_snapshot(directory), indexed_at=pointer.indexed_at)
@@ -227,6 +231,7 @@ class IndexCache:
         if current is not None:
             keep.add(current.version)  # the fallback if the new copy ever fails to load
         del current  # not a reader: only readers' references keep older versions
+        self._keep[source] = keep
         self._prune(source, keep)
         return True
 

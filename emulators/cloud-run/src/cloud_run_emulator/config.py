@@ -21,8 +21,8 @@ DEFAULT_ISSUER = "http://127.0.0.1:8124"
 JWKS_PATH = "/oauth2/v3/certs"
 # Cloud Run scales an idle instance in after up to 15 minutes.
 DEFAULT_IDLE_SECONDS = 900.0
-# Cloud Run holds a request that finds no free instance for up to 10 s (longer while an
-# instance starts: pool.py), then answers 429 ("about instance autoscaling").
+# Cloud Run holds a request that finds no free instance for up to 10 s (or 3.5 x the average
+# startup time when longer: pool.py), then answers 429 ("about instance autoscaling").
 DEFAULT_QUEUE_SECONDS = 10.0
 DEFAULT_QUEUE_LENGTH = 1000
 SHUTDOWN_GRACE_SECONDS = 10.0

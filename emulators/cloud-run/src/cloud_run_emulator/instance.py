@@ -51,8 +51,8 @@ def end_container(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-def _memory_in_use(pgid: int, folders: list[str], left: int) -> int:
-    return memory.group_rss(pgid) + max(0, memory.files_bytes(folders) - left)
+def _memory_in_use(pgid: int, folders: list[str], before: dict[str, int]) -> int:
+    return memory.group_rss(pgid) + memory.grown_bytes(folders, before)
 
 
 def startup_budget(probe: Probe) -> float:
@@ -185,6 +185,10 @@ class Instance:
                     # directory, left as it is).
                     env[name] = f"{env[name].rstrip('/')}-instance-{self.number}"
                     shutil.rmtree(env[name], ignore_errors=True)
+        folders = [env[name] for name in svc.private_dirs if env.get(name)]
+        # A Cloud Run instance's /tmp starts empty; the first instance's directory here keeps
+        # what earlier runs left (README), which this container did not write: not counted.
+        before = await asyncio.to_thread(memory.file_sizes, folders)
         self._proc = await asyncio.create_subprocess_exec(
             *svc.command, env=env, cwd=svc.workdir, start_new_session=True
         )
@@ -192,23 +196,24 @@ class Instance:
         self.cpu.attach(self._proc.pid)
         self._watcher = asyncio.create_task(self._watch(self._proc))
         if memory.measurable():
-            folders = [env[name] for name in svc.private_dirs if env.get(name)]
-            self._memory = asyncio.create_task(self._memory_loop(self._proc, folders))
+            self._memory = asyncio.create_task(self._memory_loop(self._proc, folders, before))
         self.log.event("container started", **self._ids())
 
-    async def _memory_loop(self, proc: asyncio.subprocess.Process, folders: list[str]) -> None:
+    async def _memory_loop(
+        self, proc: asyncio.subprocess.Process, folders: list[str], before: dict[str, int]
+    ) -> None:
         """Cloud Run stops an instance past its memory limit; its in-flight requests fail."""
         limit = self.service.terraform.memory_bytes
-        # A Cloud Run instance's /tmp starts empty; the first instance's directory here keeps
-        # what earlier runs left (README), which this instance did not write: not counted.
-        left = await asyncio.to_thread(memory.files_bytes, folders)
         while proc.returncode is None:
-            used = await asyncio.to_thread(_memory_in_use, proc.pid, folders, left)
+            used = await asyncio.to_thread(_memory_in_use, proc.pid, folders, before)
+            if proc is not self._proc or proc.returncode is not None:
+                return  # stopped or restarted meanwhile: not this container's figure any more
             self.memory_used = used
-            if used > limit and proc.returncode is None:
+            if used > limit:
                 self.log.event(
                     f"Memory limit of {limit // memory.MIB} MiB exceeded with "
-                    f"{used // memory.MIB} MiB used",
+                    f"{used // memory.MIB} MiB used. Consider increasing the memory limit, see "
+                    "https://cloud.google.com/run/docs/configuring/memory-limits",
                     "ERROR",
                     **self._ids(),
                 )
@@ -224,6 +229,7 @@ class Instance:
             self._proc = None
             self.cpu.attach(None)
             self.state = State.DOWN
+            self.memory_used = 0
             self._cancel_tasks()
             if self.on_down is not None:
                 self.on_down()
@@ -318,6 +324,7 @@ class Instance:
             self._stopping = False
             self.cpu.attach(None)
             self.state = State.DOWN
+            self.memory_used = 0
             if self.on_down is not None:
                 self.on_down()
 

@@ -60,14 +60,21 @@ def group_rss(pgid: int) -> int:
     return total
 
 
-def files_bytes(folders: Iterable[str]) -> int:
-    """Bytes of the regular files under `folders` (an in-memory filesystem's use)."""
-    total = 0
+def file_sizes(folders: Iterable[str]) -> dict[str, int]:
+    """The size of every regular file under `folders`, by path."""
+    sizes: dict[str, int] = {}
     for folder in folders:
         for root, _, names in os.walk(folder):
             for name in names:
+                path = Path(root) / name
                 try:
-                    total += (Path(root) / name).lstat().st_size
+                    sizes[str(path)] = path.lstat().st_size
                 except OSError:
                     continue
-    return total
+    return sizes
+
+
+def grown_bytes(folders: Iterable[str], before: dict[str, int]) -> int:
+    """Bytes written under `folders` since `before` was taken: new files whole, older ones by
+    what they grew (deleting an older file frees nothing this container wrote)."""
+    return sum(max(0, size - before.get(path, 0)) for path, size in file_sizes(folders).items())

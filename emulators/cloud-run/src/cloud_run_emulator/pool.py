@@ -4,10 +4,11 @@ concurrency in requests, as Cloud Run scales a service out.
 A request goes to a running instance with a free slot (a ready one before one still
 starting); when there is none and fewer instances run than the maximum, a new one is started
 for it (a cold start); otherwise it waits in a bounded queue, then gets 429, as Cloud Run
-answers when it finds no capacity. It pends as Cloud Run's requests do: up to 10 s
-(`queue_seconds`), or while an instance is starting, up to the service's average startup
-time when that is longer. Instances that scaled to zero stay in
-the list, down, and are reused for the next cold start.
+answers when it finds no capacity. It pends as long as Cloud Run's page on instance
+autoscaling says in its newest version found: 3.5 times the service's average startup time,
+or 10 s (`queue_seconds`) when that is longer. (Versions of that page have said 60 s, 10 s,
+and "at least the average startup time" while an instance starts.) Instances that scaled to
+zero stay in the list, down, and are reused for the next cold start.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import aiohttp
 from .config import ServiceConfig
 from .instance import Instance, State
 from .log import RequestLog
+
+STARTUP_FACTOR = 3.5  # x the average startup time a request may pend
 
 
 class Rejected(Exception):
@@ -85,13 +88,11 @@ class Pool:
                 self.waiting -= 1
 
     def pending_seconds(self) -> float:
-        """How long a request may wait for a slot: `queue_seconds`, or while an instance is
-        starting, the service's average startup time when that is longer."""
-        if not any(_running(instance, ready=False) for instance in self.instances):
-            return self.service.queue_seconds
+        """How long a request may wait for a slot: STARTUP_FACTOR x the service's average
+        startup time so far, or `queue_seconds` when that is longer (or none is on record)."""
         times = [t for instance in self.instances for t in instance.startup_seconds]
         average = sum(times) / len(times) if times else 0.0
-        return max(self.service.queue_seconds, average)
+        return max(self.service.queue_seconds, STARTUP_FACTOR * average)
 
     def _free(self) -> Instance | None:
         """A running instance with a free slot: ready ones first, then starting ones."""

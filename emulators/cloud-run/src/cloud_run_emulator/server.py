@@ -47,6 +47,7 @@ class FrontDoor:
             "starts": sum(i.starts for i in instances),
             "in_flight": sum(i.in_flight for i in instances),
             "queued": self.pool.waiting,
+            "pending_seconds": round(self.pool.pending_seconds(), 3),  # a queued request's wait
             "cpu_frozen": lead.cpu.frozen if lead else False,
             "instances": [_instance_status(i) for i in instances],
             "concurrency": tf.concurrency,
