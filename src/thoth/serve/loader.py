@@ -9,7 +9,7 @@ half-loaded index. Until a new version is complete the old one keeps serving; wh
 is unreachable or a download fails, the last good index keeps serving and the error is kept
 for `/ready`. A version already on local disk (cold start on a warm disk) is loaded without
 downloading. Local versions other than the current one, the previous one and those a request
-still holds are deleted, at each poll.
+still holds are deleted, at each poll that reaches the store.
 """
 
 from __future__ import annotations

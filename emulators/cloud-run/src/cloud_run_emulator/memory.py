@@ -3,7 +3,8 @@
 Cloud Run stops an instance whose memory passes `resources.limits.memory` (512 MiB when
 none is set), and its writable filesystem is in memory too, so files under /tmp count. Here
 an instance's use is the resident memory of every process of its container (its process
-group) plus the bytes of the files in its private directories, the stand-ins for its /tmp.
+group) plus the bytes written in its private directories (the stand-ins for its /tmp) since the
+container started, file by file.
 Read from /proc, so on Linux only; elsewhere nothing is measured.
 """
 
