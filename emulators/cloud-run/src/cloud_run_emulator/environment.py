@@ -44,6 +44,11 @@ DEFAULT_INHERIT = (
 )
 
 
+def inherited(name: str, patterns: Iterable[str]) -> bool:
+    """Whether `inherit` patterns (fnmatch, case-sensitive) name the variable `name`."""
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
 def container_env(
     door_env: Mapping[str, str],
     declared: Iterable[EnvVar],
@@ -57,11 +62,7 @@ def container_env(
     if mode == INHERITED:
         return {**door_env, **local}
     patterns = tuple(inherit)
-    env = {
-        name: value
-        for name, value in door_env.items()
-        if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
-    }
+    env = {name: value for name, value in door_env.items() if inherited(name, patterns)}
     for var in declared:
         value = var.value if var.kind is EnvKind.LITERAL else door_env.get(var.name)
         if value is not None:

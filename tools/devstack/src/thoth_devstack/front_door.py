@@ -7,7 +7,6 @@ maps what Terraform leaves to variables and resources (the invokers) to local id
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import subprocess
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cloud_run_emulator.environment import DEFAULT_INHERIT
+from cloud_run_emulator.environment import DEFAULT_INHERIT, inherited
 from cloud_run_emulator.terraform import EnvKind, read_service
 
 from thoth.config import Settings
@@ -144,7 +143,7 @@ def declared_env(service: DoorService) -> dict[str, str]:
     return {
         name: value
         for name, value in service.env.items()
-        if name in chosen or any(fnmatch.fnmatchcase(name, p) for p in patterns)
+        if name in chosen or inherited(name, patterns)
     }
 
 
