@@ -43,7 +43,10 @@ def main() -> None:
     direct_port, door_port = free_port(), free_port()
     uvicorn = [sys.executable, "-m", "uvicorn", "crun_app:app", "--log-level", "warning"]
     direct = subprocess.Popen([*uvicorn, "--port", str(direct_port)], cwd=TESTS)
-    (tmp / "svc.tf").write_text(TF_TEMPLATE.format(timeout=30, concurrency=80, cpu_idle="false"))
+    # cpu "8": the whole machine, as the app run directly has it.
+    settings = {"timeout": 30, "concurrency": 80, "cpu_idle": "false", "memory": "512Mi"}
+    settings |= {"cpu": "8", "startup_cpu_boost": "false"}
+    (tmp / "svc.tf").write_text(TF_TEMPLATE.format(**settings))
     (tmp / "c.toml").write_text(
         f'[[service]]\nname = "bench"\nport = {door_port}\nterraform = "svc.tf"\n'
         f'command = ["sh", "-c", "exec {" ".join(uvicorn)} --port $PORT"]\n'
@@ -54,7 +57,7 @@ def main() -> None:
     door = subprocess.Popen(
         [sys.executable, "-m", "cloud_run_emulator", "--config", str(tmp / "c.toml")],
         stderr=subprocess.DEVNULL,
-        env={**os.environ},
+        env={**os.environ, "DECLARED_SECRET": "unused"},  # the template declares a secret
     )
     try:
         for port in (direct_port, door_port):

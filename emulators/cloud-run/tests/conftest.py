@@ -71,6 +71,8 @@ def front_door(tmp_path: Path, issuer: Issuer) -> Iterator[Callable[..., FrontDo
         concurrency: int = 80,
         cpu_idle: bool = False,
         memory: str = "512Mi",
+        cpu: str = "1",
+        startup_cpu_boost: bool = False,
         invokers: tuple[str, ...] = (f"user:{USER}",),
         env: dict[str, str] | None = None,
         wait_ready: bool = True,
@@ -86,6 +88,8 @@ def front_door(tmp_path: Path, issuer: Issuer) -> Iterator[Callable[..., FrontDo
                 concurrency=concurrency,
                 cpu_idle=str(cpu_idle).lower(),
                 memory=memory,
+                cpu=cpu,
+                startup_cpu_boost=str(startup_cpu_boost).lower(),
             )
         )
         command = [sys.executable, "-m", "uvicorn", "crun_app:app", "--port", "$PORT"]

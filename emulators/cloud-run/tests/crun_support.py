@@ -84,8 +84,10 @@ resource "google_cloud_run_v2_service" "svc" {{
     containers {{
       image = var.image
       resources {{
-        cpu_idle = {cpu_idle}
+        cpu_idle          = {cpu_idle}
+        startup_cpu_boost = {startup_cpu_boost}
         limits = {{
+          cpu    = "{cpu}"
           memory = "{memory}"
         }}
       }}

@@ -1,4 +1,5 @@
-"""Concurrency and queueing, startup hold, liveness restarts, scale to zero, CPU throttling."""
+"""Concurrency and queueing, startup hold, liveness restarts, scale to zero, CPU throttling,
+CPU and memory limits."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 from crun_support import TF_TEMPLATE, wait_for, without_probes
 
 SLOW_LIVENESS = {"liveness_probe": {"period_seconds": 30}}
@@ -211,3 +213,47 @@ def test_an_instance_past_its_memory_limit_is_stopped(front_door, tmp_path):
     assert httpx.get(door.url + "/write/300", timeout=60).status_code == 503
     assert door.log_path.read_text().count("Memory limit of 256 MiB exceeded") == 2
     assert door.status()["starts"] >= 2
+
+
+def _container_cpus(pids: list[int]) -> set[frozenset[int]]:
+    """The distinct CPU sets of every thread of `pids` (read from /proc, as the kernel binds
+    them)."""
+    found: set[frozenset[int]] = set()
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found.add(frozenset(os.sched_getaffinity(int(task.name))))
+    return found
+
+
+TWO_CPUS = pytest.mark.skipif(
+    len(os.sched_getaffinity(0)) < 2, reason="a CPU limit shows only on a machine of 2+ CPUs"
+)
+
+
+@TWO_CPUS
+def test_an_instance_runs_on_as_many_cpus_as_its_limit(front_door):
+    """Cloud Run gives an instance the vCPUs of `limits.cpu`: a 1-vCPU container's threads and
+    the processes it starts all share one CPU, however many the machine has."""
+    door = front_door(invokers=("allUsers",), cpu="1")
+    child = httpx.get(door.url + "/spawn").json()["pid"]
+    (bound,) = _container_cpus([door.status()["pid"], child])
+    assert len(bound) == 1 and door.status()["instances"][0]["cpus"] == sorted(bound)
+    assert door.status()["cpu_limit"] == 1.0
+    wide = front_door(invokers=("allUsers",), cpu="2")
+    assert {len(s) for s in _container_cpus([wide.status()["pid"]])} == {2}
+
+
+@TWO_CPUS
+def test_startup_cpu_boost_lasts_until_ten_seconds_after_startup(front_door):
+    """With startup_cpu_boost a 1-vCPU instance starts on 2 vCPUs and keeps them for 10 s
+    after its startup probe passes; then every thread, and every process it started, is down
+    to one CPU."""
+    door = front_door(invokers=("allUsers",), cpu="1", startup_cpu_boost=True)
+    ready = time.monotonic()
+    child = httpx.get(door.url + "/spawn").json()["pid"]
+    pids = [door.status()["pid"], child]
+    assert {len(s) for s in _container_cpus(pids)} == {2}
+    wait_for(lambda: "startup CPU boost ended" in door.logs(), timeout=20)
+    assert time.monotonic() - ready >= 9.0
+    (bound,) = _container_cpus(pids)
+    assert len(bound) == 1 and door.status()["instances"][0]["cpus"] == sorted(bound)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from cloud_run_emulator.config import ConfigError, load
+from cloud_run_emulator.cpus import boosted, placement
 from cloud_run_emulator.terraform import EnvKind, EnvVar, Probe, TerraformError, read_service
 
 MODULES = Path(__file__).resolve().parents[3] / "terraform" / "modules"
@@ -129,3 +130,40 @@ def test_example_config_maps_both_services():
         services["thoth-worker"].members
     )
     assert not services["thoth-mcp"].public
+
+
+def _with_resources(tmp_path, resources: str) -> Path:
+    tf = tmp_path / "svc.tf"
+    tf.write_text('resource "google_cloud_run_v2_service" "svc" {\n template {\n containers {\n'
+                  f'  image = "x"\n{resources}\n }}\n }}\n}}\n')  # fmt: skip
+    return tf
+
+
+def test_cpu_limits_from_terraform(tmp_path):
+    """`limits.cpu` in the forms the API takes; 1 vCPU when unset; the API's range and its
+    rule of whole vCPUs above 1; startup CPU boost read as written (off when left out)."""
+    worker = read_service(MODULES / "ingestion" / "main.tf")
+    mcp = read_service(MODULES / "mcp" / "main.tf")
+    assert (worker.cpu, worker.startup_cpu_boost) == (1.0, True)
+    assert (mcp.cpu, mcp.startup_cpu_boost) == (2.0, True)
+    unset = read_service(_with_resources(tmp_path, ""))
+    assert (unset.cpu, unset.startup_cpu_boost) == (1.0, False)
+    for text, vcpus in (("2", 2.0), ("1000m", 1.0), ("0.5", 0.5), ("80m", 0.08), ("8", 8.0)):
+        tf = _with_resources(tmp_path, f' resources {{\n limits = {{ cpu = "{text}" }}\n }}')
+        assert read_service(tf).cpu == vcpus, text
+    for text in ("1.5", "9", "0.05", "lots", "1500m"):
+        tf = _with_resources(tmp_path, f' resources {{\n limits = {{ cpu = "{text}" }}\n }}')
+        with pytest.raises(TerraformError, match="cpu"):
+            read_service(tf)
+
+
+def test_startup_cpu_boost_by_limit_and_placement_over_the_machine():
+    """The boost table of Cloud Run's CPU page; instances of one service take different CPUs
+    while there are enough, and a limit past the machine gets the whole machine."""
+    assert [boosted(v) for v in (0.08, 0.5, 1, 2, 4, 6, 8)] == [2, 2, 2, 4, 8, 8, 8]
+    machine = (0, 1, 2, 3)
+    first, second = (placement("worker", n, 1.0, machine) for n in (1, 2))
+    assert len(first) == len(second) == 1 and first != second
+    assert len(placement("worker", 1, 2.0, machine)) == 2
+    assert placement("worker", 1, 0.5, machine) == first  # a fraction gets a whole CPU
+    assert placement("mcp", 3, 8.0, machine) == frozenset(machine)

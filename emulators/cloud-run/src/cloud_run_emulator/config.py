@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .cpus import parse_cpu
 from .environment import DEFAULT_INHERIT, MODES
 from .terraform import Probe, TerraformService, read_service
 
@@ -102,9 +103,15 @@ def _resolve_members(tf: TerraformService, mapping: dict[str, Any]) -> frozenset
 def _overrides(tf: TerraformService, table: dict[str, Any]) -> TerraformService:
     """Test and local overrides of Terraform values, e.g. a 1 s timeout or faster probes."""
     changes: dict[str, Any] = {}
-    for key in ("timeout_seconds", "concurrency", "cpu_idle", "max_instances", "memory_bytes"):
+    keys = ("timeout_seconds", "concurrency", "cpu_idle", "max_instances", "memory_bytes")
+    for key in (*keys, "startup_cpu_boost"):
         if key in table:
             changes[key] = table[key]
+    if "cpu" in table:
+        try:
+            changes["cpu"] = parse_cpu(str(table["cpu"]))
+        except ValueError as exc:
+            raise ConfigError(f"{tf.resource}: overrides: {exc}") from exc
     for probe in ("startup_probe", "liveness_probe"):
         if probe in table:
             current: Probe | None = getattr(tf, probe)

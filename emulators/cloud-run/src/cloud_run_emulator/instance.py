@@ -15,11 +15,12 @@ import socket
 import time
 from collections.abc import Callable
 from enum import Enum
+from functools import partial
 from typing import Any
 
 import aiohttp
 
-from . import memory
+from . import cpus, memory
 from .config import ServiceConfig
 from .cpu import CpuGate
 from .environment import DECLARED, container_env, missing_secrets
@@ -88,6 +89,8 @@ class Instance:
         self._liveness: asyncio.Task[None] | None = None
         self._memory: asyncio.Task[None] | None = None
         self.memory_used = 0  # bytes, as last measured (memory.py)
+        self.cpus: frozenset[int] = frozenset()  # what the container is bound to (cpus.py)
+        self._boost: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._stop_task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -152,6 +155,8 @@ class Instance:
             return False
         self.state = State.READY
         self.startup_seconds.append(time.monotonic() - began)
+        if self.service.terraform.startup_cpu_boost:
+            self._boost = asyncio.create_task(self._end_boost())
         self.log.event("container ready", **self._ids())
         if self.service.terraform.liveness_probe is not None:
             self._liveness = asyncio.create_task(self._liveness_loop())
@@ -189,8 +194,16 @@ class Instance:
         # A Cloud Run instance's /tmp starts empty; the first instance's directory here keeps
         # what earlier runs left (README), which this container did not write: not counted.
         before = await asyncio.to_thread(memory.file_sizes, folders)
+        limit = svc.terraform.cpu
+        self.cpus = self._placement(
+            cpus.boosted(limit) if svc.terraform.startup_cpu_boost else limit
+        )
         self._proc = await asyncio.create_subprocess_exec(
-            *svc.command, env=env, cwd=svc.workdir, start_new_session=True
+            *svc.command,
+            env=env,
+            cwd=svc.workdir,
+            start_new_session=True,
+            preexec_fn=partial(cpus.bind_current, self.cpus) if self.cpus else None,
         )
         self.starts += 1
         self.cpu.attach(self._proc.pid)
@@ -198,6 +211,23 @@ class Instance:
         if memory.measurable():
             self._memory = asyncio.create_task(self._memory_loop(self._proc, folders, before))
         self.log.event("container started", **self._ids())
+
+    def _placement(self, vcpus: float) -> frozenset[int]:
+        """The CPUs for `vcpus`; empty when nothing can be bound here."""
+        machine = cpus.available()
+        if not machine:
+            return frozenset()
+        return cpus.placement(self.service.name, self.number, vcpus, machine)
+
+    async def _end_boost(self) -> None:
+        """Startup CPU boost lasts until 10 s after the startup probe passes."""
+        await asyncio.sleep(cpus.BOOST_AFTER_STARTUP_SECONDS)
+        proc = self._proc
+        if proc is None or proc.returncode is not None or not self.cpus:
+            return
+        self.cpus = self._placement(self.service.terraform.cpu)
+        await asyncio.to_thread(cpus.bind_group, proc.pid, self.cpus)
+        self.log.event("startup CPU boost ended", cpus=len(self.cpus), **self._ids())
 
     async def _memory_loop(
         self, proc: asyncio.subprocess.Process, folders: list[str], before: dict[str, int]
@@ -329,10 +359,10 @@ class Instance:
                 self.on_down()
 
     def _cancel_tasks(self) -> None:
-        for task in (self._idle, self._liveness):
+        for task in (self._idle, self._liveness, self._boost):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
-        self._idle = self._liveness = None
+        self._idle = self._liveness = self._boost = None
 
     def _alive(self) -> bool:
         return self._proc is not None and self._proc.returncode is None

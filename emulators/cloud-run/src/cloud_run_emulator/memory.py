@@ -15,7 +15,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-PROC = Path("/proc")
+from .procs import PROC, group_pids
+
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 MIB = 1024 * 1024
 _QUANTITY = re.compile(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?")
@@ -47,15 +48,9 @@ def parse_quantity(text: str) -> int:
 def group_rss(pgid: int) -> int:
     """Resident bytes of every process in process group `pgid`."""
     total = 0
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in group_pids(pgid):
         try:
-            stat = (entry / "stat").read_text()
-            # Fields after the command's closing parenthesis: state, ppid, pgrp, ...
-            if int(stat[stat.rindex(")") + 2 :].split()[2]) != pgid:
-                continue
-            total += int((entry / "statm").read_text().split()[1]) * PAGE
+            total += int((PROC / str(pid) / "statm").read_text().split()[1]) * PAGE
         except (OSError, ValueError, IndexError):
             continue  # the process ended while being read
     return total

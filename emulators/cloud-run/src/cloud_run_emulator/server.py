@@ -55,6 +55,8 @@ class FrontDoor:
             "timeout_seconds": tf.timeout_seconds,
             "cpu_idle": tf.cpu_idle,
             "memory_limit_mib": tf.memory_bytes // MIB,
+            "cpu_limit": tf.cpu,
+            "startup_cpu_boost": tf.startup_cpu_boost,
             "public": self.service.public,
         }
 
@@ -75,6 +77,7 @@ def _instance_status(instance: Instance) -> dict[str, object]:
         "in_flight": instance.in_flight,
         "cpu_frozen": instance.cpu.frozen,
         "memory_mib": instance.memory_used // MIB,  # as last measured against the limit
+        "cpus": sorted(instance.cpus),  # the CPUs its processes are bound to now
     }
 
 

@@ -1,7 +1,8 @@
 """Reads a `google_cloud_run_v2_service` and its invoker bindings from Terraform HCL.
 
-Literal settings (timeout, concurrency, cpu_idle, scaling, probes) and the container's `env`
-names come straight from the .tf file, so a change there changes the emulator. Members that
+Literal settings (timeout, concurrency, cpu_idle, CPU and memory limits, scaling, probes) and
+the container's `env` names come straight from the .tf file, so a change there changes the
+emulator. Members that
 are expressions (variables, resource attributes) stay as expression text, e.g.
 `var.invoker_members`; the local config maps each one to concrete members.
 """
@@ -16,6 +17,7 @@ from typing import Any
 
 import hcl2
 
+from .cpus import DEFAULT_CPU, parse_cpu
 from .memory import parse_quantity
 
 SERVICE_TYPE = "google_cloud_run_v2_service"
@@ -84,6 +86,8 @@ class TerraformService:
     max_instances: int = DEFAULT_MAX_INSTANCES
     container_port: int = 8080
     memory_bytes: int = 512 * 1024 * 1024  # resources.limits.memory
+    cpu: float = 1.0  # resources.limits.cpu, in vCPUs
+    startup_cpu_boost: bool = False
     startup_probe: Probe = DEFAULT_STARTUP_PROBE
     liveness_probe: Probe | None = None
     # Literal members ("allUsers", "serviceAccount:x") or expressions ("var.invoker_members").
@@ -176,15 +180,26 @@ def _env_var(block: Any, *, optional: bool) -> EnvVar:
     return EnvVar(name, EnvKind.LITERAL, str(value))
 
 
-def _memory(resources: dict[str, Any]) -> int:
+def _limit(resources: dict[str, Any], key: str, default: str) -> str:
     limits = resources.get("limits") or {}
     if not isinstance(limits, dict):
         raise TerraformError(f"limits = {limits} is an expression; the emulator needs a literal")
-    text = str(_unquote(limits.get("memory", DEFAULT_MEMORY)))
+    text = str(_unquote(limits.get(key, default)))
     if _expression(text) is not None:
-        raise TerraformError(f"memory = {text} is an expression; the emulator needs a literal")
+        raise TerraformError(f"{key} = {text} is an expression; the emulator needs a literal")
+    return text
+
+
+def _memory(resources: dict[str, Any]) -> int:
     try:
-        return parse_quantity(text)
+        return parse_quantity(_limit(resources, "memory", DEFAULT_MEMORY))
+    except ValueError as exc:
+        raise TerraformError(str(exc)) from exc
+
+
+def _cpu(resources: dict[str, Any]) -> float:
+    try:
+        return parse_cpu(_limit(resources, "cpu", DEFAULT_CPU))
     except ValueError as exc:
         raise TerraformError(str(exc)) from exc
 
@@ -267,6 +282,8 @@ def _service(resource: str, body: dict[str, Any], members: tuple[str, ...]) -> T
         max_instances=int(_literal(scaling, "max_instance_count", DEFAULT_MAX_INSTANCES)),
         container_port=int(_literal(ports, "container_port", 8080)),
         memory_bytes=_memory(limits),
+        cpu=_cpu(limits),
+        startup_cpu_boost=bool(_literal(limits, "startup_cpu_boost", False)),
         startup_probe=_probe(container, "startup_probe") or DEFAULT_STARTUP_PROBE,
         liveness_probe=_probe(container, "liveness_probe"),
         invoker_members=members,
