@@ -1,6 +1,7 @@
 """Run one of Thoth's FastAPI apps under uvicorn, the same way for both services: the
 project's log format for every line (uvicorn's own included), no access log (a request-log
-middleware or the app's own logging does that), host and port from settings unless given."""
+middleware or the app's own logging does that), host and port from settings unless given, and
+proxy headers believed from the addresses settings name."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ def run_http(app_factory: str, host: str | None = None, port: int | None = None)
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         log_level=settings.log_level.lower(),
         access_log=False,
         log_config=None,  # keep configure_logging's handlers

@@ -179,6 +179,7 @@ def mcp(
         extra={
             "idle_seconds": 3,
             "start_on_boot": False,
+            "forwarded_proto": "https",  # as Cloud Run's front end says it
             # Terraform keeps the MCP server's CPU on now (the index poller needs it), but
             # the startup probe must also hold under cpu_idle, the harder case: test that.
             "overrides": {
@@ -313,3 +314,24 @@ async def test_a_long_document_is_read_in_pages_under_cloud_runs_response_limit(
         refused = await client.call_tool("get_document", whole)
     assert "".join(pages) == LONG_TEXT and len(pages) == 7
     assert refused.is_error and "max_chars" in str(refused.content)  # the schema's bound
+
+
+async def test_a_redirect_keeps_the_scheme_clients_use_on_cloud_run(
+    mcp: tuple[Settings, int], emulator: Emulator
+) -> None:
+    """`/mcp/` redirects to `/mcp`. Behind Cloud Run the client speaks https, the front end
+    says so in X-Forwarded-Proto, and it is not the container's loopback: a server trusting
+    proxy headers from 127.0.0.1 only (uvicorn's default) sent clients to `http://`, which
+    they refuse to follow (or follow, losing their tokens). Terraform now tells uvicorn to
+    trust the front end (FORWARDED_ALLOW_IPS)."""
+    _, port = mcp
+    headers = {
+        "X-Serverless-Authorization": f"Bearer {id_token(emulator, port)}",
+        "Authorization": f"Bearer {APP_TOKEN}",
+        "Accept": "application/json, text/event-stream",
+    }
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    async with httpx.AsyncClient(timeout=120) as http:
+        answer = await http.post(f"http://127.0.0.1:{port}/mcp/", json=body, headers=headers)
+    assert answer.status_code == 307
+    assert answer.headers["location"] == f"https://127.0.0.1:{port}/mcp"

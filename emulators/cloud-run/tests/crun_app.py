@@ -63,6 +63,8 @@ async def echo(request: Request) -> JSONResponse:
             "env": env,
             "pid": os.getpid(),
             "client_port": request.client.port if request.client else None,
+            "client_host": request.client.host if request.client else None,
+            "scheme": request.url.scheme,
         }
     )
 

@@ -26,6 +26,21 @@ def test_container_env_and_forwarded_headers(front_door):
     assert headers["host"] == f"127.0.0.1:{door.port}"
 
 
+def test_the_container_sees_the_front_end_from_another_address(front_door):
+    """Cloud Run's front end is not the container's loopback address: a server trusting proxy
+    headers only from 127.0.0.1 (uvicorn's default) ignores its `X-Forwarded-Proto: https`
+    and sees `http`; one told to trust the front end sees `https` and the real client."""
+    door = front_door(invokers=("allUsers",), forwarded_proto="https")
+    seen = httpx.get(door.url + "/echo").json()
+    assert seen["headers"]["x-forwarded-proto"] == "https"
+    assert (seen["client_host"], seen["scheme"]) == ("127.0.0.2", "http")
+    trusting = front_door(
+        invokers=("allUsers",), forwarded_proto="https", env={"FORWARDED_ALLOW_IPS": "*"}
+    )
+    seen = httpx.get(trusting.url + "/echo").json()
+    assert (seen["client_host"], seen["scheme"]) == ("127.0.0.1", "https")
+
+
 DOOR_ENV: dict[str, str | None] = {
     "DECLARED_LITERAL": "from-the-door",
     "DECLARED_VARIABLE": "from-the-door",

@@ -71,6 +71,9 @@ class ServiceConfig:
     shutdown_grace_seconds: float = SHUTDOWN_GRACE_SECONDS
     start_on_boot: bool = True
     revision: str = ""
+    # X-Forwarded-Proto as the container sees it; "" is the scheme the client used here.
+    # Cloud Run sends "https"; tests set that to see the URLs an app builds there.
+    forwarded_proto: str = ""
 
     @property
     def public(self) -> bool:
@@ -145,6 +148,9 @@ def service_from_table(table: dict[str, Any], base: Path) -> ServiceConfig:
     environment = str(table.get("environment", "declared"))
     if environment not in MODES:
         raise ConfigError(f"{name}: environment = {environment!r}; one of {', '.join(MODES)}")
+    forwarded_proto = str(table.get("forwarded_proto", ""))
+    if forwarded_proto not in ("", "http", "https"):
+        raise ConfigError(f"{name}: forwarded_proto = {forwarded_proto!r}; http or https")
     return ServiceConfig(
         name=name,
         port=port,
@@ -168,6 +174,7 @@ def service_from_table(table: dict[str, Any], base: Path) -> ServiceConfig:
         shutdown_grace_seconds=float(table.get("shutdown_grace_seconds", SHUTDOWN_GRACE_SECONDS)),
         start_on_boot=bool(table.get("start_on_boot", True)),
         revision=str(table.get("revision", f"{name}-00001-local")),
+        forwarded_proto=forwarded_proto,
     )
 
 

@@ -78,7 +78,7 @@ class Proxy:
             return error_page(verdict.status, request.path)
         if verdict.header is not None and verdict.forwarded_value is not None:
             headers[verdict.header] = verdict.forwarded_value
-        add_forwarded(headers, request.remote or "", request.scheme)
+        add_forwarded(headers, request.remote or "", self.service.forwarded_proto or request.scheme)
         try:
             async with asyncio.timeout_at(deadline), self.pool.claim() as instance:
                 if not await instance.ensure_ready():

@@ -12,6 +12,7 @@ import aiohttp
 from aiohttp import web
 
 from .config import MAX_REQUEST_BYTES, ServiceConfig
+from .front_end import FRONT_END_HOST, front_end_address
 from .iam import Gate, KeySets
 from .instance import Instance, State
 from .log import RequestLog
@@ -92,7 +93,7 @@ async def open_door(service: ServiceConfig, log: RequestLog) -> FrontDoor:
     # is about to close (uvicorn drops idle keep-alives after 5 s, and a container frozen by
     # cpu_idle drops them the moment it is thawed), and the request on it would fail with a
     # 503 that Cloud Run never gives. On loopback a connect costs well under a millisecond.
-    connector = aiohttp.TCPConnector(limit=0, force_close=True)
+    connector = aiohttp.TCPConnector(limit=0, force_close=True, local_addr=front_end_address())
     session = aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=None),
@@ -117,6 +118,13 @@ async def open_door(service: ServiceConfig, log: RequestLog) -> FrontDoor:
     await runner.setup()
     await web.TCPSite(runner, service.host, service.port, reuse_address=True).start()
     log.event("front door listening", service=service.name, url=service.url)
+    if front_end_address() is None:
+        log.event(
+            f"cannot bind {FRONT_END_HOST}: the container sees requests from 127.0.0.1, and a "
+            "server trusting proxy headers from there only acts on them here, not on Cloud Run",
+            "WARNING",
+            service=service.name,
+        )
     if service.start_on_boot:
         asyncio.create_task(pool.first.ensure_ready())  # noqa: RUF006 - runs to completion
     return door

@@ -2,7 +2,11 @@
 
 What GitLab does, and so what this does:
 - one attempt per event: a 4xx, a 5xx, a timeout or a connection error is recorded and
-  counted towards auto-disabling (hooks.py), and is not retried automatically;
+  counted towards auto-disabling (hooks.py), and is not retried automatically; a 2xx, or a
+  3xx that is not followed, counts as a success;
+- redirects are followed as GitLab's HTTP client (HTTParty) follows them: to `Location`, with
+  the same headers and body, as POST after a 307 or 308 and as GET after any other 3xx; a
+  304 or a 3xx without `Location` is the answer; a fifth redirect in a row is an error;
 - a delivery can be sent again by hand ("Resend Request") with the same body and the same
   `Idempotency-Key`, but a new `X-Gitlab-Event-UUID` and `X-Gitlab-Webhook-UUID` (GitLab
   makes both per request); a test request is sent even to a disabled hook and re-enables it
@@ -36,6 +40,12 @@ GITLAB_VERSION = "18.6.0"
 RECENT_EVENTS_KEPT = 500
 MAX_RESPONSE_BODY = 16 * 1024
 INTERNAL_ERROR = "internal error"
+REQUESTS_PER_DELIVERY = 5  # HTTParty's redirect limit: the 5th redirect in a row raises
+KEEP_METHOD = frozenset({307, 308})
+
+
+class RedirectionTooDeepError(Exception):
+    """More redirects than GitLab's HTTP client follows."""
 
 
 @dataclass
@@ -59,7 +69,13 @@ class Delivery:
 
     @property
     def succeeded(self) -> bool:
+        """2xx: what a test request needs to report success."""
         return self.response_status.isdigit() and 200 <= int(self.response_status) < 300
+
+    @property
+    def counted_ok(self) -> bool:
+        """GitLab's `response_category` :ok (a 2xx or 3xx answer): resets the failure count."""
+        return self.response_status.isdigit() and 200 <= int(self.response_status) < 400
 
     def entity(self) -> dict[str, Any]:
         return {
@@ -199,21 +215,39 @@ class Dispatcher:
         body = json.dumps(delivery.request_data).encode()
         started = time.monotonic()
         try:
-            response = await self._http.post(hook.url, content=body, headers=headers)
+            response = await self._post(hook.url, body, headers)
             delivery.response_status = str(response.status_code)
             delivery.response_headers = dict(response.headers)
             delivery.response_body = response.text[:MAX_RESPONSE_BODY]
         except httpx.HTTPError as exc:
             delivery.response_status = INTERNAL_ERROR
             delivery.internal_error_message = type(exc).__name__
+        except RedirectionTooDeepError as exc:
+            delivery.response_status = INTERNAL_ERROR
+            delivery.internal_error_message = str(exc)  # HTTParty's words
         delivery.execution_duration = time.monotonic() - started
         # The secret never reaches the recorded headers, as GitLab's logs redact it.
         if hook.token:
             delivery.request_headers["X-Gitlab-Token"] = "[REDACTED]"
         self._settle(hook, delivery)
 
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        """The hook's final answer, redirects followed (module docstring)."""
+        method = "POST"
+        target = httpx.URL(url)
+        for _ in range(REQUESTS_PER_DELIVERY):
+            response = await self._http.request(method, target, content=body, headers=headers)
+            location = response.headers.get("location")
+            status = response.status_code
+            if location is None or not 300 <= status < 400 or status == 304:
+                return response
+            target = target.join(location)
+            if response.status_code not in KEEP_METHOD:
+                method = "GET"  # HTTParty keeps the body and headers even then
+        raise RedirectionTooDeepError("HTTP redirects too deep")
+
     def _settle(self, hook: Hook, delivery: Delivery) -> None:
-        if delivery.succeeded:
+        if delivery.counted_ok:
             hook.enable()
         else:
             hook.backoff(self._clock(), self.policy)

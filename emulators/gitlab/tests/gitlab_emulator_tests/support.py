@@ -238,6 +238,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    method: str = "POST"
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -248,6 +249,8 @@ class Receiver:
     server: ThreadingHTTPServer
     status: int = 200
     delay: float = 0.0
+    # path -> (status, Location or None): answers for those paths instead of `status`
+    answers: dict[str, tuple[int, str | None]] = field(default_factory=dict)
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -276,16 +279,22 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             with receiver.lock:
-                receiver.requests.append(Received(self.path, dict(self.headers), body))
+                received = Received(self.path, dict(self.headers), body, self.command)
+                receiver.requests.append(received)
             if receiver.delay:
                 time.sleep(receiver.delay)
+            status, location = receiver.answers.get(self.path, (receiver.status, None))
             try:
-                self.send_response(receiver.status)
+                self.send_response(status)
+                if location is not None:
+                    self.send_header("Location", location)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
             except OSError:
                 pass
+
+        do_GET = do_POST  # noqa: N815 (the name http.server calls)
 
     return Handler
 

@@ -347,3 +347,60 @@ def test_deliveries_endpoint_filters_by_project_and_hook(
     assert len(hooked.deliveries(project_id=1, hook_id=1)) == 1
     assert hooked.deliveries(project_id=2) == []
     assert httpx.get(f"{hooked.url}/-/emulator/deliveries").status_code == 200
+
+
+# --- redirects -------------------------------------------------------------------------------
+def test_a_redirect_is_followed_as_gitlabs_http_client_follows_it(
+    make_emulator: Callable[..., Emulator], receiver: Receiver, clone: Callable[..., Git]
+) -> None:
+    """A hook URL with a trailing slash, as a web framework redirects it: GitLab's HTTP client
+    follows a 307 with the same method, body and headers, and records the final answer."""
+    receiver.answers["/hook/"] = (307, "/hook")
+    emulator = make_emulator("--hook", receiver.url + "/", "--hook-token", SECRET)
+    _push_change(clone(emulator.git_url(PROJECT)), "moved.md")
+    [delivery] = _deliveries(emulator, 1)
+    assert delivery["response_status"] == "200"
+    first, second = receiver.wait_count(2)
+    assert (first.method, first.path, second.method, second.path) == (
+        "POST", "/hook/", "POST", "/hook",
+    )  # fmt: skip
+    assert second.body == first.body and second.headers["X-Gitlab-Token"] == SECRET
+
+
+def test_a_302_turns_into_a_get_and_an_unfollowed_3xx_counts_as_success(
+    make_emulator: Callable[..., Emulator], receiver: Receiver, clone: Callable[..., Git]
+) -> None:
+    """After a 301, 302 or 303 the client asks again with GET (a POST-only receiver answers
+    405, a failure); a 3xx it does not follow (no Location) is GitLab's `:ok`: the failure
+    count is reset, though a test request still reports it as failed (it needs a 2xx)."""
+    receiver.answers["/hook"] = (302, "/elsewhere")
+    receiver.answers["/elsewhere"] = (405, None)
+    emulator = make_emulator("--hook", receiver.url)
+    work = clone(emulator.git_url(PROJECT))
+    for n in range(3):
+        _push_change(work, f"get-{n}.md")
+        _deliveries(emulator, n + 1)
+    assert [r.method for r in receiver.received()][:2] == ["POST", "GET"]
+    assert [d["response_status"] for d in emulator.deliveries()] == ["405"] * 3
+    receiver.answers["/hook"] = (300, None)  # a 3xx without Location: the final answer
+    _push_change(work, "unfollowed.md")
+    assert _deliveries(emulator, 4)[0]["response_status"] == "300"
+    receiver.answers["/hook"] = (500, None)
+    for n in range(3):  # three failures after the reset: still executable
+        _push_change(work, f"again-{n}.md")
+        _deliveries(emulator, 5 + n)
+    assert _hook(emulator)["alert_status"] == "executable"
+    receiver.answers["/hook"] = (300, None)
+    assert emulator.api().post(f"{HOOKS}/1/test/push_events").status_code == 422
+
+
+def test_a_redirect_loop_is_an_error_after_five_requests(
+    make_emulator: Callable[..., Emulator], receiver: Receiver, clone: Callable[..., Git]
+) -> None:
+    receiver.answers["/hook"] = (307, "/hook")
+    emulator = make_emulator("--hook", receiver.url)
+    _push_change(clone(emulator.git_url(PROJECT)), "loop.md")
+    [delivery] = _deliveries(emulator, 1)
+    assert delivery["response_status"] == "internal error"
+    assert delivery["internal_error_message"] == "HTTP redirects too deep"
+    assert len(receiver.received()) == 5
