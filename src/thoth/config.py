@@ -246,12 +246,13 @@ class Settings(BaseSettings):
         description="Listening port ($PORT on Cloud Run).",
     )
     host: str = Field("127.0.0.1", description="Listening address (0.0.0.0 in containers).")
-    forwarded_allow_ips: str = Field(
-        "127.0.0.1",
+    forwarded_allow_ips: str | None = Field(
+        None,
         min_length=1,
         description="Addresses whose X-Forwarded-Proto/-For uvicorn believes (comma-separated, "
-        "`*` for any). `*` on Cloud Run, whose front end is the only way in but not loopback: "
-        "otherwise redirects such as `/mcp/` -> `/mcp` point clients at http://.",
+        "`*` for any; unset: uvicorn's default, loopback only). `*` on Cloud Run, whose front "
+        "end is the only way in but not loopback: otherwise redirects such as `/mcp/` -> "
+        "`/mcp` point clients at http://.",
     )
     log_format: Literal["text", "json"] = Field(
         "text", description="`json` for Cloud Logging, `text` for humans."

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cloud_run_emulator.config import ConfigError, load
-from cloud_run_emulator.cpus import boosted, placement
+from cloud_run_emulator.cpus import Ledger, boosted
 from cloud_run_emulator.terraform import EnvKind, EnvVar, Probe, TerraformError, read_service
 
 MODULES = Path(__file__).resolve().parents[3] / "terraform" / "modules"
@@ -157,13 +157,22 @@ def test_cpu_limits_from_terraform(tmp_path):
             read_service(tf)
 
 
-def test_startup_cpu_boost_by_limit_and_placement_over_the_machine():
-    """The boost table of Cloud Run's CPU page; instances of one service take different CPUs
-    while there are enough, and a limit past the machine gets the whole machine."""
+def test_startup_cpu_boost_by_limit_and_the_ledger_of_cpus():
+    """The boost table of Cloud Run's CPU page. A door's containers take its least used CPUs,
+    so one-vCPU instances of its services get a CPU each while there are enough; a boosted
+    one narrows to CPUs it already has; a fraction takes a whole CPU; a limit past the
+    machine gets the machine."""
     assert [boosted(v) for v in (0.08, 0.5, 1, 2, 4, 6, 8)] == [2, 2, 2, 4, 8, 8, 8]
-    machine = (0, 1, 2, 3)
-    first, second = (placement("worker", n, 1.0, machine) for n in (1, 2))
-    assert len(first) == len(second) == 1 and first != second
-    assert len(placement("worker", 1, 2.0, machine)) == 2
-    assert placement("worker", 1, 0.5, machine) == first  # a fraction gets a whole CPU
-    assert placement("mcp", 3, 8.0, machine) == frozenset(machine)
+    ledger = Ledger((0, 1, 2, 3))
+    worker, webhook = ledger.take(1.0), ledger.take(0.5)
+    assert len(worker) == len(webhook) == 1 and worker != webhook
+    mcp = ledger.take(2.0)
+    assert len(mcp) == 2 and not mcp & (worker | webhook)
+    starting = ledger.take(boosted(1.0))
+    narrowed = ledger.take(1.0, among=starting)
+    ledger.give_back(starting)
+    assert len(narrowed) == 1 and narrowed <= starting
+    assert ledger.take(8.0) == frozenset({0, 1, 2, 3})
+    for held in (worker, webhook, mcp, narrowed):
+        ledger.give_back(held)
+    assert ledger.take(1.0) == frozenset({0})  # all given back but the 8-vCPU one

@@ -185,9 +185,9 @@ resource "google_cloud_run_v2_service" "worker" {
         name  = "THOTH_HOST"
         value = "0.0.0.0"
       }
-      # uvicorn believes X-Forwarded-Proto/-For from 127.0.0.1 only by default; Cloud Run's
-      # front end is the one way in but not loopback, so without this redirects (`/mcp/` ->
-      # `/mcp`) sent clients to http:// and logs named the front end as the client.
+      # uvicorn believes X-Forwarded-Proto/-For from loopback only by default; Cloud Run's
+      # front end is the one way in but not loopback, so without this a trailing-slash
+      # redirect sent clients to http:// and logs named the front end as the client.
       env {
         name  = "THOTH_FORWARDED_ALLOW_IPS"
         value = "*"

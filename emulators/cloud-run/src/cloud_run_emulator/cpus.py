@@ -15,7 +15,6 @@ import contextlib
 import math
 import os
 import re
-import zlib
 from collections.abc import Iterable
 
 from .procs import group_pids, thread_ids
@@ -57,13 +56,46 @@ def available() -> tuple[int, ...]:
     return tuple(sorted(os.sched_getaffinity(0))) if bindable() else ()
 
 
-def placement(service: str, number: int, vcpus: float, cpus: tuple[int, ...]) -> frozenset[int]:
-    """The CPUs instance `number` of `service` runs on: ceil(vcpus) of `cpus`, from a place
-    that differs by service and by instance, so one-CPU instances spread over the machine
-    instead of all sharing its first core."""
-    count = min(len(cpus), max(1, math.ceil(vcpus)))
-    start = zlib.crc32(service.encode()) + (number - 1) * count
-    return frozenset(cpus[(start + i) % len(cpus)] for i in range(count))
+def whole(vcpus: float, machine: int) -> int:
+    """The CPUs bound for `vcpus`: a fraction counts as one, and no more than the machine's."""
+    return min(machine, max(1, math.ceil(vcpus)))
+
+
+class Ledger:
+    """How many of this door's containers are bound to each CPU. A container takes the least
+    used ones, so one-vCPU instances of the services one door fronts (all of `make up`'s) spread
+    over the machine as Cloud Run's instances each have their own vCPUs, until there are more
+    of them than CPUs. Doors in separate processes (one per compose container) do not see
+    each other's."""
+
+    def __init__(self, cpus: tuple[int, ...]) -> None:
+        self._used = dict.fromkeys(cpus, 0)
+
+    def take(self, vcpus: float, among: frozenset[int] | None = None) -> frozenset[int]:
+        """Bind-to CPUs for `vcpus`, the least used first (of `among`, when given)."""
+        pool = sorted(among if among is not None else self._used, key=self._order)
+        chosen = frozenset(pool[: whole(vcpus, len(self._used))])
+        for cpu in chosen:
+            self._used[cpu] += 1
+        return chosen
+
+    def give_back(self, cpus: frozenset[int]) -> None:
+        for cpu in cpus:
+            self._used[cpu] -= 1
+
+    def _order(self, cpu: int) -> tuple[int, int]:
+        return (self._used[cpu], cpu)
+
+
+_ledger: Ledger | None = None
+
+
+def ledger() -> Ledger | None:
+    """The door process's ledger of its CPUs; None where nothing can be bound."""
+    global _ledger
+    if _ledger is None and bindable():
+        _ledger = Ledger(available())
+    return _ledger
 
 
 def bind_current(cpus: frozenset[int]) -> None:
@@ -71,16 +103,21 @@ def bind_current(cpus: frozenset[int]) -> None:
     os.sched_setaffinity(0, cpus)
 
 
-def bind_group(pgid: int, cpus: frozenset[int]) -> None:
-    """Bind every thread of every process of process group `pgid` to `cpus`. Twice over: a
-    thread started by one not yet rebound inherits the old binding and is caught the second
-    time."""
-    for _ in range(2):
-        for pid in group_pids(pgid):
-            _bind_threads(thread_ids(pid), cpus)
+def bind_group(pgid: int, cpus: frozenset[int], passes: int = 10) -> None:
+    """Bind every thread of every process of process group `pgid` to `cpus`, pass after pass
+    until one finds nothing left to bind: a thread started meanwhile by one not yet rebound
+    inherits the old binding, and the next pass catches it."""
+    for _ in range(passes):
+        if not sum(_bind_threads(thread_ids(pid), cpus) for pid in group_pids(pgid)):
+            return
 
 
-def _bind_threads(tids: Iterable[int], cpus: frozenset[int]) -> None:
+def _bind_threads(tids: Iterable[int], cpus: frozenset[int]) -> int:
+    """How many of `tids` had to be rebound."""
+    changed = 0
     for tid in tids:
         with contextlib.suppress(OSError):  # the thread ended meanwhile
-            os.sched_setaffinity(tid, cpus)
+            if os.sched_getaffinity(tid) != cpus:
+                os.sched_setaffinity(tid, cpus)
+                changed += 1
+    return changed

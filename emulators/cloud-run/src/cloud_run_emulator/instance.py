@@ -195,9 +195,7 @@ class Instance:
         # what earlier runs left (README), which this container did not write: not counted.
         before = await asyncio.to_thread(memory.file_sizes, folders)
         limit = svc.terraform.cpu
-        self.cpus = self._placement(
-            cpus.boosted(limit) if svc.terraform.startup_cpu_boost else limit
-        )
+        self._take_cpus(cpus.boosted(limit) if svc.terraform.startup_cpu_boost else limit)
         self._proc = await asyncio.create_subprocess_exec(
             *svc.command,
             env=env,
@@ -212,21 +210,30 @@ class Instance:
             self._memory = asyncio.create_task(self._memory_loop(self._proc, folders, before))
         self.log.event("container started", **self._ids())
 
-    def _placement(self, vcpus: float) -> frozenset[int]:
-        """The CPUs for `vcpus`; empty when nothing can be bound here."""
-        machine = cpus.available()
-        if not machine:
-            return frozenset()
-        return cpus.placement(self.service.name, self.number, vcpus, machine)
+    def _take_cpus(self, vcpus: float) -> None:
+        """Bind the next container to CPUs for `vcpus` (none where nothing can be bound)."""
+        self._release_cpus()
+        ledger = cpus.ledger()
+        self.cpus = ledger.take(vcpus) if ledger is not None else frozenset()
+
+    def _release_cpus(self) -> None:
+        ledger = cpus.ledger()
+        if ledger is not None and self.cpus:
+            ledger.give_back(self.cpus)
+        self.cpus = frozenset()
 
     async def _end_boost(self) -> None:
         """Startup CPU boost lasts until 10 s after the startup probe passes."""
         await asyncio.sleep(cpus.BOOST_AFTER_STARTUP_SECONDS)
-        proc = self._proc
-        if proc is None or proc.returncode is not None or not self.cpus:
+        proc, ledger = self._proc, cpus.ledger()
+        if proc is None or proc.returncode is not None or ledger is None or not self.cpus:
             return
-        self.cpus = self._placement(self.service.terraform.cpu)
-        await asyncio.to_thread(cpus.bind_group, proc.pid, self.cpus)
+        narrowed = ledger.take(self.service.terraform.cpu, among=self.cpus)
+        try:
+            await asyncio.to_thread(cpus.bind_group, proc.pid, narrowed)
+        finally:  # even when stopped meanwhile: the ledger must count what is released later
+            ledger.give_back(self.cpus)
+            self.cpus = narrowed
         self.log.event("startup CPU boost ended", cpus=len(self.cpus), **self._ids())
 
     async def _memory_loop(
@@ -260,6 +267,7 @@ class Instance:
             self.cpu.attach(None)
             self.state = State.DOWN
             self.memory_used = 0
+            self._release_cpus()
             self._cancel_tasks()
             if self.on_down is not None:
                 self.on_down()
@@ -355,6 +363,7 @@ class Instance:
             self.cpu.attach(None)
             self.state = State.DOWN
             self.memory_used = 0
+            self._release_cpus()
             if self.on_down is not None:
                 self.on_down()
 

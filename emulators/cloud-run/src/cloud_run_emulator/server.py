@@ -31,7 +31,7 @@ class FrontDoor:
     pool: Pool
     proxy: Proxy
     runner: web.AppRunner
-    session: aiohttp.ClientSession
+    sessions: tuple[aiohttp.ClientSession, ...]
 
     def status(self) -> dict[str, object]:
         """The service as a whole (state: the most advanced of its instances; pid, port and
@@ -88,13 +88,13 @@ async def _admin(door: FrontDoor, request: web.Request) -> web.Response:
     return web.json_response({"error": f"no admin route {request.path}"}, status=404)
 
 
-async def open_door(service: ServiceConfig, log: RequestLog) -> FrontDoor:
+def _session(local_addr: tuple[str, int] | None) -> aiohttp.ClientSession:
     # A new connection to the container per request: a pooled one can be one the container
     # is about to close (uvicorn drops idle keep-alives after 5 s, and a container frozen by
     # cpu_idle drops them the moment it is thawed), and the request on it would fail with a
     # 503 that Cloud Run never gives. On loopback a connect costs well under a millisecond.
-    connector = aiohttp.TCPConnector(limit=0, force_close=True, local_addr=front_end_address())
-    session = aiohttp.ClientSession(
+    connector = aiohttp.TCPConnector(limit=0, force_close=True, local_addr=local_addr)
+    return aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=None),
         auto_decompress=False,
@@ -102,12 +102,19 @@ async def open_door(service: ServiceConfig, log: RequestLog) -> FrontDoor:
         cookie_jar=aiohttp.DummyCookieJar(),
         skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
     )
-    pool = Pool(service, session, log)
-    gate = Gate(service, KeySets(service.issuers, session))
-    proxy = Proxy(service, pool, gate, session, log)
+
+
+async def open_door(service: ServiceConfig, log: RequestLog) -> FrontDoor:
+    # To the container from the front end's own address (front_end.py); the issuers' keys
+    # from wherever the system routes them (127.0.0.2 reaches no address off this machine).
+    to_container = _session(local_addr=front_end_address())
+    elsewhere = _session(local_addr=None)
+    pool = Pool(service, to_container, log)
+    gate = Gate(service, KeySets(service.issuers, elsewhere))
+    proxy = Proxy(service, pool, gate, to_container, log)
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    door = FrontDoor(service, pool, proxy, runner, session)
+    door = FrontDoor(service, pool, proxy, runner, (to_container, elsewhere))
 
     async def route(request: web.Request) -> web.StreamResponse:
         if request.path.startswith(ADMIN_PREFIX):
@@ -133,7 +140,8 @@ async def open_door(service: ServiceConfig, log: RequestLog) -> FrontDoor:
 async def close_door(door: FrontDoor) -> None:
     await door.runner.cleanup()
     await door.pool.stop()
-    await door.session.close()
+    for session in door.sessions:
+        await session.close()
 
 
 async def serve(services: list[ServiceConfig], log: RequestLog) -> None:

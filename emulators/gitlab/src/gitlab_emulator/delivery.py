@@ -6,7 +6,8 @@ What GitLab does, and so what this does:
   3xx that is not followed, counts as a success;
 - redirects are followed as GitLab's HTTP client (HTTParty) follows them: to `Location`, with
   the same headers and body, as POST after a 307 or 308 and as GET after any other 3xx; a
-  304 or a 3xx without `Location` is the answer; a fifth redirect in a row is an error;
+  304 or a 3xx without `Location` is the answer; a fifth redirect in a row is an error
+  (GitLab also checks each redirect's target against its local-network rules: not emulated);
 - a delivery can be sent again by hand ("Resend Request") with the same body and the same
   `Idempotency-Key`, but a new `X-Gitlab-Event-UUID` and `X-Gitlab-Webhook-UUID` (GitLab
   makes both per request); a test request is sent even to a disabled hook and re-enables it
@@ -224,7 +225,7 @@ class Dispatcher:
             delivery.internal_error_message = type(exc).__name__
         except RedirectionTooDeepError as exc:
             delivery.response_status = INTERNAL_ERROR
-            delivery.internal_error_message = str(exc)  # HTTParty's words
+            delivery.internal_error_message = str(exc)
         delivery.execution_duration = time.monotonic() - started
         # The secret never reaches the recorded headers, as GitLab's logs redact it.
         if hook.token:
@@ -244,7 +245,8 @@ class Dispatcher:
             target = target.join(location)
             if response.status_code not in KEEP_METHOD:
                 method = "GET"  # HTTParty keeps the body and headers even then
-        raise RedirectionTooDeepError("HTTP redirects too deep")
+        # GitLab re-raises HTTParty's error as its own, without a message: its name is logged.
+        raise RedirectionTooDeepError("Gitlab::HTTP_V2::RedirectionTooDeep")
 
     def _settle(self, hook: Hook, delivery: Delivery) -> None:
         if delivery.counted_ok:

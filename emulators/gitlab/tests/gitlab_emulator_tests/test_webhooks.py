@@ -402,5 +402,5 @@ def test_a_redirect_loop_is_an_error_after_five_requests(
     _push_change(clone(emulator.git_url(PROJECT)), "loop.md")
     [delivery] = _deliveries(emulator, 1)
     assert delivery["response_status"] == "internal error"
-    assert delivery["internal_error_message"] == "HTTP redirects too deep"
+    assert delivery["internal_error_message"] == "Gitlab::HTTP_V2::RedirectionTooDeep"
     assert len(receiver.received()) == 5
