@@ -176,3 +176,6 @@ def test_startup_cpu_boost_by_limit_and_the_ledger_of_cpus():
     for held in (worker, webhook, mcp, narrowed):
         ledger.give_back(held)
     assert ledger.take(1.0) == frozenset({0})  # all given back but the 8-vCPU one
+    # Door processes keep separate ledgers: on ties they start where their ports point.
+    first, second = Ledger((0, 1), start=8081), Ledger((0, 1), start=8082)
+    assert first.take(1.0) != second.take(1.0)

@@ -62,14 +62,16 @@ def whole(vcpus: float, machine: int) -> int:
 
 
 class Ledger:
-    """How many of this door's containers are bound to each CPU. A container takes the least
-    used ones, so one-vCPU instances of the services one door fronts (all of `make up`'s) spread
-    over the machine as Cloud Run's instances each have their own vCPUs, until there are more
-    of them than CPUs. Doors in separate processes (one per compose container) do not see
-    each other's."""
+    """How many of this door process's containers are bound to each CPU. A container takes the
+    least used ones, so one-vCPU instances of a service spread over the machine as Cloud Run's
+    instances each have their own vCPUs, until there are more of them than CPUs. Door
+    processes do not see each other's (`make up` runs one per service, compose one per
+    container); among equally used CPUs, each starts from the one its port points at, so
+    doors on consecutive ports start on different CPUs."""
 
-    def __init__(self, cpus: tuple[int, ...]) -> None:
+    def __init__(self, cpus: tuple[int, ...], start: int = 0) -> None:
         self._used = dict.fromkeys(cpus, 0)
+        self._rank = {cpu: (i - start) % len(cpus) for i, cpu in enumerate(cpus)}
 
     def take(self, vcpus: float, among: frozenset[int] | None = None) -> frozenset[int]:
         """Bind-to CPUs for `vcpus`, the least used first (of `among`, when given)."""
@@ -84,17 +86,18 @@ class Ledger:
             self._used[cpu] -= 1
 
     def _order(self, cpu: int) -> tuple[int, int]:
-        return (self._used[cpu], cpu)
+        return (self._used[cpu], self._rank[cpu])
 
 
 _ledger: Ledger | None = None
 
 
-def ledger() -> Ledger | None:
-    """The door process's ledger of its CPUs; None where nothing can be bound."""
+def ledger(port: int) -> Ledger | None:
+    """The door process's ledger of its CPUs, started at the first caller's `port`; None
+    where nothing can be bound."""
     global _ledger
     if _ledger is None and bindable():
-        _ledger = Ledger(available())
+        _ledger = Ledger(available(), start=port)
     return _ledger
 
 

@@ -213,11 +213,11 @@ class Instance:
     def _take_cpus(self, vcpus: float) -> None:
         """Bind the next container to CPUs for `vcpus` (none where nothing can be bound)."""
         self._release_cpus()
-        ledger = cpus.ledger()
+        ledger = cpus.ledger(self.service.port)
         self.cpus = ledger.take(vcpus) if ledger is not None else frozenset()
 
     def _release_cpus(self) -> None:
-        ledger = cpus.ledger()
+        ledger = cpus.ledger(self.service.port)
         if ledger is not None and self.cpus:
             ledger.give_back(self.cpus)
         self.cpus = frozenset()
@@ -225,7 +225,7 @@ class Instance:
     async def _end_boost(self) -> None:
         """Startup CPU boost lasts until 10 s after the startup probe passes."""
         await asyncio.sleep(cpus.BOOST_AFTER_STARTUP_SECONDS)
-        proc, ledger = self._proc, cpus.ledger()
+        proc, ledger = self._proc, cpus.ledger(self.service.port)
         if proc is None or proc.returncode is not None or ledger is None or not self.cpus:
             return
         narrowed = ledger.take(self.service.terraform.cpu, among=self.cpus)
