@@ -250,9 +250,9 @@ class Settings(BaseSettings):
         None,
         min_length=1,
         description="Addresses whose X-Forwarded-Proto/-For uvicorn believes (comma-separated, "
-        "`*` for any; unset: uvicorn's default, loopback only). `*` on Cloud Run, whose front "
-        "end is the only way in but not loopback: otherwise redirects such as `/mcp/` -> "
-        "`/mcp` point clients at http://.",
+        "`*` for any; unset: uvicorn's own FORWARDED_ALLOW_IPS, else 127.0.0.1 and ::1). `*` "
+        "on Cloud Run, whose front end is the only way in but not loopback: otherwise "
+        "redirects such as `/mcp/` -> `/mcp` point clients at http://.",
     )
     log_format: Literal["text", "json"] = Field(
         "text", description="`json` for Cloud Logging, `text` for humans."

@@ -323,7 +323,7 @@ async def test_a_redirect_keeps_the_scheme_clients_use_on_cloud_run(
     says so in X-Forwarded-Proto, and it is not the container's loopback: a server trusting
     proxy headers from 127.0.0.1 only (uvicorn's default) sent clients to `http://`, which
     they refuse to follow (or follow, losing their tokens). Terraform now tells uvicorn to
-    trust the front end (FORWARDED_ALLOW_IPS)."""
+    trust the front end (THOTH_FORWARDED_ALLOW_IPS)."""
     _, port = mcp
     headers = {
         "X-Serverless-Authorization": f"Bearer {id_token(emulator, port)}",

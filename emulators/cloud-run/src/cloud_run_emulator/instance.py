@@ -196,13 +196,17 @@ class Instance:
         before = await asyncio.to_thread(memory.file_sizes, folders)
         limit = svc.terraform.cpu
         self._take_cpus(cpus.boosted(limit) if svc.terraform.startup_cpu_boost else limit)
-        self._proc = await asyncio.create_subprocess_exec(
-            *svc.command,
-            env=env,
-            cwd=svc.workdir,
-            start_new_session=True,
-            preexec_fn=partial(cpus.bind_current, self.cpus) if self.cpus else None,
-        )
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                *svc.command,
+                env=env,
+                cwd=svc.workdir,
+                start_new_session=True,
+                preexec_fn=partial(cpus.bind_current, self.cpus) if self.cpus else None,
+            )
+        except OSError:
+            self._release_cpus()  # no container: nothing holds them
+            raise
         self.starts += 1
         self.cpu.attach(self._proc.pid)
         self._watcher = asyncio.create_task(self._watch(self._proc))
@@ -228,12 +232,16 @@ class Instance:
         proc, ledger = self._proc, cpus.ledger(self.service.port)
         if proc is None or proc.returncode is not None or ledger is None or not self.cpus:
             return
-        narrowed = ledger.take(self.service.terraform.cpu, among=self.cpus)
+        wide = self.cpus
+        narrowed = ledger.take(self.service.terraform.cpu, among=wide)
         try:
             await asyncio.to_thread(cpus.bind_group, proc.pid, narrowed)
-        finally:  # even when stopped meanwhile: the ledger must count what is released later
-            ledger.give_back(self.cpus)
-            self.cpus = narrowed
+        finally:
+            if self.cpus == wide:
+                ledger.give_back(wide)
+                self.cpus = narrowed
+            else:  # the container ended meanwhile and gave back what it held
+                ledger.give_back(narrowed)
         self.log.event("startup CPU boost ended", cpus=len(self.cpus), **self._ids())
 
     async def _memory_loop(

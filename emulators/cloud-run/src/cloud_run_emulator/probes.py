@@ -7,6 +7,7 @@ import contextlib
 
 import aiohttp
 
+from .front_end import front_end_address
 from .terraform import Probe
 
 
@@ -21,7 +22,7 @@ async def run_probe(probe: Probe, session: aiohttp.ClientSession, host: str, por
 
 
 async def _tcp(host: str, port: int) -> bool:
-    _, writer = await asyncio.open_connection(host, port)
+    _, writer = await asyncio.open_connection(host, port, local_addr=front_end_address())
     writer.close()
     with contextlib.suppress(OSError):
         await writer.wait_closed()

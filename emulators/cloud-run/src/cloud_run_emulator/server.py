@@ -122,8 +122,13 @@ async def open_door(service: ServiceConfig, log: RequestLog) -> FrontDoor:
         return await proxy.handle(request)
 
     app.router.add_route("*", "/{tail:.*}", route)
-    await runner.setup()
-    await web.TCPSite(runner, service.host, service.port, reuse_address=True).start()
+    try:
+        await runner.setup()
+        await web.TCPSite(runner, service.host, service.port, reuse_address=True).start()
+    except BaseException:
+        for session in door.sessions:
+            await session.close()
+        raise
     log.event("front door listening", service=service.name, url=service.url)
     if front_end_address() is None:
         log.event(

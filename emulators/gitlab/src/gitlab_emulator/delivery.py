@@ -5,7 +5,8 @@ What GitLab does, and so what this does:
   counted towards auto-disabling (hooks.py), and is not retried automatically; a 2xx, or a
   3xx that is not followed, counts as a success;
 - redirects are followed as GitLab's HTTP client (HTTParty) follows them: to `Location`, with
-  the same headers and body, as POST after a 307 or 308 and as GET after any other 3xx; a
+  the same headers, as POST with the body after a 307 or 308 and as GET (sent without a body
+  here) after any other 3xx; a
   304 or a 3xx without `Location` is the answer; a fifth redirect in a row is an error
   (GitLab also checks each redirect's target against its local-network rules: not emulated);
 - a delivery can be sent again by hand ("Resend Request") with the same body and the same
@@ -237,14 +238,15 @@ class Dispatcher:
         method = "POST"
         target = httpx.URL(url)
         for _ in range(REQUESTS_PER_DELIVERY):
-            response = await self._http.request(method, target, content=body, headers=headers)
+            content = body if method == "POST" else None
+            response = await self._http.request(method, target, content=content, headers=headers)
             location = response.headers.get("location")
             status = response.status_code
             if location is None or not 300 <= status < 400 or status == 304:
                 return response
             target = target.join(location)
             if response.status_code not in KEEP_METHOD:
-                method = "GET"  # HTTParty keeps the body and headers even then
+                method = "GET"
         # GitLab re-raises HTTParty's error as its own, without a message: its name is logged.
         raise RedirectionTooDeepError("Gitlab::HTTP_V2::RedirectionTooDeep")
 
