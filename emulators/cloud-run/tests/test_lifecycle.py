@@ -258,3 +258,22 @@ def test_startup_cpu_boost_lasts_until_ten_seconds_after_startup(front_door):
     assert time.monotonic() - ready >= 9.0
     (bound,) = _container_cpus(pids)
     assert len(bound) == 1 and door.status()["instances"][0]["cpus"] == sorted(bound)
+
+
+@TWO_CPUS
+def test_a_liveness_restart_starts_boosted_again(front_door, tmp_path):
+    """A container restarted by its liveness probe is a new start: boosted until 10 s after
+    its startup probe passes, as the first was."""
+    flag = tmp_path / "unwell"
+    door = front_door(
+        invokers=("allUsers",), cpu="1", startup_cpu_boost=True, env={"HEALTH_FLAG": str(flag)}
+    )
+    wait_for(lambda: "startup CPU boost ended" in door.logs(), timeout=20)
+    assert len(door.status()["instances"][0]["cpus"]) == 1
+    flag.touch()
+    wait_for(lambda: door.status()["starts"] == 2, timeout=10)
+    flag.unlink()
+    wait_for(lambda: door.status()["state"] == "ready", timeout=10)
+    assert {len(s) for s in _container_cpus([door.status()["pid"]])} == {2}
+    wait_for(lambda: door.logs().count("startup CPU boost ended") == 2, timeout=20)
+    assert {len(s) for s in _container_cpus([door.status()["pid"]])} == {1}
