@@ -150,13 +150,23 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(
         64, ge=1, le=1024, description="Texts per forward pass (sorted by length first)."
     )
+    cpus: float | None = Field(
+        None,
+        gt=0,
+        le=256,
+        description="The CPU limit the process runs under, as Cloud Run's `limits.cpu` "
+        "(Terraform sets both from one value): the dense scan, the cross-encoder and `0` "
+        "thread settings use at most this many threads. Unset: the CPUs the process may run "
+        "on (its affinity mask). Cloud Run does not tell a container its limit, and what "
+        "it reports can be more.",
+    )
     embed_threads: int = Field(
         1,
         ge=0,
         le=256,
         description="Encoder threads per encoding batch in the worker. 1: concurrent batches "
         "encode side by side, one core each (fastest measured, and Cloud Run's worker has 1 "
-        "CPU); 0: every core, batches take turns.",
+        "CPU); 0: every usable CPU (`THOTH_CPUS`), batches take turns.",
     )
     chunk_max_tokens: int = Field(
         0,

@@ -5,16 +5,22 @@ proxy headers believed from the addresses settings name."""
 
 from __future__ import annotations
 
+import logging
+
 import uvicorn
 
+from thoth import cpus
 from thoth.config import get_settings
 from thoth.logs import configure_logging
+
+log = logging.getLogger(__name__)
 
 
 def run_http(app_factory: str, host: str | None = None, port: int | None = None) -> None:
     """Serve `app_factory` ("module:function" returning the app) until interrupted."""
     settings = get_settings()
     configure_logging(settings)
+    log.info(cpus.describe())
     uvicorn.run(
         app_factory,
         factory=True,

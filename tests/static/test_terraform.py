@@ -176,6 +176,15 @@ def test_deployment_doc_table_matches_terraform(name: str) -> None:
     assert row["timeout"] == f"{expected['timeout']} s"
 
 
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_service_is_told_its_cpu_limit(name: str) -> None:
+    """A container may see more CPUs than its limit (thoth.cpus): THOTH_CPUS says it."""
+    values = {entry["name"]: entry.get("value") for entry in env_entries(name)}
+    limits = one(container(name)["resources"])["limits"]
+    assert values["THOTH_CPUS"] == limits["cpu"]
+    assert Settings(cpus=values["THOTH_CPUS"]).cpus == float(limits["cpu"])
+
+
 STARTUP_PATHS = {"mcp": "/startup", "ingestion": "/health", "webhook": "/health"}  # MCP loads first
 
 

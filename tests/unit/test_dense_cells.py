@@ -191,7 +191,7 @@ def test_a_large_probe_is_split_over_threads_with_the_same_result(
     query = matrix[3]
     alone = index.search(query, 40)
     monkeypatch.setattr(dense, "SPLIT_ROWS", 64)  # a probe of ~1,000 rows: parts of 32+
-    monkeypatch.setattr(dense.os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(dense, "usable", lambda: 3)
     split = index.search(query, 40)
     assert np.array_equal(alone[0], split[0])
     np.testing.assert_allclose(alone[1], split[1], rtol=1e-6)

@@ -11,7 +11,7 @@ from thoth.serve.search import dense
 @pytest.mark.parametrize("rows", [1, 7, 1000, 4099])
 def test_split_scores_equal_one_product(monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
     monkeypatch.setattr(dense, "SPLIT_ROWS", 512)
-    monkeypatch.setattr(dense.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(dense, "usable", lambda: 4)
     rng = np.random.default_rng(rows)
     matrix = rng.standard_normal((rows, 16), dtype=np.float32)
     query = rng.standard_normal(16).astype(np.float32)
@@ -23,7 +23,7 @@ def test_split_scores_equal_one_product(monkeypatch: pytest.MonkeyPatch, rows: i
 
 def test_a_slice_of_rows_is_scored_in_place_of_the_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dense, "SPLIT_ROWS", 100)
-    monkeypatch.setattr(dense.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(dense, "usable", lambda: 2)
     matrix = np.arange(3000 * 4, dtype=np.float32).reshape(3000, 4) / 1000
     query = np.array([1.0, 0.0, -1.0, 0.5], dtype=np.float32)
     part = matrix[500:2900]
@@ -36,7 +36,7 @@ def test_blocks_on_pool_threads_count_in_the_dense_stage(monkeypatch: pytest.Mon
     from thoth.serve.search.stages import collecting
 
     monkeypatch.setattr(dense, "SPLIT_ROWS", 1000)
-    monkeypatch.setattr(dense.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(dense, "usable", lambda: 2)
     matrix = np.ones((400_000, 64), dtype=np.float32)
     query = np.ones(64, dtype=np.float32)
     with collecting() as stages:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from thoth.cpus import usable
 from thoth.embedding.models import max_seq_length, mean_pooled_bert
 from thoth.embedding.query_cache import CachedQueryEncoder
 from thoth.embedding.variants import DEFAULT_VARIANT, EmbeddingVariant, variant_file
@@ -36,12 +37,12 @@ def onnx_query_encoder_supports(
 
 
 def open_session(path: Path, threads: int) -> Any:
-    """An ONNX Runtime CPU session on `threads` threads (0: ONNX Runtime's default, every
-    core), checked to take the inputs a BERT encoder takes."""
+    """An ONNX Runtime CPU session on `threads` threads (0: as many as the process may keep
+    busy, `thoth.cpus.usable`), checked to take the inputs a BERT encoder takes."""
     import onnxruntime as ort  # type: ignore[import-untyped]
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
+    options.intra_op_num_threads = threads or usable()
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

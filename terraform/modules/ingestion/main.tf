@@ -192,6 +192,12 @@ resource "google_cloud_run_v2_service" "worker" {
         name  = "THOTH_FORWARDED_ALLOW_IPS"
         value = "*"
       }
+      # A container is not told its CPU limit, and may see more CPUs than it has: thread
+      # pools are sized by this (thoth.cpus). Keep it equal to limits.cpu (a test checks).
+      env {
+        name  = "THOTH_CPUS"
+        value = "1"
+      }
       env {
         name  = "THOTH_LOG_FORMAT"
         value = "json"

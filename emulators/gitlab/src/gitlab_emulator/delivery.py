@@ -6,9 +6,9 @@ What GitLab does, and so what this does:
   3xx that is not followed, counts as a success;
 - redirects are followed as GitLab's HTTP client (HTTParty) follows them: to `Location`, with
   the same headers, as POST with the body after a 307 or 308 and as GET (sent without a body
-  here) after any other 3xx; a
-  304 or a 3xx without `Location` is the answer; a fifth redirect in a row is an error
-  (GitLab also checks each redirect's target against its local-network rules: not emulated);
+  here) after any other 3xx; a 304 or a 3xx without `Location` is the answer; a fifth
+  redirect in a row is an error (GitLab also checks each redirect's target against its
+  local-network rules: not emulated);
 - a delivery can be sent again by hand ("Resend Request") with the same body and the same
   `Idempotency-Key`, but a new `X-Gitlab-Event-UUID` and `X-Gitlab-Webhook-UUID` (GitLab
   makes both per request); a test request is sent even to a disabled hook and re-enables it
@@ -245,7 +245,7 @@ class Dispatcher:
             if location is None or not 300 <= status < 400 or status == 304:
                 return response
             target = target.join(location)
-            if response.status_code not in KEEP_METHOD:
+            if status not in KEEP_METHOD:
                 method = "GET"
         # GitLab re-raises HTTParty's error as its own, without a message: its name is logged.
         raise RedirectionTooDeepError("Gitlab::HTTP_V2::RedirectionTooDeep")

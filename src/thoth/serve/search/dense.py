@@ -23,6 +23,7 @@ import pyarrow as pa
 from thoth.bucket import cells as partition
 from thoth.bucket.cells import Cells, normalised, probe_count
 from thoth.bucket.records import vectors_of
+from thoth.cpus import usable
 from thoth.serve.search.stages import in_context, stage
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="
 def _scores(matrix: Matrix, query: Matrix) -> Matrix:
     """matrix @ query, in row blocks on every core when the matrix is big enough to pay."""
     rows = matrix.shape[0]
-    parts = min(os.cpu_count() or 1, rows // SPLIT_ROWS)
+    parts = min(usable(), rows // SPLIT_ROWS)
     if parts < 2:
         return matrix @ query
     out = np.empty(rows, dtype=np.float32)
@@ -86,7 +87,7 @@ def _span_scores(matrix: Matrix, spans: Spans, query: Matrix) -> Matrix:
     """matrix[a:b] @ query for each span, concatenated; split over the cores, in groups of
     about equal rows, from SPLIT_ROWS / 2 rows on (a probe of 200,000 chunks scans ~50,000)."""
     rows = sum(b - a for a, b in spans)
-    parts = min(os.cpu_count() or 1, rows // (SPLIT_ROWS // 2))
+    parts = min(usable(), rows // (SPLIT_ROWS // 2))
     if parts < 2:
         return _dot_spans(matrix, spans, query, counted=False)
     groups: list[Spans] = [[] for _ in range(parts)]
