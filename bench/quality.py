@@ -104,9 +104,9 @@ def evaluate_thoth(
 ) -> ByMethod:
     out: ByMethod = {}
     paths, grams = built.index.paths, built.trigrams
-    with_parts = any(v.needs_parts for v in variants)
+    parts_rules = {v.parts_rule for v in variants if v.parts_rule}
     for q in questions:
-        got = retrieve(built, q.question, with_parts=with_parts, with_rerank=rerank)
+        got = retrieve(built, q.question, parts_rules=parts_rules, with_rerank=rerank)
         rankings = {
             "thoth dense": [row for row, _ in got.dense],
             "thoth fulltext": [row for row, _ in got.fulltext],

@@ -18,7 +18,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,8 +89,9 @@ class Retrieved:
     reranked: Ranking = field(default_factory=list)  # the engine's top 10 with rerank=True
     rerank_seconds: float = 0.0  # what that search took, wall clock
     paths: Sequence[str] = ()  # document path of every chunk row (SourceIndex.paths)
-    # each part of a multi-part question (question_parts) with its dense and BM25 rankings
-    parts: list[tuple[str, Scored, Scored]] = field(default_factory=list)
+    # by rule (question_parts.RULES), each part of a multi-part question with its dense and
+    # BM25 rankings
+    parts: dict[str, list[tuple[str, Scored, Scored]]] = field(default_factory=dict)
 
 
 def ranking_of(pairs: Scored) -> Ranking:
@@ -347,7 +348,11 @@ def _rankings(built: BuiltIndex, text: str) -> tuple[Scored, Scored]:
 
 
 def retrieve(
-    built: BuiltIndex, question: str, *, with_parts: bool = False, with_rerank: bool = False
+    built: BuiltIndex,
+    question: str,
+    *,
+    parts_rules: Collection[str] = (),
+    with_rerank: bool = False,
 ) -> Retrieved:
     """The engine's dense and BM25 rankings DEEP deep (SourceIndex.dense/fulltext: what
     SearchEngine.search fuses; the engine caps num_results at 50), and its own hybrid top 10."""
@@ -358,9 +363,10 @@ def retrieve(
     if [built.row_of[r.chunk_id] for r in engine_dense] != ranking_of(dense[:10]):
         raise AssertionError(f"engine dense ranking differs for {question!r}")
     fts = {name: built.variant_fulltext(name, question) for name in built.fts}
-    parts = (
-        [(part, *_rankings(built, part)) for part in question_parts(question)] if with_parts else []
-    )
+    parts = {
+        rule: [(part, *_rankings(built, part)) for part in question_parts(question, rule)]
+        for rule in parts_rules
+    }
     reranked, seconds = _reranked(built, question) if with_rerank else ([], 0.0)
     return Retrieved(
         question,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from quality_thoth import ENGINE_DEPTH, FTS_VARIANTS, Ranking, Retrieved, Scored, ranking_of
+from question_parts import RULES
 
 from thoth.serve.search.fusion import weighted_minmax_fusion, weighted_rrf
 
@@ -22,7 +23,7 @@ class Variant:
     name: str
     description: str
     rank: Callable[[Retrieved], Ranking]
-    needs_parts: bool = False  # ranks with Retrieved.parts (retrieve(..., with_parts=True))
+    parts_rule: str | None = None  # ranks with Retrieved.parts[parts_rule] (question_parts)
 
 
 def _fulltext(got: Retrieved, fts: str) -> Scored:
@@ -215,14 +216,14 @@ def _part_fused(dense: Scored, fulltext: Scored, dense_only: bool) -> Scored:
     return weighted_minmax_fusion([dense[:ENGINE_DEPTH], fulltext[:ENGINE_DEPTH]], (0.5, 0.5))
 
 
-def parts_minmax(got: Retrieved, weight: float, dense_only: bool) -> Ranking:
-    """The whole question's fused score plus `weight` x the best fused score any part gives
-    the chunk."""
+def parts_minmax(got: Retrieved, weight: float, dense_only: bool, rule: str) -> Ranking:
+    """The whole question's fused score plus `weight` x the best fused score any part (cut
+    by `rule`) gives the chunk."""
     whole = weighted_minmax_fusion(
         [got.dense[:ENGINE_DEPTH], got.fulltext[:ENGINE_DEPTH]], (0.5, 0.5)
     )
     best: dict[int, float] = {}
-    for _, dense, fulltext in got.parts:
+    for _, dense, fulltext in got.parts[rule]:
         for row, score in _part_fused(dense, fulltext, dense_only):
             best[row] = max(best.get(row, 0.0), score)
     scores = {row: score for row, score in whole}
@@ -231,7 +232,7 @@ def parts_minmax(got: Retrieved, weight: float, dense_only: bool) -> Ranking:
     return [row for row, _ in sorted(scores.items(), key=lambda pair: -pair[1])]
 
 
-def parts_reserve(got: Retrieved, top: int, dense_only: bool) -> Ranking:
+def parts_reserve(got: Retrieved, top: int, dense_only: bool, rule: str) -> Ranking:
     """The whole question's ranking, but each part's best chunk is placed within the first
     `top` results when it is not there already (after the whole question's leaders)."""
     whole = [
@@ -241,7 +242,7 @@ def parts_reserve(got: Retrieved, top: int, dense_only: bool) -> Ranking:
         )
     ]
     extra: list[int] = []
-    for _, dense, fulltext in got.parts:
+    for _, dense, fulltext in got.parts[rule]:
         fused = _part_fused(dense, fulltext, dense_only)
         if fused:
             extra.append(fused[0][0])
@@ -252,25 +253,38 @@ def parts_reserve(got: Retrieved, top: int, dense_only: bool) -> Ranking:
     return head + [r for r in whole if r not in head]
 
 
-def _parts_minmax_variant(weight: float, dense_only: bool) -> Variant:
+# The clause rule keeps the names it was recorded under; other rules prefix theirs.
+def _parts_name(rule: str) -> str:
+    return "parts" if rule == "clauses" else f"{rule} parts"
+
+
+def _parts_minmax_variant(weight: float, dense_only: bool, rule: str) -> Variant:
     def rank(got: Retrieved) -> Ranking:
-        return parts_minmax(got, weight, dense_only)
+        return parts_minmax(got, weight, dense_only, rule)
 
     side = "dense" if dense_only else "hybrid"
-    name = f"parts minmax {weight:g} [{side}]"
-    return Variant(name, f"whole + {weight:g} x best part score ({side})", rank, needs_parts=True)
+    name = f"{_parts_name(rule)} minmax {weight:g} [{side}]"
+    description = f"whole + {weight:g} x best part score ({side}; parts cut at {rule})"
+    return Variant(name, description, rank, parts_rule=rule)
 
 
-def _parts_reserve_variant(top: int, dense_only: bool) -> Variant:
+def _parts_reserve_variant(top: int, dense_only: bool, rule: str) -> Variant:
     def rank(got: Retrieved) -> Ranking:
-        return parts_reserve(got, top, dense_only)
+        return parts_reserve(got, top, dense_only, rule)
 
     side = "dense" if dense_only else "hybrid"
-    description = f"each part's best in the top {top}"
-    return Variant(f"parts reserve {top} [{side}]", description, rank, needs_parts=True)
+    description = f"each part's best in the top {top} (parts cut at {rule})"
+    return Variant(
+        f"{_parts_name(rule)} reserve {top} [{side}]", description, rank, parts_rule=rule
+    )
 
 
 FUSION_VARIANTS += [
-    *(_parts_minmax_variant(w, d) for w in (0.25, 0.5, 1.0) for d in (False, True)),
-    *(_parts_reserve_variant(t, d) for t in (5,) for d in (False, True)),
+    *(
+        _parts_minmax_variant(w, d, rule)
+        for rule in RULES
+        for w in (0.25, 0.5, 1.0)
+        for d in (False, True)
+    ),
+    *(_parts_reserve_variant(t, d, rule) for rule in RULES for t in (5,) for d in (False, True)),
 ]
