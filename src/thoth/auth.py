@@ -25,6 +25,9 @@ from typing import Any, Literal
 import jwt
 
 GOOGLE_ISSUERS = frozenset({"https://accounts.google.com", "accounts.google.com"})
+# gcloud's own OAuth client: `gcloud auth print-identity-token` gives a user account a token
+# for it (it takes `--audiences` from service accounts only), and Cloud Run lets it in.
+GCLOUD_CLIENT_ID = "32555940559.apps.googleusercontent.com"
 SIGNATURE_REMOVED = "SIGNATURE_REMOVED_BY_GOOGLE"
 SERVERLESS_HEADER = "x-serverless-authorization"
 CLOCK_SKEW_SECONDS = 30

@@ -33,6 +33,7 @@ from tests.support.pipeline import wait_for_job
 from tests.support.processes import free_port
 from tests.support.snapshots import SAMPLE_DOCS, make_and_publish, real_encoder
 from tests.support.stack import CALLER, Emulator, cloud_tasks_emulator, door_settings
+from thoth.auth import GCLOUD_CLIENT_ID
 from thoth.bucket.store import BlobStore
 from thoth.config import Settings
 from thoth.ingest.jobs import JobStatus
@@ -122,6 +123,27 @@ def test_worker_api_through_iam_checks_the_caller(
     tasks = emulator.caller_headers(settings, settings.tasks_service_account)
     assert httpx.get(url, headers=tasks, timeout=30).status_code == 403
     assert httpx.get(url, headers=emulator.caller_headers(settings), timeout=30).status_code == 200
+
+
+def test_a_users_gcloud_token_reaches_the_worker_api_but_not_its_tasks(
+    worker: tuple[Settings, int], emulator: Emulator
+) -> None:
+    """The operator steps (docs/deployment.md) call /v1 with `gcloud auth print-identity-token`,
+    which gives a user a token for gcloud's own client; Cloud Run lets it in, and the app
+    refused it ("token for another audience") until it accepted that audience for its API."""
+    settings, port = worker
+    user = {"Authorization": f"Bearer {emulator.id_token(CALLER, GCLOUD_CLIENT_ID)}"}
+    answer = httpx.get(f"http://127.0.0.1:{port}/v1/jobs", headers=user, timeout=30)
+    assert answer.status_code == 200, answer.text
+    # Cloud Tasks' tokens name the worker: a gcloud token of the tasks identity is no task.
+    tasks = emulator.id_token(settings.tasks_service_account, GCLOUD_CLIENT_ID)
+    refused = httpx.post(
+        f"http://127.0.0.1:{port}/tasks/plan",
+        headers={"Authorization": f"Bearer {tasks}"},
+        json={},
+        timeout=30,
+    )
+    assert refused.status_code == 401, refused.text
 
 
 def test_a_token_that_skipped_the_front_door_is_refused(

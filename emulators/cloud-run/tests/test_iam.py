@@ -8,6 +8,8 @@ import httpx
 import jwt
 from crun_support import SA_TASKS, STRANGER, USER
 
+from cloud_run_emulator.config import GCLOUD_CLIENT_ID
+
 
 def _echo(door, headers: dict[str, str]) -> httpx.Response:
     return httpx.get(door.url + "/echo", headers=headers, timeout=10)
@@ -74,6 +76,22 @@ def test_custom_audience_accepted(front_door, issuer):
     door = front_door(audiences=["https://worker.example"])
     token = issuer.token(USER, "https://worker.example")
     assert _echo(door, {"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_a_users_gcloud_token_is_accepted_as_cloud_run_accepts_it(front_door, issuer):
+    """`gcloud auth print-identity-token` gives a user a token for gcloud's own client,
+    not for the service (Cloud Run's "Authenticate developers"); Cloud Run lets it in. A
+    token for another service's URL is still refused."""
+    door = front_door()
+    token = issuer.token(USER, GCLOUD_CLIENT_ID)
+    response = _echo(door, {"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    forwarded = response.json()["headers"]["authorization"][7:]
+    assert jwt.decode(forwarded, options={"verify_signature": False})["aud"] == GCLOUD_CLIENT_ID
+    other = issuer.token(USER, "https://another-service.example")
+    assert _echo(door, {"Authorization": f"Bearer {other}"}).status_code == 401
+    stranger = issuer.token(STRANGER, GCLOUD_CLIENT_ID)
+    assert _echo(door, {"Authorization": f"Bearer {stranger}"}).status_code == 403
 
 
 def test_all_users_needs_no_token_and_passes_authorization_untouched(front_door):

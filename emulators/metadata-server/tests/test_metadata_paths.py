@@ -8,6 +8,8 @@ import httpx
 import jwt
 from mds_support import FLAVOR, SA, script
 
+from metadata_server_emulator.signing import GCLOUD_CLIENT_ID
+
 
 def test_requests_without_flavor_header_or_with_forwarded_for_are_403(stack):
     url = stack.base + "/computeMetadata/v1/project/project-id"
@@ -72,6 +74,25 @@ def test_user_token_endpoint_and_cli(stack):
     for token in (via_http, via_cli):
         claims = _verify_with_tasks_jwks(token, stack, "http://127.0.0.1:8080")
         assert claims["email"] == "dev@example.com"
+
+
+def test_a_users_token_is_for_gclouds_client_unless_an_audience_is_named(stack):
+    """gcloud prints a user's ID token for its own OAuth client (`aud` and `azp`); Cloud Run
+    accepts it, and an app that checks `aud` sees that client, not its own URL."""
+    via_http = httpx.get(
+        stack.base + "/emulator/v1/user-token", params={"email": "dev@example.com"}
+    ).text
+    via_cli = subprocess.run(
+        [*script("metadata-server-emulator", "metadata_server_emulator"), "token",
+         "--email", "dev@example.com",
+         "--issuer", stack.issuer, "--signing-key", str(stack.key_file)],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout.strip()  # fmt: skip
+    for token in (via_http, via_cli):
+        claims = _verify_with_tasks_jwks(token, stack, GCLOUD_CLIENT_ID)
+        assert claims["azp"] == GCLOUD_CLIENT_ID and claims["email_verified"] is True
+    empty = httpx.get(stack.base + "/emulator/v1/user-token", params={"email": ""})
+    assert empty.status_code == 400
 
 
 def test_signing_key_file_is_private(stack):

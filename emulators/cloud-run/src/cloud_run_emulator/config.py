@@ -18,6 +18,9 @@ from .cpus import parse_cpu
 from .environment import DEFAULT_INHERIT, MODES
 from .terraform import Probe, TerraformService, read_service
 
+# gcloud's own OAuth client: the `aud` of the ID token gcloud prints for a user account.
+GCLOUD_CLIENT_ID = "32555940559.apps.googleusercontent.com"
+
 DEFAULT_ISSUER = "http://127.0.0.1:8124"
 JWKS_PATH = "/oauth2/v3/certs"
 # Cloud Run scales an idle instance in after up to 15 minutes.
@@ -80,8 +83,11 @@ class ServiceConfig:
         return PUBLIC in self.members
 
     def accepted_audiences(self) -> frozenset[str]:
+        """The service URL, its custom audiences, and gcloud's own client: Cloud Run lets in
+        the token `gcloud auth print-identity-token` prints for a user, whose `aud` is that
+        client (gcloud takes `--audiences` from service accounts only)."""
         base = self.url.rstrip("/")
-        return frozenset({base, base + "/", *self.audiences})
+        return frozenset({base, base + "/", GCLOUD_CLIENT_ID, *self.audiences})
 
 
 def _resolve_members(tf: TerraformService, mapping: dict[str, Any]) -> frozenset[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .routes import Identity
 from .server import Settings, serve
-from .signing import Signer
+from .signing import GCLOUD_CLIENT_ID, Signer
 
 ENV = "METADATA_SERVER_EMULATOR_"
 DEFAULTS = Settings()
@@ -74,7 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
         "token", help="print an ID token for a user, as `gcloud auth print-identity-token`"
     )
     token_p.add_argument("--email", required=True)
-    token_p.add_argument("--audience", required=True)
+    token_p.add_argument(
+        "--audience",
+        default=GCLOUD_CLIENT_ID,
+        help="the token's aud (default: gcloud's own client, as gcloud gives a user)",
+    )
     _signing_args(token_p)
     return p
 
@@ -102,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "token":
         signer = Signer(args.issuer, Path(args.signing_key))
-        print(signer.id_token(args.email, args.audience))
+        print(signer.user_token(args.email, args.audience))
         return
     try:
         asyncio.run(serve(_settings(args, parser)))

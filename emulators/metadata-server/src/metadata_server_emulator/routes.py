@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from .signing import TOKEN_LIFETIME_SECONDS, Signer
+from .signing import GCLOUD_CLIENT_ID, TOKEN_LIFETIME_SECONDS, Signer
 
 ROOT = "/computeMetadata/v1/"
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
@@ -107,8 +107,8 @@ class Routes:
             return _json({"status": "ok", "email": self.identity.email})
         if request.path == "/emulator/v1/user-token":
             email = request.query.get("email", "")
-            audience = request.query.get("audience", "")
+            audience = request.query.get("audience", GCLOUD_CLIENT_ID)
             if not email or not audience:
-                return _text("email and audience parameters required\n", 400)
-            return _text(self.signer.id_token(email, audience))
+                return _text("email (and, when given, audience) must not be empty\n", 400)
+            return _text(self.signer.user_token(email, audience))
         return _text("Not Found\n", 404)

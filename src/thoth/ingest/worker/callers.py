@@ -13,7 +13,13 @@ from collections.abc import Collection
 
 from fastapi import HTTPException, Request
 
-from thoth.auth import CallerForbidden, TokenError, caller_claims, require_email
+from thoth.auth import (
+    GCLOUD_CLIENT_ID,
+    CallerForbidden,
+    TokenError,
+    caller_claims,
+    require_email,
+)
 from thoth.config import Settings
 
 log = logging.getLogger(__name__)
@@ -21,15 +27,21 @@ log = logging.getLogger(__name__)
 
 def require_task_caller(request: Request) -> None:
     settings: Settings = request.app.state.settings
-    _require(request, [settings.tasks_service_account], "the task endpoints")
+    audiences = [settings.worker_audience]  # what Cloud Tasks is asked to mint (tasks.py)
+    _require(request, [settings.tasks_service_account], audiences, "the task endpoints")
 
 
 def require_api_caller(request: Request) -> None:
+    # People call the API with `gcloud auth print-identity-token`, whose audience for a user
+    # account is gcloud's client (docs/deployment.md); service accounts can name the worker.
     settings: Settings = request.app.state.settings
-    _require(request, settings.worker_callers, "the worker API")
+    audiences = [settings.worker_audience, GCLOUD_CLIENT_ID]
+    _require(request, settings.worker_callers, audiences, "the worker API")
 
 
-def _require(request: Request, allowed: Collection[str], what: str) -> None:
+def _require(
+    request: Request, allowed: Collection[str], audiences: Collection[str], what: str
+) -> None:
     settings: Settings = request.app.state.settings
     if settings.auth == "none":
         return
@@ -39,7 +51,7 @@ def _require(request: Request, allowed: Collection[str], what: str) -> None:
             mode=settings.auth,
             issuer=settings.oidc_issuer,
             jwks_url=settings.oidc_jwks_url,
-            audience=[settings.worker_audience],
+            audience=audiences,
         )
         require_email(claims, allowed, what)
     except TokenError as exc:

@@ -105,14 +105,17 @@ def logs_command(
 def token_command(
     audience: Annotated[
         str | None,
-        typer.Option(help="The service URL the token is for (default: the worker's)."),
+        typer.Option(
+            help="The audience (a service URL). Default: gcloud's own client, the audience "
+            "`gcloud auth print-identity-token` gives a user account, which Cloud Run accepts."
+        ),
     ] = None,
     email: Annotated[str, typer.Option(help="Whose token.")] = DEV_USER,
 ) -> None:
     """Print an ID token for a local user, as `gcloud auth print-identity-token` does in the
     cloud: curl -H "Authorization: Bearer $(thoth dev token)" http://127.0.0.1:8081/v1/jobs"""
     with friendly_errors(TokenUnavailable):
-        typer.echo(user_token(audience or stack_settings(STATE_DIR).worker_url, email))
+        typer.echo(user_token(audience, email))
 
 
 @dev_app.command("env")

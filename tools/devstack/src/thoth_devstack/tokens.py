@@ -15,11 +15,12 @@ class TokenUnavailable(Exception):
     """The metadata emulator is not running or refused."""
 
 
-def user_token(audience: str, email: str = DEV_USER) -> str:
+def user_token(audience: str | None = None, email: str = DEV_USER) -> str:
+    """`email`'s ID token for `audience`; None: for gcloud's own client, the audience gcloud
+    gives a user account's token (Cloud Run accepts it)."""
+    params = {"email": email} | ({"audience": audience} if audience else {})
     try:
-        answer = httpx.get(
-            USER_TOKEN_URL, params={"email": email, "audience": audience}, timeout=10
-        )
+        answer = httpx.get(USER_TOKEN_URL, params=params, timeout=10)
     except httpx.HTTPError as exc:
         raise TokenUnavailable(
             f"the metadata emulator on 127.0.0.1:{METADATA_PORT} does not answer: run `make up`"
