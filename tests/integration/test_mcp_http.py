@@ -25,6 +25,7 @@ from thoth.bucket.store import BlobStore
 from thoth.config import Settings
 from thoth.serve.loader import IndexCache
 from thoth.serve.mcp.app import create_app
+from thoth.serve.search import MAX_NUM_RESULTS
 from thoth.serve.tools import MAX_DOCUMENT_PAGE_CHARS
 
 JSONRPC_HEADERS = {
@@ -143,6 +144,8 @@ async def test_search_with_sections(settings: Settings, published: BlobStore) ->
         async with mcp_client(f"{base}/mcp") as client:
             (tool,) = [t for t in (await client.list_tools()).tools if t.name == "search_handbook"]
             assert tool.input_schema["properties"]["context"]["enum"] == ["chunk", "section"]
+            limits = tool.input_schema["properties"]["num_results"]  # clients see the bounds
+            assert (limits["minimum"], limits["maximum"]) == (1, MAX_NUM_RESULTS)
             result_schema = tool.output_schema["$defs"]["SearchResult"]  # type: ignore[index]
             assert "section" in result_schema["properties"]
             assert "section" in (tool.description or "")

@@ -135,8 +135,21 @@ def test_rollback_workflow_inputs_and_summary() -> None:
     assert '--to-revisions="${REVISION}=100"' in runs
     assert 'thoth index rollback "$SOURCE" "$INDEX_VERSION"' in runs
     assert "before" in runs and "after" in runs and "GITHUB_STEP_SUMMARY" in runs
-    deploy_group = workflow("infra-deploy.yml")["concurrency"]["group"]
+    deploy_group = "infra-deploy-${{ vars.GCP_PROJECT_ID }}"  # what the deploy's gate admits
     assert workflow("rollback.yml")["concurrency"]["group"] == deploy_group
+
+
+def test_only_runs_the_gate_admits_wait_in_the_deploy_group() -> None:
+    """GitHub keeps one waiting run per concurrency group and cancels the older: a run the
+    gate refuses must not wait in the deploy's group, or it could cancel a waiting deploy or
+    rollback (the rollback's group is the deploy's)."""
+    deploy = workflow("infra-deploy.yml")
+    group = condition(deploy["concurrency"]["group"])
+    gate = condition(deploy["jobs"]["gate"]["if"])
+    admitted = "format('infra-deploy-{0}', vars.GCP_PROJECT_ID)"
+    refused = "format('infra-deploy-refused-{0}', github.run_id)"
+    assert group == f"${{{{ ({gate}) && {admitted} || {refused} }}}}"
+    assert deploy["concurrency"]["cancel-in-progress"] is False
 
 
 def test_ci_requires_docker_for_the_e2e_tests() -> None:

@@ -18,7 +18,7 @@ from thoth.embedding.reranker import (
     available_reranker,
     bundled_reranker_dir,
 )
-from thoth.serve.search import InvalidQueryError, SearchEngine, SourceIndex
+from thoth.serve.search import InvalidQueryError, RerankUnavailableError, SearchEngine, SourceIndex
 from thoth.serve.search.rerank import CANDIDATES, CROSS_WEIGHT, reranked
 
 
@@ -185,6 +185,18 @@ def test_a_rerank_waits_for_the_one_before_it_only_so_long(index: SourceIndex) -
         finally:
             lazy._lock.release()
     assert lazy.scores("vacation", ["Vacation policy"]).shape == (1,)
+
+
+class BrokenReranker:
+    def scores(self, query: str, passages: Sequence[str]) -> np.ndarray:
+        raise OSError("cannot open /opt/secret/place/model.onnx")
+
+
+def test_a_broken_cross_encoder_is_reported_without_its_internals(index: SourceIndex) -> None:
+    engine = SearchEngine({"handbook": index}, HashingEncoder(), BrokenReranker())
+    with pytest.raises(RerankUnavailableError, match="search without rerank") as raised:
+        engine.search("vacation days", rerank=True)
+    assert "/opt/secret" not in str(raised.value)
 
 
 def test_only_the_first_candidates_are_reread_and_the_rest_keep_their_order(

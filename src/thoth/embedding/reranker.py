@@ -91,7 +91,7 @@ class CrossEncoder:
 BUSY_SECONDS = 10.0  # how long a rerank waits for the one before it
 
 
-class RerankerBusyError(Exception):
+class RerankerBusyError(TimeoutError):
     """Reranks queued longer than BUSY_SECONDS: too many at once for this process."""
 
 

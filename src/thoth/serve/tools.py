@@ -127,8 +127,8 @@ Queries longer than 1000 characters are truncated; an empty query is an error.""
 GET_DOCUMENT_DESCRIPTION = """Return one handbook document with its title, url and metadata,
 and its text from `offset`: all of the rest when it is no longer than `max_chars` (default
 100,000 characters), else one page, with `next_offset` to pass as `offset` for the next.
-Use a `path` from search_handbook results or list_topics. If the path does not exist the error
-lists the closest existing paths."""
+Use a `path` from search_handbook results (list_topics lists folders, not documents). If the
+path does not exist the error lists the closest existing paths."""
 
 LIST_SOURCES_DESCRIPTION = """List the handbooks (sources) that can be searched, with their
 document and passage counts, the index version and when it was built. For a handbook in

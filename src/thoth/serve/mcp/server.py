@@ -31,7 +31,12 @@ READ_ONLY = ToolAnnotations(
 )
 
 Query = Annotated[str, Field(description="A question or keywords, in natural language.")]
-NumResults = Annotated[int, Field(description=f"How many passages to return, 1-{MAX_NUM_RESULTS}.")]
+NumResults = Annotated[
+    int,
+    Field(
+        ge=1, le=MAX_NUM_RESULTS, description=f"How many passages to return, 1-{MAX_NUM_RESULTS}."
+    ),
+]
 Source = Annotated[
     str | None, Field(description="Only this source (see list_sources); omit for all.")
 ]

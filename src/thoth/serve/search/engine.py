@@ -206,9 +206,15 @@ class SearchEngine:
 
         try:
             return reranked(query, ranked, cut, text_of, self.reranker)
-        except Exception as exc:  # busy, or the model would not load: the caller can go on
+        except TimeoutError as exc:  # busy with another caller's rerank: say for how long
             raise RerankUnavailableError(
                 f"rerank is unavailable just now ({exc}); retry, or search without rerank"
+            ) from exc
+        except Exception as exc:  # the model would not load: its error (paths) stays here
+            log.exception("rerank failed")
+            raise RerankUnavailableError(
+                "rerank is unavailable (the cross-encoder failed; see the server log); "
+                "search without rerank"
             ) from exc
 
     def _with_sections(
