@@ -47,10 +47,11 @@ resource "google_service_account_iam_member" "cloudtasks_agent_mints_tokens" {
 # - max_concurrent_dispatches 10 = worker max instances (10) x concurrency (1): Cloud Tasks
 #   never sends more batches than the worker can take, so none is refused with 429.
 # - max_dispatches_per_second 5: cold starts ramp up over a few seconds instead of bursting.
-# - retries: 10s, 20s, 40s, 80s, 160s, then 300s: about 30 minutes over 10 attempts, long
+# - retries: 10s, 20s, 40s, 80s, 160s, then 300s: about 25 minutes of waits over the 9 retries
+#   after the first attempt (plus the attempts themselves), long
 #   enough to ride out a deploy, a crashed instance or a GitLab/GCS hiccup; batches are
 #   idempotent (DESIGN 3), so a retry is always safe.
-# The dispatch deadline is per task: src/thoth/tasks.py DISPATCH_DEADLINE = 15 minutes, equal
+# The dispatch deadline is per task: src/thoth/ingest/tasks.py DISPATCH_DEADLINE = 15 minutes, equal
 # to the worker's request timeout below (900s), and above a batch's run time (< 5 minutes
 # for THOTH_BATCH_FILES=32). A deadline shorter than the timeout would retry a batch that is
 # still running.
@@ -97,7 +98,7 @@ resource "google_cloud_run_v2_service" "worker" {
   template {
     service_account       = var.service_account_email
     execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
-    # Equal to the dispatch deadline the app puts on every task (src/thoth/tasks.py
+    # Equal to the dispatch deadline the app puts on every task (src/thoth/ingest/tasks.py
     # DISPATCH_DEADLINE = 15 minutes).
     timeout = "900s"
     # One batch per instance: embedding uses the whole CPU.
