@@ -147,6 +147,10 @@ def test_without_encoder_hybrid_falls_back_to_fulltext(engine: SearchEngine) -> 
     assert bare.search("vacation")[0].path == "people/vacation.md"
     with pytest.raises(IndexNotReadyError, match="embedding model"):
         bare.search("vacation", mode="dense")
+    # The tool says so, rather than pass keyword results off as the hybrid's.
+    assert tools.search_handbook(bare, "vacation").note == tools.KEYWORD_ONLY_NOTE
+    assert tools.search_handbook(bare, "vacation", mode="fulltext").note is None
+    assert tools.search_handbook(engine, "vacation").note is None
 
 
 def test_get_document_and_suggestions(engine: SearchEngine) -> None:

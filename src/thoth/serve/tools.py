@@ -29,6 +29,17 @@ class SearchOutput(BaseModel):
     index_version: str = Field(
         description="The snapshot(s) searched, as source@version, comma-separated."
     )
+    note: str | None = Field(
+        None, description="Set when the search was narrower than asked, and why."
+    )
+
+
+# A server answers before its embedding model has loaded (`thoth mcp` without Cloud Run's
+# startup probe): a hybrid search is then keyword-only, and the caller should know.
+KEYWORD_ONLY_NOTE = (
+    "keyword matching only: the embedding model is still loading; search again in a few "
+    "seconds for semantic matching too"
+)
 
 
 # A long document is read in pages: ~25,000 tokens each by default. The largest page keeps
@@ -122,7 +133,9 @@ team that runs on-call?"), is best searched one part at a time: one search tends
 results with the part that shares most words with the question, and the other part's passage
 lands below them.
 
-Queries longer than 1000 characters are truncated; an empty query is an error."""
+Queries longer than 1000 characters are truncated; an empty query is an error. A `note` in
+the output says when a search was narrower than asked (keyword-only while the server's
+embedding model is still loading)."""
 
 GET_DOCUMENT_DESCRIPTION = """Return one handbook document with its title, url and metadata,
 and its text from `offset`: all of the rest when it is no longer than `max_chars` (default
@@ -170,8 +183,9 @@ def search_handbook(
             context=context,
             rerank=rerank,
         )
+    note = KEYWORD_ONLY_NOTE if mode == "hybrid" and engine.encoder is None else None
     with stage("output"):
-        return SearchOutput(results=results, index_version=_versions(engine, source))
+        return SearchOutput(results=results, index_version=_versions(engine, source), note=note)
 
 
 def get_document(
