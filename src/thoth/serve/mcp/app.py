@@ -24,6 +24,8 @@ from thoth.serve.service import ThothService
 
 MCP_PATH = "/mcp"
 
+NOT_POST = ["GET", "HEAD", "DELETE", "PUT", "PATCH"]  # all answered 405, `Allow: POST`
+
 
 def transport_security(settings: Settings) -> TransportSecuritySettings:
     """The SDK's Host/Origin check (DNS-rebinding protection). Without the service's real
@@ -117,11 +119,13 @@ def create_app(
         }
         return JSONResponse(body, status_code=code)
 
-    @app.get(MCP_PATH, include_in_schema=False)
+    @app.api_route(MCP_PATH, methods=NOT_POST, include_in_schema=False)
     async def no_event_stream() -> JSONResponse:
         # Stateless: there is nothing to push on a standalone GET stream, and an idle SSE
         # stream would pin a Cloud Run instance for the whole request timeout. The spec lets
-        # a server answer 405 here; POST still reaches the MCP app below.
+        # a server answer 405 here, and DELETE too (no session to end); every method but
+        # POST gets the same answer, so `Allow` never contradicts itself. POST (and a CORS
+        # preflight's OPTIONS) still reach the MCP app below.
         return JSONResponse(
             {"error": "method not allowed", "message": "POST JSON-RPC messages to this URL"},
             status_code=405,
