@@ -239,7 +239,9 @@ class Settings(BaseSettings):
     )
     allowed_hosts: CommaList = Field(
         default_factory=lambda: ["127.0.0.1:*", "localhost:*"],
-        description="Host headers /mcp accepts (add the Cloud Run hostname).",
+        description="Host headers /mcp accepts (add the Cloud Run hostname); Origin headers "
+        "must be http(s):// one of them. `*` turns both checks off (the MCP SDK's "
+        "DNS-rebinding protection).",
     )
 
     # --- Ingestion worker API ---------------------------------------------------------
