@@ -7,7 +7,7 @@ more words, so the other part's passage can miss the top results. Tried as the e
 default on 2026-11-27 and withdrawn: it won on the dev and test splits and lost on the
 outside benchmark (README, Performance and quality). The `sentences` rule, cutting only
 between sentences (a context sentence, then the question), was tried on dev on 2026-11-28
-and lost there too."""
+and did not win there either (one question up or down at best)."""
 
 from __future__ import annotations
 

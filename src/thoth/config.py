@@ -131,8 +131,9 @@ class Settings(BaseSettings):
     )
     oidc_audience: str | None = Field(
         None,
-        description="Audience of the worker's ID tokens (Cloud Tasks is asked for it, callers "
-        "must use it); defaults to THOTH_WORKER_URL.",
+        description="Audience of the worker's ID tokens: Cloud Tasks is asked for it and "
+        "`/tasks/*` require it; `/v1` takes it or gcloud's own client (a user's `gcloud auth "
+        "print-identity-token`). Defaults to THOTH_WORKER_URL.",
     )
 
     # --- Embedding and chunking ---------------------------------------------------------
@@ -155,10 +156,10 @@ class Settings(BaseSettings):
         gt=0,
         le=256,
         description="The CPU limit the process runs under, as Cloud Run's `limits.cpu` "
-        "(Terraform sets both from one value): the dense scan, the cross-encoder and `0` "
-        "thread settings use at most this many threads. Unset: the CPUs the process may run "
-        "on (its affinity mask). Cloud Run does not tell a container its limit, and what "
-        "it reports can be more.",
+        "(Terraform sets it to the same value; a test checks): the dense scan, the "
+        "cross-encoder and `0` thread settings use at most this many threads. Unset: the "
+        "CPUs the process may run on (its affinity mask). Cloud Run does not tell a "
+        "container its limit, and what it reports can be more.",
     )
     embed_threads: int = Field(
         1,
@@ -166,7 +167,8 @@ class Settings(BaseSettings):
         le=256,
         description="Encoder threads per encoding batch in the worker. 1: concurrent batches "
         "encode side by side, one core each (fastest measured, and Cloud Run's worker has 1 "
-        "CPU); 0: every usable CPU (`THOTH_CPUS`), batches take turns.",
+        "CPU); 0: every usable CPU (`THOTH_CPUS`; on the torch fallback torch's own default), "
+        "batches take turns.",
     )
     chunk_max_tokens: int = Field(
         0,

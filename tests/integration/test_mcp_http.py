@@ -258,7 +258,8 @@ async def test_protocol_errors_are_4xx(settings: Settings, published: BlobStore)
             # stateless: no standalone SSE stream to hang on
             stream = await http.get(url, headers={"accept": "text/event-stream"}, timeout=5)
             assert stream.status_code == 405
-            for method in ("DELETE", "PUT", "PATCH", "HEAD"):  # one answer, one Allow
+            # One answer, one Allow, whatever the method.
+            for method in ("DELETE", "PUT", "PATCH", "HEAD", "OPTIONS", "TRACE"):
                 other = await http.request(method, url, headers=JSONRPC_HEADERS, timeout=5)
                 assert (other.status_code, other.headers.get("allow")) == (405, "POST"), method
             assert (await http.get(f"{base}/health")).status_code == 200

@@ -75,7 +75,7 @@ class OnnxPassageEncoder(CountsTokens):
         # Longest first, as sentence-transformers does: each batch pads little.
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
         # With a fixed thread count (THOTH_EMBED_THREADS, default 1) concurrent batches
-        # encode side by side, one core each; on every core they take turns.
+        # encode side by side, one core each; on every usable CPU they take turns.
         with _take_turns if not self.threads else contextlib.nullcontext():
             for rows in self._batches(order, ids):
                 out[rows] = self._encode_batch([ids[i] for i in rows])

@@ -98,8 +98,8 @@ class RerankerBusyError(TimeoutError):
 class LazyCrossEncoder:
     """The bundled cross-encoder, loaded on the first call that asks for it (~0.3 s), so a
     server that is never asked to rerank never pays for it. One rerank runs at a time: each
-    already takes every core, and side by side they would only share them and all finish
-    late, while the searches without rerank starve."""
+    already takes every usable CPU (thoth.cpus), and side by side they would only share them
+    and all finish late, while the searches without rerank starve."""
 
     name = RERANKER_NAME
 

@@ -35,10 +35,11 @@ class SearchOutput(BaseModel):
 
 
 # A server answers before its embedding model has loaded (`thoth mcp` without Cloud Run's
-# startup probe): a hybrid search is then keyword-only, and the caller should know.
+# startup probe), or after it failed to: a hybrid search is then keyword-only, and the
+# caller should know.
 KEYWORD_ONLY_NOTE = (
-    "keyword matching only: the embedding model is still loading; search again in a few "
-    "seconds for semantic matching too"
+    "keyword matching only: the embedding model is not loaded (still loading, or it failed: "
+    "see /ready); semantic matching joins in once it is"
 )
 
 
@@ -135,7 +136,7 @@ lands below them.
 
 Queries longer than 1000 characters are truncated; an empty query is an error. A `note` in
 the output says when a search was narrower than asked (keyword-only while the server's
-embedding model is still loading)."""
+embedding model is not loaded)."""
 
 GET_DOCUMENT_DESCRIPTION = """Return one handbook document with its title, url and metadata,
 and its text from `offset`: all of the rest when it is no longer than `max_chars` (default

@@ -24,7 +24,8 @@ from thoth.serve.service import ThothService
 
 MCP_PATH = "/mcp"
 
-NOT_POST = ["GET", "HEAD", "DELETE", "PUT", "PATCH"]  # all answered 405, `Allow: POST`
+# Each answered 405 with `Allow: POST`.
+NOT_POST = ["GET", "HEAD", "DELETE", "PUT", "PATCH", "OPTIONS", "TRACE"]
 
 
 def transport_security(settings: Settings) -> TransportSecuritySettings:
@@ -123,9 +124,9 @@ def create_app(
     async def no_event_stream() -> JSONResponse:
         # Stateless: there is nothing to push on a standalone GET stream, and an idle SSE
         # stream would pin a Cloud Run instance for the whole request timeout. The spec lets
-        # a server answer 405 here, and DELETE too (no session to end); every method but
-        # POST gets the same answer, so `Allow` never contradicts itself. POST (and a CORS
-        # preflight's OPTIONS) still reach the MCP app below.
+        # a server answer 405 here, and DELETE too (no session to end); every other method
+        # but POST gets the same answer, so `Allow` never contradicts itself (there is no
+        # CORS: browsers are not this server's clients). POST reaches the MCP app below.
         return JSONResponse(
             {"error": "method not allowed", "message": "POST JSON-RPC messages to this URL"},
             status_code=405,

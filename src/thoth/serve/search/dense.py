@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -54,12 +54,23 @@ def single_threaded_blas() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
-# Made at import: two first searches at once could otherwise each make one.
-_POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="thoth-dense")
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()  # two first searches at once would otherwise each make one
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The threads that score row blocks: as many as the process may keep busy, shared by
+    every search, so concurrent searches never run more blocks at once than that."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=usable(), thread_name_prefix="thoth-dense")
+        return _POOL
 
 
 def _scores(matrix: Matrix, query: Matrix) -> Matrix:
-    """matrix @ query, in row blocks on every core when the matrix is big enough to pay."""
+    """matrix @ query, in row blocks on every usable CPU when the matrix is big enough to
+    pay."""
     rows = matrix.shape[0]
     parts = min(usable(), rows // SPLIT_ROWS)
     if parts < 2:
@@ -67,7 +78,7 @@ def _scores(matrix: Matrix, query: Matrix) -> Matrix:
     out = np.empty(rows, dtype=np.float32)
     step = -(-rows // parts)
     blocks = [
-        _POOL.submit(in_context(_dot), matrix[lo : lo + step], query, out[lo : lo + step])
+        _pool().submit(in_context(_dot), matrix[lo : lo + step], query, out[lo : lo + step])
         for lo in range(0, rows, step)
     ]
     for block in blocks:
@@ -84,7 +95,7 @@ Spans = list[tuple[int, int]]
 
 
 def _span_scores(matrix: Matrix, spans: Spans, query: Matrix) -> Matrix:
-    """matrix[a:b] @ query for each span, concatenated; split over the cores, in groups of
+    """matrix[a:b] @ query for each span, concatenated; split over the usable CPUs, in groups of
     about equal rows, from SPLIT_ROWS / 2 rows on (a probe of 200,000 chunks scans ~50,000)."""
     rows = sum(b - a for a, b in spans)
     parts = min(usable(), rows // (SPLIT_ROWS // 2))
@@ -95,7 +106,7 @@ def _span_scores(matrix: Matrix, spans: Spans, query: Matrix) -> Matrix:
     for a, b in spans:
         groups[min(parts - 1, done * parts // rows)].append((a, b))
         done += b - a
-    blocks = [_POOL.submit(in_context(_dot_spans), matrix, g, query) for g in groups if g]
+    blocks = [_pool().submit(in_context(_dot_spans), matrix, g, query) for g in groups if g]
     return np.concatenate([block.result() for block in blocks])
 
 
