@@ -117,6 +117,11 @@ async def test_tools_and_search(settings: Settings, published: BlobStore) -> Non
             )
             topics = await client.call_tool("list_topics", {})
             assert {"path": "people/", "documents": 2} in topics.structured_content["topics"]  # type: ignore[index]
+            folder = await client.call_tool("list_topics", {"prefix": "people/"})
+            files = folder.structured_content["files"]  # type: ignore[index]
+            assert {"path": "people/vacation.md", "title": "Vacation policy"}.items() <= files[
+                -1
+            ].items()
 
             resource = await client.read_resource("thoth://handbook/people/vacation.md")
             assert "25 days" in resource.contents[0].text  # type: ignore[union-attr]

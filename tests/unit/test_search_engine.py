@@ -208,6 +208,19 @@ def test_topics(engine: SearchEngine) -> None:
     assert engine.topics(source="handbook", prefix="people")[0].path == "people/"
 
 
+def test_a_folder_lists_its_own_documents_with_titles(engine: SearchEngine) -> None:
+    listed = engine.folder_documents(prefix="people/")
+    assert [(d.path, d.title) for d in listed] == [
+        ("people/remote-work.md", "Remote work"),
+        ("people/vacation.md", "Vacation policy"),
+    ]
+    assert [d.path for d in engine.folder_documents(prefix="people/va")] == ["people/vacation.md"]
+    # The top level holds only folders here: nothing in a subfolder is listed as its own.
+    assert engine.folder_documents() == []
+    output = tools.list_topics(engine, prefix="engineering/")
+    assert output.files_total == 2 and output.files[0].path == "engineering/deploys.md"
+
+
 @pytest.mark.slow
 def test_real_model_matches_meaning_not_words(tmp_path: Path) -> None:
     encoder = real_encoder()

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from thoth.bucket.pushes import LatestPush
 from thoth.bucket.records import document_fields
 from thoth.serve.search import MAX_NUM_RESULTS, SearchEngine, SearchMode, SearchResult
-from thoth.serve.search.engine import Context, Topic
+from thoth.serve.search.engine import Context, FolderDocument, Topic
 from thoth.serve.search.errors import InvalidQueryError
 from thoth.serve.search.rerank import CANDIDATES as RERANK_CANDIDATES
 from thoth.serve.search.sections import SECTION_TOKENS
@@ -48,6 +48,7 @@ KEYWORD_ONLY_NOTE = (
 # text: MCP's text content repeats the structured output, and JSON that escapes non-ASCII
 # (as the SDK's json.dumps path does) turns an emoji into 24 bytes, 23 MiB a page.
 DOCUMENT_PAGE_CHARS = 100_000
+MAX_LISTED_FILES = 200  # list_topics' `files`: a folder's listing stays a few thousand tokens
 MAX_DOCUMENT_PAGE_CHARS = 1_000_000
 
 
@@ -103,6 +104,12 @@ class SourcesOutput(BaseModel):
 class TopicsOutput(BaseModel):
     topics: list[Topic] = Field(description="Folders with document counts, sorted by path.")
     documents: int = Field(description="Documents under the requested prefix.")
+    files: list[FolderDocument] = Field(
+        default_factory=list,
+        description=f"Documents directly in the folder of `prefix` (not in its subfolders), "
+        f"by path; at most {MAX_LISTED_FILES}.",
+    )
+    files_total: int = Field(0, description="How many such documents there are in all.")
 
 
 # --- descriptions (what the model reads) ---------------------------------------------------
@@ -141,17 +148,19 @@ embedding model is not loaded)."""
 GET_DOCUMENT_DESCRIPTION = """Return one handbook document with its title, url and metadata,
 and its text from `offset`: all of the rest when it is no longer than `max_chars` (default
 100,000 characters), else one page, with `next_offset` to pass as `offset` for the next.
-Use a `path` from search_handbook results (list_topics lists folders, not documents). If the
-path does not exist the error lists the closest existing paths."""
+Use a `path` from search_handbook results or from list_topics' `files`. If the path does not
+exist the error lists the closest existing paths."""
 
 LIST_SOURCES_DESCRIPTION = """List the handbooks (sources) that can be searched, with their
 document and passage counts, the index version and when it was built. For a handbook in
 GitLab: the commit the index was built from, the latest push Thoth knows of, and whether (and
 for how many seconds) the index is behind that push."""
 
-LIST_TOPICS_DESCRIPTION = """Browse the handbook's folder structure: folders (two levels below
-`prefix`) with how many documents each holds. Use a folder as search_handbook's path_prefix to
-narrow a search, or to see what the handbook covers."""
+LIST_TOPICS_DESCRIPTION = f"""Browse the handbook's folder structure: folders (two levels below
+`prefix`) with how many documents each holds, and the documents directly in `prefix`'s folder
+(`files`: path and title, at most {MAX_LISTED_FILES}; `files_total` counts them all). Use a
+folder as search_handbook's path_prefix to narrow a search, a file's path with get_document,
+or both to see what the handbook covers."""
 
 
 # --- the tools ----------------------------------------------------------------------------
@@ -281,4 +290,7 @@ def list_topics(
         for path in engine.indexes[name].document_paths
         if path.startswith(wanted)
     )
-    return TopicsOutput(topics=topics, documents=total)
+    files = engine.folder_documents(source, prefix)
+    return TopicsOutput(
+        topics=topics, documents=total, files=files[:MAX_LISTED_FILES], files_total=len(files)
+    )

@@ -14,6 +14,7 @@ a cross-encoder then reorders the best candidates (rerank.py), and scores are it
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import functools
 import logging
@@ -90,6 +91,14 @@ class Topic(BaseModel):
 
     path: str = Field(description="Folder path, ending with '/'; use it as path_prefix.")
     documents: int = Field(description="Documents in this folder and below.")
+
+
+class FolderDocument(BaseModel):
+    """A document that sits directly in a folder."""
+
+    path: str = Field(description="Document path: pass it to get_document.")
+    title: str = Field(description="Its title (empty when it has no text).")
+    source: str = Field(description="The source (handbook) it belongs to.")
 
 
 class SearchEngine:
@@ -278,6 +287,23 @@ class SearchEngine:
                 counts[topic.path] = counts.get(topic.path, 0) + topic.documents
         return [Topic(path=p, documents=n) for p, n in sorted(counts.items())]
 
+    def folder_documents(
+        self, source: str | None = None, prefix: str | None = None
+    ) -> list[FolderDocument]:
+        """The documents directly in the folder `prefix` ends in (not in its subfolders),
+        matching `prefix`, sorted by path; the top level without one."""
+        scope = self._scope(source)
+        prefix = normalise_prefix(prefix)
+        self._check_prefix(scope, prefix)
+        base = _folder_of(prefix)
+        found = [
+            FolderDocument(path=path, title=index.title_of(path), source=index.source)
+            for index in scope
+            for path in _paths_under(index, prefix)
+            if "/" not in path[len(base) :]
+        ]
+        return sorted(found, key=lambda d: (d.path, d.source))
+
 
 def _dense(
     scope: list[SourceIndex],
@@ -358,14 +384,24 @@ def _fulltext_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=8, thread_name_prefix="thoth-fts")
 
 
-def _topics(index: SourceIndex, prefix: str | None, depth: int) -> list[Topic]:
+def _folder_of(prefix: str | None) -> str:
+    """The folder a prefix names or ends in: "people/" for "people/" and "people/va"."""
     base = prefix or ""
-    if base and not base.endswith("/"):
-        base = base[: base.rfind("/") + 1]
+    return base[: base.rfind("/") + 1]
+
+
+def _paths_under(index: SourceIndex, prefix: str | None) -> list[str]:
+    paths = index.document_paths
+    if not prefix:
+        return paths
+    lo = bisect.bisect_left(paths, prefix)
+    return paths[lo : bisect.bisect_left(paths, prefix + "\U0010ffff", lo=lo)]
+
+
+def _topics(index: SourceIndex, prefix: str | None, depth: int) -> list[Topic]:
+    base = _folder_of(prefix)
     counts: dict[str, int] = {}
-    for path in index.document_paths:
-        if prefix and not path.startswith(prefix):
-            continue
+    for path in _paths_under(index, prefix):
         parts = path[len(base) :].split("/")[:-1]
         for level in range(min(depth, len(parts))):
             folder = base + "/".join(parts[: level + 1]) + "/"

@@ -201,6 +201,11 @@ class SourceIndex:
         rows = self.snapshot.document_rows(path)
         return document_from_row(rows[0]) if rows else None
 
+    def title_of(self, path: str) -> str:
+        """The title of the document at `path`, from its first chunk ("" without chunks)."""
+        row = bisect.bisect_left(self.paths, path)
+        return self.titles[row] if row < len(self.paths) and self.paths[row] == path else ""
+
     def has_prefix(self, prefix: str | None) -> bool:
         if not prefix:
             return bool(self.document_paths)
