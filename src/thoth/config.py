@@ -157,8 +157,9 @@ class Settings(BaseSettings):
         le=256,
         description="The CPU limit the process runs under, as Cloud Run's `limits.cpu` "
         "(Terraform sets it to the same value; a test checks): the dense scan, the "
-        "cross-encoder and `0` thread settings use at most this many threads. Unset: the "
-        "CPUs the process may run on (its affinity mask). Cloud Run does not tell a "
+        "cross-encoder and `0` thread settings use this many threads (at most the CPUs the "
+        "process may run on). Unset: the dense scan uses the CPUs the process may run on "
+        "(its affinity mask), ONNX Runtime its own default. Cloud Run does not tell a "
         "container its limit, and what it reports can be more.",
     )
     embed_threads: int = Field(
@@ -167,8 +168,8 @@ class Settings(BaseSettings):
         le=256,
         description="Encoder threads per encoding batch in the worker. 1: concurrent batches "
         "encode side by side, one core each (fastest measured, and Cloud Run's worker has 1 "
-        "CPU); 0: every usable CPU (`THOTH_CPUS`; on the torch fallback torch's own default), "
-        "batches take turns.",
+        "CPU); 0: on ONNX `THOTH_CPUS` threads when set, else the runtime's own default (ONNX "
+        "Runtime: one per physical core), batches take turns.",
     )
     chunk_max_tokens: int = Field(
         0,

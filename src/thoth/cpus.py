@@ -23,13 +23,17 @@ def runnable() -> int:
     return os.cpu_count() or 1
 
 
+def declared() -> int | None:
+    """The declared limit (THOTH_CPUS) rounded up and capped by the runnable CPUs; None
+    when none is declared."""
+    limit = get_settings().cpus
+    return None if limit is None else max(1, min(math.ceil(limit), runnable()))
+
+
 def usable() -> int:
-    """Threads worth running side by side: the declared limit, rounded up, but never more
-    than the CPUs this process may run on; without a declared limit, those CPUs."""
-    declared = get_settings().cpus
-    if declared is None:
-        return runnable()
-    return max(1, min(math.ceil(declared), runnable()))
+    """Threads worth running side by side: the declared limit, else the CPUs this process
+    may run on."""
+    return declared() or runnable()
 
 
 def describe() -> str:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from pathlib import Path
 
 import numpy as np
 import pydantic
@@ -21,8 +22,10 @@ BINDABLE = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 
 
 
 @pytest.fixture
-def declare(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """Set THOTH_CPUS (or leave it unset) for get_settings(), restored afterwards."""
+def declare(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
+    """Set THOTH_CPUS (or leave it unset) for get_settings(), restored afterwards; from a
+    folder without a `.env` that could set it too."""
+    monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("THOTH_CPUS", raising=False)
     get_settings.cache_clear()
     yield monkeypatch
@@ -34,7 +37,7 @@ def test_without_a_declared_limit_the_runnable_cpus_count(declare: pytest.Monkey
     assert cpus.usable() == cpus.runnable() == len(os.sched_getaffinity(0))
 
 
-@pytest.mark.parametrize(("declared", "expected"), [("1", 1), ("0.5", 1), ("1.2", 2), ("64", 0)])
+@pytest.mark.parametrize(("declared", "expected"), [("1", 1), ("0.5", 1), ("1.2", 2), ("256", 0)])
 def test_a_declared_limit_rounds_up_and_never_exceeds_the_runnable_cpus(
     declare: pytest.MonkeyPatch, declared: str, expected: int
 ) -> None:
@@ -60,6 +63,7 @@ def test_a_process_bound_to_one_cpu_uses_one_though_the_machine_has_more() -> No
         [sys.executable, "-c", code],
         preexec_fn=lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}),
         env=env,
+        cwd=Path(__file__).parent,  # no `.env` here
         capture_output=True,
         text=True,
         check=True,
@@ -68,9 +72,11 @@ def test_a_process_bound_to_one_cpu_uses_one_though_the_machine_has_more() -> No
 
 
 class Recording:
-    """Stands in for the dense pool: counts the blocks it is given, runs them at once."""
+    """Stands in for the dense pool: keeps its size, counts the blocks it is given and runs
+    each at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_workers: int, thread_name_prefix: str = "") -> None:
+        self.max_workers = max_workers
         self.blocks = 0
 
     def submit(self, fn: Callable[..., object], *args: object) -> Future[object]:
@@ -88,10 +94,26 @@ def test_the_dense_scan_splits_over_the_declared_cpus(
         pytest.skip("needs two CPUs to split over")
     declare.setenv("THOTH_CPUS", declared)
     get_settings.cache_clear()
-    pool = Recording()
-    declare.setattr(dense, "_POOL", pool)
+    made: list[Recording] = []
+    declare.setattr(
+        dense, "ThreadPoolExecutor", lambda **kw: made.append(Recording(**kw)) or made[-1]
+    )
+    declare.setattr(dense, "_POOL", None)
     declare.setattr(dense, "SPLIT_ROWS", 100)
     matrix = np.ones((1000, 8), dtype=np.float32)
     scores = dense._scores(matrix, np.ones(8, dtype=np.float32))
     np.testing.assert_allclose(scores, np.full(1000, 8.0))
-    assert pool.blocks == blocks
+    assert [(pool.max_workers, pool.blocks) for pool in made] == [(int(declared), blocks)]
+
+
+def test_a_small_scan_reads_neither_the_cpu_count_nor_the_settings(
+    declare: pytest.MonkeyPatch,
+) -> None:
+    """An unrelated bad setting must not break searches of a small index: only a scan big
+    enough to split asks how many CPUs there are."""
+    declare.setenv("THOTH_CPUS", "not a number")
+    get_settings.cache_clear()
+    declare.setattr(dense, "_POOL", None)
+    matrix = np.ones((10, 8), dtype=np.float32)
+    np.testing.assert_allclose(dense._scores(matrix, np.ones(8, dtype=np.float32)), 8.0)
+    assert dense._POOL is None

@@ -192,6 +192,7 @@ def test_a_large_probe_is_split_over_threads_with_the_same_result(
     alone = index.search(query, 40)
     monkeypatch.setattr(dense, "SPLIT_ROWS", 64)  # a probe of ~1,000 rows: parts of 32+
     monkeypatch.setattr(dense, "usable", lambda: 3)
+    monkeypatch.setattr(dense, "_POOL", None)  # made anew, with that many threads
     split = index.search(query, 40)
     assert np.array_equal(alone[0], split[0])
     np.testing.assert_allclose(alone[1], split[1], rtol=1e-6)

@@ -12,6 +12,7 @@ from thoth.serve.search import dense
 def test_split_scores_equal_one_product(monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
     monkeypatch.setattr(dense, "SPLIT_ROWS", 512)
     monkeypatch.setattr(dense, "usable", lambda: 4)
+    monkeypatch.setattr(dense, "_POOL", None)  # made anew, with that many threads
     rng = np.random.default_rng(rows)
     matrix = rng.standard_normal((rows, 16), dtype=np.float32)
     query = rng.standard_normal(16).astype(np.float32)
@@ -24,6 +25,7 @@ def test_split_scores_equal_one_product(monkeypatch: pytest.MonkeyPatch, rows: i
 def test_a_slice_of_rows_is_scored_in_place_of_the_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dense, "SPLIT_ROWS", 100)
     monkeypatch.setattr(dense, "usable", lambda: 2)
+    monkeypatch.setattr(dense, "_POOL", None)  # made anew, with that many threads
     matrix = np.arange(3000 * 4, dtype=np.float32).reshape(3000, 4) / 1000
     query = np.array([1.0, 0.0, -1.0, 0.5], dtype=np.float32)
     part = matrix[500:2900]
@@ -37,6 +39,7 @@ def test_blocks_on_pool_threads_count_in_the_dense_stage(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(dense, "SPLIT_ROWS", 1000)
     monkeypatch.setattr(dense, "usable", lambda: 2)
+    monkeypatch.setattr(dense, "_POOL", None)  # made anew, with that many threads
     matrix = np.ones((400_000, 64), dtype=np.float32)
     query = np.ones(64, dtype=np.float32)
     with collecting() as stages:

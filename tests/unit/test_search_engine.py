@@ -209,14 +209,17 @@ def test_topics(engine: SearchEngine) -> None:
 
 
 def test_a_folder_lists_its_own_documents_with_titles(engine: SearchEngine) -> None:
-    listed = engine.folder_documents(prefix="people/")
+    listed, total = engine.folder_documents(prefix="people/")
     assert [(d.path, d.title) for d in listed] == [
         ("people/remote-work.md", "Remote work"),
         ("people/vacation.md", "Vacation policy"),
     ]
-    assert [d.path for d in engine.folder_documents(prefix="people/va")] == ["people/vacation.md"]
+    assert total == 2 and engine.folder_documents(prefix="people")[0] == listed
+    assert engine.folder_documents(prefix="people/", limit=1) == (listed[:1], 2)
+    in_part, _ = engine.folder_documents(prefix="people/va")
+    assert [d.path for d in in_part] == ["people/vacation.md"]
     # The top level holds only folders here: nothing in a subfolder is listed as its own.
-    assert engine.folder_documents() == []
+    assert engine.folder_documents() == ([], 0)
     output = tools.list_topics(engine, prefix="engineering/")
     assert output.files_total == 2 and output.files[0].path == "engineering/deploys.md"
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from thoth.cpus import usable
+from thoth.cpus import declared
 from thoth.embedding.models import max_seq_length, mean_pooled_bert
 from thoth.embedding.query_cache import CachedQueryEncoder
 from thoth.embedding.variants import DEFAULT_VARIANT, EmbeddingVariant, variant_file
@@ -37,12 +37,13 @@ def onnx_query_encoder_supports(
 
 
 def open_session(path: Path, threads: int) -> Any:
-    """An ONNX Runtime CPU session on `threads` threads (0: as many as the process may keep
-    busy, `thoth.cpus.usable`), checked to take the inputs a BERT encoder takes."""
+    """An ONNX Runtime CPU session on `threads` threads (0: the declared CPU limit,
+    THOTH_CPUS, else ONNX Runtime's own default of one per physical core), checked to take
+    the inputs a BERT encoder takes."""
     import onnxruntime as ort  # type: ignore[import-untyped]
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or usable()
+    options.intra_op_num_threads = threads or declared() or 0
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -158,7 +158,8 @@ for how many seconds) the index is behind that push."""
 
 LIST_TOPICS_DESCRIPTION = f"""Browse the handbook's folder structure: folders (two levels below
 `prefix`) with how many documents each holds, and the documents directly in `prefix`'s folder
-(`files`: path and title, at most {MAX_LISTED_FILES}; `files_total` counts them all). Use a
+(`files`: path and title, at most {MAX_LISTED_FILES}; `files_total` counts them all;
+"people" and "people/" both mean the folder people/). Use a
 folder as search_handbook's path_prefix to narrow a search, a file's path with get_document,
 or both to see what the handbook covers."""
 
@@ -290,7 +291,5 @@ def list_topics(
         for path in engine.indexes[name].document_paths
         if path.startswith(wanted)
     )
-    files = engine.folder_documents(source, prefix)
-    return TopicsOutput(
-        topics=topics, documents=total, files=files[:MAX_LISTED_FILES], files_total=len(files)
-    )
+    files, files_total = engine.folder_documents(source, prefix, MAX_LISTED_FILES)
+    return TopicsOutput(topics=topics, documents=total, files=files, files_total=files_total)

@@ -89,13 +89,13 @@ class Signer:
     def user_token(
         self, email: str, audience: str = GCLOUD_CLIENT_ID, *, now: float | None = None
     ) -> str:
-        """A user's ID token as gcloud prints it: for gcloud's client unless `audience` names
-        another (what a service account's token, or a test, may ask for)."""
+        """A user's ID token as gcloud prints it: for gcloud's client (`aud` and `azp`) unless
+        `audience` names another (as a service account's may; `azp` is then its subject)."""
         issued = int(now if now is not None else time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer,
             "aud": audience,
-            "azp": GCLOUD_CLIENT_ID,
+            "azp": GCLOUD_CLIENT_ID if audience == GCLOUD_CLIENT_ID else subject_for(email),
             "sub": subject_for(email),
             "email": email,
             "email_verified": True,

@@ -32,11 +32,18 @@ def require_task_caller(request: Request) -> None:
 
 
 def require_api_caller(request: Request) -> None:
-    # People call the API with `gcloud auth print-identity-token`, whose audience for a user
-    # account is gcloud's client (docs/deployment.md); service accounts can name the worker.
     settings: Settings = request.app.state.settings
-    audiences = [settings.worker_audience, GCLOUD_CLIENT_ID]
-    _require(request, settings.worker_callers, audiences, "the worker API")
+    _require(request, settings.worker_callers, api_audiences(settings), "the worker API")
+
+
+def api_audiences(settings: Settings) -> list[str]:
+    """People call the API with `gcloud auth print-identity-token`, whose audience for a
+    user account is gcloud's client (docs/deployment.md); service accounts can name the
+    worker. gcloud's client only behind Cloud Run IAM, which admits such tokens: checking
+    signatures here (`jwks`), the audience is all that ties a token to this service."""
+    if settings.auth == "iam":
+        return [settings.worker_audience, GCLOUD_CLIENT_ID]
+    return [settings.worker_audience]
 
 
 def _require(

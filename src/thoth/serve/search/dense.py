@@ -55,24 +55,36 @@ def single_threaded_blas() -> None:
 
 
 _POOL: ThreadPoolExecutor | None = None
+_WORKERS = 0  # the pool's size, once it exists
 _POOL_LOCK = threading.Lock()  # two first searches at once would otherwise each make one
 
 
 def _pool() -> ThreadPoolExecutor:
-    """The threads that score row blocks: as many as the process may keep busy, shared by
-    every search, so concurrent searches never run more blocks at once than that."""
-    global _POOL
+    """The threads that score row blocks: as many as the process may keep busy (read once,
+    when the first big scan needs them), shared by every search, so concurrent searches
+    never run more blocks at once than that."""
+    global _POOL, _WORKERS
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=usable(), thread_name_prefix="thoth-dense")
+            _WORKERS = usable()
+            _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="thoth-dense")
         return _POOL
+
+
+def _parts(blocks: int) -> int:
+    """Into how many parts to split a scan worth `blocks` blocks: 1 below two, so a small
+    index never reads the CPU count (nor the settings) at all."""
+    if blocks < 2:
+        return 1
+    _pool()
+    return min(blocks, _WORKERS)
 
 
 def _scores(matrix: Matrix, query: Matrix) -> Matrix:
     """matrix @ query, in row blocks on every usable CPU when the matrix is big enough to
     pay."""
     rows = matrix.shape[0]
-    parts = min(usable(), rows // SPLIT_ROWS)
+    parts = _parts(rows // SPLIT_ROWS)
     if parts < 2:
         return matrix @ query
     out = np.empty(rows, dtype=np.float32)
@@ -98,7 +110,7 @@ def _span_scores(matrix: Matrix, spans: Spans, query: Matrix) -> Matrix:
     """matrix[a:b] @ query for each span, concatenated; split over the usable CPUs, in groups of
     about equal rows, from SPLIT_ROWS / 2 rows on (a probe of 200,000 chunks scans ~50,000)."""
     rows = sum(b - a for a, b in spans)
-    parts = min(usable(), rows // (SPLIT_ROWS // 2))
+    parts = _parts(rows // (SPLIT_ROWS // 2))
     if parts < 2:
         return _dot_spans(matrix, spans, query, counted=False)
     groups: list[Spans] = [[] for _ in range(parts)]

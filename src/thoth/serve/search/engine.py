@@ -288,21 +288,29 @@ class SearchEngine:
         return [Topic(path=p, documents=n) for p, n in sorted(counts.items())]
 
     def folder_documents(
-        self, source: str | None = None, prefix: str | None = None
-    ) -> list[FolderDocument]:
-        """The documents directly in the folder `prefix` ends in (not in its subfolders),
-        matching `prefix`, sorted by path; the top level without one."""
+        self, source: str | None = None, prefix: str | None = None, limit: int = 200
+    ) -> tuple[list[FolderDocument], int]:
+        """The first `limit` documents (by path) directly in the folder `prefix` names, not
+        in its subfolders, and how many there are: "people" and "people/" both name
+        people/ when that folder exists, "people/va" the documents of people/ starting so;
+        without a prefix, the top level."""
         scope = self._scope(source)
         prefix = normalise_prefix(prefix)
         self._check_prefix(scope, prefix)
+        if prefix and not prefix.endswith("/") and any(i.has_prefix(prefix + "/") for i in scope):
+            prefix += "/"
         base = _folder_of(prefix)
-        found = [
-            FolderDocument(path=path, title=index.title_of(path), source=index.source)
+        found = sorted(
+            (path, index.source, index)
             for index in scope
             for path in _paths_under(index, prefix)
             if "/" not in path[len(base) :]
+        )
+        listed = [
+            FolderDocument(path=path, title=index.title_of(path), source=name)
+            for path, name, index in found[:limit]
         ]
-        return sorted(found, key=lambda d: (d.path, d.source))
+        return listed, len(found)
 
 
 def _dense(
