@@ -3,9 +3,10 @@
 A container cannot trust what it sees. Cloud Run does not tell it its CPU limit; a 1-vCPU
 instance has been seen reporting 2 CPUs (dotnet/runtime#99046), and a limit enforced as a
 quota leaves both `os.cpu_count()` and the affinity mask at the machine's count. So a
-deployment declares the limit (`THOTH_CPUS`, which Terraform sets from the same value as
-`limits.cpu`); without it, the CPUs this process may run on (its affinity mask, which the
-local Cloud Run door narrows to the limit), else `os.cpu_count()`.
+deployment declares the limit (`THOTH_CPUS`, which Terraform sets to the value of
+`limits.cpu`; a static test holds them equal); without it, the CPUs this process may run
+on (its affinity mask, which the local Cloud Run door narrows to the limit), else
+`os.cpu_count()`.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ def usable() -> int:
 
 def describe() -> str:
     """One line for the startup log: the count used and where it came from."""
-    declared = get_settings().cpus
-    source = f"THOTH_CPUS={declared:g}" if declared is not None else "no THOTH_CPUS"
+    limit = get_settings().cpus
+    source = f"THOTH_CPUS={limit:g}" if limit is not None else "no THOTH_CPUS"
     return (
         f"thread pools sized for {usable()} CPU(s): {source}, may run on {runnable()}, "
         f"os.cpu_count() {os.cpu_count()}"
