@@ -309,6 +309,11 @@ FTS_VARIANTS: dict[str, FtsVariant] = {
     "thx": FtsVariant(("titles", "headings", "texts")),
     "thx nostem": FtsVariant(("titles", "headings", "texts"), stem=False),
     "hx": FtsVariant(("headings", "texts")),
+    # title and heading path written twice: their words count double (BM25 saturates, so less)
+    "t2h2x": FtsVariant(("titles", "titles", "headings", "headings", "texts")),
+    "t3h3x": FtsVariant(("titles",) * 3 + ("headings",) * 3 + ("texts",)),
+    "th2x": FtsVariant(("titles", "headings", "headings", "texts")),
+    "t2hx": FtsVariant(("titles", "titles", "headings", "texts")),
 }
 
 

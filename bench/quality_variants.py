@@ -192,7 +192,7 @@ def _fulltext_variant(fts: str) -> Variant:
 
 
 DIVERSE_POOL = 20  # fused candidates a diversity variant re-ranks
-FUSED_OVER = ("engine", "text", "thx", "thx nostem")
+FUSED_OVER = ("engine", "text", "thx", "thx nostem", "t2h2x", "t3h3x", "th2x", "t2hx")
 FUSION_VARIANTS: list[Variant] = [
     *(_fulltext_variant(name) for name in FTS_VARIANTS),
     *(_minmax_variant(fts, a) for fts in FUSED_OVER for a in (0.3, 0.4, 0.5, 0.6, 0.75)),

@@ -7,8 +7,8 @@ A snapshot directory holds
                        complete copy from a half-uploaded one
     lancedb/           a LanceDB database with two tables:
         chunks         ChunkRecord rows (thoth.bucket.records), vectors as fixed-size lists
-                       of float32, plus `search_text` (title, heading path and text, the
-                       layout the model embeds) with a native full-text index on it;
+                       of float32, plus `search_text` (title, heading path and text, as
+                       search_text() lays them out) with a native full-text index on it;
                        snapshots written before it have the index on `text`; and, from
                        thoth.bucket.cells.MIN_ROWS chunks on, `cell`: each vector's cell of
                        the coarse partition dense search probes (manifest `cells`)
@@ -176,8 +176,10 @@ def _read(table: Any, columns: list[str] | None) -> pa.Table:
 
 def search_text(title: str, heading: str, text: str) -> str:
     """What full-text search matches for a chunk: a question often names the page or section
-    ("parental leave policy") rather than words of the passage itself."""
-    return "\n".join(part for part in (title, heading, text) if part)
+    ("parental leave policy") rather than words of the passage itself. Title and heading path
+    are written twice, so BM25 weighs their words more than the body's (chosen on the dev
+    split: bench/results/quality-fields-dev.md)."""
+    return "\n".join(part for part in (title, title, heading, heading, text) if part)
 
 
 def _check(
