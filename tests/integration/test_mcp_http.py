@@ -18,6 +18,8 @@ from fastapi import FastAPI
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
 
 from tests.support.processes import free_port
 from tests.support.snapshots import SAMPLE_DOCS, HashingEncoder, make_and_publish
@@ -125,6 +127,19 @@ async def test_tools_and_search(settings: Settings, published: BlobStore) -> Non
 
             resource = await client.read_resource("thoth://handbook/people/vacation.md")
             assert "25 days" in resource.contents[0].text  # type: ignore[union-attr]
+
+
+async def test_a_resource_uri_no_document_can_have_is_invalid_params(
+    settings: Settings, published: BlobStore
+) -> None:
+    with serve(loaded_app(settings, published)) as base:
+        async with mcp_client(f"{base}/mcp") as client:
+            with pytest.raises(MCPError) as refused:
+                await client.read_resource("thoth://handbook/" + "a" * 5000)
+            with pytest.raises(MCPError) as missing:
+                await client.read_resource("thoth://handbook/people/nope.md")
+    assert refused.value.code == INVALID_PARAMS and "5,000 characters long" in refused.value.message
+    assert missing.value.code == INVALID_PARAMS  # the SDK's code for a resource not found
 
 
 async def test_a_long_document_resource_says_where_to_read_on(

@@ -292,6 +292,17 @@ def test_a_body_that_is_not_json_is_refused(receiver: str) -> None:
     assert not_a_push.status_code == 400
 
 
+@pytest.mark.parametrize(
+    "content",
+    [b"[" * 50_000 + b"]" * 50_000, b'{"object_kind": "push", "project_id": ' + b"9" * 5000 + b"}"],
+    ids=["nested-too-deep", "integer-too-long"],
+)
+def test_json_python_cannot_read_is_400_not_500(receiver: str, content: bytes) -> None:
+    answer = post(receiver, None, event_uuid=new_uuid(), content=content)
+    assert answer.status_code == 400
+    assert answer.json()["reason"] == "the body is not valid JSON"
+
+
 def test_the_event_uuid_is_required(receiver: str) -> None:
     answer = post(receiver, push_payload(), event_uuid=None)
     assert answer.status_code == 400

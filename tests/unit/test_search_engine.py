@@ -119,6 +119,9 @@ def test_more_results_than_chunks(engine: SearchEngine) -> None:
 def test_unknown_source_names_the_known(engine: SearchEngine) -> None:
     with pytest.raises(UnknownSourceError, match="guides, handbook"):
         engine.search("vacation", source="wiki")
+    with pytest.raises(UnknownSourceError) as huge:
+        engine.search("vacation", source="w" * 100_000)
+    assert len(str(huge.value)) < 200 and "100,000 characters" in str(huge.value)
 
 
 def test_prefix_matching_nothing_names_folders(engine: SearchEngine) -> None:
@@ -135,6 +138,15 @@ def test_quotes_in_prefix_and_query_are_safe(engine: SearchEngine) -> None:
     with pytest.raises(InvalidQueryError):
         engine.search("x", path_prefix="it's' OR '1'='1")
     assert engine.search('manager\'s "leave" (AND) OR -x:y*', num_results=1)
+
+
+def test_a_quoted_phrase_is_searched_by_its_words(
+    engine: SearchEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    # assistants quote exact terms; LanceDB took the quotes for a phrase query and failed
+    results = engine.search('"vacation days"', mode="fulltext", num_results=3)
+    assert results and results[0].path == "people/vacation.md"
+    assert "full-text search failed" not in caplog.text
 
 
 def test_no_index_loaded() -> None:
@@ -205,7 +217,7 @@ def test_closest_paths_by_file_name() -> None:
 def test_topics(engine: SearchEngine) -> None:
     topics = {t.path: t.documents for t in engine.topics()}
     assert topics == {"engineering/": 2, "people/": 2, "security/": 1, "guides/": 1}
-    assert engine.topics(source="handbook", prefix="people")[0].path == "people/"
+    assert engine.topics(source="handbook", prefix="peo")[0].path == "people/"
 
 
 def test_a_folder_lists_its_own_documents_with_titles(engine: SearchEngine) -> None:
@@ -222,6 +234,25 @@ def test_a_folder_lists_its_own_documents_with_titles(engine: SearchEngine) -> N
     assert engine.folder_documents() == ([], 0)
     output = tools.list_topics(engine, prefix="engineering/")
     assert output.files_total == 2 and output.files[0].path == "engineering/deploys.md"
+
+
+def test_a_folder_named_without_its_slash_is_that_folder_in_every_field(tmp_path: Path) -> None:
+    docs = {
+        "people/leave.md": "# Leave\n\nTake leave.",
+        "people/benefits/health.md": "# Health\n\nInsurance.",
+        "people-group/team.md": "# Team\n\nThe people group.",
+    }
+    make_snapshot(tmp_path / "s", docs, source="handbook")
+    engine = SearchEngine({"handbook": load(tmp_path / "s")}, HashingEncoder())
+    bare, slashed = (
+        tools.list_topics(engine, prefix="people"),
+        tools.list_topics(engine, prefix="people/"),
+    )
+    assert bare == slashed
+    assert [t.path for t in bare.topics] == ["people/benefits/"]
+    assert bare.documents == 2 and bare.files_total == 1
+    # a prefix that is no folder's whole name still matches by its start
+    assert tools.list_topics(engine, prefix="peo").documents == 3
 
 
 @pytest.mark.slow

@@ -283,13 +283,6 @@ def list_topics(
     engine: SearchEngine, source: str | None = None, prefix: str | None = None
 ) -> TopicsOutput:
     topics = engine.topics(source, prefix)
-    scope = [source] if source else list(engine.indexes)
-    wanted = (prefix or "").strip().lstrip("/")
-    total = sum(
-        1
-        for name in scope
-        for path in engine.indexes[name].document_paths
-        if path.startswith(wanted)
-    )
+    total = engine.documents_under(source, prefix)
     files, files_total = engine.folder_documents(source, prefix, MAX_LISTED_FILES)
     return TopicsOutput(topics=topics, documents=total, files=files, files_total=files_total)

@@ -33,5 +33,7 @@ async def json_body(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
             raise BodyRefused(413, f"body over {limit} bytes")
     try:
         return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    # ValueError also covers an integer of more digits than Python converts; RecursionError,
+    # arrays nested too deep to parse
+    except (ValueError, RecursionError):
         raise BodyRefused(400, "the body is not valid JSON") from None

@@ -9,13 +9,15 @@ from typing import Annotated, Literal
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
-from mcp_types import ToolAnnotations
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, ToolAnnotations
 from pydantic import Field
 
 from thoth.serve import tools
 from thoth.serve.search import (
     MAX_NUM_RESULTS,
     DocumentNotFoundError,
+    InvalidQueryError,
     SearchError,
     UnknownSourceError,
 )
@@ -151,6 +153,8 @@ def build_server(service: ThothService) -> MCPServer:
         except SearchError as exc:
             if isinstance(exc, DocumentNotFoundError | UnknownSourceError):
                 raise ResourceNotFoundError(str(exc)) from exc
+            if isinstance(exc, InvalidQueryError):  # the URI names no document it could
+                raise MCPError(code=INVALID_PARAMS, message=str(exc)) from exc
             raise ResourceError(str(exc)) from exc
         if page.next_offset is None:
             return page.text

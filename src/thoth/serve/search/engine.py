@@ -121,8 +121,9 @@ class SearchEngine:
         if source is None or source == "":
             return [self.indexes[name] for name in sorted(self.indexes)]
         if source not in self.indexes:
+            named = repr(source) if len(source) <= 100 else f"of {len(source):,} characters"
             raise UnknownSourceError(
-                f"unknown source {source!r}; available sources: {', '.join(sorted(self.indexes))}"
+                f"unknown source {named}; available sources: {', '.join(sorted(self.indexes))}"
             )
         return [self.indexes[source]]
 
@@ -278,14 +279,29 @@ class SearchEngine:
 
     def topics(self, source: str | None = None, prefix: str | None = None) -> list[Topic]:
         """Folders (two levels below `prefix`) with their document counts."""
-        scope = self._scope(source)
-        prefix = normalise_prefix(prefix)
-        self._check_prefix(scope, prefix)
+        scope, prefix = self._folder_scope(source, prefix)
         counts: dict[str, int] = {}
         for index in scope:
             for topic in _topics(index, prefix, 2):
                 counts[topic.path] = counts.get(topic.path, 0) + topic.documents
         return [Topic(path=p, documents=n) for p, n in sorted(counts.items())]
+
+    def documents_under(self, source: str | None = None, prefix: str | None = None) -> int:
+        """How many documents `prefix` holds, read as topics() and folder_documents() read it."""
+        scope, prefix = self._folder_scope(source, prefix)
+        return sum(len(_paths_under(index, prefix)) for index in scope)
+
+    def _folder_scope(
+        self, source: str | None, prefix: str | None
+    ) -> tuple[list[SourceIndex], str | None]:
+        """The indexes to browse and the prefix checked, "people" read as the folder
+        "people/" when there is one (not also "people-group/")."""
+        scope = self._scope(source)
+        prefix = normalise_prefix(prefix)
+        self._check_prefix(scope, prefix)
+        if prefix and not prefix.endswith("/") and any(i.has_prefix(prefix + "/") for i in scope):
+            prefix += "/"
+        return scope, prefix
 
     def folder_documents(
         self, source: str | None = None, prefix: str | None = None, limit: int = 200
@@ -294,11 +310,7 @@ class SearchEngine:
         in its subfolders, and how many there are: "people" and "people/" both name
         people/ when that folder exists, "people/va" the documents of people/ starting so;
         without a prefix, the top level."""
-        scope = self._scope(source)
-        prefix = normalise_prefix(prefix)
-        self._check_prefix(scope, prefix)
-        if prefix and not prefix.endswith("/") and any(i.has_prefix(prefix + "/") for i in scope):
-            prefix += "/"
+        scope, prefix = self._folder_scope(source, prefix)
         base = _folder_of(prefix)
         found = sorted(
             (path, index.source, index)

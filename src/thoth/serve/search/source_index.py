@@ -235,7 +235,9 @@ class SourceIndex:
         """Best-first chunks by BM25 (LanceDB native FTS), prefiltered to `prefix`."""
         if self._fts is None:
             return []
-        search = self._fts.search(query, query_type="fts")
+        # LanceDB reads a query in double quotes as a phrase, which needs word positions the
+        # index does not keep (it would fail): quotes are dropped, the words still count
+        search = self._fts.search(query.replace('"', " "), query_type="fts")
         if prefix:
             literal = prefix.replace("'", "''")
             search = search.where(f"starts_with(path, '{literal}')", prefilter=True)
