@@ -309,6 +309,17 @@ def test_the_event_uuid_is_required(receiver: str) -> None:
     assert "X-Gitlab-Event-UUID" in answer.json()["reason"]
 
 
+@pytest.mark.parametrize("ref", [MAIN, "refs/heads/other"])
+def test_a_malformed_event_uuid_is_refused_by_its_name_on_any_branch(
+    receiver: str, ref: str
+) -> None:
+    answer = post(receiver, push_payload(ref=ref), event_uuid="a b", idempotency_key=new_uuid())
+    assert (answer.status_code, answer.json()["reason"]) == (
+        400,
+        "X-Gitlab-Event-UUID must be 1-64 letters, digits or dashes",
+    )
+
+
 def test_only_the_webhook_and_health_routes_answer(receiver: str) -> None:
     assert httpx.get(f"{receiver}/health").json() == {"status": "ok"}
     assert httpx.get(f"{receiver}/webhooks/gitlab").status_code == 405

@@ -71,8 +71,9 @@ async def receive(request: Request, target: Target, queue: Enqueuer) -> Outcome:
     if not event_uuid:
         return refused(400, f"{EVENT_UUID_HEADER} is required")
     key = headers.get(IDEMPOTENCY_HEADER) or event_uuid
-    if not re.fullmatch(DELIVERY_ID_PATTERN, key):
-        return refused(400, f"{IDEMPOTENCY_HEADER} must be 1-64 letters, digits or dashes")
+    for name, value in ((EVENT_UUID_HEADER, event_uuid), (IDEMPOTENCY_HEADER, key)):
+        if not re.fullmatch(DELIVERY_ID_PATTERN, value):
+            return refused(400, f"{name} must be 1-64 letters, digits or dashes")
     try:
         hook = PushHook.model_validate(await json_body(request))
         decision = decide(hook, target, event_uuid, datetime.now(UTC))
