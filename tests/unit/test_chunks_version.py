@@ -15,13 +15,14 @@ from thoth.parsing import UnsupportedFileType, parse_document
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "handbook"
 MAX_TOKENS = 256
-# Cases the examples lack: front matter, a figure above its heading, a table, code.
+# Cases the examples lack: front matter, a figure above its heading, a table, code, an inline
+# HTML image (from version 4; the digests before it are of the page without one).
 WITNESS_PAGE = b"""---
 title: Equipment
 ---
 # Equipment
 
-Ask your manager first.
+Ask your manager first. <img src="desk.png" alt="A standing desk">
 
 ![Approved Equipment List](list.png)
 ## Approved Equipment List
@@ -39,6 +40,7 @@ thoth search "chair"
 DIGESTS = {
     2: "6a83d4635a10508e1430339e4343b4293efc73622afe5950724999d1db8f92fa",
     3: "ebd36153b2046391660b6b6021fbb511a7e04efc11d561d694d95c4b67746f10",
+    4: "a7c58ccc273d8f4da31ca91e1f35f87b6d04538b3027805498b6185637010196",
 }
 
 

@@ -74,6 +74,49 @@ def test_broken_pdf_is_a_parse_error(data: bytes) -> None:
         parse_document("broken.pdf", data)
 
 
+def with_metadata(pdf: bytes, metadata: dict[str, str]) -> bytes:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    writer.add_metadata(metadata)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("date", ["2024-01-01", "Mon Jan  1 12:00:00 2024"])
+def test_pdf_malformed_creation_date_is_ignored_not_fatal(date: str) -> None:
+    pdf = with_metadata(
+        make_pdf(["Work from anywhere."]), {"/Title": "Remote", "/CreationDate": date}
+    )
+    doc = parse_document("remote.pdf", pdf)
+    assert doc.title == "Remote" and "created" not in doc.metadata
+    assert doc.blocks == [Block(("Page 1",), "Work from anywhere.")]
+
+
+@pytest.mark.parametrize("title", ["Untitled", "untitled-2", "  ", "Microsoft Word - draft.docx"])
+def test_pdf_placeholder_title_falls_back_to_the_file_name(title: str) -> None:
+    doc = parse_document("remote-work.pdf", with_metadata(make_pdf(["x"]), {"/Title": title}))
+    assert doc.title == "Remote work"
+
+
+def broken_pages(pdf: bytes, *texts: str) -> bytes:
+    """The pages of these texts with a content stream pypdf cannot extract text from."""
+    for text in texts:
+        pdf = pdf.replace(b"Td (%s)" % text.encode(), b"Td ] ] (%s)" % text.encode())
+    return pdf
+
+
+def test_pdf_page_that_cannot_be_read_is_skipped() -> None:
+    pdf = broken_pages(make_pdf(["One.", "Two.", "Three."]), "Two.")
+    doc = parse_document("a.pdf", pdf)
+    assert doc.metadata["pages"] == 3
+    assert doc.blocks == [Block(("Page 1",), "One."), Block(("Page 3",), "Three.")]
+
+
+def test_pdf_whose_every_page_fails_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="unreadable PDF"):
+        parse_document("a.pdf", broken_pages(make_pdf(["One.", "Two."]), "One.", "Two."))
+
+
 def make_docx() -> bytes:
     document = docx.Document()
     document.core_properties.title = "Core title"

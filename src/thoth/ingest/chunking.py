@@ -36,7 +36,9 @@ from thoth.parsing.document import Block, ParsedDocument, heading_lines
 # file of a snapshot cut by other code instead of carrying its old chunks over.
 # 2: a lone image above a heading of the same words also opens that heading's section.
 # 3: a frontmatter `description` is the first text block of its page.
-CHUNKS_VERSION = 3
+# 4: image alt text in HTML (and HTML inside markdown), DOCX text in content controls,
+#    revisions, fields and text boxes, PDF pages read one by one (the parsers' fidelity fixes).
+CHUNKS_VERSION = 4
 _MIN_MAX_TOKENS = 16
 _MAX_RESPLITS = 8
 DEFAULT_MAX_CHARS = 4000  # ~3x an English chunk of 256 word pieces: honest text never hits it

@@ -15,17 +15,22 @@ _ALLOWED_CONTROLS = frozenset("\t\n\r\f\v")
 
 
 def decode_text(data: bytes) -> str:
-    """Decode UTF-8 (with or without BOM) or BOM-marked UTF-16.
+    """Decode UTF-8 (with or without BOM) or BOM-marked UTF-32 or UTF-16.
 
     Invalid UTF-8 sequences become U+FFFD so one bad byte never loses a page, but data that
     looks binary (NUL bytes, or many control or replacement characters) raises ParseError.
     """
+    # The UTF-32 little-endian BOM begins with the UTF-16 one: it is checked first.
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return data.decode("utf-32", errors="replace")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16", errors="replace")
-    if b"\x00" in data:
-        raise ParseError("binary data, not text")
-    text = data.decode("utf-8-sig", errors="replace")
-    if _looks_binary(text[:_SAMPLE_CHARS]):
+    return check_text(data.decode("utf-8-sig", errors="replace"))
+
+
+def check_text(text: str) -> str:
+    """The text itself, or ParseError when it looks binary (NUL, control characters)."""
+    if "\x00" in text or _looks_binary(text[:_SAMPLE_CHARS]):
         raise ParseError("binary data, not text")
     return text
 

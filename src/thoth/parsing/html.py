@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, UnicodeDammit
 from bs4.element import NavigableString, PageElement, PreformattedString, Tag
 
-from thoth.parsing.decode import decode_text
+from thoth.parsing.decode import check_text, decode_text
 from thoth.parsing.document import ParsedDocument, title_from_path
 from thoth.parsing.sections import SectionBuilder
 from thoth.parsing.tables import render_table
@@ -28,7 +28,8 @@ _META_NAMES = ("description", "keywords", "author")
 
 
 def parse_html(path: str, data: bytes) -> ParsedDocument:
-    soup = BeautifulSoup(decode_text(data), "lxml")
+    soup = BeautifulSoup(_markup(data), "lxml")
+    _inline_replacements(soup)
     walker = _Walker()
     walker.walk(soup.body or soup)
     builder = walker.builder
@@ -45,7 +46,31 @@ def fragment_text(fragment: str) -> str:
     soup = BeautifulSoup(fragment, "html.parser")
     for tag in soup.find_all(list(_DROPPED)):
         tag.decompose()
+    _inline_replacements(soup)
     return " ".join(soup.get_text(" ").split())
+
+
+def _markup(data: bytes) -> str:
+    """UTF-8 (or BOM-marked) pages as decode_text reads them, even under another declared
+    charset (a template's stale <meta> is more common than UTF-8-valid legacy bytes); other
+    bytes in the charset the page declares, which UnicodeDammit finds (else guesses)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        markup = UnicodeDammit(data, is_html=True).unicode_markup
+        if isinstance(markup, str):
+            return check_text(markup)
+    return decode_text(data)
+
+
+def _inline_replacements(soup: BeautifulSoup) -> None:
+    """An image's alt text stands for it, as in markdown; a <br> inside <pre>, whose text is
+    taken whole, is a line break."""
+    for image in soup.find_all("img"):
+        alt = image.get("alt")
+        image.replace_with(f" {alt.strip()} " if isinstance(alt, str) and alt.strip() else "")
+    for br in soup.select("pre br"):
+        br.replace_with("\n")
 
 
 class _Walker:
@@ -86,6 +111,9 @@ class _Walker:
             return False
         if name == "table":
             self._end_paragraph()
+            caption = tag.find("caption", recursive=False)
+            if isinstance(caption, Tag):  # its own block: the table's first line is its header
+                self.builder.add("text", " ".join(caption.get_text(" ").split()))
             self.builder.add("table", render_table(_table_rows(tag)))
             return False
         if name == "br":
@@ -105,10 +133,30 @@ class _Walker:
 
 
 def _table_rows(table: Tag) -> list[list[str]]:
-    return [
-        [cell.get_text(" ") for cell in row.find_all(["th", "td"], recursive=False)]
-        for row in table.find_all("tr")
-    ]
+    """The table's own rows, each followed by the rows of the tables nested in its cells
+    (a nested table's caption a row of its own). Not recursive, as the walk."""
+    rows: list[list[str]] = []
+    stack: list[Iterator[Tag]] = [iter(_own_rows(table))]
+    while stack:
+        row = next(stack[-1], None)
+        if row is None:
+            stack.pop()
+            continue
+        cells = [row] if row.name == "caption" else row.find_all(["th", "td"], recursive=False)
+        nested = [inner.extract() for cell in cells for inner in _outer_tables(cell)]
+        rows.append([cell.get_text(" ") for cell in cells])
+        stack.extend(iter(_own_rows(inner, caption=True)) for inner in reversed(nested))
+    return rows
+
+
+def _own_rows(table: Tag, caption: bool = False) -> list[Tag]:
+    rows = [row for row in table.find_all("tr") if row.find_parent("table") is table]
+    title = table.find("caption", recursive=False) if caption else None
+    return [title, *rows] if isinstance(title, Tag) else rows
+
+
+def _outer_tables(cell: Tag) -> list[Tag]:
+    return [table for table in cell.find_all("table") if table.find_parent(["td", "th"]) is cell]
 
 
 def _title_tag(soup: BeautifulSoup) -> str:

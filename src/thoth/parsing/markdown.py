@@ -203,6 +203,9 @@ def _inline_text(token: Token) -> str:
             parts.append("\n")
         elif child.type == "image":
             parts.append(_inline_text(child))
+        elif child.type == "html_inline" and child.content[:4].lower() == "<img":
+            # One tag per token: only an image's alt text is text (the others need no parse).
+            parts.append(fragment_text(child.content))
     return "".join(parts).strip()
 
 

@@ -1,5 +1,8 @@
 """PDF text extracted page by page with pypdf; each page is a section ("Page N").
 
+A page whose text cannot be extracted is skipped, and unreadable metadata ignored: one bad
+part does not lose the rest (every page failing is still a ParseError).
+
 Before any text is extracted, the page count and the inflated size of the pages' content
 streams are checked against limits: pypdf extracts text from ~60-100 KB of content stream per
 second here, so a 50 KB file whose stream inflates to 16 MB took 167 s and 1.18 GB.
@@ -8,10 +11,11 @@ second here, so a 50 KB file whose stream inflates to 16 MB took 167 s and 1.18 
 from __future__ import annotations
 
 import io
+import logging
 import re
 import zlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeGuard
 
 from pypdf import PageObject, PasswordType, PdfReader
 from pypdf.generic import ArrayObject, StreamObject
@@ -19,8 +23,15 @@ from pypdf.generic import ArrayObject, StreamObject
 from thoth.parsing.document import Block, ParsedDocument, ParseError, title_from_path
 from thoth.parsing.metadata import json_safe
 
+log = logging.getLogger(__name__)
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _METADATA_FIELDS = ("title", "author", "subject", "creator", "producer")
+# Titles that writing tools fill in by themselves ("Microsoft Word - draft.docx", a file name).
+_JUNK_TITLE = re.compile(
+    r"untitled[\s\d-]*|microsoft \w+ - .*|.*\.(docx?|pdf|pptx?|xlsx?|rtf|odt|txt)",
+    re.IGNORECASE,
+)
 _MAX_PAGES = 2000
 _MAX_PAGE_CONTENT_BYTES = 1_000_000  # a text page is ~5 KB, a dense vector chart ~500 KB
 _MAX_CONTENT_BYTES = 3_000_000  # ~30-50 s of text extraction: beyond the parse budget
@@ -30,12 +41,12 @@ def parse_pdf(path: str, data: bytes) -> ParsedDocument:
     try:
         reader = _open(data)
         _check_size(reader)
-        pages = [page.extract_text() or "" for page in reader.pages]
-        metadata = _metadata(reader)
     except ParseError:
         raise
     except Exception as error:  # pypdf raises many types (PdfReadError, KeyError, ...)
         raise ParseError(f"unreadable PDF ({type(error).__name__})") from None
+    pages = _page_texts(path, reader)
+    metadata = _metadata(path, reader)
     blocks = [
         Block((f"Page {number}",), text, "text")
         for number, raw in enumerate(pages, start=1)
@@ -44,7 +55,7 @@ def parse_pdf(path: str, data: bytes) -> ParsedDocument:
     title = metadata.get("title")
     return ParsedDocument(
         path=path,
-        title=title if isinstance(title, str) and title.strip() else title_from_path(path),
+        title=title if _is_title(title) else title_from_path(path),
         metadata=metadata,
         blocks=blocks,
     )
@@ -98,14 +109,49 @@ def _inflated_size(stream: StreamObject, limit: int) -> int:
         return len(raw)  # pypdf recovers some broken streams: let it try
 
 
-def _metadata(reader: PdfReader) -> dict[str, Any]:
-    info = reader.metadata
+def _page_texts(path: str, reader: PdfReader) -> list[str]:
+    """Each page's text, "" for a page that cannot be read; ParseError if none can."""
+    texts: list[str] = []
+    errors: list[str] = []
+    for index in range(len(reader.pages)):
+        try:
+            texts.append(reader.pages[index].extract_text() or "")
+        except Exception as error:  # pypdf raises many types (PdfReadError, KeyError, ...)
+            log.info("%s: page %d skipped, unreadable (%s)", path, index + 1, error)
+            texts.append("")
+            errors.append(type(error).__name__)
+    if errors and len(errors) == len(texts):
+        raise ParseError(f"unreadable PDF ({errors[0]})")
+    return texts
+
+
+def _metadata(path: str, reader: PdfReader) -> dict[str, Any]:
     metadata: dict[str, Any] = {"pages": len(reader.pages)}
-    if info is not None:
-        for field in _METADATA_FIELDS:
-            value = getattr(info, field, None)
-            if isinstance(value, str) and value.strip():
-                metadata[field] = _CONTROL.sub("", value).strip()
-        if info.creation_date is not None:
-            metadata["created"] = info.creation_date
+    try:
+        metadata.update(_info(reader))
+    except Exception as error:  # a malformed /Info must not lose the pages' text
+        log.info("%s: metadata ignored, unreadable (%s)", path, error)
     return json_safe(metadata)
+
+
+def _info(reader: PdfReader) -> dict[str, Any]:
+    info = reader.metadata
+    fields: dict[str, Any] = {}
+    if info is None:
+        return fields
+    for field in _METADATA_FIELDS:
+        value = getattr(info, field, None)
+        if isinstance(value, str) and value.strip():
+            fields[field] = _CONTROL.sub("", value).strip()
+    try:
+        created = info.creation_date
+    except ValueError as error:  # a date not in PDF's "D:YYYYMMDD..." form: the rest is fine
+        log.info("creation date ignored (%s)", error)
+        created = None
+    if created is not None:
+        fields["created"] = created
+    return fields
+
+
+def _is_title(title: object) -> TypeGuard[str]:
+    return isinstance(title, str) and bool(title.strip()) and not _JUNK_TITLE.fullmatch(title)
