@@ -117,6 +117,16 @@ def test_pdf_whose_every_page_fails_is_a_parse_error() -> None:
         parse_document("a.pdf", broken_pages(make_pdf(["One.", "Two."]), "One.", "Two."))
 
 
+def test_pdf_of_pages_without_text_is_a_parse_error_that_names_ocr() -> None:
+    writer = PdfWriter()
+    writer.add_blank_page(612, 792)  # as a scanned page reads: no text to extract
+    writer.add_blank_page(612, 792)
+    out = io.BytesIO()
+    writer.write(out)
+    with pytest.raises(ParseError, match=r"no text on any of its 2 pages.*OCR"):
+        parse_document("scan.pdf", out.getvalue())
+
+
 def make_docx() -> bytes:
     document = docx.Document()
     document.core_properties.title = "Core title"

@@ -52,6 +52,11 @@ def parse_pdf(path: str, data: bytes) -> ParsedDocument:
         for number, raw in enumerate(pages, start=1)
         if (text := _CONTROL.sub("", raw).strip())
     ]
+    if pages and not blocks:  # listed as failed with this reason, not indexed as empty
+        raise ParseError(
+            f"no text on any of its {len(pages):,} pages (scanned pages need OCR, "
+            "which Thoth does not do)"
+        )
     title = metadata.get("title")
     return ParsedDocument(
         path=path,
