@@ -76,3 +76,17 @@ def test_corrupt_entry_is_an_error_on_get_and_skipped_in_list(store: BlobStore) 
     with pytest.raises(RegistryError, match="'broken' is invalid"):
         get_source(store, "broken")
     assert [config.name for config in list_sources(store)] == ["docs"]
+
+
+def test_a_corrupt_entry_is_reported_briefly(store: BlobStore) -> None:
+    """An entry saved before lone surrogates were refused names the field, not pydantic's
+    internals (its links and the whole input)."""
+    stored = (
+        b'{"name": "broken", "kind": "gitlab", "gitlab_project": "a/b", "gitlab_ref": "\\ud800"}'
+    )
+    store.write(source_config_key("broken"), stored)
+    with pytest.raises(RegistryError) as raised:
+        get_source(store, "broken")
+    message = str(raised.value)
+    assert "'broken' is invalid" in message and "register the source again" in message
+    assert "pydantic" not in message and len(message) < 400

@@ -54,6 +54,16 @@ def test_invalid_names(name: str) -> None:
         ({"kind": "upload", "base_url": "https://user:pw@hb.example"}, "plain https"),
         ({"kind": "upload", "base_url": "javascript:alert(1)"}, "plain https"),
         ({"kind": "upload", "colour": "red"}, "Extra inputs"),
+        ({"kind": "gitlab", "gitlab_project": "g/p", "gitlab_ref": "@{-1}"}, "gitlab_ref"),
+        ({"kind": "gitlab", "gitlab_project": "g/p", "gitlab_ref": "-rf"}, "gitlab_ref"),
+        ({"kind": "gitlab", "gitlab_project": "g/p", "gitlab_ref": "main.lock/"}, "gitlab_ref"),
+        ({"kind": "gitlab", "gitlab_project": "9" * 400}, "numeric id or a path"),
+        ({"kind": "gitlab", "gitlab_project": "g/" + "p" * 5000}, "numeric id or a path"),
+        ({"kind": "upload", "path_prefix": "%2e%2e/x"}, "URL-encoded"),
+        ({"kind": "upload", "base_url": "https://example.com:0"}, "port"),
+        ({"kind": "upload", "base_url": "https://exa\nmple.com"}, "control"),
+        ({"kind": "dir", "directory": "/srv/a\x00b"}, "control characters"),
+        ({"kind": "upload", "path_prefix": "\ud800"}, "UTF-8"),
     ],
 )
 def test_invalid_configs(fields: dict[str, str], message: str) -> None:

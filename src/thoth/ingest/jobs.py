@@ -153,7 +153,10 @@ class JobStore:
             raise PreconditionFailed(job_key(job.job_id))
 
     def get(self, job_id: str) -> tuple[Job, int]:
-        data, generation = self.store.read(job_key(job_id))
+        try:
+            data, generation = self.store.read(job_key(job_id))
+        except NotFound:
+            raise UnknownJobError(job_id) from None
         return Job.model_validate_json(data), generation
 
     def save(self, job: Job, generation: int) -> int:
@@ -302,6 +305,13 @@ class JobStore:
         except NotFound:
             return True
         return job.status.finished
+
+
+class UnknownJobError(NotFound):
+    """No such job. A NotFound, so callers that catch that keep working."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id[:100]!r} not found")
 
 
 class LeaseLost(ConflictError):

@@ -7,7 +7,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
@@ -15,9 +15,18 @@ from thoth.paths import safe_prefix, safe_relative_path
 
 SOURCE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 SOURCE_NAME = re.compile(SOURCE_PATTERN)
-_SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
-_PROJECT = re.compile(rf"^(\d+|{_SEGMENT}(/{_SEGMENT})+)$")
+_SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}"
+_PROJECT = re.compile(rf"^(\d{{1,19}}|{_SEGMENT}(/{_SEGMENT})+)$")
+MAX_PROJECT_ID = 2**63 - 1  # GitLab's ids are bigints
+MAX_PROJECT_PATH = 2048
+# git check-ref-format: no space, control character, ~^:?*[\ nor "@{" or ".."; no part
+# that starts with "." or ends with ".lock"; no empty part; not "@"; no "-" first.
 _REF = re.compile(r"^[^\s~^:?*\[\\\x00-\x1f\x7f]{1,255}$")
+_REF_PART = re.compile(r"^(?!\.)[^/]+(?<!\.lock)$")
+MAX_URL = 2048
+_HOST_LABEL = re.compile(r"^[\w-]{1,63}$")
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+MAX_DIRECTORY = 4096
 _MARKDOWN = (".md", ".markdown")
 _INDEX_PAGES = ("index.md", "_index.md", "index.markdown", "_index.markdown")
 
@@ -34,7 +43,25 @@ def validate_source_name(name: str) -> str:
     return name
 
 
-class SourceConfig(BaseModel):
+class InputModel(BaseModel):
+    """A body from outside: unknown fields are refused, and so is any string that is not
+    valid UTF-8 (a lone surrogate, which JSON can spell as "\\ud800"): saved, it could
+    never be written out again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _utf8(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("the text is not valid UTF-8 (a lone surrogate)") from None
+        return value
+
+
+class SourceConfig(InputModel):
     """One registered source. Its files are mirrored to `sources/<name>/<path>`, where
     `path` is relative to `path_prefix` (for GitLab) or to `directory` (for dir)."""
 
@@ -63,23 +90,37 @@ class SourceConfig(BaseModel):
     @field_validator("gitlab_project")
     @classmethod
     def _project(cls, value: str | None) -> str | None:
-        if value is not None and not _PROJECT.match(value):
+        if value is not None and not _valid_project(value):
             raise ValueError(
-                f"gitlab_project must be a numeric id or a path like 'group/project', got {value!r}"
+                "gitlab_project must be a numeric id or a path like 'group/project' (ids up "
+                f"to 2^63-1, parts of at most 255 characters), got {value[:100]!r}"
             )
         return value
 
     @field_validator("gitlab_ref")
     @classmethod
     def _ref(cls, value: str) -> str:
-        if not _REF.match(value) or ".." in value:
-            raise ValueError(f"gitlab_ref is not a valid branch, tag or commit: {value!r}")
+        if not _valid_ref(value):
+            raise ValueError(f"gitlab_ref is not a valid branch, tag or commit: {value[:100]!r}")
         return value
 
     @field_validator("path_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
+        if _PERCENT_ESCAPE.search(value):
+            # Stored as typed and never decoded: "%2e%2e" would name a folder called that.
+            raise ValueError(f"path_prefix must not be URL-encoded, got {value[:100]!r}")
         return safe_prefix(value)
+
+    @field_validator("directory")
+    @classmethod
+    def _directory(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > MAX_DIRECTORY or _has_control(value)):
+            raise ValueError(
+                f"directory must be a folder path of at most {MAX_DIRECTORY} characters "
+                f"without control characters, got {value[:100]!r}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _kind_needs(self) -> SourceConfig:
@@ -90,16 +131,65 @@ class SourceConfig(BaseModel):
         return self
 
 
+def _has_control(value: str) -> bool:
+    return any(ord(char) < 32 or ord(char) == 127 for char in value)
+
+
+def _valid_project(value: str) -> bool:
+    if len(value) > MAX_PROJECT_PATH or not _PROJECT.match(value):
+        return False
+    return not value.isdigit() or int(value) <= MAX_PROJECT_ID
+
+
+def _valid_ref(value: str) -> bool:
+    if not _REF.match(value) or value == "@" or value.startswith("-") or value.endswith("."):
+        return False
+    if ".." in value or "@{" in value:
+        return False
+    return all(_REF_PART.match(part) for part in value.split("/"))
+
+
 def _citation_base(value: str) -> str:
-    """Search results hand these links to people: https only, or http on this machine."""
-    parts = urlsplit(value)
+    """Search results hand these links to people: https only, or http on this machine;
+    a host that could resolve and a port that could answer."""
+    parts = _url_parts(value)
     if parts.username or parts.password or not parts.hostname:
         raise ValueError(f"base_url must be a plain https:// URL, got {value[:200]!r}")
+    if not _valid_host(parts.hostname):
+        raise ValueError(f"base_url has an invalid host name, got {value[:200]!r}")
     if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname)):
         return value.rstrip("/")
     raise ValueError(
         f"base_url must start with https:// (http:// only for localhost), got {value[:200]!r}"
     )
+
+
+def _url_parts(value: str) -> SplitResult:
+    # urlsplit silently drops tabs and newlines: refuse them (and spaces) here instead.
+    if len(value) > MAX_URL or not value.isprintable() or " " in value:
+        raise ValueError(
+            f"base_url must be at most {MAX_URL} characters, without spaces or control "
+            f"characters, got {value[:200]!r}"
+        )
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"base_url is not a valid URL ({exc}), got {value[:200]!r}") from None
+    if port == 0:
+        raise ValueError(f"base_url's port must be 1-65535, got {value[:200]!r}")
+    return parts
+
+
+def _valid_host(host: str) -> bool:
+    """A DNS name (labels of letters, digits, '-' or '_') or an IP address."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    labels = host.removesuffix(".").split(".")
+    return len(host) <= 253 and all(_HOST_LABEL.match(label) for label in labels)
 
 
 def _is_loopback(host: str) -> bool:

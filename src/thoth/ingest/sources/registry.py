@@ -49,7 +49,17 @@ def get_source(store: BlobStore, name: str) -> SourceConfig:
     try:
         return SourceConfig.model_validate_json(data)
     except ValidationError as exc:
-        raise RegistryError(f"stored configuration of source {name!r} is invalid: {exc}") from exc
+        raise RegistryError(
+            f"stored configuration of source {name!r} is invalid ({_first_error(exc)}); "
+            "register the source again"
+        ) from exc
+
+
+def _first_error(exc: ValidationError) -> str:
+    """The first problem, short and without pydantic's links and input dumps."""
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "the object"
+    return f"{where}: {error['msg']}"[:200].encode("utf-8", "backslashreplace").decode()
 
 
 def source_names(store: BlobStore) -> list[str]:

@@ -14,10 +14,8 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
 
 from thoth.config import Settings, get_settings
-from thoth.errors import ThothError, http_status
 from thoth.ingest.jobs import JOB_ID_PATTERN, JobProgress
 from thoth.ingest.pipeline.batch import run_batch
 from thoth.ingest.pipeline.context import Context
@@ -26,19 +24,21 @@ from thoth.ingest.pipeline.finalize import finalize_job
 from thoth.ingest.pipeline.follow_up import PushOutcome, on_push
 from thoth.ingest.pipeline.plan import plan_job
 from thoth.ingest.pipeline.start import start_job
-from thoth.ingest.push import PUSH_PATH, PushTask
+from thoth.ingest.push import PUSH_PATH
 from thoth.ingest.sources.models import SOURCE_PATTERN, SourceConfig
 from thoth.ingest.sources.registry import get_source, list_sources, save_source
 from thoth.ingest.sources.roots import allowed_folder
 from thoth.ingest.sources.sync import SyncReport, sync_source
 from thoth.ingest.tasks import TaskQueue
 from thoth.ingest.worker.callers import require_api_caller, require_task_caller
+from thoth.ingest.worker.errors import add_error_handlers
 from thoth.ingest.worker.request_guard import request_guard
 from thoth.ingest.worker.schemas import (
     BatchTask,
     IngestAccepted,
     IngestRequest,
     JobTask,
+    PushBody,
 )
 from thoth.logs import configure_logging, trace_context
 from thoth.paths import UnsafePathError
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
     app = FastAPI(title="Thoth ingestion worker", version="0.1.0", lifespan=_lifespan)
     app.state.settings = settings
     app.state.ctx = ctx
-    app.add_exception_handler(ThothError, _error_response)
+    add_error_handlers(app)
     app.middleware("http")(request_guard(settings))
     app.middleware("http")(_log_requests)
     _add_public_routes(app, ctx)
@@ -145,7 +145,7 @@ def _add_task_routes(app: FastAPI, ctx: Context) -> None:
         }
 
     @app.post(PUSH_PATH, dependencies=verified)
-    def push(body: PushTask) -> PushOutcome:
+    def push(body: PushBody) -> PushOutcome:
         return on_push(ctx, body)
 
     @app.post("/tasks/finalize", dependencies=verified)
@@ -153,12 +153,6 @@ def _add_task_routes(app: FastAPI, ctx: Context) -> None:
         with job_fails_for_good(ctx, body.job_id, retry):
             job = finalize_job(ctx, body.job_id)
         return {"job_id": job.job_id, "status": job.status, "version": job.version}
-
-
-async def _error_response(_: Request, exc: Exception) -> Response:
-    """Every expected failure, mapped once by its category (thoth.errors)."""
-    assert isinstance(exc, ThothError)
-    return JSONResponse({"detail": str(exc)}, status_code=http_status(exc.category))
 
 
 async def _log_requests(

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from thoth.ingest.jobs import JOB_ID_PATTERN
-from thoth.ingest.sources.models import SOURCE_PATTERN
+from thoth.ingest.push import PushTask
+from thoth.ingest.sources.models import SOURCE_PATTERN, InputModel
 
 
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StrictModel(InputModel):
+    """A request body: unknown fields and text that is not UTF-8 are refused."""
 
 
 class IngestRequest(StrictModel):
@@ -29,6 +30,11 @@ class JobTask(StrictModel):
 
 class BatchTask(JobTask):
     batch: int = Field(ge=0, le=1_000_000)
+
+
+class PushBody(PushTask, InputModel):
+    """A PushTask as the worker takes it (push.py, shared with the webhook receiver, keeps
+    its plain base): text that is not UTF-8 is refused here too."""
 
 
 class ErrorBody(BaseModel):
