@@ -8,6 +8,7 @@ import io
 import zipfile
 
 import docx
+import pytest
 from docx.enum.style import WD_STYLE_TYPE
 from docx.oxml import parse_xml
 
@@ -76,6 +77,38 @@ def test_docx_keeps_text_wrapped_in_controls_revisions_fields_and_tags() -> None
         "See Badge rules",
         "Office: Berlin",
         "Custom: wrapped",
+    ]
+
+
+def test_docx_skips_a_table_of_contents_placeholder_prompts_and_ruby_readings() -> None:
+    document = docx.Document()
+    toc = (
+        f"<w:sdt {W}><w:sdtPr><w:docPartObj><w:docPartGallery w:val='Table of Contents'/>"
+        "</w:docPartObj></w:sdtPr><w:sdtContent><w:p><w:r><w:t>Leave policy\t3</w:t></w:r>"
+        "</w:p></w:sdtContent></w:sdt>"
+    )
+    document.element.body.insert(0, parse_xml(toc))
+    empty = document.add_paragraph("Name: ")
+    empty._p.append(
+        parse_xml(
+            f"<w:sdt {W}><w:sdtPr><w:showingPlcHdr/></w:sdtPr><w:sdtContent><w:r>"
+            "<w:t>Click or tap here to enter text.</w:t></w:r></w:sdtContent></w:sdt>"
+        )
+    )
+    ruby = document.add_paragraph()
+    ruby._p.append(
+        parse_xml(
+            f"<w:r {W}><w:ruby><w:rt><w:r><w:t>かんじ</w:t></w:r></w:rt>"
+            "<w:rubyBase><w:r><w:t>漢字</w:t></w:r></w:rubyBase></w:ruby></w:r>"
+        )
+    )
+    document.add_heading("Leave policy", level=1)
+    document.add_paragraph("25 days.")
+    doc = parse_document("a.docx", _saved(document))
+    assert [(b.heading_path, b.text) for b in doc.blocks] == [
+        ((), "Name:"),
+        ((), "漢字"),
+        (("Leave policy",), "25 days."),
     ]
 
 
@@ -188,6 +221,8 @@ def test_markdown_inline_and_block_html_images_keep_their_alt_text() -> None:
         "a.md", b'Press <img src="k.png" alt="the red button"> now.\n\n<img alt="Map">\n'
     )
     assert _texts(doc) == ["Press the red button now.", "Map"]
+    quoted = b"A <IMG ALT='one &amp; two' src=y> b <img alt=bare> c <img src=n.png> d\n"
+    assert _texts(parse_document("a.md", quoted)) == ["A one & two b bare c  d"]
 
 
 def test_html_table_caption_is_a_line_before_the_rows() -> None:
@@ -209,6 +244,13 @@ def test_html_declared_legacy_charset_decides_when_the_bytes_are_not_utf8() -> N
     # valid UTF-8 stays UTF-8 whatever a stale <meta> says
     stale = '<meta charset="iso-8859-1"><p>Grüße</p>'.encode()
     assert _texts(parse_document("a.html", stale)) == ["Grüße"]
+
+
+@pytest.mark.parametrize("meta", ["", '<meta charset="utf-8">'])
+def test_html_in_utf8_with_one_stray_byte_loses_only_that_byte(meta: str) -> None:
+    # no charset is guessed: a guess read such pages as Latin or Cyrillic mojibake
+    page = f"{meta}<p>中文测试 🎉 x</p>".encode().replace(b" x", b" \x92")
+    assert _texts(parse_document("a.html", page)) == ["中文测试 🎉 \ufffd"]
 
 
 def test_html_br_inside_pre_is_a_newline() -> None:

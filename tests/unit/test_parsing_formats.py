@@ -123,7 +123,7 @@ def test_pdf_of_pages_without_text_is_a_parse_error_that_names_ocr() -> None:
     writer.add_blank_page(612, 792)
     out = io.BytesIO()
     writer.write(out)
-    with pytest.raises(ParseError, match=r"no text on any of its 2 pages.*OCR"):
+    with pytest.raises(ParseError, match=r"no text on any of its 2 pages \(0 unreadable; .*OCR"):
         parse_document("scan.pdf", out.getvalue())
 
 

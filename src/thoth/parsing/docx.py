@@ -48,6 +48,7 @@ _MAX_STYLE_DEPTH = 20  # base_style chains are short; a broken file may make one
 _CORE_FIELDS = ("title", "author", "subject", "keywords", "category", "created", "modified")
 _NOTES = ((RT.FOOTNOTES, "Footnotes"), (RT.ENDNOTES, "Endnotes"))
 _TEXT_BOX = qn("w:txbxContent")
+_SDT = qn("w:sdt")
 _DOC_PR = "{http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing}docPr"
 # Deleted and moved-away revisions are not the document's text; an mc:Fallback repeats its
 # mc:Choice (a text box as VML after the same box as DrawingML).
@@ -55,6 +56,7 @@ _SKIPPED = frozenset(
     {
         qn("w:del"),
         qn("w:moveFrom"),
+        qn("w:rt"),  # a ruby's reading aid (furigana) would be glued to the word it reads
         "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback",
     }
 )
@@ -123,10 +125,24 @@ def _blocks(container: BaseOxmlElement) -> Iterator[_Para | CT_Tbl]:
                 yield from _blocks(box)
         elif isinstance(child, CT_Tbl):
             yield child
-        elif child.tag == qn("w:sdt"):
+        elif child.tag == qn("w:sdt") and _read(child):
             yield from _blocks_of(child.find(qn("w:sdtContent")))
         elif child.tag == qn("w:customXml"):
             yield from _blocks(child)
+
+
+def _read(sdt: BaseOxmlElement) -> bool:
+    """Whether a content control's content is the document's text: not a generated table of
+    contents (each heading again, with page numbers) nor an empty field's placeholder prompt
+    ("Click or tap here to enter text.")."""
+    properties = sdt.find(qn("w:sdtPr"))
+    if properties is None:
+        return True
+    if properties.find(qn("w:showingPlcHdr")) is not None:
+        return False
+    gallery = properties.find(f"{qn('w:docPartObj')}/{qn('w:docPartGallery')}")
+    name = gallery.get(qn("w:val"), "") if gallery is not None else ""
+    return not name.startswith("Table of Contents")
 
 
 def _blocks_of(container: BaseOxmlElement | None) -> Iterator[_Para | CT_Tbl]:
@@ -143,7 +159,7 @@ def _inline(paragraph: CT_P) -> tuple[str, list[BaseOxmlElement]]:
         if element.tag == _TEXT_BOX:
             boxes.append(element)
             walk.skip_subtree()
-        elif element.tag in _SKIPPED:
+        elif element.tag in _SKIPPED or (element.tag == _SDT and not _read(element)):
             walk.skip_subtree()
         elif isinstance(element, CT_R):
             parts.append(element.text)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator
 from typing import Any
 
-from bs4 import BeautifulSoup, UnicodeDammit
+from bs4 import BeautifulSoup
+from bs4.dammit import EncodingDetector
 from bs4.element import NavigableString, PageElement, PreformattedString, Tag
 
 from thoth.parsing.decode import check_text, decode_text
@@ -25,6 +27,7 @@ _BLOCKS = frozenset(
     }
 )  # fmt: skip
 _META_NAMES = ("description", "keywords", "author")
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # UTF-32's begin so too
 
 
 def parse_html(path: str, data: bytes) -> ParsedDocument:
@@ -51,16 +54,29 @@ def fragment_text(fragment: str) -> str:
 
 
 def _markup(data: bytes) -> str:
-    """UTF-8 (or BOM-marked) pages as decode_text reads them, even under another declared
-    charset (a template's stale <meta> is more common than UTF-8-valid legacy bytes); other
-    bytes in the charset the page declares, which UnicodeDammit finds (else guesses)."""
+    """A page as decode_text reads it (UTF-8, or a BOM's encoding), unless it is not valid
+    UTF-8 and declares another charset: then in that charset. Valid UTF-8 under another
+    declared charset stays UTF-8 (a template's stale <meta> is more common than legacy bytes
+    that happen to be valid UTF-8), and nothing is guessed: a UTF-8 page with one stray byte
+    keeps its text with one U+FFFD."""
+    declared = _declared_charset(data)
+    if declared is None or data.startswith(_BOMS):
+        return decode_text(data)
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
-        markup = UnicodeDammit(data, is_html=True).unicode_markup
-        if isinstance(markup, str):
-            return check_text(markup)
+        return check_text(data.decode(declared, errors="replace"))
     return decode_text(data)
+
+
+def _declared_charset(data: bytes) -> str | None:
+    """The charset a <meta> declares, when Python knows it and it is not UTF-8."""
+    name = EncodingDetector.find_declared_encoding(data, is_html=True)
+    try:
+        codec = codecs.lookup(name).name if name else None
+    except LookupError:
+        return None
+    return codec if codec and codec not in ("utf-8", "utf-8-sig") else None
 
 
 def _inline_replacements(soup: BeautifulSoup) -> None:
@@ -150,13 +166,30 @@ def _table_rows(table: Tag) -> list[list[str]]:
 
 
 def _own_rows(table: Tag, caption: bool = False) -> list[Tag]:
-    rows = [row for row in table.find_all("tr") if row.find_parent("table") is table]
+    """The rows of this table, not of tables nested in it: its <tr> children and theirs of
+    its <thead>, <tbody> and <tfoot> (a search of the whole subtree made nesting quadratic)."""
+    rows: list[Tag] = []
+    for child in table.find_all(True, recursive=False):
+        if child.name == "tr":
+            rows.append(child)
+        elif child.name in ("thead", "tbody", "tfoot"):
+            rows.extend(child.find_all("tr", recursive=False))
     title = table.find("caption", recursive=False) if caption else None
     return [title, *rows] if isinstance(title, Tag) else rows
 
 
 def _outer_tables(cell: Tag) -> list[Tag]:
-    return [table for table in cell.find_all("table") if table.find_parent(["td", "th"]) is cell]
+    """The tables in a cell that no other table in it holds, in document order; the walk
+    does not enter them."""
+    found: list[Tag] = []
+    stack = [child for child in reversed(cell.contents) if isinstance(child, Tag)]
+    while stack:
+        node = stack.pop()
+        if node.name == "table":
+            found.append(node)
+        else:
+            stack.extend(child for child in reversed(node.contents) if isinstance(child, Tag))
+    return found
 
 
 def _title_tag(soup: BeautifulSoup) -> str:

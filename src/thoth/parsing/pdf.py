@@ -45,7 +45,7 @@ def parse_pdf(path: str, data: bytes) -> ParsedDocument:
         raise
     except Exception as error:  # pypdf raises many types (PdfReadError, KeyError, ...)
         raise ParseError(f"unreadable PDF ({type(error).__name__})") from None
-    pages = _page_texts(path, reader)
+    pages, unreadable = _page_texts(path, reader)
     metadata = _metadata(path, reader)
     blocks = [
         Block((f"Page {number}",), text, "text")
@@ -54,8 +54,8 @@ def parse_pdf(path: str, data: bytes) -> ParsedDocument:
     ]
     if pages and not blocks:  # listed as failed with this reason, not indexed as empty
         raise ParseError(
-            f"no text on any of its {len(pages):,} pages (scanned pages need OCR, "
-            "which Thoth does not do)"
+            f"no text on any of its {len(pages):,} pages ({unreadable:,} unreadable; scanned "
+            "pages need OCR, which Thoth does not do)"
         )
     title = metadata.get("title")
     return ParsedDocument(
@@ -114,8 +114,9 @@ def _inflated_size(stream: StreamObject, limit: int) -> int:
         return len(raw)  # pypdf recovers some broken streams: let it try
 
 
-def _page_texts(path: str, reader: PdfReader) -> list[str]:
-    """Each page's text, "" for a page that cannot be read; ParseError if none can."""
+def _page_texts(path: str, reader: PdfReader) -> tuple[list[str], int]:
+    """Each page's text, "" for a page that cannot be read, and how many could not;
+    ParseError if none can."""
     texts: list[str] = []
     errors: list[str] = []
     for index in range(len(reader.pages)):
@@ -127,7 +128,7 @@ def _page_texts(path: str, reader: PdfReader) -> list[str]:
             errors.append(type(error).__name__)
     if errors and len(errors) == len(texts):
         raise ParseError(f"unreadable PDF ({errors[0]})")
-    return texts
+    return texts, len(errors)
 
 
 def _metadata(path: str, reader: PdfReader) -> dict[str, Any]:

@@ -165,19 +165,22 @@ def _citation_base(value: str) -> str:
 
 
 def _url_parts(value: str) -> SplitResult:
-    # urlsplit silently drops tabs and newlines: refuse them (and spaces) here instead.
-    if len(value) > MAX_URL or not value.isprintable() or " " in value:
+    # urlsplit silently drops tabs and newlines: refuse them here instead. A space stays
+    # allowed in the path, as sources registered before this check may have one.
+    if len(value) > MAX_URL or not value.isprintable():
         raise ValueError(
-            f"base_url must be at most {MAX_URL} characters, without spaces or control "
-            f"characters, got {value[:200]!r}"
+            f"base_url must be at most {MAX_URL} characters, without control characters, "
+            f"got {value[:200]!r}"
         )
     try:
         parts = urlsplit(value)
         port = parts.port
     except ValueError as exc:
         raise ValueError(f"base_url is not a valid URL ({exc}), got {value[:200]!r}") from None
-    if port == 0:
-        raise ValueError(f"base_url's port must be 1-65535, got {value[:200]!r}")
+    if port == 0 or " " in parts.netloc:
+        raise ValueError(
+            f"base_url needs a host without spaces and a port of 1-65535, got {value[:200]!r}"
+        )
     return parts
 
 
