@@ -89,6 +89,7 @@ class Retrieved:
     reranked: Ranking = field(default_factory=list)  # the engine's top 10 with rerank=True
     rerank_seconds: float = 0.0  # what that search took, wall clock
     paths: Sequence[str] = ()  # document path of every chunk row (SourceIndex.paths)
+    headings: Sequence[str] = ()  # heading path of every chunk row (SourceIndex.headings)
     # by rule (question_parts.RULES), each part of a multi-part question with its dense and
     # BM25 rankings
     parts: dict[str, list[tuple[str, Scored, Scored]]] = field(default_factory=dict)
@@ -380,6 +381,7 @@ def retrieve(
         fts,
         hybrid,
         paths=index.paths,
+        headings=index.headings,
         parts=parts,
         reranked=reranked,
         rerank_seconds=seconds,

@@ -162,6 +162,19 @@ def _cap_variant(cap: int, within: int) -> Variant:
     return Variant(name, f"min-max 0.5, at most {cap} chunks per file in the top {within}", rank)
 
 
+def _section_cap_variant(cap: int, within: int) -> Variant:
+    """As context="section" answers (one result per heading section), but with chunks."""
+
+    def rank(got: Retrieved) -> Ranking:
+        fused = minmax(got.dense, got.fulltext, alpha=0.5, depth=ENGINE_DEPTH)
+        sections = [f"{p}\n{h}" for p, h in zip(got.paths, got.headings, strict=True)]
+        return file_cap(fused, sections, cap, within)
+
+    name = f"minmax a=0.5 section cap {cap} in {within}"
+    description = f"min-max 0.5, at most {cap} chunks per heading section in the top {within}"
+    return Variant(name, description, rank)
+
+
 def file_evidence(fused: Scored, paths: Sequence[str], weight: float, top: int) -> Ranking:
     """Each chunk's fused score plus `weight` x the sum of its file's `top` best fused scores
     (the file's evidence): a chunk of a file that matches in several places climbs."""
@@ -202,6 +215,7 @@ FUSION_VARIANTS: list[Variant] = [
     *(_decay_variant(d) for d in (0.3, 0.5, 0.7, 0.85)),
     *(_cap_variant(cap, within) for cap in (1, 2, 3) for within in (5, 10)),
     _cap_variant(4, 5),  # a second file guaranteed a place in the top 5
+    *(_section_cap_variant(1, within) for within in (5, 10)),
     *(_evidence_variant(w, top) for w in (0.1, 0.25, 0.5) for top in (1, 3)),
     *(_distribution_variant(how, a) for how in ("z", "dbsf") for a in (0.4, 0.5, 0.6)),
 ]
