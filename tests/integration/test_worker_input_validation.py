@@ -16,7 +16,7 @@ from thoth.bucket.keys import source_config_key
 from thoth.bucket.store import BlobStore
 from thoth.config import Settings
 from thoth.ingest.pipeline.context import Context
-from thoth.ingest.worker.app import create_app
+from thoth.ingest.worker.app import MAX_BODY_BYTES, create_app
 from thoth.ingest.worker.errors import MAX_SHOWN_ERRORS
 
 SURROGATE = "\\ud800"  # a lone surrogate, as a JSON escape: valid JSON, not valid UTF-8
@@ -104,7 +104,7 @@ def test_a_huge_invalid_body_gets_a_short_422(client: TestClient) -> None:
 
 
 def test_a_huge_string_is_not_echoed(client: TestClient) -> None:
-    huge = "x" * 2_000_000
+    huge = "x" * 900_000  # under the body limit
     for body in (f'{{"source": "{huge}"}}', f'{{"source": "ok", "{huge}": 1}}'):
         headers = {"Content-Type": "application/json"}
         answer = client.post("/v1/ingest", content=body.encode(), headers=headers)
@@ -112,6 +112,16 @@ def test_a_huge_string_is_not_echoed(client: TestClient) -> None:
         assert len(answer.content) < 2_000, answer.text[:500]
     too_long_ref = put_source(client, "g", kind="gitlab", gitlab_project="a/b", gitlab_ref=huge)
     assert too_long_ref["status"] == 422 and len(json.dumps(too_long_ref)) < 2_000
+
+
+def test_a_body_over_the_limit_is_413_declared_or_chunked(client: TestClient) -> None:
+    body = b'{"source": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    headers = {"Content-Type": "application/json"}
+    declared = client.post("/v1/ingest", content=body, headers=headers)
+    chunked = client.post("/v1/ingest", content=iter([body[:1000], body[1000:]]), headers=headers)
+    for answer in (declared, chunked):  # Starlette's answer: plain text when declared
+        assert answer.status_code == 413 and "Content Too Large" in answer.text
+    assert "content-length" not in {k.lower() for k in chunked.request.headers}
 
 
 def test_an_unknown_job_is_404_without_the_object_key(client: TestClient) -> None:

@@ -27,7 +27,8 @@ _BLOCKS = frozenset(
     }
 )  # fmt: skip
 _META_NAMES = ("description", "keywords", "author")
-_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # UTF-32's begin so too
+# decode_text reads these (UTF-32-LE's mark begins with UTF-16-LE's)
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
 
 
 def parse_html(path: str, data: bytes) -> ParsedDocument:
@@ -57,8 +58,8 @@ def _markup(data: bytes) -> str:
     """A page as decode_text reads it (UTF-8, or a BOM's encoding), unless it is not valid
     UTF-8 and declares another charset: then in that charset. Valid UTF-8 under another
     declared charset stays UTF-8 (a template's stale <meta> is more common than legacy bytes
-    that happen to be valid UTF-8), and nothing is guessed: a UTF-8 page with one stray byte
-    keeps its text with one U+FFFD."""
+    that happen to be valid UTF-8), and nothing is guessed: a UTF-8 page that declares no
+    other charset keeps its text with one U+FFFD for a stray byte."""
     declared = _declared_charset(data)
     if declared is None or data.startswith(_BOMS):
         return decode_text(data)

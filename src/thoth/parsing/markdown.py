@@ -34,9 +34,9 @@ from thoth.parsing.tables import render_table
 # Enough for 50 nested lists; beyond it markdown-it stops descending, which bounds recursion.
 _MAX_NESTING = 120
 # Bounded and brace-free, so an unclosed `{{<` cannot make the scan quadratic.
+_SHORTCODE = re.compile(r"\{\{[<%][^{}]{0,2000}?[>%]\}\}")
 # an <img>'s alt attribute, its value in double, single or no quotes
 _IMG_ALT = re.compile(r"""\salt\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.IGNORECASE)
-_SHORTCODE = re.compile(r"\{\{[<%][^{}]{0,2000}?[>%]\}\}")
 _MAX_BRACKETS = 50_000  # ~10 s if none closes; the largest page of the corpora has 334
 
 # markdown-it-py parsers keep per-parse state: sharing one between the worker's threads made
