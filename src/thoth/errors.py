@@ -91,3 +91,11 @@ def exit_code(category: Category) -> int:
 def is_permanent(exc: BaseException) -> bool:
     """True for a ThothError no retry can fix; unknown errors count as transient."""
     return isinstance(exc, ThothError) and exc.permanent
+
+
+def encodable(text: str, limit: int | None = None) -> str:
+    """`text` (cut to `limit` characters, with "...") that encodes as UTF-8, for an error
+    message that quotes input: a lone surrogate becomes its escape."""
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -14,7 +14,7 @@ from thoth.bucket.keys import (
     sync_state_key,
 )
 from thoth.bucket.store import BlobStore, NotFound
-from thoth.errors import InvalidInputError, NotFoundError
+from thoth.errors import InvalidInputError, NotFoundError, encodable
 from thoth.ingest.sources.models import SourceConfig, validate_source_name
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def _first_error(exc: ValidationError) -> str:
     """The first problem, short and without pydantic's links and input dumps."""
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"]) or "the object"
-    return f"{where}: {error['msg']}"[:200].encode("utf-8", "backslashreplace").decode()
+    return encodable(f"{where}: {error['msg']}"[:200])
 
 
 def source_names(store: BlobStore) -> list[str]:

@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from thoth.errors import ThothError, http_status
+from thoth.errors import ThothError, encodable, http_status
 
 MAX_SHOWN_ERRORS = 20
 MAX_LOC_PARTS = 8
@@ -58,11 +58,3 @@ def _loc(loc: Sequence[Any]) -> list[str | int]:
         part if isinstance(part, int) else encodable(str(part), MAX_LOC_CHARS)
         for part in loc[:MAX_LOC_PARTS]
     ]
-
-
-def encodable(text: str, limit: int | None = None) -> str:
-    """`text` (cut to `limit` characters, with "...") that encodes as UTF-8: a lone
-    surrogate becomes its escape."""
-    if limit is not None and len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
