@@ -175,6 +175,38 @@ def _section_cap_variant(cap: int, within: int) -> Variant:
     return Variant(name, description, rank)
 
 
+def gated_second_file(fused: Scored, paths: Sequence[str], ratio: float, within: int) -> Ranking:
+    """When the first `within` results all come from one file, the best chunk of any other
+    file takes the last place, but only if its fused score is at least `ratio` x the score
+    of the chunk it displaces: a near tie, which a question spanning two files produces and
+    a question about one file rarely does."""
+    rows = [row for row, _ in fused]
+    head = fused[:within]
+    if len(head) < within or len({paths[row] for row, _ in head}) > 1:
+        return rows
+    top_file = paths[head[0][0]]
+    other = next(((row, s) for row, s in fused[within:] if paths[row] != top_file), None)
+    if other is None or other[1] < ratio * head[-1][1]:
+        return rows
+    moved = [row for row, _ in head[:-1]] + [other[0], head[-1][0]]
+    return moved + [row for row in rows[within:] if row != other[0]]
+
+
+def _gated_variant(ratio: float, within: int) -> Variant:
+    def rank(got: Retrieved) -> Ranking:
+        fused = weighted_minmax_fusion(
+            [got.dense[:ENGINE_DEPTH], got.fulltext[:ENGINE_DEPTH]], (0.5, 0.5)
+        )
+        return gated_second_file(fused, got.paths, ratio, within)
+
+    name = f"minmax a=0.5 gated second file {ratio:g} in {within}"
+    description = (
+        f"min-max 0.5; a one-file top {within} gives its last place to another file's best "
+        f"chunk scoring >= {ratio:g} x it"
+    )
+    return Variant(name, description, rank)
+
+
 def file_evidence(fused: Scored, paths: Sequence[str], weight: float, top: int) -> Ranking:
     """Each chunk's fused score plus `weight` x the sum of its file's `top` best fused scores
     (the file's evidence): a chunk of a file that matches in several places climbs."""
@@ -215,6 +247,7 @@ FUSION_VARIANTS: list[Variant] = [
     *(_decay_variant(d) for d in (0.3, 0.5, 0.7, 0.85)),
     *(_cap_variant(cap, within) for cap in (1, 2, 3) for within in (5, 10)),
     _cap_variant(4, 5),  # a second file guaranteed a place in the top 5
+    *(_gated_variant(r, 5) for r in (0.8, 0.9, 0.95)),
     *(_section_cap_variant(1, within) for within in (5, 10)),
     *(_evidence_variant(w, top) for w in (0.1, 0.25, 0.5) for top in (1, 3)),
     *(_distribution_variant(how, a) for how in ("z", "dbsf") for a in (0.4, 0.5, 0.6)),

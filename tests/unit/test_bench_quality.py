@@ -350,6 +350,18 @@ def test_file_cap_keeps_at_most_cap_chunks_of_a_file_up_front() -> None:
     assert variants.file_decay([(0, 1.0), (1, 0.9), (3, 0.6)], paths, 0.5) == [0, 3, 1]
 
 
+def test_gated_second_file_takes_the_last_place_only_on_a_near_tie() -> None:
+    import quality_variants as variants
+
+    paths = ["a.md", "a.md", "a.md", "b.md"]
+    near = [(0, 1.0), (1, 0.9), (2, 0.5), (3, 0.48)]
+    far = [(0, 1.0), (1, 0.9), (2, 0.5), (3, 0.3)]
+    assert variants.gated_second_file(near, paths, 0.9, within=3) == [0, 1, 3, 2]
+    assert variants.gated_second_file(far, paths, 0.9, within=3) == [0, 1, 2, 3]
+    mixed = [(0, 1.0), (3, 0.9), (1, 0.5), (2, 0.48)]
+    assert variants.gated_second_file(mixed, paths, 0.9, within=3) == [0, 3, 1, 2]
+
+
 def test_mmr_places_a_near_duplicate_below_a_different_candidate() -> None:
     import numpy as np
     import quality_mmr as mmr
