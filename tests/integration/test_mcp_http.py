@@ -25,6 +25,7 @@ from tests.support.processes import free_port
 from tests.support.snapshots import SAMPLE_DOCS, HashingEncoder, make_and_publish
 from thoth.bucket.store import BlobStore
 from thoth.config import Settings
+from thoth.serve import tools
 from thoth.serve.loader import IndexCache
 from thoth.serve.mcp.app import create_app
 from thoth.serve.search import MAX_NUM_RESULTS
@@ -127,6 +128,37 @@ async def test_tools_and_search(settings: Settings, published: BlobStore) -> Non
 
             resource = await client.read_resource("thoth://handbook/people/vacation.md")
             assert "25 days" in resource.contents[0].text  # type: ignore[union-attr]
+
+
+async def test_resources_list_pages_through_every_document_and_each_uri_reads_back(
+    settings: Settings, store: BlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clients browse resources with resources/list (not the template): every document is
+    there, page by page, and a path that needs escaping reads back."""
+    odd = "people/q&a #2 (draft) 100%.md"
+    docs = {**SAMPLE_DOCS, odd: "# Questions\n\nAnswers to questions people ask."}
+    make_and_publish(store, tmp_path, docs, version="v0001")
+    monkeypatch.setattr(tools, "RESOURCES_PAGE", 4)
+    with serve(loaded_app(settings, store)) as base:
+        async with mcp_client(f"{base}/mcp") as client:
+            first = await client.list_resources()
+            assert first.next_cursor is not None and len(first.resources) == 4
+            second = await client.list_resources(cursor=first.next_cursor)
+            assert second.next_cursor is None
+            listed = first.resources + second.resources
+            (entry,) = [r for r in listed if r.name == odd]
+            page = await client.read_resource(str(entry.uri))
+            with pytest.raises(MCPError) as bad_cursor:
+                await client.list_resources(cursor="not-a-cursor")
+    assert sorted(r.name for r in listed) == sorted(docs)
+    vacation = next(r for r in listed if r.name == "people/vacation.md")
+    assert (str(vacation.uri), vacation.title, vacation.mime_type) == (
+        "thoth://handbook/people/vacation.md",
+        "Vacation policy",
+        "text/markdown",
+    )
+    assert "Answers to questions" in page.contents[0].text  # type: ignore[union-attr]
+    assert bad_cursor.value.code == INVALID_PARAMS and "cursor" in bad_cursor.value.message
 
 
 async def test_a_resource_uri_no_document_can_have_is_invalid_params(

@@ -236,6 +236,30 @@ def test_a_folder_lists_its_own_documents_with_titles(engine: SearchEngine) -> N
     assert output.files_total == 2 and output.files[0].path == "engineering/deploys.md"
 
 
+def test_document_pages_run_across_sources_in_order(engine: SearchEngine) -> None:
+    every, total = engine.document_page(0, 100)
+    assert total == 6 and [(d.source, d.path) for d in every] == [
+        ("guides", "guides/laptop-setup.md"),
+        *(("handbook", path) for path in sorted(SAMPLE_DOCS)),
+    ]
+    pages = [engine.document_page(start, 4)[0] for start in (0, 4, 8)]
+    assert [len(page) for page in pages] == [4, 2, 0] and pages[0] + pages[1] == every
+    assert every[0].title == "Laptop setup"
+    assert SearchEngine({}, HashingEncoder()).document_page(0, 10) == ([], 0)
+
+
+def test_resource_pages_and_cursors(engine: SearchEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tools, "RESOURCES_PAGE", 5)
+    first, cursor = tools.resource_page(engine, None)
+    assert (len(first), cursor) == (5, "5")
+    rest, cursor = tools.resource_page(engine, "5")
+    assert (len(rest), cursor) == (1, None)
+    for bad in ("-1", "x", "1e3", "٣", "9" * 13):
+        with pytest.raises(InvalidQueryError, match="invalid cursor"):
+            tools.resource_page(engine, bad)
+    assert tools.document_uri("handbook", "a b/c#d?.md") == "thoth://handbook/a%20b/c%23d%3F.md"
+
+
 def test_a_folder_named_without_its_slash_is_that_folder_in_every_field(tmp_path: Path) -> None:
     docs = {
         "people/leave.md": "# Leave\n\nTake leave.",

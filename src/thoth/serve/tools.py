@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
@@ -277,6 +278,30 @@ def _freshness(index: SourceIndex, push: LatestPush | None, now: datetime) -> di
         "behind": behind,
         "behind_seconds": round((now - push.pushed_at).total_seconds(), 3) if behind else None,
     }
+
+
+DOCUMENT_URI_TEMPLATE = "thoth://{source}/{+path}"
+RESOURCES_PAGE = 500  # documents per resources/list page
+
+
+def document_uri(source: str, path: str) -> str:
+    """The resource URI of a document; the template's match decodes what is escaped here."""
+    return f"thoth://{quote(source, safe='')}/{quote(path, safe='/')}"
+
+
+def resource_page(
+    engine: SearchEngine, cursor: str | None
+) -> tuple[list[FolderDocument], str | None]:
+    """One page of every loaded document, for resources/list, and the cursor of the next
+    page (None: this is the last). A cursor is the position the next page starts at."""
+    start = 0
+    if cursor is not None:
+        if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 12):
+            raise InvalidQueryError("invalid cursor: pass a nextCursor from resources/list")
+        start = int(cursor)
+    documents, total = engine.document_page(start, RESOURCES_PAGE)
+    end = start + RESOURCES_PAGE
+    return documents, str(end) if end < total else None
 
 
 def list_topics(

@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from mcp.server import MCPServer
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS, ToolAnnotations
+from mcp_types import (
+    INVALID_PARAMS,
+    ListResourcesResult,
+    PaginatedRequestParams,
+    Resource,
+    ToolAnnotations,
+)
 from pydantic import Field
 
 from thoth.serve import tools
@@ -28,6 +35,7 @@ question about how the company works; cite the url of the passages you use. Read
 document with get_document, see what exists with list_sources and list_topics. Every
 document is also a resource at thoth://{source}/{path}."""
 
+DOCUMENT_MIME_TYPE = "text/markdown"
 READ_ONLY = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
@@ -75,10 +83,40 @@ def tool_errors() -> Iterator[None]:
         raise ToolError(str(exc)) from exc
 
 
+class ThothServer(MCPServer):
+    """An MCPServer whose resources/list pages through every indexed document: the SDK's
+    own lists only resources registered one at a time, and documents come and go with each
+    snapshot."""
+
+    def __init__(self, service: ThothService) -> None:
+        super().__init__(
+            "thoth", title="Thoth handbook search", instructions=INSTRUCTIONS, version="0.1.0"
+        )
+        self.service = service
+
+    async def _handle_list_resources(
+        self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
+    ) -> ListResourcesResult:
+        try:
+            documents, next_cursor = tools.resource_page(
+                self.service.engine(), params.cursor if params else None
+            )
+        except InvalidQueryError as exc:
+            raise MCPError(code=INVALID_PARAMS, message=str(exc)) from exc
+        resources = [
+            Resource(
+                uri=tools.document_uri(document.source, document.path),
+                name=document.path,
+                title=document.title or None,
+                mime_type=DOCUMENT_MIME_TYPE,
+            )
+            for document in documents
+        ]
+        return ListResourcesResult(resources=resources, next_cursor=next_cursor)
+
+
 def build_server(service: ThothService) -> MCPServer:
-    server: MCPServer = MCPServer(
-        "thoth", title="Thoth handbook search", instructions=INSTRUCTIONS, version="0.1.0"
-    )
+    server = ThothServer(service)
 
     @server.tool(
         title="Search the handbook",
@@ -137,13 +175,13 @@ def build_server(service: ThothService) -> MCPServer:
             return tools.list_topics(service.engine(), source, prefix)
 
     @server.resource(
-        "thoth://{source}/{+path}",
+        tools.DOCUMENT_URI_TEMPLATE,
         name="handbook-document",
         title="Handbook document",
         description="The text of one handbook document (of a longer one, up to the first "
         f"{tools.MAX_DOCUMENT_PAGE_CHARS:,} characters, then a note naming the get_document "
         "call that reads on).",
-        mime_type="text/markdown",
+        mime_type=DOCUMENT_MIME_TYPE,
     )
     def document(source: str, path: str) -> str:
         try:

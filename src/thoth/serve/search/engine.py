@@ -286,6 +286,18 @@ class SearchEngine:
                 counts[topic.path] = counts.get(topic.path, 0) + topic.documents
         return [Topic(path=p, documents=n) for p, n in sorted(counts.items())]
 
+    def document_page(self, start: int, size: int) -> tuple[list[FolderDocument], int]:
+        """Documents `start` to `start + size` of all loaded sources, ordered by source and
+        then path, and how many there are in all (none before an index is loaded)."""
+        listed: list[FolderDocument] = []
+        total = 0
+        for name in sorted(self.indexes):
+            index = self.indexes[name]
+            paths = index.document_paths[max(0, start - total) : max(0, start + size - total)]
+            listed += [FolderDocument(path=p, title=index.title_of(p), source=name) for p in paths]
+            total += len(index.document_paths)
+        return listed, total
+
     def documents_under(self, source: str | None = None, prefix: str | None = None) -> int:
         """How many documents `prefix` holds, read as topics() and folder_documents() read it."""
         scope, prefix = self._folder_scope(source, prefix)
