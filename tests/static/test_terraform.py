@@ -337,6 +337,7 @@ def test_worker_invokers_are_tasks_scheduler_deployer_and_listed_members() -> No
 def test_invokers_are_never_public_by_default() -> None:
     private = [d for d in MODULES.iterdir() if d.name != "webhook"]
     everything = "\n".join(text(d) for d in [TF, *private])
+    assert "invoker_iam_disabled" not in everything
     for member in PUBLIC_MEMBERS:
         assert f'member = "{member}"' not in everything
         assert f'"{member}"' not in (TF / "environments" / "dev.tfvars").read_text()
@@ -406,6 +407,8 @@ def test_secrets_have_no_values_in_code() -> None:
     assert "secret_data" not in everything
     secrets = resources(MODULES / "shared", "google_secret_manager_secret")["secret"]
     assert secrets["secret_id"] == "${each.key}"
+    # Their values were added by hand: no apply or destroy may delete them.
+    assert secrets["deletion_protection"] is True
     root_locals = blocks(TF, "locals")
     assert root_locals["base_secret_ids"] == ["gitlab-token", "gitlab-url", "huggingface-token"]
     assert root_locals["webhook_secret_id"] == "gitlab-webhook-token"
@@ -472,8 +475,10 @@ def test_actions_are_pinned_by_commit_sha(name: str) -> None:
 # --- The webhook receiver (design.md §7: the one public service) ---------------------------
 def test_only_the_webhook_receiver_is_public_and_it_only_enqueues() -> None:
     webhook = MODULES / "webhook"
-    invokers = resources(webhook, "google_cloud_run_v2_service_iam_member")
-    assert {name: grant["member"] for name, grant in invokers.items()} == {"public": "allUsers"}
+    # Public the way Cloud Run recommends (no invoker check), which an organisation's
+    # domain-restricted-sharing policy allows where an allUsers binding is refused.
+    assert resources(webhook, "google_cloud_run_v2_service_iam_member") == {}
+    assert service("webhook")["invoker_iam_disabled"] is True
     enqueue = resources(webhook, "google_cloud_tasks_queue_iam_member")["receiver_enqueues"]
     assert enqueue["role"] == "roles/cloudtasks.enqueuer"
     acts_as = resources(webhook, "google_service_account_iam_member")["receiver_acts_as_tasks"]

@@ -121,6 +121,19 @@ def test_every_member_expression_needs_a_local_mapping(tmp_path):
         load(config)
 
 
+def test_a_service_with_the_invoker_check_disabled_is_public(tmp_path):
+    webhook = read_service(MODULES / "webhook" / "main.tf")
+    assert webhook.invoker_iam_disabled and webhook.invoker_members == ()
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[[service]]\nname = "hook"\nport = 8082\ncommand = ["true"]\n'
+        f'terraform = "{MODULES / "webhook" / "main.tf"}"\n'
+    )
+    (hook,) = load(config)
+    assert hook.public
+    assert not read_service(MODULES / "mcp" / "main.tf").invoker_iam_disabled
+
+
 def test_example_config_maps_both_services():
     example = Path(__file__).resolve().parents[1] / "cloud-run-emulator.example.toml"
     services = {s.name: s for s in load(example)}

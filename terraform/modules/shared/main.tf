@@ -109,6 +109,10 @@ resource "google_secret_manager_secret" "secret" {
   secret_id = each.key
   labels    = var.labels
 
+  # The values were added by hand and Terraform cannot recreate them: a destroy, or a secret
+  # dropped from secret_ids, fails instead of deleting the secret with its versions.
+  deletion_protection = true
+
   # Must match `gcloud secrets create --replication-policy=automatic` (docs/deployment.md):
   # replication cannot change without replacing the secret.
   replication {

@@ -44,6 +44,9 @@ resource "google_cloud_run_v2_service" "receiver" {
   ingress             = "INGRESS_TRAFFIC_ALL" # GitLab calls it from the internet
   deletion_protection = var.deletion_protection
   labels              = var.labels
+  # Public: the secret token is its gate. Cloud Run's recommended way, which (unlike an
+  # allUsers binding) an organisation's domain-restricted-sharing policy does not refuse.
+  invoker_iam_disabled = true
 
   template {
     service_account       = google_service_account.receiver.email
@@ -187,13 +190,4 @@ resource "google_cloud_run_v2_service" "receiver" {
     google_cloud_tasks_queue_iam_member.receiver_enqueues,
     google_secret_manager_secret_iam_member.receiver_token,
   ]
-}
-
-# --- Public: the only service anyone may call; the secret token is its gate ---------------
-resource "google_cloud_run_v2_service_iam_member" "public" {
-  project  = var.project_id
-  location = var.region
-  name     = google_cloud_run_v2_service.receiver.name
-  role     = "roles/run.invoker"
-  member   = "allUsers"
 }

@@ -91,7 +91,7 @@ class ServiceConfig:
 
 
 def _resolve_members(tf: TerraformService, mapping: dict[str, Any]) -> frozenset[str]:
-    members: set[str] = set()
+    members: set[str] = {PUBLIC} if tf.invoker_iam_disabled else set()
     unmapped: list[str] = []
     for member in tf.invoker_members:
         if ":" in member or member in (PUBLIC, ANY_AUTHENTICATED):

@@ -92,6 +92,8 @@ class TerraformService:
     liveness_probe: Probe | None = None
     # Literal members ("allUsers", "serviceAccount:x") or expressions ("var.invoker_members").
     invoker_members: tuple[str, ...] = field(default_factory=tuple)
+    # invoker_iam_disabled = true: Cloud Run skips the invoker check, as for allUsers.
+    invoker_iam_disabled: bool = False
     env: tuple[EnvVar, ...] = field(default_factory=tuple)
 
 
@@ -287,5 +289,6 @@ def _service(resource: str, body: dict[str, Any], members: tuple[str, ...]) -> T
         startup_probe=_probe(container, "startup_probe") or DEFAULT_STARTUP_PROBE,
         liveness_probe=_probe(container, "liveness_probe"),
         invoker_members=members,
+        invoker_iam_disabled=bool(_literal(body, "invoker_iam_disabled", False)),
         env=_env(container),
     )

@@ -166,7 +166,7 @@ def _gitlab(state: Path) -> Service:
 
 
 def _webhook_door(settings: Settings) -> DoorService:
-    """The public receiver: Terraform grants allUsers, so the door lets anyone in."""
+    """The public receiver: Terraform disables its invoker check, so the door lets anyone in."""
     return DoorService(
         name="thoth-webhook",
         terraform=front_door.TERRAFORM / "webhook" / "main.tf",
