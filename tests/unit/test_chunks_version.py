@@ -35,12 +35,24 @@ Ask your manager first. <img src="desk.png" alt="A standing desk">
 thoth search "chair"
 ```
 """
+# From version 5 an HTML page as a site generator writes one is a witness too.
+WITNESS_HTML = """<html><head><title>Travel - Handbook</title></head><body>
+<nav><a href="/">Home</a> <a href="/people/">People</a></nav>
+<main><h1>Travel<a class="headerlink" href="#travel">\u00b6</a></h1>
+<p>Book through the travel desk.<span style="display:none">hidden keywords</span></p>
+<div hidden><p>Cookie banner</p></div>
+<h2>Receipts</h2><p>Keep every re\u00adceipt for \u200bexpenses.</p>
+<table class="highlighttable"><tr><td class="linenos"><pre>1</pre></td>
+<td class="code"><pre>expense submit --receipt r.pdf</pre></td></tr></table>
+<footer>Edit this page</footer></main></body></html>
+""".encode()
 # Version -> digest of the examples' chunks. A change that moves the digest bumps the version
 # and adds a line; a change that keeps it (a refactor) needs neither.
 DIGESTS = {
     2: "6a83d4635a10508e1430339e4343b4293efc73622afe5950724999d1db8f92fa",
     3: "ebd36153b2046391660b6b6021fbb511a7e04efc11d561d694d95c4b67746f10",
     4: "a7c58ccc273d8f4da31ca91e1f35f87b6d04538b3027805498b6185637010196",
+    5: "75758f627d3784cdd012b25af1fe4cab97d552d1959f165dae268f9cc4f3fbd4",
 }
 
 
@@ -49,7 +61,8 @@ def examples_digest() -> str:
     digest = hashlib.sha256()
     files = [p for p in EXAMPLES.rglob("*") if p.is_file()]
     pages = [(p.relative_to(EXAMPLES).as_posix(), p.read_bytes()) for p in files]
-    for path, data in sorted([*pages, ("witness.md", WITNESS_PAGE)]):
+    witnesses = [("witness.md", WITNESS_PAGE), ("witness.html", WITNESS_HTML)]
+    for path, data in sorted([*pages, *witnesses]):
         try:
             doc = parse_document(path, data)
         except UnsupportedFileType:

@@ -275,3 +275,109 @@ def test_utf32_text_with_a_bom_is_decoded() -> None:
         codecs.BOM_UTF32_BE + "Grüße".encode("utf-32-be"),
     ):
         assert parse_document("a.txt", data).blocks[0].text in ("Grüße aus Köln", "Grüße")
+
+
+# --- HTML as site generators write it (CHUNKS_VERSION 5) -----------------------------------
+
+
+def _html(body: str, head: str = "<title>Page - Site</title>") -> ParsedDocument:
+    return parse_document(
+        "page.html", f"<html><head>{head}</head><body>{body}</body></html>".encode()
+    )
+
+
+def test_html_site_chrome_outside_and_inside_the_content_is_dropped() -> None:
+    doc = _html(
+        '<header><a href="/">Acme Handbook</a></header><nav><a>Home</a> <a>People</a></nav>'
+        "<aside>Table of contents</aside><main><h1>Leave</h1><p>Ask your manager.</p>"
+        '<nav class="pagination">Previous Next</nav><footer>Edit this page</footer></main>'
+        '<div role="contentinfo">Copyright Acme</div>'
+    )
+    assert _texts(doc) == ["Ask your manager."] and doc.title == "Leave"
+    one_article = _html('<div class="sidebar">Menu</div><article><p>Kept.</p></article>')
+    assert _texts(one_article) == ["Kept."]
+    two_articles = _html("<div>Intro</div><article><p>One</p></article><article>Two</article>")
+    assert _texts(two_articles) == ["Intro", "One", "Two"]
+    plain = _html('<div role="search">Search</div><p>All of the body.</p>')
+    assert _texts(plain) == ["All of the body."]
+
+
+def test_html_hidden_text_is_dropped_but_an_inactive_tab_stays() -> None:
+    doc = _html(
+        '<p>Shown.<span style="display: none">seo words</span><span aria-hidden="true">icon</span>'
+        "</p><div hidden><h4>Cookie consent</h4><p>We use cookies</p></div>"
+        '<div style="VISIBILITY:hidden">ghost</div><dialog><p>Closed dialog</p></dialog>'
+        "<dialog open><p>Open dialog</p></dialog>"
+        '<div role="tabpanel" hidden><p>France: mileage</p></div>'
+        '<p><span class="katex"><math><mi>n</mi><annotation>n \\geq 14</annotation></math>'
+        "</span></p>"
+    )
+    assert _texts(doc) == ["Shown.", "Open dialog", "France: mileage", "n"]
+    assert all(block.heading_path == () for block in doc.blocks)  # no "Cookie consent" section
+
+
+def test_html_heading_permalinks_are_not_part_of_headings_or_titles() -> None:
+    doc = _html(
+        '<h1>On-call<a class="headerlink" href="#on-call">\u00b6</a></h1><p>a</p>'
+        '<h2>Paging <a class="hash-link" href="#paging">#</a></h2><p>b</p>'
+        "<h2>Limits <svg><title>link</title></svg> \u00a7</h2><p>c</p><h2>Learn C#</h2><p>d</p>"
+    )
+    assert doc.title == "On-call"
+    assert [block.heading_path[-1] for block in doc.blocks] == [
+        "On-call",
+        "Paging",
+        "Limits",
+        "Learn C#",
+    ]
+
+
+def test_html_line_numbered_code_is_a_code_block_without_its_numbers() -> None:
+    pygments = (
+        '<table class="highlighttable"><tr><td class="linenos"><div class="linenodiv">'
+        '<pre>1\n2</pre></div></td><td class="code"><div class="highlight"><pre>'
+        "<span>pd</span> trigger --service payments\npd ack</pre></div></td></tr></table>"
+    )
+    chroma = (
+        '<div class="highlight"><div class="chroma"><table class="lntable"><tr><td class="lntd">'
+        '<pre class="chroma"><code><span class="lnt">1\n</span></code></pre></td>'
+        '<td class="lntd"><pre class="chroma"><code>kubectl get pods\n</code></pre></td>'
+        "</tr></table></div></div>"
+    )
+    inline = (
+        '<pre><span class="linenos">1</span>$ make up\n<span class="ln">2</span>$ make test</pre>'
+    )
+    doc = _html(pygments + chroma + inline)
+    assert [(block.kind, block.text) for block in doc.blocks] == [
+        ("code", "pd trigger --service payments\npd ack"),
+        ("code", "kubectl get pods"),
+        ("code", "$ make up\n$ make test"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("a.txt", "Use a pass\u00adword man\u00adager for \u200bauthen\u2060tication.\ufeff"),
+        (
+            "a.md",
+            "# Pass\u00adwords\n\nUse a pass\u00adword man\u00adager for \u200bauthentication.",
+        ),
+        (
+            "a.html",
+            "<h1>Pass\u00adwords</h1><p>Use a pass\u00adword man\u00adager for authentication.</p>",
+        ),
+    ],
+)
+def test_soft_hyphens_and_zero_width_spaces_do_not_split_words(path: str, data: str) -> None:
+    doc = parse_document(path, data.encode())
+    assert "Use a password manager for authentication." in doc.blocks[-1].text
+    assert "\u00ad" not in doc.title + "".join(h for b in doc.blocks for h in b.heading_path)
+
+
+def test_zero_width_joiners_stay() -> None:
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    assert (
+        parse_document("a.txt", f"Team {family} day".encode())
+        .blocks[0]
+        .text.endswith(f"{family} day")
+    )

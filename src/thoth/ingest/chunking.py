@@ -38,7 +38,9 @@ from thoth.parsing.document import Block, ParsedDocument, heading_lines
 # 3: a frontmatter `description` is the first text block of its page.
 # 4: image alt text in HTML (and HTML inside markdown), DOCX text in content controls,
 #    revisions, fields and text boxes, PDF pages read one by one (the parsers' fidelity fixes).
-CHUNKS_VERSION = 4
+# 5: HTML without site chrome, hidden text, permalink glyphs and code line numbers; soft
+#    hyphens and zero-width spaces dropped from every format.
+CHUNKS_VERSION = 5
 _MIN_MAX_TOKENS = 16
 _MAX_RESPLITS = 8
 DEFAULT_MAX_CHARS = 4000  # ~3x an English chunk of 256 word pieces: honest text never hits it

@@ -7,6 +7,7 @@ UTF-8 inside otherwise textual data is decoded with U+FFFD replacement character
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
@@ -45,6 +46,10 @@ _PARSERS: dict[str, Callable[[str, bytes], ParsedDocument]] = {
 }
 
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(_PARSERS)
+# Invisible characters that split a word for full-text search ("pass\u00adword" is not
+# "password" to BM25): soft hyphens, zero-width spaces, word joiners, stray byte-order marks.
+# Zero-width (non-)joiners stay: some scripts and emoji need them.
+_INVISIBLE = str.maketrans("", "", "\u00ad\u200b\u2060\ufeff")
 
 
 def _extension(path: str) -> str:
@@ -62,4 +67,18 @@ def parse_document(path: str, data: bytes) -> ParsedDocument:
         raise UnsupportedFileType(f"unsupported file type: {_extension(path) or 'none'}")
     if not data.strip():
         return ParsedDocument(path=path, title=title_from_path(path), metadata={}, blocks=[])
-    return parser(path, data)
+    return _visible(parser(path, data))
+
+
+def _visible(doc: ParsedDocument) -> ParsedDocument:
+    """The document without invisible word-splitting characters (anchors, derived from the
+    source's headings as GitLab renders them, are left as they are)."""
+    blocks = [
+        dataclasses.replace(
+            block,
+            heading_path=tuple(h.translate(_INVISIBLE) for h in block.heading_path),
+            text=block.text.translate(_INVISIBLE),
+        )
+        for block in doc.blocks
+    ]
+    return dataclasses.replace(doc, title=doc.title.translate(_INVISIBLE), blocks=blocks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,15 +28,31 @@ _BLOCKS = frozenset(
     }
 )  # fmt: skip
 _META_NAMES = ("description", "keywords", "author")
+# A site's navigation, search box and page footer repeat on every page; text hidden from the
+# reader is not the page's content (an inactive tab is, so a hidden tab panel stays).
+_CHROME = (
+    "nav, footer, [role=navigation], [role=search], [role=contentinfo], "
+    "[hidden]:not([role=tabpanel]), [aria-hidden=true], dialog:not([open]), annotation"
+)
+_INVISIBLE_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+# Permalink anchors that site generators put inside headings (Sphinx, Docusaurus, MkDocs,
+# VitePress, anchor.js) and the line numbers of highlighted code (Pygments, Chroma).
+_PERMALINKS = (
+    "a.headerlink, a.hash-link, a.anchor, a.anchorjs-link, a.header-anchor, a.heading-anchor"
+)
+_LINE_NUMBERS = "td.linenos, span.linenos, div.linenodiv, span.lineno, span.ln, span.lnt"
+_CODE_TABLES = "table.highlighttable, table.lntable"
+_TRAILING_GLYPH = re.compile(r"\s+[¶#§🔗]$")
 # decode_text reads these (UTF-32-LE's mark begins with UTF-16-LE's)
 _BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
 
 
 def parse_html(path: str, data: bytes) -> ParsedDocument:
     soup = BeautifulSoup(_markup(data), "lxml")
+    _drop_noise(soup)
     _inline_replacements(soup)
     walker = _Walker()
-    walker.walk(soup.body or soup)
+    walker.walk(_content_root(soup))
     builder = walker.builder
     return ParsedDocument(
         path=path,
@@ -80,6 +97,37 @@ def _declared_charset(data: bytes) -> str | None:
     return codec if codec and codec not in ("utf-8", "utf-8-sig") else None
 
 
+def _drop_noise(soup: BeautifulSoup) -> None:
+    """Remove what is not the page's own text: scripts and the like (also where a heading's,
+    table's or code block's text is taken whole), site chrome, hidden elements, permalink
+    anchors and code line numbers. A line-numbered code table becomes its code block."""
+    for table in soup.select(_CODE_TABLES):
+        blocks = table.find_all("pre")
+        if blocks:
+            table.replace_with(blocks[-1].extract())
+    doomed = soup.find_all([name for name in _DROPPED if name != "head"])
+    doomed += soup.select(f"{_CHROME}, {_PERMALINKS}, {_LINE_NUMBERS}")
+    doomed += soup.find_all(style=_INVISIBLE_STYLE)
+    for tag in doomed:
+        if not tag.decomposed:
+            tag.decompose()
+
+
+def _content_root(soup: BeautifulSoup) -> Tag:
+    """The page's main content when it marks it (<main>, role="main", or its one <article>):
+    sidebars, banners and other chrome lie outside it. Else the whole body."""
+    body = soup.body or soup
+    main = body.select_one("main, [role=main]")
+    if main is not None:
+        return main
+    articles = body.find_all("article")
+    return articles[0] if len(articles) == 1 else body
+
+
+def _heading_text(tag: Tag) -> str:
+    return _TRAILING_GLYPH.sub("", " ".join(tag.get_text(" ").split()))
+
+
 def _inline_replacements(soup: BeautifulSoup) -> None:
     """An image's alt text stands for it, as in markdown; a <br> inside <pre>, whose text is
     taken whole, is a line break."""
@@ -120,7 +168,7 @@ class _Walker:
             return False
         if name in _HEADINGS:
             self._end_paragraph()
-            self.builder.heading(_HEADINGS[name], " ".join(tag.get_text(" ").split()))
+            self.builder.heading(_HEADINGS[name], _heading_text(tag))
             return False
         if name == "pre":
             self._end_paragraph()
