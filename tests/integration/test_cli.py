@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 from tests.support.snapshots import SAMPLE_DOCS, make_and_publish
+from thoth.bucket.keys import source_prefix
 from thoth.bucket.store import BlobStore
 from thoth.config import Settings
+from thoth.ingest.jobs import Job, JobStore, new_job_id
 
 GOOGLE_ENV = (
     "GOOGLE_",
@@ -94,6 +96,38 @@ def test_search_bad_input_and_no_index_exit_with_their_category(
     make_and_publish(store, tmp_path, SAMPLE_DOCS)
     unknown = thoth("search", "vacation", "--source", "nope", env=env, home=tmp_path)
     assert unknown.returncode == 66 and "unknown source 'nope'" in unknown.stderr
+
+
+def test_from_dir_is_refused_before_it_uploads_while_a_job_holds_the_source(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    """A refused ingest leaves the source's files as they were: the running job must not see
+    them change, and the next ingest must not publish a folder the user was told was refused."""
+    jobs = JobStore(store)
+    running = Job(job_id=new_job_id(), source="docs")
+    jobs.create(running)
+    assert jobs.acquire_lock("docs", running.job_id) is None
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("# A\n\nSome text.\n")
+    # A queue that is never reached: the ingest is refused before it enqueues anything.
+    env = stack_env(settings) | {"CLOUD_TASKS_EMULATOR_HOST": "127.0.0.1:9"}
+    result = thoth("ingest", "docs", "--from-dir", str(folder), "--no-wait", env=env, home=tmp_path)
+    assert result.returncode == 75, result.stderr
+    assert f"already running: {running.job_id}" in result.stderr
+    assert list(store.list_objects(source_prefix("docs"))) == []
+    cancelled = thoth("cancel", running.job_id, env=env, home=tmp_path)
+    assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout
+    shown = thoth("jobs", running.job_id, env=env, home=tmp_path)
+    assert "reason: cancelled by `thoth cancel`" in shown.stdout
+    again = thoth("cancel", running.job_id, env=env, home=tmp_path)
+    assert "had already ended (failed); nothing to cancel" in again.stdout
+
+
+def test_arguments_that_are_not_utf8_are_a_usage_error(tmp_path: Path) -> None:
+    result = thoth("jobs", "\udcff", env={}, home=tmp_path)
+    assert result.returncode == 2 and "is not valid UTF-8" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_model_show_names_the_query_encoder(tmp_path: Path) -> None:

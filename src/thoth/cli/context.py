@@ -9,10 +9,11 @@ import typer
 from rich.console import Console
 
 from thoth.config import get_settings
-from thoth.errors import ThothError, exit_code
+from thoth.errors import Category, ThothError, exit_code
 from thoth.ingest.pipeline.context import Context
 
-console = Console(stderr=True)
+console = Console(stderr=True)  # messages and progress
+out = Console()  # a command's result (tables, a job's id and state): what a script reads
 # The usual cause of missing Google credentials is a shell without the local stack's env.
 NO_CREDENTIALS = (
     "no Google credentials found. For the local stack run "
@@ -28,12 +29,18 @@ def pipeline_context() -> Context:
 @contextmanager
 def friendly_errors(*errors: type[Exception]) -> Iterator[None]:
     """Print expected failures as one clear line instead of a traceback, and exit with the
-    code of the error's category (README, "Command line"); the other `errors` exit 1."""
+    code of the error's category (README, "Command line"): a ValueError, when listed, is bad
+    input (65); the other `errors` exit 1."""
     try:
         yield
     except ThothError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(exit_code(exc.category)) from exc
+    except ValueError as exc:  # a name or setting refused by its model: bad input
+        if ValueError not in errors:
+            raise
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(exit_code(Category.invalid_input)) from exc
     except errors as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc

@@ -9,7 +9,8 @@ from rich.table import Table
 
 from thoth.bucket.store import NotFound, PreconditionFailed
 from thoth.bucket.versions import list_versions, rollback
-from thoth.cli.context import console, friendly_errors, pipeline_context
+from thoth.cli.context import console, friendly_errors, out, pipeline_context
+from thoth.errors import Category, exit_code
 
 index_app = typer.Typer(help="Index versions: list them, roll back to one.", no_args_is_help=True)
 
@@ -22,13 +23,13 @@ def register(app: typer.Typer) -> None:
 def list_command(source: Annotated[str, typer.Argument(help="Source name.")]) -> None:
     """List a source's index versions; the current one is marked."""
     versions = list_versions(pipeline_context().store, source)
-    if not versions:
-        console.print(f"source {source!r} has no index versions")
-        raise typer.Exit(1)
+    if not versions:  # as `index rollback` answers an unknown source
+        console.print(f"[red]error:[/red] source {source!r} has no index versions")
+        raise typer.Exit(exit_code(Category.not_found))
     table = Table("version", "complete", "current")
     for info in versions:
         table.add_row(info.version, "yes" if info.complete else "no", "◀" if info.current else "")
-    console.print(table)
+    out.print(table)
 
 
 @index_app.command("rollback")
@@ -39,4 +40,4 @@ def rollback_command(
     """Point the source back at an older version; MCP servers pick it up on their next poll."""
     with friendly_errors(NotFound, PreconditionFailed):
         pointer = rollback(pipeline_context().store, source, version)
-    console.print(f"{source} now serves {pointer.version} (was {pointer.previous})")
+    out.print(f"{source} now serves {pointer.version} (was {pointer.previous})")

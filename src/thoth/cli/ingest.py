@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from thoth.bucket.store import NotFound
-from thoth.cli.context import console, friendly_errors, pipeline_context
+from thoth.cli.context import console, friendly_errors, out, pipeline_context
 from thoth.cli.jobs import print_job
 from thoth.ingest.jobs import JobProgress, JobStatus
 from thoth.ingest.pipeline.context import Context
@@ -50,25 +51,44 @@ def ingest(
         str | None,
         typer.Option(help="Citation base URL when --from-dir or --gitlab registers the source."),
     ] = None,
-    timeout: Annotated[float, typer.Option(help="Give up waiting after this many seconds.")] = 3600,
+    timeout: Annotated[
+        float, typer.Option(min=1, help="Give up waiting after this many seconds.")
+    ] = 3600,
 ) -> None:
     """Ingest a source into a new index version; with --wait, exit non-zero if the job fails."""
     if from_dir is not None and gitlab is not None:
         raise typer.BadParameter("give --from-dir or --gitlab, not both")
+    if not math.isfinite(timeout):
+        raise typer.BadParameter("must be a number of seconds", param_hint="--timeout")
     ctx = pipeline_context()
     with friendly_errors(UnknownSourceError, JobConflict, UnsafePathError, NotFound, ValueError):
         if from_dir is not None:
+            # Refused before the upload: a running job must not see its files change, and a
+            # refused ingest must leave them as they were. (A job started by the scheduler
+            # between this look and start_job still wins; the upload then waits for nothing.)
+            running = ctx.jobs.holder(source)
+            if running is not None:
+                raise JobConflict(source, running)
             _upload(ctx, source, from_dir, base_url)
         if gitlab is not None:
             register_gitlab(ctx, source, gitlab, ref, base_url)
         job = start_job(ctx, source, full=full)
-    console.print(f"job [bold]{job.job_id}[/bold] started for source [bold]{source}[/bold]")
+    out.print(f"job [bold]{job.job_id}[/bold] started for source [bold]{source}[/bold]")
     if not wait:
         return
-    final = follow(ctx, job.job_id, timeout)
+    try:
+        final = follow(ctx, job.job_id, timeout)
+    except KeyboardInterrupt:
+        console.print(
+            f"stopped following; job {job.job_id} goes on. Follow it with `thoth jobs "
+            f"{job.job_id}`, stop it with `thoth cancel {job.job_id}`"
+        )
+        raise typer.Exit(130) from None
     print_job(final)
     if final.job.status != JobStatus.succeeded:
-        console.print(f"[red]job {final.job.status}:[/red] {final.job.error or 'see errors above'}")
+        console.print(
+            f"[red]job {final.job.status}[/red]" + ("" if final.job.error else ": see errors above")
+        )
         raise typer.Exit(1)
 
 
@@ -116,6 +136,9 @@ def follow(ctx: Context, job_id: str, timeout: float) -> JobProgress:
             if progress.job.status.finished:
                 return progress
             if time.monotonic() > deadline:
-                console.print(f"[red]gave up waiting after {timeout:.0f}s[/red]")
+                console.print(
+                    f"[red]gave up waiting after {timeout:.0f}s[/red]; job {job_id} goes on "
+                    f"(`thoth jobs {job_id}`)"
+                )
                 raise typer.Exit(2)
             time.sleep(0.5)

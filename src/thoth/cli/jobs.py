@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from thoth.bucket.store import NotFound
-from thoth.cli.context import console, friendly_errors, pipeline_context
+from thoth.cli.context import friendly_errors, out, pipeline_context
 from thoth.ingest.jobs import JobProgress
 
 
@@ -20,9 +20,14 @@ def register(app: typer.Typer) -> None:
 def cancel(job_id: Annotated[str, typer.Argument(help="The job to stop.")]) -> None:
     """Mark a running job failed and release its source, so a new ingest can start.
     Tasks still queued for it find it finished and do nothing."""
+    store = pipeline_context().jobs
     with friendly_errors(NotFound):
-        job = pipeline_context().jobs.fail(job_id, "cancelled by `thoth cancel`")
-    console.print(f"{job.job_id}: {job.status}")
+        before, _ = store.get(job_id)
+        job = store.fail(job_id, "cancelled by `thoth cancel`")
+    if before.status.finished:  # fail() leaves a finished job as it was
+        out.print(f"{job.job_id} had already ended ({job.status}); nothing to cancel")
+    else:
+        out.print(f"{job.job_id}: cancelled; its source is free for a new ingest")
 
 
 def jobs(
@@ -46,21 +51,23 @@ def jobs(
                 str(p.counts.chunks_embedded),
                 str(len(p.errors)),
             )
-        console.print(table)
+        out.print(table)
 
 
 def print_job(progress: JobProgress) -> None:
     job, counts = progress.job, progress.counts
-    console.print(f"[bold]{job.job_id}[/bold] source={job.source} status={job.status}")
-    console.print(
+    out.print(f"[bold]{job.job_id}[/bold] source={job.source} status={job.status}")
+    out.print(
         f"files: {counts.added} added, {counts.changed} changed, {counts.deleted} deleted, "
         f"{counts.unchanged} unchanged, {counts.skipped} skipped, {counts.failed} failed"
     )
-    console.print(
+    out.print(
         f"chunks: {counts.chunks_embedded} embedded, {counts.chunks_total} in the index; "
         f"batches {progress.batches_done}/{progress.batches_total}"
     )
+    if job.error:
+        out.print(f"[red]reason:[/red] {job.error}")
     for error in progress.errors[:50]:
-        console.print(f"  [yellow]{error.path}[/yellow]: {error.error}")
+        out.print(f"  [yellow]{error.path}[/yellow]: {error.error}")
     if len(progress.errors) > 50:
-        console.print(f"  … and {len(progress.errors) - 50} more")
+        out.print(f"  … and {len(progress.errors) - 50} more")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from thoth.cli import (
@@ -17,6 +19,7 @@ from thoth.cli import (
     serve_worker,
 )
 from thoth.cli.context import NO_CREDENTIALS, console
+from thoth.errors import encodable
 
 app = typer.Typer(
     name="thoth",
@@ -51,6 +54,11 @@ def run() -> None:
     instead of a traceback (the usual cause is a shell without the local stack's env)."""
     from google.auth.exceptions import DefaultCredentialsError
 
+    undecodable = [arg for arg in sys.argv[1:] if encodable(arg) != arg]
+    if undecodable:  # the shell passed bytes that are not UTF-8: no name or path has them
+        shown = encodable(undecodable[0], 80)
+        console.print(f"[red]error:[/red] argument '{shown}' is not valid UTF-8")
+        raise SystemExit(2)
     try:
         app()
     except DefaultCredentialsError:

@@ -64,7 +64,8 @@ def search(
         return
     out = Console(highlight=False)
     for rank, result in enumerate(output.results, start=1):
-        out.print(f"[bold]{rank}. {result.title}[/bold] — {result.heading}  ({result.score:.3f})")
+        heading = f" — {result.heading}" if result.heading else ""
+        out.print(f"[bold]{rank}. {result.title}[/bold]{heading}  ({result.score:.3f})")
         out.print(f"   {result.source}:{result.path}  {result.url}", style="dim")
         snippet = " ".join(result.text.split())
         out.print(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}\n")

@@ -20,7 +20,9 @@ def mcp(
         bool, typer.Option("--stdio", help="Speak MCP on stdin/stdout instead of HTTP.")
     ] = False,
     host: Annotated[str | None, typer.Option(help="Bind address (default THOTH_HOST).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default $PORT).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port (default $PORT).")
+    ] = None,
 ) -> None:
     """Serve the handbook to AI assistants over MCP (HTTP at /mcp by default)."""
     settings = get_settings()

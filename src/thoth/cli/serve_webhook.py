@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
 
 def serve_webhook(
     host: Annotated[str | None, typer.Option(help="Bind address (default THOTH_HOST).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default $PORT).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port (default $PORT).")
+    ] = None,
 ) -> None:
     """Serve the GitLab webhook receiver: POST /webhooks/gitlab enqueues pushes for the worker."""
     serve(host, port)

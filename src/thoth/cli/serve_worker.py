@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
 
 def worker(
     host: Annotated[str | None, typer.Option(help="Bind address (default THOTH_HOST).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default $PORT).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port (default $PORT).")
+    ] = None,
 ) -> None:
     """Serve the ingestion worker: /v1 API and the Cloud Tasks targets under /tasks."""
     run_http("thoth.ingest.worker.app:app_from_env", host, port)

@@ -256,6 +256,14 @@ class JobStore:
                 continue
         return "unknown"
 
+    def holder(self, source: str) -> str | None:
+        """The job that holds the source's lease now, or None when a new job could take it."""
+        try:
+            holder, _ = self.store.read_json(source_lock_key(source))
+        except NotFound:
+            return None
+        return None if self._lock_is_stale(holder) else str(holder.get("job_id"))
+
     def renew_lease(self, source: str, job_id: str) -> None:
         """Extend job_id's lease on the source (each task does, at its start and before it
         commits anything). Raises LeaseLost when another job took the source over or the

@@ -43,11 +43,12 @@ SAMPLE = "How many days of paid time off do we get?"
 def up_command(
     handbook: Annotated[
         Path, typer.Option(help="Folder ingested as the 'handbook' source.", exists=True)
-    ] = Path("examples/handbook"),
+    ] = SAMPLE_HANDBOOK,
     ingest: Annotated[bool, typer.Option(help="Ingest the handbook after start.")] = True,
 ) -> None:
-    """Start fake GCS, the Cloud Tasks emulator, the worker and the MCP server; ingest the
-    sample handbook; return once the stack answers searches."""
+    """Start fake GCS, the Cloud Tasks emulator, the metadata server, the local GitLab, the
+    worker, the webhook receiver and the MCP server (each behind its Cloud Run front door);
+    ingest the sample handbook; return once the stack answers searches."""
     with friendly_errors(StackError, JobConflict):
         started = up(STATE_DIR, console.print)
         if started:

@@ -17,7 +17,8 @@ from thoth.ingest.webhook.app import WEBHOOK_PATH
 from thoth_devstack import front_door
 from thoth_devstack.front_door import DEV_USER, DoorService
 
-STATE_DIR = Path(".thoth/dev")
+# In the checkout, not the working directory: `thoth dev status` from anywhere finds the stack.
+STATE_DIR = front_door.REPO / ".thoth" / "dev"
 GCS_PORT, TASKS_PORT, TASKS_HTTP_PORT, WORKER_PORT, MCP_PORT = 4443, 8123, 8124, 8081, 8080
 METADATA_PORT = 8125
 GITLAB_PORT, WEBHOOK_PORT = 8929, 8082
@@ -49,7 +50,7 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
 
 
-SAMPLE_HANDBOOK = Path("examples/handbook")  # relative to the checkout, like STATE_DIR
+SAMPLE_HANDBOOK = front_door.REPO / "examples" / "handbook"
 
 
 def stack_settings(state: Path) -> Settings:
