@@ -26,6 +26,13 @@ class Variant:
     parts_rule: str | None = None  # ranks with Retrieved.parts[parts_rule] (question_parts)
 
 
+def engine_fused(got: Retrieved) -> Scored:
+    """The engine's own fusion: 0.5 x min-max cosine + 0.5 x min-max BM25 of each top 50."""
+    return weighted_minmax_fusion(
+        [got.dense[:ENGINE_DEPTH], got.fulltext[:ENGINE_DEPTH]], (0.5, 0.5)
+    )
+
+
 def _fulltext(got: Retrieved, fts: str) -> Scored:
     return got.fulltext if fts == "engine" else got.fts[fts]
 
@@ -144,9 +151,7 @@ def file_cap(ranking: Ranking, paths: Sequence[str], cap: int, within: int) -> R
 
 def _decay_variant(decay: float) -> Variant:
     def rank(got: Retrieved) -> Ranking:
-        fused = weighted_minmax_fusion(
-            [got.dense[:ENGINE_DEPTH], got.fulltext[:ENGINE_DEPTH]], (0.5, 0.5)
-        )
+        fused = engine_fused(got)
         return file_decay(fused[:DIVERSE_POOL], got.paths, decay)[:DIVERSE_POOL]
 
     name = f"minmax a=0.5 file decay {decay:g}"
@@ -194,9 +199,7 @@ def gated_second_file(fused: Scored, paths: Sequence[str], ratio: float, within:
 
 def _gated_variant(ratio: float, within: int) -> Variant:
     def rank(got: Retrieved) -> Ranking:
-        fused = weighted_minmax_fusion(
-            [got.dense[:ENGINE_DEPTH], got.fulltext[:ENGINE_DEPTH]], (0.5, 0.5)
-        )
+        fused = engine_fused(got)
         return gated_second_file(fused, got.paths, ratio, within)
 
     name = f"minmax a=0.5 gated second file {ratio:g} in {within}"
@@ -220,9 +223,7 @@ def file_evidence(fused: Scored, paths: Sequence[str], weight: float, top: int) 
 
 def _evidence_variant(weight: float, top: int) -> Variant:
     def rank(got: Retrieved) -> Ranking:
-        fused = weighted_minmax_fusion(
-            [got.dense[:ENGINE_DEPTH], got.fulltext[:ENGINE_DEPTH]], (0.5, 0.5)
-        )
+        fused = engine_fused(got)
         return file_evidence(fused, got.paths, weight, top)
 
     name = f"minmax a=0.5 file evidence {weight:g} top {top}"
@@ -266,9 +267,7 @@ def _part_fused(dense: Scored, fulltext: Scored, dense_only: bool) -> Scored:
 def parts_minmax(got: Retrieved, weight: float, dense_only: bool, rule: str) -> Ranking:
     """The whole question's fused score plus `weight` x the best fused score any part (cut
     by `rule`) gives the chunk."""
-    whole = weighted_minmax_fusion(
-        [got.dense[:ENGINE_DEPTH], got.fulltext[:ENGINE_DEPTH]], (0.5, 0.5)
-    )
+    whole = engine_fused(got)
     best: dict[int, float] = {}
     for _, dense, fulltext in got.parts[rule]:
         for row, score in _part_fused(dense, fulltext, dense_only):
@@ -282,12 +281,7 @@ def parts_minmax(got: Retrieved, weight: float, dense_only: bool, rule: str) -> 
 def parts_reserve(got: Retrieved, top: int, dense_only: bool, rule: str) -> Ranking:
     """The whole question's ranking, but each part's best chunk is placed within the first
     `top` results when it is not there already (after the whole question's leaders)."""
-    whole = [
-        row
-        for row, _ in weighted_minmax_fusion(
-            [got.dense[:ENGINE_DEPTH], got.fulltext[:ENGINE_DEPTH]], (0.5, 0.5)
-        )
-    ]
+    whole = [row for row, _ in engine_fused(got)]
     extra: list[int] = []
     for _, dense, fulltext in got.parts[rule]:
         fused = _part_fused(dense, fulltext, dense_only)
