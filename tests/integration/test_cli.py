@@ -43,6 +43,8 @@ def stack_env(settings: Settings) -> dict[str, str]:
         "THOTH_BUCKET": settings.bucket,
         "STORAGE_EMULATOR_HOST": settings.storage_emulator_host,
         "THOTH_CACHE_DIR": str(settings.cache_dir),
+        # A queue no test reaches (nothing here enqueues), so no Google credentials are needed.
+        "CLOUD_TASKS_EMULATOR_HOST": "127.0.0.1:9",
     }
 
 
@@ -110,8 +112,7 @@ def test_from_dir_is_refused_before_it_uploads_while_a_job_holds_the_source(
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "a.md").write_text("# A\n\nSome text.\n")
-    # A queue that is never reached: the ingest is refused before it enqueues anything.
-    env = stack_env(settings) | {"CLOUD_TASKS_EMULATOR_HOST": "127.0.0.1:9"}
+    env = stack_env(settings)
     result = thoth("ingest", "docs", "--from-dir", str(folder), "--no-wait", env=env, home=tmp_path)
     assert result.returncode == 75, result.stderr
     assert f"already running: {running.job_id}" in result.stderr
@@ -122,6 +123,21 @@ def test_from_dir_is_refused_before_it_uploads_while_a_job_holds_the_source(
     assert "reason: cancelled by `thoth cancel`" in shown.stdout
     again = thoth("cancel", running.job_id, env=env, home=tmp_path)
     assert "had already ended (failed); nothing to cancel" in again.stdout
+
+
+def test_results_go_to_stdout_and_errors_exit_with_their_category(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    make_and_publish(store, tmp_path, SAMPLE_DOCS)
+    env = stack_env(settings)
+    listed = thoth("index", "list", "handbook", env=env, home=tmp_path)
+    assert listed.returncode == 0 and "◀" in listed.stdout and listed.stderr == ""
+    unknown = thoth("index", "list", "nope", env=env, home=tmp_path)
+    assert unknown.returncode == 66 and "has no index versions" in unknown.stderr
+    refused = thoth("ingest", "a/b", "--no-wait", env=env, home=tmp_path)
+    assert refused.returncode == 65 and "invalid source name" in refused.stderr
+    for bad in (["ingest", "x", "--timeout", "0"], ["mcp", "--port", "99999"]):
+        assert thoth(*bad, env=env, home=tmp_path).returncode == 2, bad
 
 
 def test_arguments_that_are_not_utf8_are_a_usage_error(tmp_path: Path) -> None:

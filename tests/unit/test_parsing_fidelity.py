@@ -309,10 +309,13 @@ def test_html_hidden_text_is_dropped_but_an_inactive_tab_stays() -> None:
         '<div style="VISIBILITY:hidden">ghost</div><dialog><p>Closed dialog</p></dialog>'
         "<dialog open><p>Open dialog</p></dialog>"
         '<div role="tabpanel" hidden><p>France: mileage</p></div>'
+        '<div role="tabpanel" aria-hidden="true"><p>Spain: per diem</p></div>'
+        '<div role="tabpanel" style="display:none"><p>Italy: rail</p></div>'
         '<p><span class="katex"><math><mi>n</mi><annotation>n \\geq 14</annotation></math>'
         "</span></p>"
     )
-    assert _texts(doc) == ["Shown.", "Open dialog", "France: mileage", "n"]
+    tabs = ["France: mileage", "Spain: per diem", "Italy: rail"]
+    assert _texts(doc) == ["Shown.", "Open dialog", *tabs, "n"]
     assert all(block.heading_path == () for block in doc.blocks)  # no "Cookie consent" section
 
 

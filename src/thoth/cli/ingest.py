@@ -79,10 +79,7 @@ def ingest(
     try:
         final = follow(ctx, job.job_id, timeout)
     except KeyboardInterrupt:
-        console.print(
-            f"stopped following; job {job.job_id} goes on. Follow it with `thoth jobs "
-            f"{job.job_id}`, stop it with `thoth cancel {job.job_id}`"
-        )
+        console.print(f"stopped following; {_goes_on(job.job_id)}")
         raise typer.Exit(130) from None
     print_job(final)
     if final.job.status != JobStatus.succeeded:
@@ -122,6 +119,13 @@ def _upload(ctx: Context, source: str, directory: Path, base_url: str | None) ->
     )
 
 
+def _goes_on(job_id: str) -> str:
+    return (
+        f"job {job_id} goes on. Follow it with `thoth jobs {job_id}`, stop it with "
+        f"`thoth cancel {job_id}`"
+    )
+
+
 def follow(ctx: Context, job_id: str, timeout: float) -> JobProgress:
     """Poll the job until it ends, drawing a progress bar over its batches."""
     deadline = time.monotonic() + timeout
@@ -137,8 +141,7 @@ def follow(ctx: Context, job_id: str, timeout: float) -> JobProgress:
                 return progress
             if time.monotonic() > deadline:
                 console.print(
-                    f"[red]gave up waiting after {timeout:.0f}s[/red]; job {job_id} goes on "
-                    f"(`thoth jobs {job_id}`)"
+                    f"[red]gave up waiting after {timeout:.0f}s[/red]; {_goes_on(job_id)}"
                 )
                 raise typer.Exit(2)
             time.sleep(0.5)

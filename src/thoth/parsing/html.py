@@ -29,10 +29,11 @@ _BLOCKS = frozenset(
 )  # fmt: skip
 _META_NAMES = ("description", "keywords", "author")
 # A site's navigation, search box and page footer repeat on every page; text hidden from the
-# reader is not the page's content (an inactive tab is, so a hidden tab panel stays).
+# reader is not the page's content (an inactive tab is: a tab panel stays however hidden).
 _CHROME = (
     "nav, footer, [role=navigation], [role=search], [role=contentinfo], "
-    "[hidden]:not([role=tabpanel]), [aria-hidden=true], dialog:not([open]), annotation"
+    "[hidden]:not([role=tabpanel]), [aria-hidden=true]:not([role=tabpanel]), "
+    "dialog:not([open]), annotation"
 )
 _INVISIBLE_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 # Permalink anchors that site generators put inside headings (Sphinx, Docusaurus, MkDocs,
@@ -107,7 +108,9 @@ def _drop_noise(soup: BeautifulSoup) -> None:
             table.replace_with(blocks[-1].extract())
     doomed = soup.find_all([name for name in _DROPPED if name != "head"])
     doomed += soup.select(f"{_CHROME}, {_PERMALINKS}, {_LINE_NUMBERS}")
-    doomed += soup.find_all(style=_INVISIBLE_STYLE)
+    doomed += [
+        tag for tag in soup.find_all(style=_INVISIBLE_STYLE) if tag.get("role") != "tabpanel"
+    ]
     for tag in doomed:
         if not tag.decomposed:
             tag.decompose()

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from thoth.cli.context import console, friendly_errors
+from thoth.cli.context import console, friendly_errors, out
 from thoth.cli.ingest import follow, register_gitlab
 from thoth.ingest.jobs import JobStatus
 from thoth.ingest.pipeline.context import Context
@@ -78,7 +78,7 @@ def status_command() -> None:
         health = "[green]healthy[/green]" if row.healthy else "[red]down[/red]"
         ports = ", ".join(map(str, row.ports))
         table.add_row(row.name, str(row.pid or "-"), health, ports, str(row.log))
-    console.print(table)
+    out.print(table)
     if not all(row.healthy for row in rows):
         raise typer.Exit(1)
 
