@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -13,7 +14,11 @@ from thoth.errors import Category, ThothError, exit_code
 from thoth.ingest.pipeline.context import Context
 
 console = Console(stderr=True)  # messages and progress
-out = Console()  # a command's result (tables, a job's id and state): what a script reads
+# A command's result (tables, a job's id and state, search results): what a script reads.
+out = Console(highlight=False)
+# The servers' bind options (thoth mcp, worker, serve-webhook).
+Host = Annotated[str | None, typer.Option(help="Bind address (default THOTH_HOST).")]
+Port = Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default $PORT).")]
 # The usual cause of missing Google credentials is a shell without the local stack's env.
 NO_CREDENTIALS = (
     "no Google credentials found. For the local stack run "

@@ -6,17 +6,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from thoth.cli.context import NO_CREDENTIALS, friendly_errors
+from thoth.cli.context import NO_CREDENTIALS, console, friendly_errors, out
 from thoth.config import get_settings
 from thoth.errors import Category, exit_code
 from thoth.serve import tools
 from thoth.serve.loader import IndexCache
 from thoth.serve.search import MAX_NUM_RESULTS, SearchError, SearchMode
 from thoth.serve.service import ThothService
-
-err = Console(stderr=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -46,15 +43,15 @@ def search(
     if not status.ready:
         reasons = "; ".join(f"{k}: {v}" for k, v in status.errors.items()) or "nothing published"
         if "DefaultCredentialsError" in reasons:  # the loader keeps the error as "Type: text"
-            err.print(f"[red]error:[/red] {NO_CREDENTIALS}", soft_wrap=True)
+            console.print(f"[red]error:[/red] {NO_CREDENTIALS}", soft_wrap=True)
         else:
-            err.print(f"[red]error:[/red] no index could be loaded ({reasons})")
+            console.print(f"[red]error:[/red] no index could be loaded ({reasons})")
         raise typer.Exit(exit_code(Category.unavailable))
     service = ThothService(settings, cache)
     if mode != "fulltext":
         service.load_encoder()
         if service.encoder is None:
-            err.print(f"[yellow]warning:[/yellow] {service.encoder_error}; full text only")
+            console.print(f"[yellow]warning:[/yellow] {service.encoder_error}; full text only")
     with friendly_errors(SearchError):
         output = tools.search_handbook(
             service.engine(), query, k, source, prefix, mode=_mode(mode), rerank=rerank
@@ -62,7 +59,6 @@ def search(
     if as_json:
         typer.echo(output.model_dump_json(indent=2))
         return
-    out = Console(highlight=False)
     for rank, result in enumerate(output.results, start=1):
         heading = f" — {result.heading}" if result.heading else ""
         out.print(f"[bold]{rank}. {result.title}[/bold]{heading}  ({result.score:.3f})")

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from thoth.cli.context import Host, Port
 from thoth.config import get_settings
 from thoth.logs import configure_logging
 from thoth.serve.mcp.__main__ import serve
@@ -19,10 +20,8 @@ def mcp(
     stdio: Annotated[
         bool, typer.Option("--stdio", help="Speak MCP on stdin/stdout instead of HTTP.")
     ] = False,
-    host: Annotated[str | None, typer.Option(help="Bind address (default THOTH_HOST).")] = None,
-    port: Annotated[
-        int | None, typer.Option(min=1, max=65535, help="Port (default $PORT).")
-    ] = None,
+    host: Host = None,
+    port: Port = None,
 ) -> None:
     """Serve the handbook to AI assistants over MCP (HTTP at /mcp by default)."""
     settings = get_settings()

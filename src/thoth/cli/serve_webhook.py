@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
+from thoth.cli.context import Host, Port
 from thoth.ingest.webhook.__main__ import serve
 
 
@@ -14,10 +13,8 @@ def register(app: typer.Typer) -> None:
 
 
 def serve_webhook(
-    host: Annotated[str | None, typer.Option(help="Bind address (default THOTH_HOST).")] = None,
-    port: Annotated[
-        int | None, typer.Option(min=1, max=65535, help="Port (default $PORT).")
-    ] = None,
+    host: Host = None,
+    port: Port = None,
 ) -> None:
     """Serve the GitLab webhook receiver: POST /webhooks/gitlab enqueues pushes for the worker."""
     serve(host, port)

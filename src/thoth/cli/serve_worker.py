@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
+from thoth.cli.context import Host, Port
 from thoth.http_server import run_http
 
 
@@ -14,10 +13,8 @@ def register(app: typer.Typer) -> None:
 
 
 def worker(
-    host: Annotated[str | None, typer.Option(help="Bind address (default THOTH_HOST).")] = None,
-    port: Annotated[
-        int | None, typer.Option(min=1, max=65535, help="Port (default $PORT).")
-    ] = None,
+    host: Host = None,
+    port: Port = None,
 ) -> None:
     """Serve the ingestion worker: /v1 API and the Cloud Tasks targets under /tasks."""
     run_http("thoth.ingest.worker.app:app_from_env", host, port)
