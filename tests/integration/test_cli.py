@@ -12,7 +12,9 @@ from tests.support.snapshots import SAMPLE_DOCS, make_and_publish
 from thoth.bucket.keys import source_prefix
 from thoth.bucket.store import BlobStore
 from thoth.config import Settings
-from thoth.ingest.jobs import Job, JobStore, new_job_id
+from thoth.ingest.jobs import Counts, FileResult, Job, JobStatus, JobStore, Plan, new_job_id
+from thoth.ingest.sources.models import SourceConfig
+from thoth.ingest.sources.registry import get_source, save_source
 
 GOOGLE_ENV = (
     "GOOGLE_",
@@ -51,8 +53,8 @@ def stack_env(settings: Settings) -> dict[str, str]:
 def test_help_lists_every_command(tmp_path: Path) -> None:
     result = thoth("--help", env={}, home=tmp_path)
     assert result.returncode == 0
-    commands = ("ingest", "jobs", "index", "search", "mcp", "worker", "serve-webhook", "dev")
-    for command in (*commands, "model"):
+    commands = ("ingest", "jobs", "index", "sources", "search", "mcp", "worker", "serve-webhook")
+    for command in (*commands, "dev", "model"):
         assert command in result.stdout
 
 
@@ -162,3 +164,65 @@ def test_the_webhook_receiver_refuses_to_start_without_its_settings(tmp_path: Pa
     assert no_token.returncode == 1  # no credentials here: Secret Manager is not reachable
     assert "set THOTH_WEBHOOK_TOKEN or the gitlab-webhook-token secret" in no_token.stderr
     assert "Traceback" not in no_source.stderr + no_token.stderr
+
+
+def test_registration_options_without_a_registration_are_refused(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """They would be ignored: the stored configuration is only written while registering."""
+    env = stack_env(settings)
+    ref = thoth("ingest", "docs", "--ref", "dev", "--no-wait", env=env, home=tmp_path)
+    assert ref.returncode == 2 and "--ref needs --gitlab" in ref.stderr
+    url = thoth("ingest", "docs", "--base-url", "https://x.example", env=env, home=tmp_path)
+    assert url.returncode == 2 and "--base-url needs --from-dir or --gitlab" in url.stderr
+
+
+def test_from_dir_stores_a_new_base_url_for_an_existing_source(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    save_source(store, SourceConfig(name="docs", kind="upload", base_url="https://old.example"))
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("# A\n\nSome text.\n")
+    args = ("ingest", "docs", "--from-dir", str(folder), "--base-url", "https://new.example")
+    thoth(*args, "--no-wait", env=stack_env(settings), home=tmp_path)  # no queue: start fails
+    assert get_source(store, "docs").base_url == "https://new.example"
+
+
+def test_a_job_names_the_files_it_skipped_for_their_type_and_warns_of_an_empty_index(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    skipped = [FileResult(path=f"img/{n}.png", outcome="skipped") for n in range(12)]
+    job = Job(
+        job_id=new_job_id(),
+        source="pictures",
+        status=JobStatus.succeeded,
+        plan=Plan(skipped=skipped),
+        counts=Counts(skipped=12),
+    )
+    JobStore(store).create(job)
+    result = thoth("jobs", job.job_id, env=stack_env(settings), home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "not a supported type (12): img/0.png, img/1.png" in result.stdout
+    assert "img/9.png and 2 more" in result.stdout and "img/10.png" not in result.stdout
+    assert "the index of 'pictures' is empty" in result.stdout and ".md" in result.stdout
+
+
+def test_sources_are_listed_and_one_is_removed_with_its_index(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    save_source(store, SourceConfig(name="handbook", kind="upload", base_url="https://hb.example"))
+    make_and_publish(store, tmp_path, SAMPLE_DOCS)
+    env = stack_env(settings)
+    listed = thoth("sources", "list", env=env, home=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "handbook" in listed.stdout and "v0001" in listed.stdout
+    unconfirmed = thoth("sources", "remove", "handbook", env=env, home=tmp_path)
+    assert unconfirmed.returncode == 2 and "add --yes to confirm" in unconfirmed.stderr
+    removed = thoth("sources", "remove", "handbook", "--yes", env=env, home=tmp_path)
+    assert removed.returncode == 0, removed.stderr
+    assert "removed handbook" in removed.stdout and "it served v0001" in removed.stdout
+    search = thoth("search", "vacation", env=env, home=tmp_path)
+    assert search.returncode == 69 and "no index could be loaded" in search.stderr
+    again = thoth("sources", "remove", "handbook", "--yes", env=env, home=tmp_path)
+    assert again.returncode == 66 and "unknown source 'handbook'" in again.stderr

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from thoth.bucket.keys import source_config_key, sync_state_key
+from thoth.bucket.keys import source_config_key
 from thoth.bucket.store import BlobStore
 from thoth.ingest.sources.models import SourceConfig
 from thoth.ingest.sources.registry import (
     RegistryError,
     UnknownSourceError,
-    delete_source,
     get_source,
     list_sources,
     save_source,
@@ -57,17 +56,6 @@ def test_unknown_source_lists_known_names(store: BlobStore) -> None:
 def test_invalid_name_never_reaches_the_bucket(store: BlobStore) -> None:
     with pytest.raises(ValueError, match="invalid source name"):
         get_source(store, "../registry/x")
-    with pytest.raises(ValueError, match="invalid source name"):
-        delete_source(store, "a/b")
-
-
-def test_delete_forgets_config_and_sync_state(store: BlobStore) -> None:
-    save_source(store, HANDBOOK)
-    store.write_json(sync_state_key("handbook"), {"origin": "x", "blobs": {}})
-    assert delete_source(store, "handbook") is True
-    assert not store.exists(sync_state_key("handbook"))
-    assert list_sources(store) == []
-    assert delete_source(store, "handbook") is False
 
 
 def test_corrupt_entry_is_an_error_on_get_and_skipped_in_list(store: BlobStore) -> None:

@@ -22,7 +22,7 @@ from thoth.ingest.jobs import JobStatus
 from thoth.ingest.pipeline.context import Context
 from thoth.ingest.pipeline.start import start_job
 from thoth.ingest.sources.models import SourceConfig
-from thoth.ingest.sources.registry import save_source
+from thoth.ingest.sources.registry import get_source, save_source, source_names
 from thoth.ingest.tasks import TaskQueue
 
 Stack = tuple[Context, str, Path, dict[str, str]]  # and a permitted /v1 caller's headers
@@ -131,3 +131,17 @@ def test_the_worker_still_answers_its_own_callers(stack: Stack) -> None:
     assert answer.status_code == 202, answer.text
     assert wait_for_job(ctx, answer.json()["job_id"]).job.status == JobStatus.succeeded
     assert httpx.get(f"{url}/health", headers={"Host": "10.0.0.7:8080"}).status_code == 200
+
+
+def test_a_source_is_removed_by_its_callers_only(stack: Stack) -> None:
+    """A DELETE needs no JSON body, but the Host and Origin rules hold for it as for writes."""
+    ctx, url, roots, caller = stack
+    source, _ = dir_source(ctx, roots)
+    hostile = {"Origin": "https://attacker.example", **caller}
+    refused = httpx.delete(f"{url}/v1/sources/{source}", headers=hostile, timeout=30)
+    assert refused.status_code == 403 and get_source(ctx.store, source).name == source
+    anonymous = httpx.delete(f"{url}/v1/sources/{source}", timeout=30)
+    assert anonymous.status_code == 401 and get_source(ctx.store, source).name == source
+    removed = httpx.delete(f"{url}/v1/sources/{source}", headers=caller, timeout=30)
+    assert removed.status_code == 200, removed.text
+    assert removed.json()["registered"] is True and source not in source_names(ctx.store)

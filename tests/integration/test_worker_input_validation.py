@@ -208,3 +208,14 @@ def test_a_push_task_with_a_surrogate_is_422(client: TestClient) -> None:
     }
     answer = send(client, "POST", "/tasks/push", json.dumps(task))
     assert answer["status"] == 422 and "UTF-8" in str(answer["detail"])
+
+
+def test_removing_a_source_over_the_api(client: TestClient, ctx: Context) -> None:
+    assert send(client, "DELETE", "/v1/sources/nope", "")["status"] == 404
+    assert send(client, "DELETE", "/v1/sources/UPPER", "")["status"] == 422
+    body = {"name": "gone", "kind": "upload"}
+    assert client.put("/v1/sources/gone", json=body).status_code == 200
+    answer = client.delete("/v1/sources/gone")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["registered"] is True
+    assert client.get("/v1/sources").json() == []

@@ -44,7 +44,9 @@ def ingest(
             help="Register the source as this GitLab project (id or group/name) first.",
         ),
     ] = None,
-    ref: Annotated[str, typer.Option(help="The branch --gitlab follows.")] = "main",
+    ref: Annotated[
+        str | None, typer.Option(help="The branch --gitlab follows [default: main].")
+    ] = None,
     full: Annotated[bool, typer.Option(help="Re-embed every file, not only changed ones.")] = False,
     wait: Annotated[bool, typer.Option(help="Follow the job with a progress bar.")] = True,
     base_url: Annotated[
@@ -56,8 +58,7 @@ def ingest(
     ] = 3600,
 ) -> None:
     """Ingest a source into a new index version; with --wait, exit non-zero if the job fails."""
-    if from_dir is not None and gitlab is not None:
-        raise typer.BadParameter("give --from-dir or --gitlab, not both")
+    _check_registration_options(from_dir, gitlab, ref, base_url)
     if not math.isfinite(timeout):
         raise typer.BadParameter("must be a number of seconds", param_hint="--timeout")
     ctx = pipeline_context()
@@ -71,7 +72,7 @@ def ingest(
                 raise JobConflict(source, running)
             _upload(ctx, source, from_dir, base_url)
         if gitlab is not None:
-            register_gitlab(ctx, source, gitlab, ref, base_url)
+            register_gitlab(ctx, source, gitlab, ref or "main", base_url)
         job = start_job(ctx, source, full=full)
     out.print(f"job [bold]{job.job_id}[/bold] started for source [bold]{source}[/bold]")
     if not wait:
@@ -89,6 +90,21 @@ def ingest(
         raise typer.Exit(1)
 
 
+def _check_registration_options(
+    from_dir: Path | None, gitlab: str | None, ref: str | None, base_url: str | None
+) -> None:
+    """Options that only mean something while registering a source are refused without one,
+    rather than ignored (the stored configuration would stay as it was)."""
+    if from_dir is not None and gitlab is not None:
+        raise typer.BadParameter("give --from-dir or --gitlab, not both")
+    if ref is not None and gitlab is None:
+        raise typer.BadParameter("--ref needs --gitlab (it names the branch to follow)")
+    if base_url is not None and from_dir is None and gitlab is None:
+        raise typer.BadParameter(
+            "--base-url needs --from-dir or --gitlab (it is stored when the source is registered)"
+        )
+
+
 def register_gitlab(
     ctx: Context, source: str, project: str, ref: str, base_url: str | None = None
 ) -> None:
@@ -104,13 +120,15 @@ def register_gitlab(
 def _upload(ctx: Context, source: str, directory: Path, base_url: str | None) -> None:
     ctx.store.ensure_bucket()
     try:
-        config = get_source(ctx.store, source)
+        config: SourceConfig | None = get_source(ctx.store, source)
     except UnknownSourceError:
-        config = SourceConfig(name=source, kind="upload", base_url=base_url)
-        save_source(ctx.store, config)
-    if config.kind != "upload":
+        config = None
+    kept_url = config.base_url if config is not None else None
+    wanted = SourceConfig(name=source, kind="upload", base_url=base_url or kept_url)
+    if config != wanted:
+        save_source(ctx.store, wanted)
+    if config is not None and config.kind != "upload":
         # The folder becomes the source's files: a sync from GitLab would replace them.
-        save_source(ctx.store, SourceConfig(name=source, kind="upload", base_url=config.base_url))
         console.print(f"source {source} was a {config.kind} source; now its files are uploaded")
     report = upload_directory(ctx.store, source, directory)
     console.print(

@@ -9,7 +9,10 @@ from rich.table import Table
 
 from thoth.bucket.store import NotFound
 from thoth.cli.context import friendly_errors, out, pipeline_context
-from thoth.ingest.jobs import JobProgress
+from thoth.ingest.jobs import JobProgress, JobStatus
+from thoth.parsing import SUPPORTED_EXTENSIONS
+
+SKIPPED_SHOWN = 10
 
 
 def register(app: typer.Typer) -> None:
@@ -71,3 +74,25 @@ def print_job(progress: JobProgress) -> None:
         out.print(f"  [yellow]{error.path}[/yellow]: {error.error}")
     if len(progress.errors) > 50:
         out.print(f"  … and {len(progress.errors) - 50} more")
+    _print_unsupported(progress)
+
+
+def _print_unsupported(progress: JobProgress) -> None:
+    """Files skipped for their type carry no error, so they are named here: a folder of the
+    wrong files must not look like a successful ingest."""
+    plan = progress.job.plan
+    unsupported = [f.path for f in plan.skipped if f.error is None] if plan else []
+    if unsupported:
+        shown = ", ".join(unsupported[:SKIPPED_SHOWN])
+        more = (
+            f" and {len(unsupported) - SKIPPED_SHOWN} more"
+            if len(unsupported) > SKIPPED_SHOWN
+            else ""
+        )
+        out.print(f"  [yellow]not a supported type[/yellow] ({len(unsupported)}): {shown}{more}")
+    if progress.job.status == JobStatus.succeeded and progress.counts.chunks_total == 0:
+        kinds = " ".join(sorted(SUPPORTED_EXTENSIONS))
+        out.print(
+            f"[yellow]warning:[/yellow] the index of {progress.job.source!r} is empty: "
+            f"no file gave any text (supported: {kinds})"
+        )

@@ -17,6 +17,7 @@ from thoth.cli import (
     serve_mcp,
     serve_webhook,
     serve_worker,
+    sources,
 )
 from thoth.cli.context import NO_CREDENTIALS, console
 from thoth.errors import encodable
@@ -38,6 +39,7 @@ for module in (
     ingest,
     jobs,
     index,
+    sources,
     search,
     serve_mcp,
     serve_worker,

@@ -9,7 +9,8 @@ half-loaded index. Until a new version is complete the old one keeps serving; wh
 is unreachable or a download fails, the last good index keeps serving and the error is kept
 for `/ready`. A version already on local disk (cold start on a warm disk) is loaded without
 downloading. Local versions other than the current one, the previous one and those a request
-still holds are deleted, at each poll that reaches the store.
+still holds are deleted, at each poll that reaches the store. A source whose pointer is gone
+(`thoth sources remove`) stops being served, and its local copies go the same way.
 """
 
 from __future__ import annotations
@@ -149,6 +150,8 @@ class IndexCache:
                 return changed
             self._errors.pop(STORE, None)
             pushes = dict(self._pushes)
+            for source in (set(self._indexes) | set(self._keep)) - set(sources):
+                changed |= self._unload(source)
             for source in sources:
                 try:
                     changed |= self._refresh_source(source)
@@ -217,8 +220,8 @@ class IndexCache:
 
     def _refresh_source(self, source: str) -> bool:
         pointer, _ = read_pointer(self.store, source)
-        if pointer is None:
-            return False
+        if pointer is None:  # `thoth sources delete` removes the pointer first
+            return self._unload(source)
         current = self._indexes.get(source)
         if current is not None and current.version == pointer.version:
             # A version a finished request held until now can go.
@@ -258,6 +261,24 @@ class IndexCache:
         self._loaded_at[source] = datetime.now(UTC)
         self._indexes = MappingProxyType(updated)  # the one swap readers can observe
         log.info("serving %s@%s (%d chunks)", source, index.version, len(index))
+
+    def _unload(self, source: str) -> bool:
+        """Stop serving a source whose index was removed from the store, and delete its local
+        copies that no request holds (those go at a later poll). True when it was served."""
+        served = source in self._indexes
+        if served:
+            updated = dict(self._indexes)
+            del updated[source]
+            self._indexes = MappingProxyType(updated)
+            self._loaded_at.pop(source, None)
+            log.info("stopped serving %s: its index was removed from the store", source)
+        self._keep[source] = set()
+        self._prune(source, set())
+        folder = self.cache_dir / source
+        if not folder.is_dir() or not any(folder.iterdir()):
+            shutil.rmtree(folder, ignore_errors=True)
+            del self._keep[source]
+        return served
 
     def _prune(self, source: str, keep: set[str]) -> None:
         """Delete the source's local versions but `keep` and those a reader still holds."""

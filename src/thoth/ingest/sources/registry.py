@@ -7,11 +7,9 @@ import logging
 from pydantic import ValidationError
 
 from thoth.bucket.keys import (
-    latest_push_key,
     source_config_key,
     source_from_config_key,
     source_registry_prefix,
-    sync_state_key,
 )
 from thoth.bucket.store import BlobStore, NotFound
 from thoth.errors import InvalidInputError, NotFoundError, encodable
@@ -79,13 +77,3 @@ def list_sources(store: BlobStore) -> list[SourceConfig]:
         except (RegistryError, UnknownSourceError, ValueError) as exc:
             log.warning("skipping source %r: %s", name, exc)
     return configs
-
-
-def delete_source(store: BlobStore, name: str) -> bool:
-    """Unregister a source and forget its sync state and latest push (the mirror and index
-    stay).
-    False when it was not registered."""
-    validate_source_name(name)
-    store.delete(sync_state_key(name))
-    store.delete(latest_push_key(name))
-    return store.delete(source_config_key(name))

@@ -23,6 +23,7 @@ from thoth.ingest.pipeline.failure import job_fails_for_good
 from thoth.ingest.pipeline.finalize import finalize_job
 from thoth.ingest.pipeline.follow_up import PushOutcome, on_push
 from thoth.ingest.pipeline.plan import plan_job
+from thoth.ingest.pipeline.remove import Removal, remove_source
 from thoth.ingest.pipeline.start import start_job
 from thoth.ingest.push import PUSH_PATH
 from thoth.ingest.sources.models import SOURCE_PATTERN, SourceConfig
@@ -109,6 +110,10 @@ def _add_public_routes(app: FastAPI, ctx: Context) -> None:
             allowed_folder(config.directory, ctx.settings.source_roots)
         save_source(ctx.store, config)
         return config
+
+    @v1.delete("/sources/{source}")
+    def delete_source(source: SourceName) -> Removal:
+        return remove_source(ctx, source)
 
     @v1.post("/sources/{source}/sync")
     def sync(source: SourceName) -> SyncReport:
