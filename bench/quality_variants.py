@@ -84,6 +84,19 @@ def _adaptive_variant(fts: str, alpha: float, keyword_alpha: float) -> Variant:
     return Variant(name, "min-max, leaning to full text for keyword-like queries", rank)
 
 
+def _length_variant(min_words: int, long_alpha: float) -> Variant:
+    """Long questions (a context, a qualifier, two needs) lean to full text: one MiniLM vector
+    averages all their clauses, while BM25 still matches each clause's rare words."""
+
+    def rank(got: Retrieved) -> Ranking:
+        long = len(got.query.split()) >= min_words
+        a = long_alpha if long else 0.5
+        return minmax(got.dense, got.fulltext, alpha=a, depth=ENGINE_DEPTH)
+
+    name = f"length >={min_words} words a={long_alpha:g}"
+    return Variant(name, f"min-max, dense {long_alpha:g} for questions of {min_words}+ words", rank)
+
+
 def _normalised(ranking: Scored, how: str) -> dict[int, float]:
     """One ranker's scores on a common scale: z-scores ("z"), or the mean +- 3 sigma range
     mapped to 0..1 and clipped ("dbsf", distribution-based score fusion)."""
@@ -245,6 +258,7 @@ FUSION_VARIANTS: list[Variant] = [
     *(_minmax_variant(fts, 0.5, d) for fts in FUSED_OVER for d in (20, 100)),
     *(_rrf_variant(fts, k, w) for fts in FUSED_OVER for k in (5, 20, 60) for w in (0.67, 1.0, 1.5)),
     *(_adaptive_variant(fts, a, kw) for fts in FUSED_OVER for a in (0.5, 0.6) for kw in (0.2, 0.3)),
+    *(_length_variant(n, a) for n in (12, 16, 20) for a in (0.3, 0.4)),
     *(_decay_variant(d) for d in (0.3, 0.5, 0.7, 0.85)),
     *(_cap_variant(cap, within) for cap in (1, 2, 3) for within in (5, 10)),
     _cap_variant(4, 5),  # a second file guaranteed a place in the top 5
