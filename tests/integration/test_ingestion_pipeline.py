@@ -22,6 +22,7 @@ from tests.support.stack import (
 )
 from thoth.bucket.keys import source_key
 from thoth.bucket.store import BlobStore
+from thoth.bucket.versions import list_versions
 from thoth.config import Settings
 from thoth.ingest.jobs import JobStatus
 from thoth.ingest.pipeline.context import Context
@@ -89,6 +90,10 @@ def test_ingest_is_incremental(stack: tuple[Context, str], tmp_path: Path) -> No
     assert again.counts.chunks_embedded == 0
     assert again.counts.unchanged == 6
     assert current_chunks(ctx, source, tmp_path).keys() == chunks.keys()
+    # Nothing changed: the served version stays, and no copy of it pushes out older ones.
+    assert again.job.status == JobStatus.succeeded and again.job.version == first.job.job_id
+    assert again.counts.chunks_total == first.counts.chunks_total
+    assert [v.version for v in list_versions(ctx.store, source)] == [first.job.job_id]
 
     (corpus / "engineering/deploys.md").write_text("# Deploys\n\nDeploys freeze on Thursdays.\n")
     (corpus / "finance/expenses.md").unlink()
@@ -97,6 +102,16 @@ def test_ingest_is_incremental(stack: tuple[Context, str], tmp_path: Path) -> No
     after = current_chunks(ctx, source, tmp_path)
     deploys = [c for c in after.values() if c.path == "engineering/deploys.md"]
     assert third.counts.changed == 1 and third.counts.deleted == 1
+    assert third.job.version == third.job.job_id
+    # No file changed but the commit did (a push of other files): citations link to the new
+    # commit, so a new version is published.
+    pinned = wait_for_job(ctx, start_job(ctx, source, commit="c" * 40).job_id)
+    assert pinned.counts.unchanged == 5 and pinned.job.version == pinned.job.job_id
+    assert [v.version for v in list_versions(ctx.store, source)] == [
+        first.job.job_id,
+        third.job.job_id,
+        pinned.job.job_id,
+    ]
     assert third.counts.chunks_embedded == len(deploys) == 1
     assert "Thursdays" in deploys[0].text
     assert not any(c.path == "finance/expenses.md" for c in after.values())

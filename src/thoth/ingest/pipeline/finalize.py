@@ -1,5 +1,6 @@
 """Finalize a job: merge carried-over and new chunks into a LanceDB snapshot, upload it as a new
 version, compare-and-swap the pointer, record the counts, release the source (design.md §2-3).
+A job that changed nothing (no file, same commit) keeps the served version instead.
 
 Runs once per job (a named task) and is safe to repeat: a claim marker keeps two deliveries
 from building at once, and a job already finished returns immediately. A version is never
@@ -57,13 +58,16 @@ def finalize_job(ctx: Context, job_id: str) -> Job:
     if len(results) < job.batch_count:
         raise NotReady(f"job {job_id}: {len(results)} of {job.batch_count} batches done")
     ctx.jobs.renew_lease(job.source, job_id)
+    served = _served_unchanged(ctx, job)
+    if served is not None:
+        return _keep_served(ctx, job, served)
     claim = Claim.take(ctx.store, job_id)
     try:
         with Heartbeat(claim.renew, CLAIM_TTL.total_seconds() / 4):
             manifest = _publish(ctx, job)
             ctx.jobs.renew_lease(job.source, job_id)
             _swap(ctx, job, manifest)
-            job = _record_success(ctx, job_id, manifest)
+            job = _record_success(ctx, job_id, job_id, manifest.chunks)
     except BaseException:
         claim.release()  # the next delivery may start at once
         raise
@@ -72,6 +76,29 @@ def finalize_job(ctx: Context, job_id: str) -> Job:
         ctx.store, job.source, ctx.settings.index_keep_versions, in_use=_job_running(ctx)
     )
     log.info("published", extra={"job_id": job_id, "version": job.version, "gc": removed})
+    catch_up_quietly(ctx, job)
+    return job
+
+
+def _served_unchanged(ctx: Context, job: Job) -> Pointer | None:
+    """The pointer, when the job found nothing to change in the index it serves: no file
+    added, changed or deleted, and the same commit (a new one changes every citation link).
+    Publishing a copy would only push a real rollback target out of the versions kept (an
+    hourly schedule would leave none older than five hours)."""
+    plan = job.plan
+    assert plan is not None
+    if plan.base_version is None or plan.added or plan.changed or plan.deleted:
+        return None
+    pointer, _ = read_pointer(ctx.store, job.source)
+    if pointer is None or pointer.version != plan.base_version or pointer.commit != job.commit:
+        return None
+    return pointer
+
+
+def _keep_served(ctx: Context, job: Job, served: Pointer) -> Job:
+    job = _record_success(ctx, job.job_id, served.version, served.chunks)
+    ctx.jobs.release_lock(job.source, job.job_id)
+    log.info("nothing changed", extra={"job_id": job.job_id, "version": served.version})
     catch_up_quietly(ctx, job)
     return job
 
@@ -169,15 +196,16 @@ def _moved_on(job: Job, current: str | None) -> IndexMovedOn:
     )
 
 
-def _record_success(ctx: Context, job_id: str, manifest: SnapshotManifest) -> Job:
+def _record_success(ctx: Context, job_id: str, version: str, chunks: int) -> Job:
+    """Record the job succeeded, leaving `version` (of `chunks` chunks) served."""
     for _ in range(5):
         job, generation = ctx.jobs.get(job_id)
         if job.status.finished:
             return job
         counts, errors = tally(job.plan, ctx.jobs.batch_results(job_id))
-        counts.chunks_total = manifest.chunks
+        counts.chunks_total = chunks
         job.counts, job.errors = counts, errors
-        job.status, job.version = JobStatus.succeeded, job_id
+        job.status, job.version = JobStatus.succeeded, version
         try:
             ctx.jobs.save(job, generation)
             return job
