@@ -208,6 +208,15 @@ def test_a_job_names_the_files_it_skipped_for_their_type_and_warns_of_an_empty_i
     assert "the index of 'pictures' is empty" in result.stdout and ".md" in result.stdout
 
 
+def test_a_job_that_changed_nothing_names_the_version_it_kept(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    job = Job(job_id=new_job_id(), source="docs", status=JobStatus.succeeded, version="v0001")
+    JobStore(store).create(job)
+    result = thoth("jobs", job.job_id, env=stack_env(settings), home=tmp_path)
+    assert "nothing changed: version v0001 stays served" in result.stdout
+
+
 def test_sources_are_listed_and_one_is_removed_with_its_index(
     settings: Settings, store: BlobStore, tmp_path: Path
 ) -> None:

@@ -68,6 +68,8 @@ def print_job(progress: JobProgress) -> None:
         f"chunks: {counts.chunks_embedded} embedded, {counts.chunks_total} in the index; "
         f"batches {progress.batches_done}/{progress.batches_total}"
     )
+    if job.version is not None and job.version != job.job_id:
+        out.print(f"nothing changed: version {job.version} stays served")
     if job.error:
         out.print(f"[red]reason:[/red] {job.error}")
     for error in progress.errors[:50]:
