@@ -8,6 +8,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from tests.support.pdfs import make_pdf, with_outline
 from thoth.embedding import resolve_model
 from thoth.embedding.tokens import ModelTokenCounter
 from thoth.ingest.chunking import CHUNKS_VERSION, chunk_document
@@ -46,6 +47,11 @@ WITNESS_HTML = """<html><head><title>Travel - Handbook</title></head><body>
 <td class="code"><pre>expense submit --receipt r.pdf</pre></td></tr></table>
 <footer>Edit this page</footer></main></body></html>
 """.encode()
+# From version 6 a PDF with bookmarks is a witness too.
+WITNESS_PDF = with_outline(
+    make_pdf(["Benefits\nEveryone is covered.\nParental leave\nTwenty weeks, paid."]),
+    [("Benefits", 0, None), ("Parental leave", 0, 0)],
+)
 # Version -> digest of the examples' chunks. A change that moves the digest bumps the version
 # and adds a line; a change that keeps it (a refactor) needs neither.
 DIGESTS = {
@@ -53,6 +59,7 @@ DIGESTS = {
     3: "ebd36153b2046391660b6b6021fbb511a7e04efc11d561d694d95c4b67746f10",
     4: "a7c58ccc273d8f4da31ca91e1f35f87b6d04538b3027805498b6185637010196",
     5: "75758f627d3784cdd012b25af1fe4cab97d552d1959f165dae268f9cc4f3fbd4",
+    6: "55a127bdbf161d18df7d4695683fc05a4049bef611fdb1d0be0b9e1f01075a60",
 }
 
 
@@ -61,7 +68,11 @@ def examples_digest() -> str:
     digest = hashlib.sha256()
     files = [p for p in EXAMPLES.rglob("*") if p.is_file()]
     pages = [(p.relative_to(EXAMPLES).as_posix(), p.read_bytes()) for p in files]
-    witnesses = [("witness.md", WITNESS_PAGE), ("witness.html", WITNESS_HTML)]
+    witnesses = [
+        ("witness.md", WITNESS_PAGE),
+        ("witness.html", WITNESS_HTML),
+        ("witness.pdf", WITNESS_PDF),
+    ]
     for path, data in sorted([*pages, *witnesses]):
         try:
             doc = parse_document(path, data)

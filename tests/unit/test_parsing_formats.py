@@ -9,36 +9,8 @@ import docx
 import pytest
 from pypdf import PdfReader, PdfWriter
 
+from tests.support.pdfs import make_pdf, with_outline
 from thoth.parsing import Block, ParseError, parse_document
-
-
-def make_pdf(pages: list[str]) -> bytes:
-    """A minimal valid PDF with one line of Helvetica text per page."""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [%s] /Count %d >>"
-        % (b" ".join(b"%d 0 R" % (4 + 2 * i) for i in range(len(pages))), len(pages)),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    for i, text in enumerate(pages):
-        objects.append(
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-            b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (5 + 2 * i)
-        )
-        stream = b"BT /F1 12 Tf 72 720 Td (%s) Tj ET" % text.encode("latin-1")
-        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n%s\nendobj\n" % (number, body))
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    out.write(b"".join(b"%010d 00000 n \n" % offset for offset in offsets))
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\n" % (len(objects) + 1))
-    out.write(b"startxref\n%d\n%%%%EOF\n" % xref)
-    return out.getvalue()
 
 
 def encrypted(pdf: bytes, user_password: str) -> bytes:
@@ -55,6 +27,31 @@ def test_pdf_pages_are_sections() -> None:
     assert doc.title == "Travel policy"
     assert doc.metadata["pages"] == 2
     assert doc.blocks == [Block(("Page 1",), "Book trains."), Block(("Page 2",), "Expense it.")]
+
+
+def test_pdf_bookmarks_name_the_sections_of_their_pages() -> None:
+    pages = [
+        "Contents\nBenefits 2\nParental leave 2",
+        "Benefits\nEveryone is covered.\nParental leave\nTwenty weeks, paid.",
+        "Leave starts any time\nbefore the birth.",
+    ]
+    outline = [("Benefits", 1, None), ("Parental  leave", 1, 0), ("Not on the page", 2, 0)]
+    doc = parse_document("b.pdf", with_outline(make_pdf(pages), outline))
+    assert doc.blocks == [
+        Block(("Page 1",), "Contents\nBenefits 2\nParental leave 2"),
+        Block(("Benefits", "Page 2"), "Benefits\nEveryone is covered."),
+        Block(("Benefits", "Parental leave", "Page 2"), "Parental leave\nTwenty weeks, paid."),
+        Block(
+            ("Benefits", "Not on the page", "Page 3"), "Leave starts any time\nbefore the birth."
+        ),
+    ]
+
+
+def test_a_pdf_outline_that_cannot_be_read_leaves_the_pages() -> None:
+    pdf = with_outline(make_pdf(["Lock your screen."]), [("Security", 0, None)])
+    broken = pdf.replace(b"/Outlines", b"/Outlinez").replace(b"/Title", b"/Titlez")
+    doc = parse_document("s.pdf", broken)
+    assert doc.blocks == [Block(("Page 1",), "Lock your screen.")]
 
 
 def test_pdf_with_empty_user_password_is_read_and_titled_from_metadata() -> None:

@@ -40,7 +40,8 @@ from thoth.parsing.document import Block, ParsedDocument, heading_lines
 #    revisions, fields and text boxes, PDF pages read one by one (the parsers' fidelity fixes).
 # 5: HTML without site chrome, hidden text, permalink glyphs and code line numbers; soft
 #    hyphens and zero-width spaces dropped from every format.
-CHUNKS_VERSION = 5
+# 6: a PDF's bookmarks name the sections of their pages ("Benefits > Page 2").
+CHUNKS_VERSION = 6
 _MIN_MAX_TOKENS = 16
 _MAX_RESPLITS = 8
 DEFAULT_MAX_CHARS = 4000  # ~3x an English chunk of 256 word pieces: honest text never hits it

@@ -1,5 +1,10 @@
 """PDF text extracted page by page with pypdf; each page is a section ("Page N").
 
+When the PDF has an outline (the bookmarks Word, Google Docs and LaTeX write from headings),
+a page's section also carries the bookmark titles in effect: "Benefits > Parental leave >
+Page 4". A bookmark whose title is found in its page's text starts its section there; one
+that is not found starts at the top of its page.
+
 A page whose text cannot be extracted is skipped, and unreadable metadata ignored: one bad
 part does not lose the rest (every page failing is still a ParseError).
 
@@ -35,6 +40,9 @@ _JUNK_TITLE = re.compile(
 _MAX_PAGES = 2000
 _MAX_PAGE_CONTENT_BYTES = 1_000_000  # a text page is ~5 KB, a dense vector chart ~500 KB
 _MAX_CONTENT_BYTES = 3_000_000  # ~30-50 s of text extraction: beyond the parse budget
+_MAX_BOOKMARKS = 2000
+_MAX_OUTLINE_DEPTH = 6  # heading paths deeper than this add nothing a reader can use
+_MAX_TITLE = 200
 
 
 def parse_pdf(path: str, data: bytes) -> ParsedDocument:
@@ -47,11 +55,7 @@ def parse_pdf(path: str, data: bytes) -> ParsedDocument:
         raise ParseError(f"unreadable PDF ({type(error).__name__})") from None
     pages, unreadable = _page_texts(path, reader)
     metadata = _metadata(path, reader)
-    blocks = [
-        Block((f"Page {number}",), text, "text")
-        for number, raw in enumerate(pages, start=1)
-        if (text := _CONTROL.sub("", raw).strip())
-    ]
+    blocks = _blocks(pages, _outline(path, reader))
     if pages and not blocks:  # listed as failed with this reason, not indexed as empty
         raise ParseError(
             f"no text on any of its {len(pages):,} pages ({unreadable:,} unreadable; scanned "
@@ -129,6 +133,67 @@ def _page_texts(path: str, reader: PdfReader) -> tuple[list[str], int]:
     if errors and len(errors) == len(texts):
         raise ParseError(f"unreadable PDF ({errors[0]})")
     return texts, len(errors)
+
+
+Bookmark = tuple[int, tuple[str, ...]]  # (page index, titles from the outline's top)
+
+
+def _outline(path: str, reader: PdfReader) -> list[Bookmark]:
+    """The bookmarks in page order; [] when there are none or the outline cannot be read."""
+    found: list[Bookmark] = []
+
+    def walk(items: list[Any], parents: tuple[str, ...]) -> None:
+        current: tuple[str, ...] | None = None
+        for item in items:
+            if len(found) >= _MAX_BOOKMARKS:
+                return
+            if isinstance(item, list):  # the children of the bookmark before it
+                if current is not None and len(current) < _MAX_OUTLINE_DEPTH:
+                    walk(item, current)
+                continue
+            title = " ".join(_CONTROL.sub("", str(item.title or "")).split())[:_MAX_TITLE]
+            page = reader.get_destination_page_number(item)
+            current = (*parents, title) if title else None
+            if current is not None and page is not None and page >= 0:
+                found.append((page, current))
+
+    try:
+        walk(reader.outline, ())
+    except Exception as error:  # a malformed outline must not lose the pages' text
+        log.info("%s: outline ignored, unreadable (%s)", path, error)
+        return []
+    return sorted(found, key=lambda bookmark: bookmark[0])
+
+
+def _blocks(pages: list[str], outline: list[Bookmark]) -> list[Block]:
+    blocks: list[Block] = []
+    titles: tuple[str, ...] = ()
+    for index, raw in enumerate(pages):
+        text = _CONTROL.sub("", raw)
+        starts = [titles_ for page, titles_ in outline if page == index]
+        for part, part_titles in _split_at_titles(text, titles, starts):
+            if part.strip():
+                blocks.append(Block((*part_titles, f"Page {index + 1}"), part.strip(), "text"))
+        titles = starts[-1] if starts else titles
+    return blocks
+
+
+def _split_at_titles(
+    text: str, before: tuple[str, ...], starts: list[tuple[str, ...]]
+) -> list[tuple[str, tuple[str, ...]]]:
+    """The page's text cut where each bookmark starting on it has its title, in order; a
+    title not found starts its section where the previous one did."""
+    parts: list[tuple[str, tuple[str, ...]]] = []
+    position, titles = 0, before
+    for start in starts:
+        words = start[-1].split()
+        found = re.compile(r"\s+".join(map(re.escape, words)), re.IGNORECASE).search(text, position)
+        if found is not None:
+            parts.append((text[position : found.start()], titles))
+            position = found.start()
+        titles = start
+    parts.append((text[position:], titles))
+    return parts
 
 
 def _metadata(path: str, reader: PdfReader) -> dict[str, Any]:
