@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.support.snapshots import SAMPLE_DOCS, make_and_publish
-from thoth.bucket.keys import source_prefix
+from thoth.bucket.keys import pointer_key, source_prefix
 from thoth.bucket.store import BlobStore
 from thoth.config import Settings
 from thoth.ingest.jobs import Counts, FileResult, Job, JobStatus, JobStore, Plan, new_job_id
@@ -235,3 +235,16 @@ def test_sources_are_listed_and_one_is_removed_with_its_index(
     assert search.returncode == 69 and "no index could be loaded" in search.stderr
     again = thoth("sources", "remove", "handbook", "--yes", env=env, home=tmp_path)
     assert again.returncode == 66 and "unknown source 'handbook'" in again.stderr
+    invalid = thoth("sources", "remove", "../x", env=env, home=tmp_path)  # before any prompt
+    assert invalid.returncode == 65 and "invalid source name" in invalid.stderr
+
+
+def test_a_damaged_pointer_does_not_hide_the_other_sources(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    for name in ("broken", "fine"):
+        save_source(store, SourceConfig(name=name, kind="upload"))
+    store.write(pointer_key("broken"), b"{not json")
+    listed = thoth("sources", "list", env=stack_env(settings), home=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "(unreadable pointer)" in listed.stdout and "fine" in listed.stdout

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -28,12 +29,13 @@ from tests.support.stack import (
     stack_settings,
 )
 from tests.support.tasks import RecordingTasks
-from thoth.bucket.keys import batch_output_key
+from thoth.bucket.keys import batch_output_key, version_prefix
 from thoth.bucket.pointer import read_pointer
 from thoth.bucket.records import ChunkRecord
 from thoth.bucket.store import BlobStore
 from thoth.config import Settings
-from thoth.ingest.jobs import JobStatus, JobStore
+from thoth.ingest.jobs import JobStatus, JobStore, LeaseLost
+from thoth.ingest.pipeline import finalize as finalize_module
 from thoth.ingest.pipeline.batch import run_batch
 from thoth.ingest.pipeline.context import Context
 from thoth.ingest.pipeline.finalize import NotReady, finalize_job
@@ -236,3 +238,27 @@ def _wait_batches(jobs: JobStore, job_id: str, at_least: int, timeout: float = 1
             return
         time.sleep(0.1)
     raise TimeoutError(f"{job_id}: fewer than {at_least} batches done in {timeout}s")
+
+
+def test_a_job_cancelled_while_its_version_uploads_leaves_no_version_behind(
+    settings: Settings, store: BlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`thoth cancel` during finalize's upload: the job must not publish, and what it uploaded
+    must go (a source removed right after the cancel would otherwise get a version back)."""
+    ctx = Context(settings.model_copy(update={"batch_files": 3}), store, RecordingTasks())
+    source = new_source(ctx, write_corpus(tmp_path / "corpus", many_pages(6)))
+    job = start_job(ctx, source)
+    plan_job(ctx, job.job_id)
+    for batch in range(2):
+        run_batch(ctx, job.job_id, batch)
+    real_upload = finalize_module.upload_version
+
+    def cancelled_meanwhile(*args: Any) -> None:
+        real_upload(*args)
+        ctx.jobs.fail(job.job_id, "cancelled by `thoth cancel`")
+
+    monkeypatch.setattr(finalize_module, "upload_version", cancelled_meanwhile)
+    with pytest.raises(LeaseLost):
+        finalize_job(ctx, job.job_id)
+    assert list(store.list_objects(version_prefix(source, job.job_id))) == []
+    assert read_pointer(store, source)[0] is None

@@ -107,11 +107,15 @@ def test_ingest_is_incremental(stack: tuple[Context, str], tmp_path: Path) -> No
     # commit, so a new version is published.
     pinned = wait_for_job(ctx, start_job(ctx, source, commit="c" * 40).job_id)
     assert pinned.counts.unchanged == 5 and pinned.job.version == pinned.job.job_id
-    assert [v.version for v in list_versions(ctx.store, source)] == [
-        first.job.job_id,
-        third.job.job_id,
-        pinned.job.job_id,
-    ]
+    # Nor a new base URL: every citation changes.
+    save_source(ctx.store, SourceConfig(name=source, kind="upload", base_url="https://b.example"))
+    moved = wait_for_job(ctx, start_job(ctx, source).job_id)
+    assert moved.job.version == moved.job.job_id
+    assert {c.url for c in current_chunks(ctx, source, tmp_path / "moved").values()} >= {
+        "https://b.example/engineering/deploys#deploys"
+    }
+    published = {first.job.job_id, third.job.job_id, pinned.job.job_id, moved.job.job_id}
+    assert {v.version for v in list_versions(ctx.store, source)} == published
     assert third.counts.chunks_embedded == len(deploys) == 1
     assert "Thursdays" in deploys[0].text
     assert not any(c.path == "finance/expenses.md" for c in after.values())

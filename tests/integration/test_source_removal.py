@@ -15,8 +15,7 @@ from thoth.bucket.store import BlobStore
 from thoth.config import Settings
 from thoth.ingest.jobs import Job, new_job_id
 from thoth.ingest.pipeline.context import Context
-from thoth.ingest.pipeline.remove import remove_source
-from thoth.ingest.pipeline.start import JobConflict
+from thoth.ingest.pipeline.remove import SourceBusy, remove_source
 from thoth.ingest.sources.models import SourceConfig
 from thoth.ingest.sources.registry import (
     UnknownSourceError,
@@ -83,7 +82,7 @@ def test_a_running_job_refuses_the_removal_and_nothing_is_deleted(
     job = Job(job_id=new_job_id(), source="docs")
     ctx.jobs.create(job)
     assert ctx.jobs.acquire_lock("docs", job.job_id) is None
-    with pytest.raises(JobConflict, match=job.job_id):
+    with pytest.raises(SourceBusy, match=f"not removed, nothing deleted: job {job.job_id}"):
         remove_source(ctx, "docs")
     assert get_source(ctx.store, "docs").kind == "upload"
     assert _objects(ctx.store, source_prefix("docs")) and _objects(ctx.store, index_prefix("docs"))
@@ -98,7 +97,7 @@ def test_a_job_started_while_the_registration_goes_keeps_it(
     job = Job(job_id=new_job_id(), source="docs")
     looks = iter([None, job.job_id])
     monkeypatch.setattr(ctx.jobs, "holder", lambda source: next(looks))
-    with pytest.raises(JobConflict):
+    with pytest.raises(SourceBusy):
         remove_source(ctx, "docs")
     assert get_source(ctx.store, "docs").kind == "upload"
     assert _objects(ctx.store, index_prefix("docs"))
@@ -128,3 +127,19 @@ def test_the_index_cache_stops_serving_a_removed_source_and_deletes_its_copies(
     cache.refresh()
     assert not (settings.cache_dir / "docs").exists()
     assert cache.refresh() is False
+
+
+def test_copies_of_a_source_removed_while_no_server_ran_go_at_the_next_start(
+    ctx: Context, settings: Settings, tmp_path: Path
+) -> None:
+    """A new server finds the removed source's copies on its disk: they go at its first poll
+    that reaches the store, so an outage later cannot serve them as fallbacks."""
+    _uploaded_source(ctx, tmp_path, "docs")
+    IndexCache(settings, ctx.store).refresh()  # an earlier process, now gone
+    assert (settings.cache_dir / "docs").is_dir()
+    (settings.cache_dir / "notes").mkdir()  # not a source's copies: left alone
+    (settings.cache_dir / "notes" / "todo.txt").write_text("keep me")
+    remove_source(ctx, "docs")
+    IndexCache(settings, ctx.store).refresh()
+    assert not (settings.cache_dir / "docs").exists()
+    assert (settings.cache_dir / "notes" / "todo.txt").read_text() == "keep me"

@@ -21,6 +21,8 @@ class Pointer(BaseModel):
     job_id: str | None = None
     previous: str | None = None
     commit: str | None = None  # the source's commit the version was built from (GitLab)
+    # How the version's citations link (thoth.ingest.pipeline.citations.links); None: unknown.
+    links: str | None = None
 
 
 def read_pointer(store: BlobStore, source: str) -> tuple[Pointer | None, int]:

@@ -9,10 +9,10 @@ import typer
 from rich.table import Table
 
 from thoth.bucket.pointer import read_pointer
+from thoth.bucket.store import BlobStore
 from thoth.cli.context import friendly_errors, out, pipeline_context
 from thoth.ingest.pipeline.remove import remove_source
-from thoth.ingest.pipeline.start import JobConflict
-from thoth.ingest.sources.models import SourceConfig
+from thoth.ingest.sources.models import SourceConfig, validate_source_name
 from thoth.ingest.sources.registry import UnknownSourceError, list_sources
 
 sources_app = typer.Typer(help="Registered sources: list them, remove one.", no_args_is_help=True)
@@ -28,10 +28,16 @@ def list_command() -> None:
     store = pipeline_context().store
     table = Table("source", "files from", "citations", "serving")
     for config in list_sources(store):
-        pointer, _ = read_pointer(store, config.name)
-        serving = pointer.version if pointer is not None else "(no index yet)"
-        table.add_row(config.name, _origin(config), config.base_url or "", serving)
+        table.add_row(config.name, _origin(config), config.base_url or "", _serving(store, config))
     out.print(table)
+
+
+def _serving(store: BlobStore, config: SourceConfig) -> str:
+    try:
+        pointer, _ = read_pointer(store, config.name)
+    except ValueError:  # one damaged pointer must not hide the other sources
+        return "(unreadable pointer)"
+    return pointer.version if pointer is not None else "(no index yet)"
 
 
 def _origin(config: SourceConfig) -> str:
@@ -51,11 +57,13 @@ def remove_command(
 
     Deletes the registration, every index version and the uploaded or mirrored files; MCP
     servers stop serving the source at their next poll. Refused while a job runs for it."""
+    with friendly_errors(ValueError):
+        validate_source_name(source)
     if not yes:
         if not sys.stdin.isatty():
             raise typer.BadParameter("removal deletes every index version; add --yes to confirm")
         typer.confirm(f"Remove {source!r} and every version of its index?", abort=True)
-    with friendly_errors(UnknownSourceError, JobConflict, ValueError):
+    with friendly_errors(UnknownSourceError, ValueError):
         removal = remove_source(pipeline_context(), source)
     served = f"; it served {removal.served_version}" if removal.served_version else ""
     out.print(

@@ -150,7 +150,8 @@ class IndexCache:
                 return changed
             self._errors.pop(STORE, None)
             pushes = dict(self._pushes)
-            for source in (set(self._indexes) | set(self._keep)) - set(sources):
+            known = set(self._indexes) | set(self._keep) | set(self._local_sources())
+            for source in known - set(sources):
                 changed |= self._unload(source)
             for source in sources:
                 try:
@@ -220,7 +221,7 @@ class IndexCache:
 
     def _refresh_source(self, source: str) -> bool:
         pointer, _ = read_pointer(self.store, source)
-        if pointer is None:  # `thoth sources delete` removes the pointer first
+        if pointer is None:  # `thoth sources remove` deletes the pointer first
             return self._unload(source)
         current = self._indexes.get(source)
         if current is not None and current.version == pointer.version:
@@ -280,6 +281,18 @@ class IndexCache:
             del self._keep[source]
         return served
 
+    def _local_sources(self) -> list[str]:
+        """Sources with copies on local disk: folders that hold only version folders (a
+        removed source's copies left by an earlier process must go before an outage could
+        serve them as fallbacks; anything else in the folder is left alone)."""
+        if not self.cache_dir.is_dir():
+            return []
+        return [
+            folder.name
+            for folder in self.cache_dir.iterdir()
+            if folder.is_dir() and all(_is_version_copy(child) for child in folder.iterdir())
+        ]
+
     def _prune(self, source: str, keep: set[str]) -> None:
         """Delete the source's local versions but `keep` and those a reader still holds."""
         folder = self.cache_dir / source
@@ -312,6 +325,12 @@ class IndexCache:
                 except Exception as exc:  # any copy that does not load: try an older one
                     log.warning("local copy %s unusable: %s", copy, _describe(exc))
         return changed
+
+
+def _is_version_copy(path: Path) -> bool:
+    return path.is_dir() and (
+        path.name.endswith(PARTIAL_SUFFIX) or (path / SNAPSHOT_MANIFEST).is_file()
+    )
 
 
 def _describe(exc: BaseException) -> str:

@@ -7,6 +7,7 @@ commit, so their links are re-pinned to it: every link of one snapshot names one
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from thoth.bucket.records import ChunkRecord, DocumentRecord
 from thoth.ingest.jobs import Job
@@ -23,6 +24,11 @@ def job_citations(ctx: Context, job: Job) -> Citations:
         commit=job.commit,
         path_prefix=config.path_prefix if config.kind == "gitlab" else "",
     )
+
+
+def links(citations: Citations) -> str:
+    """What decides every link of a version, as one comparable string."""
+    return json.dumps(dataclasses.asdict(citations), sort_keys=True)
 
 
 def repin(

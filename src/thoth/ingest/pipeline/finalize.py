@@ -22,9 +22,9 @@ from thoth.bucket.snapshot import SnapshotManifest, SourceState, build_snapshot
 from thoth.bucket.store import NotFound, PreconditionFailed
 from thoth.bucket.versions import collect_garbage, upload_version, uploaded_manifest
 from thoth.errors import ConflictError, UnavailableError
-from thoth.ingest.jobs import Job, JobStatus, tally
+from thoth.ingest.jobs import Job, JobStatus, LeaseLost, tally
 from thoth.ingest.pipeline.base_snapshot import chunking_signature, local_snapshot
-from thoth.ingest.pipeline.citations import job_citations, repin
+from thoth.ingest.pipeline.citations import job_citations, links, repin
 from thoth.ingest.pipeline.claim import CLAIM_TTL, Claim, NotReady
 from thoth.ingest.pipeline.context import Context
 from thoth.ingest.pipeline.follow_up import catch_up_quietly
@@ -65,7 +65,7 @@ def finalize_job(ctx: Context, job_id: str) -> Job:
     try:
         with Heartbeat(claim.renew, CLAIM_TTL.total_seconds() / 4):
             manifest = _publish(ctx, job)
-            ctx.jobs.renew_lease(job.source, job_id)
+            _renew_or_discard(ctx, job)
             _swap(ctx, job, manifest)
             job = _record_success(ctx, job_id, job_id, manifest.chunks)
     except BaseException:
@@ -80,19 +80,32 @@ def finalize_job(ctx: Context, job_id: str) -> Job:
     return job
 
 
+def _renew_or_discard(ctx: Context, job: Job) -> None:
+    """Renew the lease before the swap; a job that lost it (cancelled, or taken over) never
+    publishes, so the version it uploaded goes (else a source removed after `thoth cancel`
+    would get a version back)."""
+    try:
+        ctx.jobs.renew_lease(job.source, job.job_id)
+    except LeaseLost:
+        pointer, _ = read_pointer(ctx.store, job.source)
+        if pointer is None or pointer.version != job.job_id:
+            ctx.store.delete_prefix(version_prefix(job.source, job.job_id))
+        raise
+
+
 def _served_unchanged(ctx: Context, job: Job) -> Pointer | None:
     """The pointer, when the job found nothing to change in the index it serves: no file
-    added, changed or deleted, and the same commit (a new one changes every citation link).
-    Publishing a copy would only push a real rollback target out of the versions kept (an
-    hourly schedule would leave none older than five hours)."""
+    added, changed or deleted, and the same links (a new commit or base URL changes every
+    citation). Publishing a copy would only push a real rollback target out of the versions
+    kept (an hourly schedule would leave none older than five hours)."""
     plan = job.plan
     assert plan is not None
     if plan.base_version is None or plan.added or plan.changed or plan.deleted:
         return None
     pointer, _ = read_pointer(ctx.store, job.source)
-    if pointer is None or pointer.version != plan.base_version or pointer.commit != job.commit:
+    if pointer is None or pointer.version != plan.base_version:
         return None
-    return pointer
+    return pointer if pointer.links == links(job_citations(ctx, job)) else None
 
 
 def _keep_served(ctx: Context, job: Job, served: Pointer) -> Job:
@@ -178,6 +191,7 @@ def _swap(ctx: Context, job: Job, manifest: SnapshotManifest) -> None:
         job_id=job.job_id,
         previous=current,
         commit=job.commit,
+        links=links(job_citations(ctx, job)),
     )
     try:
         swap_pointer(ctx.store, target, generation)

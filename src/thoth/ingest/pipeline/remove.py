@@ -3,7 +3,9 @@
 The registration goes first, so no new job can start for the source; then the pointer, so MCP
 servers stop serving it at their next poll; then the rest. A job that holds the source refuses
 the removal (before and after the registration is gone: a job started in between wins, and the
-registration is put back). A removal cut short is finished by running it again.
+registration is put back). A removal cut short is finished by running it again, as is one
+that ran beside an `ingest --from-dir` of the source or while a cancelled job's tasks still
+ran (either may write files after the removal deleted them).
 """
 
 from __future__ import annotations
@@ -19,10 +21,20 @@ from thoth.bucket.keys import (
     sync_state_key,
 )
 from thoth.bucket.pointer import read_pointer
+from thoth.errors import ConflictError
 from thoth.ingest.pipeline.context import Context
-from thoth.ingest.pipeline.start import JobConflict
 from thoth.ingest.sources.models import SourceConfig, validate_source_name
 from thoth.ingest.sources.registry import UnknownSourceError, get_source, save_source, source_names
+
+
+class SourceBusy(ConflictError):
+    """A job holds the source: nothing was removed."""
+
+    def __init__(self, source: str, job_id: str) -> None:
+        super().__init__(
+            f"source {source!r} not removed, nothing deleted: job {job_id} is running for it. "
+            f"Stop it with `thoth cancel {job_id}` and remove the source once its tasks ended"
+        )
 
 
 class Removal(BaseModel):
@@ -86,4 +98,4 @@ def _refuse_while_held(ctx: Context, name: str, restore: SourceConfig | None) ->
         return
     if restore is not None:
         save_source(ctx.store, restore)
-    raise JobConflict(name, holder)
+    raise SourceBusy(name, holder)
