@@ -34,7 +34,7 @@ from thoth.bucket.pointer import read_pointer
 from thoth.bucket.records import ChunkRecord
 from thoth.bucket.store import BlobStore
 from thoth.config import Settings
-from thoth.ingest.jobs import JobStatus, JobStore, LeaseLost
+from thoth.ingest.jobs import Job, JobStatus, JobStore, LeaseLost
 from thoth.ingest.pipeline import finalize as finalize_module
 from thoth.ingest.pipeline.batch import run_batch
 from thoth.ingest.pipeline.context import Context
@@ -180,15 +180,23 @@ def test_batch_that_dies_after_writing_its_output_is_redone(
     assert len({c.path for c in chunks.values()}) == 6
 
 
-def test_racing_finalizes_publish_once_and_readers_never_see_a_torn_index(
+def job_ready_to_finalize(
     settings: Settings, store: BlobStore, tmp_path: Path
-) -> None:
+) -> tuple[Context, str, Job]:
+    """A job of six pages in two batches, planned and embedded, its tasks run by hand."""
     ctx = Context(settings.model_copy(update={"batch_files": 3}), store, RecordingTasks())
     source = new_source(ctx, write_corpus(tmp_path / "corpus", many_pages(6)))
     job = start_job(ctx, source)
     plan_job(ctx, job.job_id)
     for batch in range(2):
         run_batch(ctx, job.job_id, batch)
+    return ctx, source, job
+
+
+def test_racing_finalizes_publish_once_and_readers_never_see_a_torn_index(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    ctx, source, job = job_ready_to_finalize(settings, store, tmp_path)
 
     outcomes: list[object] = []
     torn: list[str] = []
@@ -245,12 +253,7 @@ def test_a_job_cancelled_while_its_version_uploads_leaves_no_version_behind(
 ) -> None:
     """`thoth cancel` during finalize's upload: the job must not publish, and what it uploaded
     must go (a source removed right after the cancel would otherwise get a version back)."""
-    ctx = Context(settings.model_copy(update={"batch_files": 3}), store, RecordingTasks())
-    source = new_source(ctx, write_corpus(tmp_path / "corpus", many_pages(6)))
-    job = start_job(ctx, source)
-    plan_job(ctx, job.job_id)
-    for batch in range(2):
-        run_batch(ctx, job.job_id, batch)
+    ctx, source, job = job_ready_to_finalize(settings, store, tmp_path)
     real_upload = finalize_module.upload_version
 
     def cancelled_meanwhile(*args: Any) -> None:
