@@ -239,12 +239,15 @@ def test_sources_are_listed_and_one_is_removed_with_its_index(
     assert invalid.returncode == 65 and "invalid source name" in invalid.stderr
 
 
-def test_a_damaged_pointer_does_not_hide_the_other_sources(
+def test_sources_list_shows_damaged_and_unregistered_ones(
     settings: Settings, store: BlobStore, tmp_path: Path
 ) -> None:
     for name in ("broken", "fine"):
         save_source(store, SourceConfig(name=name, kind="upload"))
     store.write(pointer_key("broken"), b"{not json")
+    make_and_publish(store, tmp_path, SAMPLE_DOCS, source="orphan")  # served, not registered
     listed = thoth("sources", "list", env=stack_env(settings), home=tmp_path)
     assert listed.returncode == 0, listed.stderr
-    assert "(unreadable pointer)" in listed.stdout and "fine" in listed.stdout
+    rows = {line.split()[1]: line for line in listed.stdout.splitlines() if "│" in line[:2]}
+    assert "(unreadable pointer)" in rows["broken"] and "fine" in rows
+    assert "(not registered)" in rows["orphan"] and "v0001" in rows["orphan"]

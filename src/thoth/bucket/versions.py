@@ -16,8 +16,10 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from thoth.bucket.keys import (
+    INDEXES_ROOT,
     SNAPSHOT_MANIFEST,
     manifest_key,
+    source_from_index_prefix,
     version_from_prefix,
     version_prefix,
     versions_prefix,
@@ -116,6 +118,11 @@ def _targets(partial: Path, prefix: str, manifest: SnapshotManifest) -> list[tup
         target.parent.mkdir(parents=True, exist_ok=True)
         targets.append((prefix + entry.path, target))
     return targets
+
+
+def indexed_sources(store: BlobStore) -> list[str]:
+    """Every source with something under `indexes/`, registered or not, sorted."""
+    return sorted(source_from_index_prefix(p) for p in store.list_prefixes(INDEXES_ROOT))
 
 
 def list_versions(store: BlobStore, source: str) -> list[VersionInfo]:

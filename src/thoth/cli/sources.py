@@ -10,6 +10,7 @@ from rich.table import Table
 
 from thoth.bucket.pointer import read_pointer
 from thoth.bucket.store import BlobStore
+from thoth.bucket.versions import indexed_sources
 from thoth.cli.context import friendly_errors, out, pipeline_context
 from thoth.ingest.pipeline.remove import remove_source
 from thoth.ingest.sources.models import SourceConfig, validate_source_name
@@ -24,17 +25,24 @@ def register(app: typer.Typer) -> None:
 
 @sources_app.command("list")
 def list_command() -> None:
-    """List the registered sources, where their files come from and the version served."""
+    """List the sources, where their files come from and the version served."""
     store = pipeline_context().store
     table = Table("source", "files from", "citations", "serving")
-    for config in list_sources(store):
-        table.add_row(config.name, _origin(config), config.base_url or "", _serving(store, config))
+    configs = list_sources(store)
+    for config in configs:
+        table.add_row(
+            config.name, _origin(config), config.base_url or "", _serving(store, config.name)
+        )
+    registered = {config.name for config in configs}
+    for name in indexed_sources(store):
+        if name not in registered:  # still served; `sources remove` takes it away
+            table.add_row(name, "(not registered)", "", _serving(store, name))
     out.print(table)
 
 
-def _serving(store: BlobStore, config: SourceConfig) -> str:
+def _serving(store: BlobStore, source: str) -> str:
     try:
-        pointer, _ = read_pointer(store, config.name)
+        pointer, _ = read_pointer(store, source)
     except ValueError:  # one damaged pointer must not hide the other sources
         return "(unreadable pointer)"
     return pointer.version if pointer is not None else "(no index yet)"

@@ -29,12 +29,12 @@ from types import MappingProxyType
 
 from pydantic import BaseModel
 
-from thoth.bucket.keys import INDEXES_ROOT, SNAPSHOT_MANIFEST, source_from_index_prefix
+from thoth.bucket.keys import SNAPSHOT_MANIFEST
 from thoth.bucket.pointer import read_pointer
 from thoth.bucket.pushes import LatestPush, read_push
 from thoth.bucket.snapshot import SnapshotError, open_snapshot
 from thoth.bucket.store import BlobStore
-from thoth.bucket.versions import PARTIAL_SUFFIX, local_copy
+from thoth.bucket.versions import PARTIAL_SUFFIX, indexed_sources, local_copy
 from thoth.config import Settings
 from thoth.serve.search.source_index import SourceIndex
 
@@ -209,7 +209,7 @@ class IndexCache:
 
     # --- internals ------------------------------------------------------------------
     def _discover(self) -> list[str]:
-        return [source_from_index_prefix(p) for p in self.store.list_prefixes(INDEXES_ROOT)]
+        return indexed_sources(self.store)
 
     def _read_push(self, source: str, pushes: dict[str, LatestPush]) -> None:
         """One small object per source and poll: what list_sources compares the index with."""
