@@ -265,3 +265,24 @@ def test_a_job_cancelled_while_its_version_uploads_leaves_no_version_behind(
         finalize_job(ctx, job.job_id)
     assert list(store.list_objects(version_prefix(source, job.job_id))) == []
     assert read_pointer(store, source)[0] is None
+
+
+def test_a_file_grown_over_the_size_limit_leaves_the_index_though_nothing_else_changed(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    """It is skipped, so neither changed nor deleted: the job must still publish a version
+    without it rather than keep serving its old text."""
+    ctx, source, job = job_ready_to_finalize(settings, store, tmp_path)
+    finalize_job(ctx, job.job_id)
+    pages = sorted((tmp_path / "corpus").rglob("*.md"))
+    limit = max(page.stat().st_size for page in pages) + 1000
+    pages[0].write_text(pages[0].read_text() + "x" * 2000)
+    upload_directory(ctx.store, source, tmp_path / "corpus")
+    small = Context(ctx.settings.model_copy(update={"max_file_bytes": limit}), store, ctx.tasks)
+    again = start_job(small, source)
+    plan_job(small, again.job_id)
+    done = finalize_job(small, again.job_id)  # no batch: nothing to embed
+    assert done.counts is not None and done.counts.skipped == 1
+    assert done.status == JobStatus.succeeded and done.version == again.job_id
+    paths = {c.path for c in current_chunks(ctx, source, tmp_path / "index").values()}
+    assert len(paths) == 5 and pages[0].relative_to(tmp_path / "corpus").as_posix() not in paths

@@ -47,6 +47,16 @@ def test_pdf_bookmarks_name_the_sections_of_their_pages() -> None:
     ]
 
 
+def test_a_pdf_bookmark_not_found_on_its_page_does_not_take_a_found_ones_text() -> None:
+    page = "Benefits\nEveryone is covered."
+    outline = [("Benefits", 0, None), ("Missing", 0, None)]
+    doc = parse_document("b.pdf", with_outline(make_pdf([page, "Next page."]), outline))
+    assert doc.blocks == [
+        Block(("Benefits", "Page 1"), page),
+        Block(("Missing", "Page 2"), "Next page."),
+    ]
+
+
 def test_a_pdf_outline_that_cannot_be_read_leaves_the_pages() -> None:
     pdf = with_outline(make_pdf(["Lock your screen."]), [("Security", 0, None)])
     broken = pdf.replace(b"/Outlines", b"/Outlinez").replace(b"/Title", b"/Titlez")

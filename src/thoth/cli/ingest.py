@@ -45,7 +45,7 @@ def ingest(
         ),
     ] = None,
     ref: Annotated[
-        str | None, typer.Option(help="The branch --gitlab follows [default: main].")
+        str | None, typer.Option(help="The branch --gitlab follows (default: main).")
     ] = None,
     full: Annotated[bool, typer.Option(help="Re-embed every file, not only changed ones.")] = False,
     wait: Annotated[bool, typer.Option(help="Follow the job with a progress bar.")] = True,
@@ -57,7 +57,8 @@ def ingest(
         float, typer.Option(min=1, help="Give up waiting after this many seconds.")
     ] = 3600,
 ) -> None:
-    """Ingest a source into a new index version; with --wait, exit non-zero if the job fails."""
+    """Ingest a source (a new index version when anything changed); with --wait, exit non-zero
+    if the job fails."""
     _check_registration_options(from_dir, gitlab, ref, base_url)
     if not math.isfinite(timeout):
         raise typer.BadParameter("must be a number of seconds", param_hint="--timeout")

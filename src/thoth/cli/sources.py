@@ -16,7 +16,9 @@ from thoth.ingest.pipeline.remove import remove_source
 from thoth.ingest.sources.models import SourceConfig, validate_source_name
 from thoth.ingest.sources.registry import UnknownSourceError, list_sources
 
-sources_app = typer.Typer(help="Registered sources: list them, remove one.", no_args_is_help=True)
+sources_app = typer.Typer(
+    help="Sources and their indexes: list them, remove one.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,8 +2,9 @@
 
 When the PDF has an outline (the bookmarks Word, Google Docs and LaTeX write from headings),
 a page's section also carries the bookmark titles in effect: "Benefits > Parental leave >
-Page 4". A bookmark whose title is found in its page's text starts its section there; one
-that is not found starts at the top of its page.
+Page 4". A bookmark starts its section where its title first appears in its page's text; one
+whose title is not found there starts at the top of the page, unless a bookmark before it on
+the page was found (then it names no text on that page).
 
 A page whose text cannot be extracted is skipped, and unreadable metadata ignored: one bad
 part does not lose the rest (every page failing is still a ParseError).
@@ -181,17 +182,19 @@ def _blocks(pages: list[str], outline: list[Bookmark]) -> list[Block]:
 def _split_at_titles(
     text: str, before: tuple[str, ...], starts: list[tuple[str, ...]]
 ) -> list[tuple[str, tuple[str, ...]]]:
-    """The page's text cut where each bookmark starting on it has its title, in order; a
-    title not found starts its section where the previous one did."""
+    """The page's text cut where each bookmark starting on it first has its title, in order.
+    A title not found starts its section at the top of the page when no bookmark before it
+    on the page was found, and otherwise names no text there (it cannot take a found one's)."""
     parts: list[tuple[str, tuple[str, ...]]] = []
-    position, titles = 0, before
+    position, titles, cut = 0, before, False
     for start in starts:
         words = start[-1].split()
         found = re.compile(r"\s+".join(map(re.escape, words)), re.IGNORECASE).search(text, position)
         if found is not None:
             parts.append((text[position : found.start()], titles))
-            position = found.start()
-        titles = start
+            position, titles, cut = found.start(), start, True
+        elif not cut:
+            titles = start
     parts.append((text[position:], titles))
     return parts
 

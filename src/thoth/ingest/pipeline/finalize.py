@@ -1,6 +1,7 @@
 """Finalize a job: merge carried-over and new chunks into a LanceDB snapshot, upload it as a new
 version, compare-and-swap the pointer, record the counts, release the source (design.md §2-3).
-A job that changed nothing (no file, same commit) keeps the served version instead.
+A job that changed nothing (every served file carried over, none added, the same links: commit
+and base URL) keeps the served version instead.
 
 Runs once per job (a named task) and is safe to repeat: a claim marker keeps two deliveries
 from building at once, and a job already finished returns immediately. A version is never
@@ -104,6 +105,10 @@ def _served_unchanged(ctx: Context, job: Job) -> Pointer | None:
         return None
     pointer, _ = read_pointer(ctx.store, job.source)
     if pointer is None or pointer.version != plan.base_version:
+        return None
+    # An indexed file now skipped (grown over the size limit) is in neither list, but the
+    # new version would drop it: only a plan that carries every served file over is a no-op.
+    if pointer.documents != len(plan.unchanged):
         return None
     return pointer if pointer.links == links(job_citations(ctx, job)) else None
 

@@ -1,7 +1,7 @@
 """What a browser must not be able to do to a worker on a developer's machine: a page from
 another site cannot reach it through DNS rebinding (the Host header must be one the worker
-answers to) nor with a cross-site "simple" POST (writes under /v1 must be JSON, and an
-`Origin`, when a browser sends one, must be an allowed host).
+answers to) nor with a cross-site "simple" POST (writes under /v1 other than the bodiless
+DELETE must be JSON, and an `Origin`, when a browser sends one, must be an allowed host).
 
 Hosts are matched without their port; `*.example.com` matches any subdomain.
 """
