@@ -86,11 +86,8 @@ def _print_unsupported(progress: JobProgress) -> None:
     unsupported = [f.path for f in plan.skipped if f.error is None] if plan else []
     if unsupported:
         shown = ", ".join(unsupported[:SKIPPED_SHOWN])
-        more = (
-            f" and {len(unsupported) - SKIPPED_SHOWN} more"
-            if len(unsupported) > SKIPPED_SHOWN
-            else ""
-        )
+        hidden = len(unsupported) - SKIPPED_SHOWN
+        more = f" and {hidden} more" if hidden > 0 else ""
         out.print(f"  [yellow]not a supported type[/yellow] ({len(unsupported)}): {shown}{more}")
     if progress.job.status == JobStatus.succeeded and progress.counts.chunks_total == 0:
         kinds = " ".join(sorted(SUPPORTED_EXTENSIONS))

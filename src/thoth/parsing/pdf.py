@@ -167,11 +167,14 @@ def _outline(path: str, reader: PdfReader) -> list[Bookmark]:
 
 
 def _blocks(pages: list[str], outline: list[Bookmark]) -> list[Block]:
+    starting: dict[int, list[tuple[str, ...]]] = {}
+    for page, path in outline:
+        starting.setdefault(page, []).append(path)
     blocks: list[Block] = []
     titles: tuple[str, ...] = ()
     for index, raw in enumerate(pages):
         text = _CONTROL.sub("", raw)
-        starts = [titles_ for page, titles_ in outline if page == index]
+        starts = starting.get(index, [])
         for part, part_titles in _split_at_titles(text, titles, starts):
             if part.strip():
                 blocks.append(Block((*part_titles, f"Page {index + 1}"), part.strip(), "text"))
