@@ -232,7 +232,10 @@ class Settings(BaseSettings):
         10.0, gt=0, description="How often the MCP server checks for a new snapshot."
     )
     cache_dir: Path = Field(
-        Path(".thoth/cache"), description="Local disk for downloaded and built snapshots."
+        Path(".thoth/cache"),
+        description="Local disk for downloaded and built snapshots (on Cloud Run, `/tmp`, held "
+        "in memory): an MCP server keeps the version it serves and the one before it, a "
+        "worker the last version a job of each source built on, each also while in use.",
     )
 
     # --- MCP server ---------------------------------------------------------------------

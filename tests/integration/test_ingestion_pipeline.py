@@ -25,6 +25,7 @@ from thoth.bucket.store import BlobStore
 from thoth.bucket.versions import list_versions
 from thoth.config import Settings
 from thoth.ingest.jobs import JobStatus
+from thoth.ingest.pipeline.base_snapshot import copies_root
 from thoth.ingest.pipeline.context import Context
 from thoth.ingest.pipeline.start import JobConflict, start_job
 from thoth.ingest.sources.models import SourceConfig
@@ -40,14 +41,19 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 
 
 @pytest.fixture(scope="module")
+def worker_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("worker-cache")
+
+
+@pytest.fixture(scope="module")
 def stack(
-    gcs_url: str, emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
+    gcs_url: str, emulator: Emulator, worker_cache: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Context, str]]:
     logs = tmp_path_factory.mktemp("logs")
     base = Settings(
         bucket=f"t-{uuid.uuid4().hex[:12]}",
         storage_emulator_host=gcs_url,
-        cache_dir=tmp_path_factory.mktemp("worker-cache"),
+        cache_dir=worker_cache,
     )
     port = free_port()
     settings = stack_settings(base, emulator, port)
@@ -71,7 +77,9 @@ def new_source(ctx: Context, directory: Path) -> str:
     return name
 
 
-def test_ingest_is_incremental(stack: tuple[Context, str], tmp_path: Path) -> None:
+def test_ingest_is_incremental(
+    stack: tuple[Context, str], worker_cache: Path, tmp_path: Path
+) -> None:
     ctx, _ = stack
     corpus = write_corpus(tmp_path / "corpus")
     source = new_source(ctx, corpus)
@@ -116,6 +124,8 @@ def test_ingest_is_incremental(stack: tuple[Context, str], tmp_path: Path) -> No
     }
     published = {first.job.job_id, third.job.job_id, pinned.job.job_id, moved.job.job_id}
     assert {v.version for v in list_versions(ctx.store, source)} == published
+    # Each job copied the version it built on; the worker kept only the last of them.
+    assert [p.name for p in (copies_root(worker_cache) / source).iterdir()] == [pinned.job.job_id]
     assert third.counts.chunks_embedded == len(deploys) == 1
     assert "Thursdays" in deploys[0].text
     assert not any(c.path == "finance/expenses.md" for c in after.values())

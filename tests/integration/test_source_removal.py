@@ -14,6 +14,7 @@ from thoth.bucket.keys import index_prefix, source_prefix
 from thoth.bucket.store import BlobStore
 from thoth.config import Settings
 from thoth.ingest.jobs import Job, new_job_id
+from thoth.ingest.pipeline.base_snapshot import copies_root, local_snapshot
 from thoth.ingest.pipeline.context import Context
 from thoth.ingest.pipeline.remove import SourceBusy, remove_source
 from thoth.ingest.sources.models import SourceConfig
@@ -57,7 +58,12 @@ def test_removal_deletes_registration_index_and_files_of_that_source_only(
     before = _objects(ctx.store, index_prefix("docs2")) + _objects(
         ctx.store, source_prefix("docs2")
     )
+    for name in ("docs", "docs2"):  # the copies a worker's jobs made of their base versions
+        with local_snapshot(ctx.store, ctx.settings.cache_dir, name, "v0002"):
+            pass
     removal = remove_source(ctx, "docs")
+    assert not (copies_root(ctx.settings.cache_dir) / "docs").exists()
+    assert (copies_root(ctx.settings.cache_dir) / "docs2" / "v0002").is_dir()
     assert removal.registered and removal.served_version == "v0002"
     assert removal.mirror_objects == len(SAMPLE_DOCS) and removal.index_objects > 2
     assert _objects(ctx.store, index_prefix("docs")) == []

@@ -1,18 +1,70 @@
-"""The snapshot a job builds on: a verified local copy, read for carry-over."""
+"""The snapshot a job builds on: a verified local copy, read for carry-over.
+
+Copies live under `<cache>/ingest/<source>/<version>`. On Cloud Run that folder is the
+instance's in-memory `/tmp`, so every copy kept counts against the memory limit: after each
+use a source keeps only the copy just used (the next job of the source builds on the version
+this one publishes, so older copies are never read again) and those still open. One cache
+folder belongs to one worker process; the open copies are counted in that process.
+"""
 
 from __future__ import annotations
 
+import shutil
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from thoth.bucket.snapshot import Snapshot, SnapshotManifest, open_snapshot
 from thoth.bucket.store import BlobStore
-from thoth.bucket.versions import local_copy
+from thoth.bucket.versions import PARTIAL_SUFFIX, local_copy
 from thoth.config import Settings
 from thoth.ingest.chunking import CHUNKS_VERSION
 
+_lock = threading.Lock()
+_open: Counter[Path] = Counter()  # copies being downloaded or read, by folder
 
-def local_snapshot(store: BlobStore, cache_dir: Path, source: str, version: str) -> Snapshot:
-    return open_snapshot(local_copy(store, source, version, Path(cache_dir) / "ingest"))
+
+def copies_root(cache_dir: Path) -> Path:
+    return Path(cache_dir) / "ingest"
+
+
+@contextmanager
+def local_snapshot(
+    store: BlobStore, cache_dir: Path, source: str, version: str
+) -> Iterator[Snapshot]:
+    """The version's local copy, open for the `with` block; afterwards the source's other
+    copies that nothing holds are deleted."""
+    root = copies_root(cache_dir)
+    copy = root / source / version
+    with _lock:
+        _open[copy] += 1
+    try:
+        yield open_snapshot(local_copy(store, source, version, root))
+    finally:
+        with _lock:
+            _open[copy] -= 1
+            if not _open[copy]:
+                del _open[copy]
+            _prune(copy.parent, keep=copy)
+
+
+def forget_source(cache_dir: Path, source: str) -> None:
+    """Delete a removed source's copies, but those still open (pruned when they close)."""
+    folder = copies_root(cache_dir) / source
+    with _lock:
+        _prune(folder, keep=None)
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def _prune(folder: Path, keep: Path | None) -> None:
+    """Called with the lock held."""
+    for child in folder.iterdir() if folder.is_dir() else []:
+        copy = child.with_name(child.name.removesuffix(PARTIAL_SUFFIX))
+        if child.is_dir() and copy != keep and copy not in _open:
+            shutil.rmtree(child, ignore_errors=True)
 
 
 def reusable(manifest: SnapshotManifest, settings: Settings) -> bool:

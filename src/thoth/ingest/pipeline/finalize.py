@@ -169,9 +169,11 @@ def _carried_over(ctx: Context, job: Job) -> tuple[list[DocumentRecord], list[Ch
     if job.plan.base_version is None or not job.plan.unchanged:
         return [], []
     keep = {entry.path for entry in job.plan.unchanged}
-    snapshot = local_snapshot(ctx.store, ctx.settings.cache_dir, job.source, job.plan.base_version)
-    documents = [doc for doc in snapshot.documents() if doc.path in keep]
-    return documents, list(snapshot.chunks(keep))
+    with local_snapshot(
+        ctx.store, ctx.settings.cache_dir, job.source, job.plan.base_version
+    ) as base:
+        documents = [doc for doc in base.documents() if doc.path in keep]
+        return documents, list(base.chunks(keep))
 
 
 def _dimensions(ctx: Context, chunks: list[ChunkRecord]) -> int:

@@ -72,10 +72,12 @@ def build_plan(ctx: Context, job: Job) -> Plan:
     base: dict[str, str] = {}
     reembed = job.full
     if pointer is not None:
-        snapshot = local_snapshot(ctx.store, ctx.settings.cache_dir, job.source, pointer.version)
-        base = {doc.path: doc.file_hash for doc in snapshot.documents()}
-        # Chunks cut or embedded differently must not be carried beside new ones.
-        reembed = reembed or not reusable(snapshot.manifest, ctx.settings)
+        with local_snapshot(
+            ctx.store, ctx.settings.cache_dir, job.source, pointer.version
+        ) as base_snapshot:
+            base = {doc.path: doc.file_hash for doc in base_snapshot.documents()}
+            # Chunks cut or embedded differently must not be carried beside new ones.
+            reembed = reembed or not reusable(base_snapshot.manifest, ctx.settings)
     plan = Plan(base_version=pointer.version if pointer else None)
     todo: list[FileEntry] = []
     mirror = list_mirror(ctx, job.source, plan)

@@ -1,11 +1,12 @@
 """Remove a source: its registration, its index (every version) and its mirrored files.
 
 The registration goes first, so no new job can start for the source; then the pointer, so MCP
-servers stop serving it at their next poll; then the rest. A job that holds the source refuses
-the removal (before and after the registration is gone: a job started in between wins, and the
-registration is put back). A removal cut short is finished by running it again, as is one
-that ran beside an `ingest --from-dir` of the source or while a cancelled job's tasks still
-ran (either may write files after the removal deleted them).
+servers stop serving it at their next poll; then the rest, and this process's local copies of
+its versions. A job that holds the source refuses the removal (before and after the
+registration is gone: a job started in between wins, and the registration is put back). A
+removal cut short is finished by running it again, as is one that ran beside an
+`ingest --from-dir` of the source or while a cancelled job's tasks still ran (either may write
+files after the removal deleted them).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from thoth.bucket.keys import (
 )
 from thoth.bucket.pointer import read_pointer
 from thoth.errors import ConflictError
+from thoth.ingest.pipeline.base_snapshot import forget_source
 from thoth.ingest.pipeline.context import Context
 from thoth.ingest.sources.models import SourceConfig, validate_source_name
 from thoth.ingest.sources.registry import UnknownSourceError, get_source, save_source, source_names
@@ -61,6 +63,7 @@ def remove_source(ctx: Context, name: str) -> Removal:
     mirror_objects = ctx.store.delete_prefix(source_prefix(name))
     ctx.store.delete(sync_state_key(name))
     ctx.store.delete(latest_push_key(name))
+    forget_source(ctx.settings.cache_dir, name)
     return Removal(
         source=name,
         registered=config is not None,

@@ -1,0 +1,102 @@
+"""The ingestion worker's local copies of base versions, against the real fake-gcs-server.
+
+On Cloud Run they live in the instance's in-memory /tmp: each kept copy is memory held until
+the instance stops, so a source keeps one (the last used) and those still open.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from tests.support.snapshots import SAMPLE_DOCS, make_and_publish
+from thoth.bucket.store import BlobStore
+from thoth.config import Settings
+from thoth.ingest.pipeline.base_snapshot import copies_root, forget_source, local_snapshot
+
+
+def local_versions(settings: Settings, source: str = "handbook") -> list[str]:
+    folder = copies_root(settings.cache_dir) / source
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def publish_versions(
+    store: BlobStore, tmp_path: Path, *versions: str, source: str = "handbook"
+) -> None:
+    for version in versions:
+        make_and_publish(store, tmp_path, SAMPLE_DOCS, source=source, version=version)
+
+
+def test_a_source_keeps_only_the_copy_last_used(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    publish_versions(store, tmp_path, "v0001", "v0002", "v0003")
+    publish_versions(store, tmp_path, "v0001", source="other")
+    with local_snapshot(store, settings.cache_dir, "other", "v0001"):
+        pass
+    for version in ("v0001", "v0002", "v0003"):
+        with local_snapshot(store, settings.cache_dir, "handbook", version) as snapshot:
+            assert snapshot.manifest.version == version
+            assert version in local_versions(settings)
+        assert local_versions(settings) == [version]
+    assert local_versions(settings, "other") == ["v0001"]  # another source's copy stays
+
+
+def test_a_copy_in_use_outlives_a_newer_one(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    """A cancelled job's finalize may still read v0001 while the next job plans on v0002:
+    closing v0002 must not delete v0001 under it; closing v0001 then deletes v0002."""
+    publish_versions(store, tmp_path, "v0001", "v0002")
+    with local_snapshot(store, settings.cache_dir, "handbook", "v0001") as held:
+        with local_snapshot(store, settings.cache_dir, "handbook", "v0002"):
+            pass
+        assert local_versions(settings) == ["v0001", "v0002"]
+        assert len(list(held.chunks({"people/vacation.md"}))) > 0
+    assert local_versions(settings) == ["v0001"]
+
+
+def test_a_copy_being_downloaded_is_not_pruned(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    publish_versions(store, tmp_path, "v0001", "v0002")
+    started, release = threading.Event(), threading.Event()
+    original = store.download_file
+
+    def slow(key: str, path: Path) -> None:
+        if "/v0002/" in key:
+            started.set()
+            release.wait(10)
+        original(key, path)
+
+    store.download_file = slow  # type: ignore[method-assign]
+    done: list[str] = []
+
+    def download() -> None:
+        with local_snapshot(store, settings.cache_dir, "handbook", "v0002") as snapshot:
+            done.append(snapshot.manifest.version)
+
+    worker = threading.Thread(target=download)
+    worker.start()
+    assert started.wait(10)
+    with local_snapshot(store, settings.cache_dir, "handbook", "v0001"):
+        pass
+    assert "v0002.partial" in local_versions(settings)  # mid-download: left alone
+    release.set()
+    worker.join(10)
+    assert done == ["v0002"]
+    assert local_versions(settings) == ["v0002"]
+
+
+def test_forgetting_a_source_deletes_its_copies_but_an_open_one(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    publish_versions(store, tmp_path, "v0001", "v0002")
+    with local_snapshot(store, settings.cache_dir, "handbook", "v0001"):
+        pass
+    forget_source(settings.cache_dir, "handbook")
+    assert not (copies_root(settings.cache_dir) / "handbook").exists()
+    forget_source(settings.cache_dir, "never-copied")  # nothing there: no error
+    with local_snapshot(store, settings.cache_dir, "handbook", "v0002"):
+        forget_source(settings.cache_dir, "handbook")
+        assert local_versions(settings) == ["v0002"]
