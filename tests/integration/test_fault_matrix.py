@@ -7,7 +7,8 @@ is fake-gcs-server behind `FaultyStore`. A "crash" is the delivery dying at that
 (an error instead of the operation); a SIGKILLed worker is the chaos test's business
 (test_ingestion_faults.py). After each fault the invariants hold: every pointed-at version is
 complete whenever it is looked at, the served index is the last successful job's, the job
-ends succeeded or failed with a reason within its retry budget, and the next ingest runs.
+ends succeeded or failed with a reason within its retry budget, the worker leaves no build
+folder behind, and the next ingest runs.
 """
 
 from __future__ import annotations
@@ -166,6 +167,9 @@ FAULTS = [
     Fault("batch: output write fails on every attempt",
           on_store("write", lambda s: ending(OUTPUT), times=ALWAYS),
           JobStatus.failed, f"last of {MAX_ATTEMPTS} attempts"),
+    Fault("finalize: upload fails on every attempt",
+          on_store("upload", lambda s: under(versions_prefix(s)), skip=2, times=ALWAYS),
+          JobStatus.failed, f"last of {MAX_ATTEMPTS} attempts"),
     Fault("finalize: pointer write fails on every attempt",
           on_store("write", lambda s: exactly(pointer_key(s)), times=ALWAYS),
           JobStatus.failed, f"last of {MAX_ATTEMPTS} attempts"),
@@ -259,6 +263,9 @@ def test_fault(rig: Rig, fault: Fault, tmp_path: Path) -> None:
         assert fault.reason in str(faulty.job.error)
         assert pointer.version == clean.job.job_id  # the last successful job's index serves
         assert not rig.test.store.exists(source_lock_key(source))
+    # A build folder left by a failed attempt would hold the instance's memory (Cloud Run's
+    # /tmp) until it stops.
+    assert list((rig.worker.settings.cache_dir / "build").glob("*")) == []
     assert_next_ingest_runs(rig, source)
 
 

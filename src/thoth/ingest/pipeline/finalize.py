@@ -133,22 +133,24 @@ def _publish(ctx: Context, job: Job) -> SnapshotManifest:
         chunks += new_chunks
     build_dir = Path(ctx.settings.cache_dir) / "build" / job.job_id
     shutil.rmtree(build_dir, ignore_errors=True)
-    manifest = build_snapshot(
-        build_dir,
-        source=job.source,
-        version=job.job_id,
-        documents=documents,
-        chunks=chunks,
-        model=ctx.settings.embedding_model,
-        variant=ctx.settings.embedding_variant,
-        chunking=chunking_signature(ctx.settings),
-        dimensions=_dimensions(ctx, chunks),
-        source_state=SourceState(commit=job.commit, seen_at=job.commit_seen_at),
-    )
-    # What a crashed attempt left is partial and unpointed (checked above): start it clean.
-    ctx.store.delete_prefix(version_prefix(job.source, job.job_id))
-    upload_version(ctx.store, job.source, job.job_id, build_dir)
-    shutil.rmtree(build_dir, ignore_errors=True)
+    try:  # on Cloud Run the folder is memory until the instance stops: never left behind
+        manifest = build_snapshot(
+            build_dir,
+            source=job.source,
+            version=job.job_id,
+            documents=documents,
+            chunks=chunks,
+            model=ctx.settings.embedding_model,
+            variant=ctx.settings.embedding_variant,
+            chunking=chunking_signature(ctx.settings),
+            dimensions=_dimensions(ctx, chunks),
+            source_state=SourceState(commit=job.commit, seen_at=job.commit_seen_at),
+        )
+        # What a crashed attempt left is partial and unpointed (checked above): start it clean.
+        ctx.store.delete_prefix(version_prefix(job.source, job.job_id))
+        upload_version(ctx.store, job.source, job.job_id, build_dir)
+    finally:
+        shutil.rmtree(build_dir, ignore_errors=True)
     return manifest
 
 
