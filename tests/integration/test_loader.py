@@ -110,6 +110,7 @@ def test_corrupted_download_is_rejected(
     cache.refresh()
     assert not cache.status().ready
     assert "manifest" in cache.status().errors["handbook"]
+    assert list((settings.cache_dir / "handbook").iterdir()) == []  # no partial copy kept
 
 
 def test_cold_start_uses_local_copy(settings: Settings, store: BlobStore, tmp_path: Path) -> None:

@@ -84,10 +84,14 @@ def download_version(store: BlobStore, source: str, version: str, destination: P
         except NotFound as exc:
             raise SnapshotError(f"{source}@{version} is incomplete: {key} is missing") from exc
 
-    with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
-        list(pool.map(fetch, targets))
-    (partial / SNAPSHOT_MANIFEST).write_bytes(data)
-    open_snapshot(partial).verify()
+    try:
+        with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
+            list(pool.map(fetch, targets))
+        (partial / SNAPSHOT_MANIFEST).write_bytes(data)
+        open_snapshot(partial).verify()
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)  # on Cloud Run, memory until it stops
+        raise
     shutil.rmtree(destination, ignore_errors=True)
     partial.rename(destination)
     return destination
