@@ -10,9 +10,15 @@ import threading
 from pathlib import Path
 
 from tests.support.snapshots import SAMPLE_DOCS, make_and_publish
+from thoth.bucket.keys import index_prefix
 from thoth.bucket.store import BlobStore
 from thoth.config import Settings
-from thoth.ingest.pipeline.base_snapshot import copies_root, forget_source, local_snapshot
+from thoth.ingest.pipeline.base_snapshot import (
+    copies_root,
+    forget_removed_sources,
+    forget_source,
+    local_snapshot,
+)
 
 
 def local_versions(settings: Settings, source: str = "handbook") -> list[str]:
@@ -100,3 +106,19 @@ def test_forgetting_a_source_deletes_its_copies_but_an_open_one(
     with local_snapshot(store, settings.cache_dir, "handbook", "v0002"):
         forget_source(settings.cache_dir, "handbook")
         assert local_versions(settings) == ["v0002"]
+
+
+def test_copies_of_a_source_removed_elsewhere_go_at_the_next_plan(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    """`thoth sources remove` runs in the CLI's process (or another instance takes the
+    DELETE): this worker learns of it from the store."""
+    publish_versions(store, tmp_path, "v0001")
+    publish_versions(store, tmp_path, "v0001", source="gone")
+    for source in ("handbook", "gone"):
+        with local_snapshot(store, settings.cache_dir, source, "v0001"):
+            pass
+    store.delete_prefix(index_prefix("gone"))
+    forget_removed_sources(store, settings.cache_dir)
+    assert sorted(p.name for p in copies_root(settings.cache_dir).iterdir()) == ["handbook"]
+    assert local_versions(settings) == ["v0001"]

@@ -3,8 +3,9 @@
 Copies live under `<cache>/ingest/<source>/<version>`. On Cloud Run that folder is the
 instance's in-memory `/tmp`, so every copy kept counts against the memory limit: after each
 use a source keeps only the copy just used (the next job of the source builds on the version
-this one publishes, so older copies are never read again) and those still open. One cache
-folder belongs to one worker process; the open copies are counted in that process.
+this one publishes, so older copies are never read again) and those still open, and each plan
+deletes the copies of sources removed since. One cache folder belongs to one worker process;
+the open copies are counted in that process.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from thoth.bucket.snapshot import Snapshot, SnapshotManifest, open_snapshot
 from thoth.bucket.store import BlobStore
-from thoth.bucket.versions import PARTIAL_SUFFIX, local_copy
+from thoth.bucket.versions import PARTIAL_SUFFIX, indexed_sources, local_copy
 from thoth.config import Settings
 from thoth.ingest.chunking import CHUNKS_VERSION
 
@@ -57,6 +58,15 @@ def forget_source(cache_dir: Path, source: str) -> None:
         _prune(folder, keep=None)
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
+
+
+def forget_removed_sources(store: BlobStore, cache_dir: Path) -> None:
+    """Delete the copies of sources whose index is gone from the store: removed through
+    another process (the CLI, another instance), so this one would keep them until it stops."""
+    root = copies_root(cache_dir)
+    local = {p.name for p in root.iterdir() if p.is_dir()} if root.is_dir() else set()
+    for source in local - set(indexed_sources(store)):
+        forget_source(cache_dir, source)
 
 
 def _prune(folder: Path, keep: Path | None) -> None:
