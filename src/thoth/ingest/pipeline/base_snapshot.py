@@ -2,10 +2,9 @@
 
 Copies live under `<cache>/ingest/<source>/<version>`. On Cloud Run that folder is the
 instance's in-memory `/tmp`, so every copy kept counts against the memory limit: after each
-use a source keeps only the copy just used (the next job of the source builds on the version
-this one publishes, so older copies are never read again) and those still open, and each plan
-deletes the copies of sources removed since. One cache folder belongs to one worker process;
-the open copies are counted in that process.
+use the worker keeps only the copy just used (a job's finalize may read it again) and those
+still open, whatever their source; a job of another source downloads its own. One cache
+folder belongs to one worker process; the open copies are counted in that process.
 """
 
 from __future__ import annotations
@@ -14,12 +13,12 @@ import shutil
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from thoth.bucket.snapshot import Snapshot, SnapshotManifest, open_snapshot
 from thoth.bucket.store import BlobStore
-from thoth.bucket.versions import PARTIAL_SUFFIX, indexed_sources, local_copy
+from thoth.bucket.versions import PARTIAL_SUFFIX, local_copy
 from thoth.config import Settings
 from thoth.ingest.chunking import CHUNKS_VERSION
 
@@ -35,8 +34,8 @@ def copies_root(cache_dir: Path) -> Path:
 def local_snapshot(
     store: BlobStore, cache_dir: Path, source: str, version: str
 ) -> Iterator[Snapshot]:
-    """The version's local copy, open for the `with` block; afterwards the source's other
-    copies that nothing holds are deleted."""
+    """The version's local copy, open for the `with` block; afterwards every other copy,
+    of any source, that nothing holds is deleted."""
     root = copies_root(cache_dir)
     copy = root / source / version
     with _lock:
@@ -48,7 +47,9 @@ def local_snapshot(
             _open[copy] -= 1
             if not _open[copy]:
                 del _open[copy]
-            _prune(copy.parent, keep=copy)
+            for folder in _source_folders(root):
+                _prune(folder, keep=copy)
+                _drop_if_empty(folder)
 
 
 def forget_source(cache_dir: Path, source: str) -> None:
@@ -56,17 +57,18 @@ def forget_source(cache_dir: Path, source: str) -> None:
     folder = copies_root(cache_dir) / source
     with _lock:
         _prune(folder, keep=None)
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
+        _drop_if_empty(folder)
 
 
-def forget_removed_sources(store: BlobStore, cache_dir: Path) -> None:
-    """Delete the copies of sources whose index is gone from the store: removed through
-    another process (the CLI, another instance), so this one would keep them until it stops."""
-    root = copies_root(cache_dir)
-    local = {p.name for p in root.iterdir() if p.is_dir()} if root.is_dir() else set()
-    for source in local - set(indexed_sources(store)):
-        forget_source(cache_dir, source)
+def _source_folders(root: Path) -> list[Path]:
+    return [p for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
+
+
+def _drop_if_empty(folder: Path) -> None:
+    """Called with the lock held. A download (which takes no lock) may fill the folder at any
+    moment: then it stays, and a download that finds it gone creates it again."""
+    with suppress(OSError):
+        folder.rmdir()
 
 
 def _prune(folder: Path, keep: Path | None) -> None:

@@ -14,7 +14,7 @@ from thoth.bucket.keys import source_prefix
 from thoth.bucket.pointer import read_pointer
 from thoth.errors import UnavailableError
 from thoth.ingest.jobs import FileEntry, FileResult, Job, JobStatus, Plan
-from thoth.ingest.pipeline.base_snapshot import forget_removed_sources, local_snapshot, reusable
+from thoth.ingest.pipeline.base_snapshot import local_snapshot, reusable
 from thoth.ingest.pipeline.context import Context
 from thoth.ingest.pipeline.task_names import BATCH_PATH, FINALIZE_PATH, batch_task, finalize_task
 from thoth.ingest.sources.registry import get_source
@@ -68,7 +68,6 @@ def enqueue_work(ctx: Context, job: Job) -> None:
 
 
 def build_plan(ctx: Context, job: Job) -> Plan:
-    forget_removed_sources(ctx.store, ctx.settings.cache_dir)
     pointer, _ = read_pointer(ctx.store, job.source)
     base: dict[str, str] = {}
     reembed = job.full
