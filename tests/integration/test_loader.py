@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import gc
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from tests.support.processes import fake_gcs
 from tests.support.snapshots import SAMPLE_DOCS, make_and_publish, make_snapshot, publish
-from thoth.bucket.keys import version_prefix
+from thoth.bucket.keys import index_prefix, version_prefix
+from thoth.bucket.pushes import LatestPush, record_push
 from thoth.bucket.snapshot import Snapshot
 from thoth.bucket.store import BlobStore
 from thoth.config import Settings
@@ -219,3 +221,54 @@ def test_a_snapshot_of_another_encoder_variant_is_refused(
     int8_server = IndexCache(settings.model_copy(update={"embedding_variant": "int8"}), store)
     assert int8_server.refresh() is True
     assert int8_server.indexes["handbook"].manifest.variant == "int8"
+
+
+def test_a_version_that_fails_to_load_is_deleted_and_not_loaded_again(
+    settings: Settings, store: BlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each new version that failed to load used to stay on disk (memory, on Cloud Run), and
+    every poll downloaded or read it again; the next published version is tried."""
+    make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0001")
+    cache = IndexCache(settings, store)
+    assert cache.refresh() is True
+    loads: list[str] = []
+    original = SourceIndex.__init__
+
+    def counting(self: SourceIndex, snapshot: Snapshot, **kw: object) -> None:
+        loads.append(snapshot.manifest.version)
+        original(self, snapshot, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SourceIndex, "__init__", counting)
+    for version in ("v0002", "v0003"):
+        make_and_publish(store, tmp_path, v2_docs(), version=version, variant="int8")
+        assert cache.refresh() is False and cache.refresh() is False
+        assert cache.indexes["handbook"].version == "v0001"
+        error = cache.status().errors["handbook"]
+        assert f"handbook@{version} not loaded" in error and "int8" in error
+        local = sorted(p.name for p in (settings.cache_dir / "handbook").iterdir())
+        assert local == ["v0001"]
+    assert loads == ["v0002", "v0003"]  # once each, not at every poll
+    make_and_publish(store, tmp_path, v2_docs(), version="v0004")
+    assert cache.refresh() is True
+    assert cache.indexes["handbook"].version == "v0004"
+    assert "handbook" not in cache.status().errors
+
+
+def test_a_removed_source_leaves_no_error_or_push_behind(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0001")
+    make_and_publish(store, tmp_path, SAMPLE_DOCS, source="docs", version="v0001")
+    cache = IndexCache(settings, store)
+    cache.refresh()
+    make_and_publish(store, tmp_path, v2_docs(), source="docs", version="v0002", variant="int8")
+    push = LatestPush(
+        source="docs", commit="a" * 40, ref="main", event_uuid="e1", pushed_at=datetime.now(UTC)
+    )
+    record_push(store, push)
+    cache.refresh()
+    assert "docs" in cache.status().errors and "docs" in cache.pushes
+    store.delete_prefix(index_prefix("docs"))
+    cache.refresh()
+    assert set(cache.indexes) == {"handbook"}
+    assert "docs" not in cache.status().errors and "docs" not in cache.pushes

@@ -84,6 +84,9 @@ class IndexCache:
             weakref.WeakValueDictionary()
         )
         self._keep: dict[str, set[str]] = {}  # by source: the current and previous versions
+        # By source: a version that downloaded but failed to load, and why. Not loaded again
+        # (each attempt reads the whole index) until the pointer names another version.
+        self._failed: dict[str, tuple[str, str]] = {}
 
     # --- what readers use -----------------------------------------------------------
     @property
@@ -153,10 +156,11 @@ class IndexCache:
             known = set(self._indexes) | set(self._keep) | set(self._local_sources())
             for source in known - set(sources):
                 changed |= self._unload(source)
+                pushes.pop(source, None)
             for source in sources:
                 try:
-                    changed |= self._refresh_source(source)
                     self._read_push(source, pushes)
+                    changed |= self._refresh_source(source)
                     self._errors.pop(source, None)
                 except Exception as exc:
                     self._errors[source] = _describe(exc)
@@ -228,9 +232,24 @@ class IndexCache:
             # A version a finished request held until now can go.
             self._prune(source, self._keep.get(source, {pointer.version}))
             return False
+        failed = self._failed.get(source)
+        if failed is not None and failed[0] == pointer.version:
+            raise SnapshotError(failed[1])
         directory = local_copy(self.store, source, pointer.version, self.cache_dir)
-        index = SourceIndex(open_snapshot(directory), indexed_at=pointer.indexed_at)
-        self._install(source, index)
+        try:
+            index = SourceIndex(open_snapshot(directory), indexed_at=pointer.indexed_at)
+            self._install(source, index)
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, SnapshotError) else _describe(exc)
+            self._failed[source] = (
+                pointer.version,
+                f"{source}@{pointer.version} not loaded: {reason} "
+                "(tried again when a new version is published, or at restart)",
+            )
+            # Its copy goes: one per failed version would fill an in-memory /tmp.
+            self._prune(source, self._keep.get(source, set()))
+            raise SnapshotError(self._failed[source][1]) from exc
+        self._failed.pop(source, None)
         keep = {pointer.version}
         if current is not None:
             keep.add(current.version)  # the fallback if the new copy ever fails to load
@@ -275,6 +294,8 @@ class IndexCache:
             log.info("stopped serving %s: its index was removed from the store", source)
         self._keep[source] = set()
         self._prune(source, set())
+        self._failed.pop(source, None)
+        self._errors.pop(source, None)
         folder = self.cache_dir / source
         if not folder.is_dir() or not any(folder.iterdir()):
             shutil.rmtree(folder, ignore_errors=True)
