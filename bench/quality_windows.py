@@ -49,7 +49,8 @@ WEIGHTS = {  # (dense, bm25, windows)
     "0 / 0.5 / 0.5": (0.0, 0.5, 0.5),
     "0.3 / 0.5 / 0.2": (0.3, 0.5, 0.2),
 }
-CHOSEN = "0.4 / 0.4 / 0.2"  # the best R@5 and MRR@10 on dev (README)
+# The best R@5 and MRR@10 on dev (README; docs/quality.md, "Sentence windows").
+CHOSEN = "0.4 / 0.4 / 0.2"
 
 
 def windows(text: str) -> list[str]:

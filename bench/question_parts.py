@@ -5,9 +5,10 @@ A question such as "How do I report a violation and is there an anonymous hotlin
 answer in two places; the whole question's vector and BM25 scores lean to whichever part has
 more words, so the other part's passage can miss the top results. Tried as the engine's
 default on 2026-11-27 and withdrawn: it won on the dev and test splits and lost on the
-outside benchmark (README, Performance and quality). The `sentences` rule, cutting only
-between sentences (a context sentence, then the question), was tried on dev on 2026-11-28
-and did not win there either (one question up or down at best)."""
+outside benchmark (docs/quality.md, "Searching each part of a multi-part question"). The
+`sentences` rule, cutting only between sentences (a context sentence, then the question),
+was tried on dev on 2026-11-28 and did not win there either (one question up or down at
+best)."""
 
 from __future__ import annotations
 

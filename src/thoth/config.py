@@ -235,7 +235,7 @@ class Settings(BaseSettings):
         Path(".thoth/cache"),
         description="Local disk for downloaded and built snapshots (on Cloud Run, `/tmp`, held "
         "in memory): an MCP server keeps the version it serves and the one before it, a "
-        "worker the last version a job of each source built on, each also while in use.",
+        "worker the last version a job built on (of any source), each also while in use.",
     )
 
     # --- MCP server ---------------------------------------------------------------------

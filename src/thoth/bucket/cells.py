@@ -24,7 +24,8 @@ SEED = 0
 # Share of the cells a query scans. Chosen on the quality bench's dev split with cells forced
 # on its corpora (--cells-from 1000): hybrid recall@5 equal to a full scan at 0.15 and 0.25,
 # R@10 and MRR@10 closer at 0.25; on the synthetic 200,000-chunk snapshot 0.25 keeps 0.997
-# of the exact top 5 and costs ~10 ms of CPU against ~33 (bench/cells.py; README).
+# of the exact top 5 and costs ~10 ms of CPU against ~33 (bench/cells.py;
+# docs/performance.md, "Cells").
 PROBE_SHARE = 0.25
 MIN_PROBE = 8
 _BLOCK = 16_384  # rows scored against the centroids at a time (bounds the temporary)

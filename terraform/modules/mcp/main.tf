@@ -33,7 +33,7 @@ resource "google_cloud_run_v2_service" "mcp" {
         }
         # CPU outside requests too: the index poller downloads and loads each new snapshot in
         # the background. With cpu_idle a 50,000-chunk snapshot published by a push was still
-        # not served minutes later (bench/freshness.py through the front door, README).
+        # not served minutes later (bench/freshness.py through the front door, docs/performance.md).
         cpu_idle          = false
         startup_cpu_boost = true
       }

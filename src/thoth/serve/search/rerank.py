@@ -7,7 +7,7 @@ CROSS_WEIGHT x its min-max normalised cross-encoder score + (1 - CROSS_WEIGHT) x
 the fused ranking (1 for the first, falling linearly to 0 for the last): the cross-encoder
 leads, and where it hesitates the hybrid ranking decides. Candidates below the cut follow in
 their fused order with score 0. Both numbers were chosen on bench/quality.py's dev split
-(README, Performance and quality).
+(docs/quality.md, "The cross-encoder reranker").
 """
 
 from __future__ import annotations

@@ -242,7 +242,8 @@ class SourceIndex:
             literal = prefix.replace("'", "''")
             search = search.where(f"starts_with(path, '{literal}')", prefilter=True)
         # chunk ids are read only where rows are not found by path and ordinal: a string
-        # column fewer: LanceDB CPU per search at 50,000 chunks 8.9-9.5 -> 6.8-7.0 ms (README)
+        # column fewer: LanceDB CPU per search at 50,000 chunks 8.9-9.5 -> 6.8-7.0 ms
+        # (docs/performance.md)
         columns = ["path", "ordinal", "_score"]
         if self._first_row is None:
             columns.insert(0, "chunk_id")
