@@ -161,12 +161,15 @@ class JobStore:
 
     def save(self, job: Job, generation: int) -> int:
         job.updated_at = datetime.now(UTC)
-        return self.store.write(
+        saved = self.store.write(
             job_key(job.job_id),
             job.model_dump_json().encode(),
             if_generation=generation,
             content_type="application/json",
         )
+        if job.status.finished:  # its record holds the counts now: no more reads of markers
+            self._done.pop(job.job_id, None)
+        return saved
 
     def fail(self, job_id: str, reason: str) -> Job:
         """Mark an unfinished job failed and release its source (cancel, or orphaned by a
