@@ -234,8 +234,8 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(
         Path(".thoth/cache"),
         description="Local disk for downloaded and built snapshots (on Cloud Run, `/tmp`, held "
-        "in memory): an MCP server keeps the version it serves and the one before it, a "
-        "worker the last version a job built on (of any source), each also while in use.",
+        "in memory): an MCP server keeps the version it serves, a worker the last version "
+        "a job built on (of any source), and each the versions still in use.",
     )
 
     # --- MCP server ---------------------------------------------------------------------
