@@ -5,21 +5,16 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from thoth.bucket.store import NotFound
 from thoth.cli.context import console, friendly_errors, out, pipeline_context
 from thoth.cli.jobs import print_job
-from thoth.ingest.jobs import JobProgress, JobStatus
-from thoth.ingest.pipeline.context import Context
-from thoth.ingest.pipeline.start import JobConflict, start_job
-from thoth.ingest.sources.models import SourceConfig
-from thoth.ingest.sources.registry import UnknownSourceError, get_source, save_source
-from thoth.ingest.sources.sync import upload_directory
-from thoth.paths import UnsafePathError
+
+if TYPE_CHECKING:
+    from thoth.ingest.jobs import JobProgress
+    from thoth.ingest.pipeline.context import Context
 
 
 def register(app: typer.Typer) -> None:
@@ -59,6 +54,12 @@ def ingest(
 ) -> None:
     """Ingest a source (a new index version when anything changed); with --wait, exit non-zero
     if the job fails."""
+    from thoth.bucket.store import NotFound
+    from thoth.ingest.jobs import JobStatus
+    from thoth.ingest.pipeline.start import JobConflict, start_job
+    from thoth.ingest.sources.registry import UnknownSourceError
+    from thoth.paths import UnsafePathError
+
     _check_registration_options(from_dir, gitlab, ref, base_url)
     if not math.isfinite(timeout):
         raise typer.BadParameter("must be a number of seconds", param_hint="--timeout")
@@ -110,6 +111,9 @@ def register_gitlab(
     ctx: Context, source: str, project: str, ref: str, base_url: str | None = None
 ) -> None:
     """Register `source` as a GitLab project's branch (the worker syncs it from there)."""
+    from thoth.ingest.sources.models import SourceConfig
+    from thoth.ingest.sources.registry import save_source
+
     ctx.store.ensure_bucket()
     config = SourceConfig(
         name=source, kind="gitlab", gitlab_project=project, gitlab_ref=ref, base_url=base_url
@@ -119,6 +123,10 @@ def register_gitlab(
 
 
 def _upload(ctx: Context, source: str, directory: Path, base_url: str | None) -> None:
+    from thoth.ingest.sources.models import SourceConfig
+    from thoth.ingest.sources.registry import UnknownSourceError, get_source, save_source
+    from thoth.ingest.sources.sync import upload_directory
+
     ctx.store.ensure_bucket()
     try:
         config: SourceConfig | None = get_source(ctx.store, source)
@@ -147,6 +155,14 @@ def _goes_on(job_id: str) -> str:
 
 def follow(ctx: Context, job_id: str, timeout: float) -> JobProgress:
     """Poll the job until it ends, drawing a progress bar over its batches."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     deadline = time.monotonic() + timeout
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from thoth.bucket.store import NotFound
 from thoth.cli.context import friendly_errors, out, pipeline_context
-from thoth.ingest.jobs import JobProgress, JobStatus
-from thoth.parsing import SUPPORTED_EXTENSIONS
+
+if TYPE_CHECKING:
+    from thoth.ingest.jobs import JobProgress
 
 SKIPPED_SHOWN = 10
 
@@ -23,6 +22,8 @@ def register(app: typer.Typer) -> None:
 def cancel(job_id: Annotated[str, typer.Argument(help="The job to stop.")]) -> None:
     """Mark a running job failed and release its source, so a new ingest can start.
     Tasks still queued for it find it finished and do nothing."""
+    from thoth.bucket.store import NotFound
+
     store = pipeline_context().jobs
     with friendly_errors(NotFound):
         before, _ = store.get(job_id)
@@ -38,6 +39,10 @@ def jobs(
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
 ) -> None:
     """List recent ingestion jobs, or show one with its counts and per-file errors."""
+    from rich.table import Table
+
+    from thoth.bucket.store import NotFound
+
     ctx = pipeline_context()
     with friendly_errors(NotFound):
         if job_id:
@@ -82,6 +87,9 @@ def print_job(progress: JobProgress) -> None:
 def _print_unsupported(progress: JobProgress) -> None:
     """Files skipped for their type carry no error, so they are named here: a folder of the
     wrong files must not look like a successful ingest."""
+    from thoth.ingest.jobs import JobStatus
+    from thoth.parsing import SUPPORTED_EXTENSIONS
+
     plan = progress.job.plan
     unsupported = [f.path for f in plan.skipped if f.error is None] if plan else []
     if unsupported:

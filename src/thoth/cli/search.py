@@ -3,17 +3,17 @@ index the MCP server loads (downloaded into the cache directory once)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from thoth.cli.context import NO_CREDENTIALS, console, friendly_errors, out
 from thoth.config import get_settings
 from thoth.errors import Category, exit_code
-from thoth.serve import tools
-from thoth.serve.loader import IndexCache
-from thoth.serve.search import MAX_NUM_RESULTS, SearchError, SearchMode
-from thoth.serve.service import ThothService
+from thoth.serve.limits import MAX_NUM_RESULTS
+
+if TYPE_CHECKING:
+    from thoth.serve.search import SearchMode
 
 
 def register(app: typer.Typer) -> None:
@@ -36,6 +36,11 @@ def search(
     ] = False,
 ) -> None:
     """Search the handbook index, as the search_handbook MCP tool does."""
+    from thoth.serve import tools
+    from thoth.serve.loader import IndexCache
+    from thoth.serve.search import SearchError
+    from thoth.serve.service import ThothService
+
     settings = get_settings()
     cache = IndexCache(settings)
     cache.refresh()

@@ -9,7 +9,6 @@ import typer
 from thoth.cli.context import Host, Port
 from thoth.config import get_settings
 from thoth.logs import configure_logging
-from thoth.serve.mcp.__main__ import serve
 
 
 def register(app: typer.Typer) -> None:
@@ -31,4 +30,6 @@ def mcp(
 
         run_stdio(settings)
         return
+    from thoth.serve.mcp.__main__ import serve
+
     serve(host, port)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from thoth.cli.context import Host, Port
-from thoth.ingest.webhook.__main__ import serve
 
 
 def register(app: typer.Typer) -> None:
@@ -17,4 +16,6 @@ def serve_webhook(
     port: Port = None,
 ) -> None:
     """Serve the GitLab webhook receiver: POST /webhooks/gitlab enqueues pushes for the worker."""
+    from thoth.ingest.webhook.__main__ import serve
+
     serve(host, port)

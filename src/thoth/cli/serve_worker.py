@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from thoth.cli.context import Host, Port
-from thoth.http_server import run_http
 
 
 def register(app: typer.Typer) -> None:
@@ -17,4 +16,6 @@ def worker(
     port: Port = None,
 ) -> None:
     """Serve the ingestion worker: /v1 API and the Cloud Tasks targets under /tasks."""
+    from thoth.http_server import run_http
+
     run_http("thoth.ingest.worker.app:app_from_env", host, port)

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from thoth.bucket.pointer import read_pointer
-from thoth.bucket.store import BlobStore
-from thoth.bucket.versions import indexed_sources
 from thoth.cli.context import friendly_errors, out, pipeline_context
-from thoth.ingest.pipeline.remove import remove_source
-from thoth.ingest.sources.models import SourceConfig, validate_source_name
-from thoth.ingest.sources.registry import UnknownSourceError, list_sources
+
+if TYPE_CHECKING:
+    from thoth.bucket.store import BlobStore
+    from thoth.ingest.sources.models import SourceConfig
 
 sources_app = typer.Typer(
     help="Sources and their indexes: list them, remove one.", no_args_is_help=True
@@ -28,6 +25,11 @@ def register(app: typer.Typer) -> None:
 @sources_app.command("list")
 def list_command() -> None:
     """List the sources, where their files come from and the version served."""
+    from rich.table import Table
+
+    from thoth.bucket.versions import indexed_sources
+    from thoth.ingest.sources.registry import list_sources
+
     store = pipeline_context().store
     table = Table("source", "files from", "citations", "serving")
     configs = list_sources(store)
@@ -43,6 +45,8 @@ def list_command() -> None:
 
 
 def _serving(store: BlobStore, source: str) -> str:
+    from thoth.bucket.pointer import read_pointer
+
     try:
         pointer, _ = read_pointer(store, source)
     except ValueError:  # one damaged pointer must not hide the other sources
@@ -67,6 +71,10 @@ def remove_command(
 
     Deletes the registration, every index version and the uploaded or mirrored files; MCP
     servers stop serving the source at their next poll. Refused while a job runs for it."""
+    from thoth.ingest.pipeline.remove import remove_source
+    from thoth.ingest.sources.models import validate_source_name
+    from thoth.ingest.sources.registry import UnknownSourceError
+
     with friendly_errors(ValueError):
         validate_source_name(source)
     if not yes:

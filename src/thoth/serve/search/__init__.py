@@ -1,9 +1,8 @@
 """Hybrid search over loaded snapshots (design.md §5): dense vectors in memory, BM25 full text
 from the snapshot's LanceDB index, fused by weighted min-max (fusion.py)."""
 
+from thoth.serve.limits import MAX_NUM_RESULTS, MAX_QUERY_CHARS
 from thoth.serve.search.engine import (
-    MAX_NUM_RESULTS,
-    MAX_QUERY_CHARS,
     QueryEncoder,
     SearchEngine,
     SearchMode,

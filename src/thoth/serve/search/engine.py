@@ -28,6 +28,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, Field
 
 from thoth.bucket.records import DocumentRecord
+from thoth.serve.limits import MAX_NUM_RESULTS, MAX_PATH_CHARS, MAX_QUERY_CHARS
 from thoth.serve.search.errors import (
     DocumentNotFoundError,
     IndexNotReadyError,
@@ -46,9 +47,6 @@ log = logging.getLogger(__name__)
 
 SearchMode = Literal["hybrid", "dense", "fulltext"]
 Context = Literal["chunk", "section"]
-MAX_QUERY_CHARS = 1000
-MAX_PATH_CHARS = 1024  # longer paths and prefixes are refused before any matching
-MAX_NUM_RESULTS = 50
 MIN_DEPTH = 50  # candidates per ranker before fusion
 DENSE_WEIGHT = 0.5  # chosen on bench/quality.py's dev split (README, Performance and quality)
 

@@ -10,30 +10,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from thoth.cli.context import console, friendly_errors, out
-from thoth.cli.ingest import follow, register_gitlab
-from thoth.ingest.jobs import JobStatus
-from thoth.ingest.pipeline.context import Context
-from thoth.ingest.pipeline.start import JobConflict, start_job
-from thoth.ingest.sources.models import SourceConfig
-from thoth.ingest.sources.registry import save_source
-from thoth.ingest.sources.sync import upload_directory
-from thoth_devstack.front_door import DEV_USER
-from thoth_devstack.probe import mcp_search
-from thoth_devstack.processes import StackError
-from thoth_devstack.services import (
-    GITLAB_PROJECT,
-    SAMPLE_HANDBOOK,
-    SOURCE,
-    STATE_DIR,
-    services,
-    stack_env,
-    stack_settings,
-)
-from thoth_devstack.stack import down, endpoints, status, up, wait_searchable
-from thoth_devstack.tokens import TokenUnavailable, iam_headers, user_token
 
 dev_app = typer.Typer(help="The local stack: emulators + both services, no Docker.")
 SAMPLE = "How many days of paid time off do we get?"
@@ -42,13 +20,22 @@ SAMPLE = "How many days of paid time off do we get?"
 @dev_app.command("up")
 def up_command(
     handbook: Annotated[
-        Path, typer.Option(help="Folder ingested as the 'handbook' source.", exists=True)
-    ] = SAMPLE_HANDBOOK,
+        Path | None,
+        typer.Option(
+            help="Folder ingested as the 'handbook' source (default: examples/handbook).",
+            exists=True,
+        ),
+    ] = None,
     ingest: Annotated[bool, typer.Option(help="Ingest the handbook after start.")] = True,
 ) -> None:
     """Start fake GCS, the Cloud Tasks emulator, the metadata server, the local GitLab, the
     worker, the webhook receiver and the MCP server (each behind its Cloud Run front door);
     ingest the sample handbook; return once the stack answers searches."""
+    from thoth.ingest.pipeline.start import JobConflict
+    from thoth_devstack.processes import StackError
+    from thoth_devstack.services import SAMPLE_HANDBOOK, STATE_DIR
+    from thoth_devstack.stack import up, wait_searchable
+
     with friendly_errors(StackError, JobConflict):
         started = up(STATE_DIR, console.print)
         if started:
@@ -56,7 +43,7 @@ def up_command(
         else:
             console.print("the stack is already running (`make down` stops it)")
         if ingest:
-            _ingest(handbook)
+            _ingest(handbook or SAMPLE_HANDBOOK)
         wait_searchable(STATE_DIR)
     _print_endpoints()
     _sample_search()
@@ -65,6 +52,9 @@ def up_command(
 @dev_app.command("down")
 def down_command() -> None:
     """Stop exactly the processes `thoth dev up` started."""
+    from thoth_devstack.services import STATE_DIR
+    from thoth_devstack.stack import down
+
     down(STATE_DIR, console.print)
     console.print("stack stopped")
 
@@ -72,6 +62,11 @@ def down_command() -> None:
 @dev_app.command("status")
 def status_command() -> None:
     """Each service: pid, health, ports, log file."""
+    from rich.table import Table
+
+    from thoth_devstack.services import STATE_DIR
+    from thoth_devstack.stack import status
+
     table = Table("service", "pid", "health", "ports", "log")
     rows = status(STATE_DIR)
     for row in rows:
@@ -90,6 +85,8 @@ def logs_command(
     lines: Annotated[int, typer.Option("-n", help="Lines from the end.")] = 40,
 ) -> None:
     """Print the stack's logs (they live under .thoth/dev/logs/)."""
+    from thoth_devstack.services import STATE_DIR, services
+
     names = [s.name for s in services(STATE_DIR)]
     if service is not None and service not in names:
         raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(names)}")
@@ -111,17 +108,24 @@ def token_command(
             "`gcloud auth print-identity-token` gives a user account, which Cloud Run accepts."
         ),
     ] = None,
-    email: Annotated[str, typer.Option(help="Whose token.")] = DEV_USER,
+    email: Annotated[
+        str | None, typer.Option(help="Whose token (default: the stack's user).")
+    ] = None,
 ) -> None:
     """Print an ID token for a local user, as `gcloud auth print-identity-token` does in the
     cloud: curl -H "Authorization: Bearer $(thoth dev token)" http://127.0.0.1:8081/v1/jobs"""
+    from thoth_devstack.front_door import DEV_USER
+    from thoth_devstack.tokens import TokenUnavailable, user_token
+
     with friendly_errors(TokenUnavailable):
-        typer.echo(user_token(audience, email))
+        typer.echo(user_token(audience, email or DEV_USER))
 
 
 @dev_app.command("env")
 def env_command() -> None:
     """Shell exports pointing the CLI at the stack: eval "$(thoth dev env)"."""
+    from thoth_devstack.services import STATE_DIR, stack_env
+
     for key, value in stack_env(STATE_DIR).items():
         typer.echo(f"export {key}={shlex.quote(value)}")
 
@@ -129,6 +133,9 @@ def env_command() -> None:
 def _fail_orphans() -> None:
     """The emulator keeps its queue in memory: jobs running before a restart lost their
     tasks and would hold their source's lock. Mark them failed."""
+    from thoth.ingest.pipeline.context import Context
+    from thoth_devstack.services import STATE_DIR, stack_settings
+
     ctx = Context.from_settings(stack_settings(STATE_DIR))
     ctx.store.ensure_bucket()
     for job in ctx.jobs.unfinished():
@@ -139,6 +146,22 @@ def _fail_orphans() -> None:
 def _ingest(handbook: Path) -> None:
     """The sample handbook comes from the local GitLab (a push updates it through the
     webhook); any other folder is uploaded as the source's files."""
+    from thoth.cli.ingest import follow, register_gitlab
+    from thoth.ingest.jobs import JobStatus
+    from thoth.ingest.pipeline.context import Context
+    from thoth.ingest.pipeline.start import start_job
+    from thoth.ingest.sources.models import SourceConfig
+    from thoth.ingest.sources.registry import save_source
+    from thoth.ingest.sources.sync import upload_directory
+    from thoth_devstack.processes import StackError
+    from thoth_devstack.services import (
+        GITLAB_PROJECT,
+        SAMPLE_HANDBOOK,
+        SOURCE,
+        STATE_DIR,
+        stack_settings,
+    )
+
     ctx = Context.from_settings(stack_settings(STATE_DIR))
     ctx.store.ensure_bucket()
     if handbook.resolve() == SAMPLE_HANDBOOK.resolve():
@@ -159,6 +182,9 @@ def _ingest(handbook: Path) -> None:
 
 
 def _print_endpoints() -> None:
+    from thoth_devstack.services import STATE_DIR
+    from thoth_devstack.stack import endpoints
+
     console.print("\n[bold]Thoth is up[/bold]")
     for name, url in endpoints(STATE_DIR).items():
         console.print(f"  {name:<22} {url}")
@@ -166,6 +192,10 @@ def _print_endpoints() -> None:
 
 
 def _sample_search() -> None:
+    from thoth_devstack.probe import mcp_search
+    from thoth_devstack.services import STATE_DIR, stack_settings
+    from thoth_devstack.tokens import iam_headers
+
     url = f"http://127.0.0.1:{stack_settings(STATE_DIR).port}"
     results = mcp_search(f"{url}/mcp", SAMPLE, headers=iam_headers(url))
     console.print(f'\nsample search over MCP: "{SAMPLE}"')
