@@ -11,11 +11,11 @@ import pytest
 
 from tests.support.processes import fake_gcs
 from tests.support.snapshots import SAMPLE_DOCS, make_and_publish, make_snapshot, publish
-from thoth.bucket.keys import index_prefix, version_prefix
+from thoth.bucket.keys import index_prefix, latest_push_key, version_prefix
 from thoth.bucket.pushes import LatestPush, record_push
 from thoth.bucket.snapshot import Snapshot
 from thoth.bucket.store import BlobStore
-from thoth.bucket.versions import local_copy
+from thoth.bucket.versions import local_copy, rollback
 from thoth.config import Settings
 from thoth.serve.loader import STORE, IndexCache
 from thoth.serve.search import SearchEngine, SourceIndex
@@ -271,3 +271,72 @@ def test_a_removed_source_leaves_no_error_or_push_behind(
     cache.refresh()
     assert set(cache.indexes) == {"handbook"}
     assert "docs" not in cache.status().errors and "docs" not in cache.pushes
+
+
+def test_a_load_that_fails_for_want_of_memory_is_tried_again_on_the_same_copy(
+    settings: Settings, store: BlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0001")
+    cache = IndexCache(settings, store)
+    cache.refresh()
+    make_and_publish(store, tmp_path, v2_docs(), version="v0002")
+    original = SourceIndex.__init__
+    failures = [MemoryError()]
+
+    def short_of_memory(self: SourceIndex, snapshot: Snapshot, **kw: object) -> None:
+        if failures:
+            raise failures.pop()
+        original(self, snapshot, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SourceIndex, "__init__", short_of_memory)
+    assert cache.refresh() is False
+    assert "MemoryError" in cache.status().errors["handbook"]
+    downloads: list[str] = []
+    download = store.download_file
+
+    def counting(key: str, path: Path) -> None:
+        downloads.append(key)
+        download(key, path)
+
+    store.download_file = counting  # type: ignore[method-assign]
+    assert cache.refresh() is True  # the next poll
+    assert cache.indexes["handbook"].version == "v0002" and downloads == []
+
+
+def test_a_failed_version_named_again_after_a_rollback_is_tried_again(
+    settings: Settings, store: BlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0001")
+    cache = IndexCache(settings, store)
+    cache.refresh()
+    loads: list[str] = []
+    original = SourceIndex.__init__
+
+    def counting(self: SourceIndex, snapshot: Snapshot, **kw: object) -> None:
+        loads.append(snapshot.manifest.version)
+        original(self, snapshot, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SourceIndex, "__init__", counting)
+    make_and_publish(store, tmp_path, v2_docs(), version="v0002", variant="int8")
+    cache.refresh()
+    assert "v0002 not loaded" in cache.status().errors["handbook"]
+    rollback(store, "handbook", "v0001")
+    assert cache.refresh() is False and "handbook" not in cache.status().errors
+    rollback(store, "handbook", "v0002")  # named again (by mistake): tried, refused again
+    cache.refresh()
+    assert "v0002 not loaded" in cache.status().errors["handbook"]
+    assert cache.indexes["handbook"].version == "v0001"
+    assert loads == ["v0002", "v0002"]
+
+
+def test_an_unreadable_push_record_does_not_hold_the_index_back(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0001")
+    cache = IndexCache(settings, store)
+    cache.refresh()
+    store.write(latest_push_key("handbook"), b'{"source": "handbook"}')
+    make_and_publish(store, tmp_path, v2_docs(), version="v0002")
+    assert cache.refresh() is True
+    assert cache.indexes["handbook"].version == "v0002"
+    assert "latest push unreadable" in cache.status().errors["handbook"]

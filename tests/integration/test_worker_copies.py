@@ -7,9 +7,14 @@ the instance stops, so the worker keeps one (the last used, of any source) and t
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
+import pytest
+
 from tests.support.snapshots import SAMPLE_DOCS, make_and_publish
+from thoth.bucket.keys import version_prefix
+from thoth.bucket.snapshot import SnapshotError
 from thoth.bucket.store import BlobStore
 from thoth.config import Settings
 from thoth.ingest.pipeline.base_snapshot import copies_root, forget_source, local_snapshot
@@ -102,3 +107,68 @@ def test_forgetting_a_source_deletes_its_copies_but_an_open_one(
     with local_snapshot(store, settings.cache_dir, "handbook", "v0002"):
         forget_source(settings.cache_dir, "handbook")
         assert local_versions(settings) == ["v0002"]
+
+
+def test_two_deliveries_wanting_one_missing_copy_both_get_it(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    """A cancelled job's finalize beside the next job's plan, on one base version: they
+    downloaded into the same `.partial` folder and broke each other's download."""
+    publish_versions(store, tmp_path, "v0001")
+    original = store.download_file
+    downloads: list[str] = []
+
+    def slow(key: str, path: Path) -> None:
+        downloads.append(key)
+        time.sleep(0.01)
+        original(key, path)
+
+    store.download_file = slow  # type: ignore[method-assign]
+    got: list[str] = []
+    errors: list[BaseException] = []
+
+    def open_copy() -> None:
+        try:
+            with local_snapshot(store, settings.cache_dir, "handbook", "v0001") as snapshot:
+                got.append(snapshot.manifest.version)
+                assert len(list(snapshot.documents())) == len(SAMPLE_DOCS)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_copy) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == [] and got == ["v0001"] * 3
+    assert len(downloads) == len(set(downloads))  # downloaded once
+    assert local_versions(settings) == ["v0001"]
+
+
+def test_a_failed_download_keeps_the_last_good_copy_and_no_partial(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    publish_versions(store, tmp_path, "v0001", source="other")
+    publish_versions(store, tmp_path, "v0001")
+    with local_snapshot(store, settings.cache_dir, "other", "v0001"):
+        pass
+    store.delete_prefix(version_prefix("handbook", "v0001") + "lancedb/")
+    with (
+        pytest.raises(SnapshotError, match="incomplete"),
+        local_snapshot(store, settings.cache_dir, "handbook", "v0001"),
+    ):
+        pass
+    assert local_versions(settings, "other") == ["v0001"]
+    assert local_versions(settings) == []
+
+
+def test_a_partial_folder_left_beside_the_kept_copy_goes(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    publish_versions(store, tmp_path, "v0001")
+    with local_snapshot(store, settings.cache_dir, "handbook", "v0001"):
+        pass
+    (copies_root(settings.cache_dir) / "handbook" / "v0001.partial").mkdir()  # a crash's
+    with local_snapshot(store, settings.cache_dir, "handbook", "v0001"):
+        pass
+    assert local_versions(settings) == ["v0001"]

@@ -74,8 +74,6 @@ def download_version(store: BlobStore, source: str, version: str, destination: P
         )
     partial = destination.with_name(destination.name + PARTIAL_SUFFIX)
     shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    targets = _targets(partial, prefix, manifest)
 
     def fetch(item: tuple[str, Path]) -> None:
         key, target = item
@@ -85,15 +83,17 @@ def download_version(store: BlobStore, source: str, version: str, destination: P
             raise SnapshotError(f"{source}@{version} is incomplete: {key} is missing") from exc
 
     try:
+        partial.mkdir(parents=True)
+        targets = _targets(partial, prefix, manifest)
         with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
             list(pool.map(fetch, targets))
         (partial / SNAPSHOT_MANIFEST).write_bytes(data)
         open_snapshot(partial).verify()
+        shutil.rmtree(destination, ignore_errors=True)
+        partial.rename(destination)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)  # on Cloud Run, memory until it stops
         raise
-    shutil.rmtree(destination, ignore_errors=True)
-    partial.rename(destination)
     return destination
 
 

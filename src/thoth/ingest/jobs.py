@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import threading
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -147,6 +148,7 @@ class JobStore:
         # the markers that are new since the last poll: re-reading all 69 of a 51k-chunk job
         # took ~0.2 s per poll and, on 2 vCPUs, slowed the encoding it was watching.
         self._done: OrderedDict[str, dict[str, BatchResult]] = OrderedDict()
+        self._done_lock = threading.Lock()  # progress polls and finalize share it
 
     def create(self, job: Job) -> None:
         if not self.store.create_only(job_key(job.job_id), job.model_dump_json().encode()):
@@ -168,7 +170,8 @@ class JobStore:
             content_type="application/json",
         )
         if job.status.finished:  # its record holds the counts now: no more reads of markers
-            self._done.pop(job.job_id, None)
+            with self._done_lock:
+                self._done.pop(job.job_id, None)
         return saved
 
     def fail(self, job_id: str, reason: str) -> Job:
@@ -203,14 +206,17 @@ class JobStore:
         )
 
     def batch_results(self, job_id: str) -> list[BatchResult]:
-        known = self._done.setdefault(job_id, {})
-        self._done.move_to_end(job_id)
-        while len(self._done) > DONE_CACHE_JOBS:
-            self._done.popitem(last=False)
+        with self._done_lock:
+            known = dict(self._done.get(job_id, {}))
         for obj in self.store.list_objects(batches_prefix(job_id)):
             if is_batch_done_key(obj.key) and obj.key not in known:
                 data, _ = self.store.read(obj.key)
                 known[obj.key] = BatchResult.model_validate_json(data)
+        with self._done_lock:
+            self._done[job_id] = known
+            self._done.move_to_end(job_id)
+            while len(self._done) > DONE_CACHE_JOBS:
+                self._done.popitem(last=False)
         return sorted(known.values(), key=lambda r: r.batch)
 
     def batches_done(self, job_id: str) -> int:

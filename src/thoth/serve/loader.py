@@ -159,13 +159,20 @@ class IndexCache:
                 changed |= self._unload(source)
                 pushes.pop(source, None)
             for source in sources:
+                errors = []
                 try:
-                    self._read_push(source, pushes)
                     changed |= self._refresh_source(source)
-                    self._errors.pop(source, None)
                 except Exception as exc:
-                    self._errors[source] = _describe(exc)
+                    errors.append(_describe(exc))
+                try:  # apart: a push record it cannot read must not hold its index back
+                    self._read_push(source, pushes)
+                except Exception as exc:
+                    errors.append(f"latest push unreadable: {_describe(exc)}")
+                if errors:
+                    self._errors[source] = "; ".join(errors)
                     log.warning("index for %s not refreshed: %s", source, self._errors[source])
+                else:
+                    self._errors.pop(source, None)
             self._pushes = MappingProxyType(pushes)
             self._last_refresh = datetime.now(UTC)
             return changed
@@ -232,6 +239,7 @@ class IndexCache:
         if current is not None and current.version == pointer.version:
             # A version a finished request held until now can go.
             self._prune(source, self._keep.get(source, {pointer.version}))
+            self._failed.pop(source, None)  # the pointer moved back: try it again if named
             return False
         failed = self._failed.get(source)
         if failed is not None and failed[0] == pointer.version:
@@ -241,14 +249,23 @@ class IndexCache:
             index = SourceIndex(open_snapshot(directory), indexed_at=pointer.indexed_at)
             self._install(source, index)
         except Exception as exc:
+            # What the snapshot holds fails the same way each time: remembered, and its copy
+            # goes. Anything else (MemoryError, too many open files) is tried again at the next
+            # poll on the same copy. Either way one failed copy at most stays, as a copy per
+            # failed version would fill an in-memory /tmp.
+            lasting = isinstance(exc, SnapshotError | ValueError)
+            keep = set(self._keep.get(source, set()))
+            if not lasting:
+                keep.add(pointer.version)
+            self._prune(source, keep)
+            if not lasting:
+                raise
             reason = str(exc) if isinstance(exc, SnapshotError) else _describe(exc)
             self._failed[source] = (
                 pointer.version,
                 f"{source}@{pointer.version} not loaded: {reason} "
-                "(tried again when a new version is published, or at restart)",
+                "(tried again when the pointer names another version, or at restart)",
             )
-            # Its copy goes: one per failed version would fill an in-memory /tmp.
-            self._prune(source, self._keep.get(source, set()))
             raise SnapshotError(self._failed[source][1]) from exc
         self._failed.pop(source, None)
         del current  # not a reader: only readers' references keep older versions

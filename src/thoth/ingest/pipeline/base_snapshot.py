@@ -24,6 +24,7 @@ from thoth.ingest.chunking import CHUNKS_VERSION
 
 _lock = threading.Lock()
 _open: Counter[Path] = Counter()  # copies being downloaded or read, by folder
+_fetching: dict[Path, threading.Lock] = {}  # one download of a copy at a time
 
 
 def copies_root(cache_dir: Path) -> Path:
@@ -35,19 +36,28 @@ def local_snapshot(
     store: BlobStore, cache_dir: Path, source: str, version: str
 ) -> Iterator[Snapshot]:
     """The version's local copy, open for the `with` block; afterwards every other copy,
-    of any source, that nothing holds is deleted."""
+    of any source, that nothing holds is deleted (not when this copy could not be had: the
+    last good one stays)."""
     root = copies_root(cache_dir)
     copy = root / source / version
     with _lock:
         _open[copy] += 1
+        fetching = _fetching.setdefault(copy, threading.Lock())
+    fetched = False
     try:
-        yield open_snapshot(local_copy(store, source, version, root))
+        # Two deliveries wanting one missing copy (a cancelled job's finalize beside the next
+        # plan) would download into the same `.partial` folder: the second waits, then finds
+        # the first's verified copy.
+        with fetching:
+            path = local_copy(store, source, version, root)
+        fetched = True
+        yield open_snapshot(path)
     finally:
         with _lock:
             _open[copy] -= 1
             if not _open[copy]:
-                del _open[copy]
-            for folder in _source_folders(root):
+                del _open[copy], _fetching[copy]
+            for folder in _source_folders(root) if fetched else []:
                 _prune(folder, keep=copy)
                 _drop_if_empty(folder)
 
@@ -72,10 +82,12 @@ def _drop_if_empty(folder: Path) -> None:
 
 
 def _prune(folder: Path, keep: Path | None) -> None:
-    """Called with the lock held."""
+    """Called with the lock held. A `.partial` folder goes unless its download is running,
+    also one of `keep` (left by a download that failed)."""
     for child in folder.iterdir() if folder.is_dir() else []:
         copy = child.with_name(child.name.removesuffix(PARTIAL_SUFFIX))
-        if child.is_dir() and copy != keep and copy not in _open:
+        kept = copy == keep and not child.name.endswith(PARTIAL_SUFFIX)
+        if child.is_dir() and not kept and copy not in _open:
             shutil.rmtree(child, ignore_errors=True)
 
 
