@@ -124,8 +124,8 @@ def test_ingest_is_incremental(
     }
     published = {first.job.job_id, third.job.job_id, pinned.job.job_id, moved.job.job_id}
     assert {v.version for v in list_versions(ctx.store, source)} == published
-    # Each job copied the version it built on; the worker kept only the last of them.
-    assert [p.name for p in (copies_root(worker_cache) / source).iterdir()] == [pinned.job.job_id]
+    # The worker kept one copy: the version it published last, which the next job builds on.
+    assert [p.name for p in (copies_root(worker_cache) / source).iterdir()] == [moved.job.job_id]
     assert third.counts.chunks_embedded == len(deploys) == 1
     assert "Thursdays" in deploys[0].text
     assert not any(c.path == "finance/expenses.md" for c in after.values())

@@ -12,12 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.snapshots import SAMPLE_DOCS, make_and_publish
+from tests.support.snapshots import SAMPLE_DOCS, make_and_publish, make_snapshot, publish
 from thoth.bucket.keys import version_prefix
 from thoth.bucket.snapshot import SnapshotError
 from thoth.bucket.store import BlobStore
 from thoth.config import Settings
-from thoth.ingest.pipeline.base_snapshot import copies_root, forget_source, local_snapshot
+from thoth.ingest.pipeline.base_snapshot import (
+    adopt_copy,
+    copies_root,
+    forget_source,
+    local_snapshot,
+)
 
 
 def local_versions(settings: Settings, source: str = "handbook") -> list[str]:
@@ -172,3 +177,21 @@ def test_a_partial_folder_left_beside_the_kept_copy_goes(
     with local_snapshot(store, settings.cache_dir, "handbook", "v0001"):
         pass
     assert local_versions(settings) == ["v0001"]
+
+
+def test_a_version_the_worker_built_becomes_its_copy(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    """After a publish the next job builds on the new version: the folder just uploaded is
+    kept as its copy (no download), and it is the one copy kept."""
+    publish_versions(store, tmp_path, "v0001")
+    with local_snapshot(store, settings.cache_dir, "handbook", "v0001"):
+        pass
+    built = tmp_path / "handbook-v0002"
+    manifest = make_snapshot(built, SAMPLE_DOCS, version="v0002")
+    publish(store, built, manifest)
+    adopt_copy(settings.cache_dir, "handbook", "v0002", built)
+    assert local_versions(settings) == ["v0002"] and not built.exists()
+    store.download_file = None  # type: ignore[assignment]  # no download may happen
+    with local_snapshot(store, settings.cache_dir, "handbook", "v0002") as snapshot:
+        assert snapshot.manifest.version == "v0002"

@@ -1,9 +1,10 @@
 """The snapshot a job builds on: a verified local copy, read for carry-over.
 
 Copies live under `<cache>/ingest/<source>/<version>`. On Cloud Run that folder is the
-instance's in-memory `/tmp`, so every copy kept counts against the memory limit: after each
-use the worker keeps only the copy just used (a job's finalize may read it again) and those
-still open, whatever their source; a job of another source downloads its own. One cache
+instance's in-memory `/tmp`, so every copy kept counts against the memory limit: the worker
+keeps one copy in all (and those still open): the one last used (a job's finalize reads its
+base again) or, once a finalize has published, the version it built (the next job's base).
+A finalize drops its base copy once the unchanged files are read, before it builds. One cache
 folder belongs to one worker process; the open copies are counted in that process.
 """
 
@@ -60,6 +61,23 @@ def local_snapshot(
             for folder in _source_folders(root) if fetched else []:
                 _prune(folder, keep=copy)
                 _drop_if_empty(folder)
+
+
+def adopt_copy(cache_dir: Path, source: str, version: str, built: Path) -> None:
+    """Keep a snapshot this worker built and uploaded as its copy of that version (the next
+    job of the source builds on it: no download), in place of every other copy nothing
+    holds."""
+    root = copies_root(cache_dir)
+    copy = root / source / version
+    with _lock:
+        if copy in _open:  # being downloaded by another delivery: theirs stands
+            return
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(copy, ignore_errors=True)
+        built.rename(copy)
+        for folder in _source_folders(root):
+            _prune(folder, keep=copy)
+            _drop_if_empty(folder)
 
 
 def forget_source(cache_dir: Path, source: str) -> None:

@@ -24,7 +24,12 @@ from thoth.bucket.store import NotFound, PreconditionFailed
 from thoth.bucket.versions import collect_garbage, upload_version, uploaded_manifest
 from thoth.errors import ConflictError, UnavailableError
 from thoth.ingest.jobs import Job, JobStatus, LeaseLost, tally
-from thoth.ingest.pipeline.base_snapshot import chunking_signature, local_snapshot
+from thoth.ingest.pipeline.base_snapshot import (
+    adopt_copy,
+    chunking_signature,
+    forget_source,
+    local_snapshot,
+)
 from thoth.ingest.pipeline.citations import job_citations, links, repin
 from thoth.ingest.pipeline.claim import CLAIM_TTL, Claim, NotReady
 from thoth.ingest.pipeline.context import Context
@@ -149,6 +154,7 @@ def _publish(ctx: Context, job: Job) -> SnapshotManifest:
         # What a crashed attempt left is partial and unpointed (checked above): start it clean.
         ctx.store.delete_prefix(version_prefix(job.source, job.job_id))
         upload_version(ctx.store, job.source, job.job_id, build_dir)
+        adopt_copy(ctx.settings.cache_dir, job.source, job.job_id, build_dir)
     finally:
         shutil.rmtree(build_dir, ignore_errors=True)
     return manifest
@@ -175,7 +181,11 @@ def _carried_over(ctx: Context, job: Job) -> tuple[list[DocumentRecord], list[Ch
         ctx.store, ctx.settings.cache_dir, job.source, job.plan.base_version
     ) as base:
         documents = [doc for doc in base.documents() if doc.path in keep]
-        return documents, list(base.chunks(keep))
+        chunks = list(base.chunks(keep))
+    # Read into memory: the copy would only sit beside the version being built (both memory,
+    # on Cloud Run), and the next job builds on that one.
+    forget_source(ctx.settings.cache_dir, job.source)
+    return documents, chunks
 
 
 def _dimensions(ctx: Context, chunks: list[ChunkRecord]) -> int:
