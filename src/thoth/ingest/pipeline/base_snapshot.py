@@ -72,16 +72,20 @@ def adopt_copy(cache_dir: Path, source: str, version: str, built: Path) -> None:
     with _lock:
         if copy in _open:  # being downloaded by another delivery: theirs stands
             return
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(copy, ignore_errors=True)
-        built.rename(copy)
+        try:
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(copy, ignore_errors=True)
+            built.rename(copy)
+        except OSError:  # a copy saves a download; the upload it follows stands anyway
+            return
         for folder in _source_folders(root):
             _prune(folder, keep=copy)
             _drop_if_empty(folder)
 
 
 def forget_source(cache_dir: Path, source: str) -> None:
-    """Delete a removed source's copies, but those still open (pruned when they close)."""
+    """Delete the source's copies but those still open (pruned when they close): a removed
+    source's, or the base a finalize has read into memory."""
     folder = copies_root(cache_dir) / source
     with _lock:
         _prune(folder, keep=None)
