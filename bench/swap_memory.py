@@ -9,7 +9,7 @@ a while the instance holds two indexes and their copies. This runs the real serv
 `terraform/modules/mcp/main.tf` (its memory limit included; the emulator counts the resident
 memory of the container's processes plus what they wrote to the private cache folder), over
 the real fake-gcs-server holding a synthetic index of bench/query.py. Per scale: wait until
-the door's instance is ready and serves version A, answer a few searches, publish version B
+the door's instance is ready and serves version A, publish version B
 (the same index under another version name), and sample the door's view of the instance
 every 0.25 s until B is served: peak memory, whether an instance was stopped, how long it
 took. Results: bench/results/swap-memory.json and .md.

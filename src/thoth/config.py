@@ -234,8 +234,9 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(
         Path(".thoth/cache"),
         description="Local disk for downloaded and built snapshots (on Cloud Run, `/tmp`, held "
-        "in memory): an MCP server keeps the version it serves, a worker the last version "
-        "a job built on (of any source), and each the versions still in use.",
+        "in memory): an MCP server keeps the version it serves, a worker at most one (the "
+        "base its last job read, or the version its last finalize built and uploaded), and "
+        "each the versions still in use.",
     )
 
     # --- MCP server ---------------------------------------------------------------------

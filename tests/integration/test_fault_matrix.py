@@ -263,10 +263,14 @@ def test_fault(rig: Rig, fault: Fault, tmp_path: Path) -> None:
         assert fault.reason in str(faulty.job.error)
         assert pointer.version == clean.job.job_id  # the last successful job's index serves
         assert not rig.test.store.exists(source_lock_key(source))
-    # A build folder left by a failed attempt would hold the instance's memory (Cloud Run's
-    # /tmp) until it stops.
-    assert list((rig.worker.settings.cache_dir / "build").glob("*")) == []
+    assert_no_build_folder(rig)
     assert_next_ingest_runs(rig, source)
+
+
+def assert_no_build_folder(rig: Rig) -> None:
+    """One left by a failed attempt would hold the instance's memory (Cloud Run's /tmp)
+    until it stops."""
+    assert list((rig.worker.settings.cache_dir / "build").glob("*")) == []
 
 
 # --- leases and races -----------------------------------------------------------------------
@@ -296,6 +300,7 @@ def test_a_job_outliving_its_lease_fails_and_the_newer_index_stays(
     assert lost.job.status == JobStatus.failed and "lost its lease" in str(lost.job.error)
     pointer, _ = read_pointer(rig.test.store, source)
     assert pointer is not None and pointer.version == newer.job.job_id
+    assert_no_build_folder(rig)
     assert_next_ingest_runs(rig, source)
 
 
@@ -318,4 +323,5 @@ def test_two_jobs_racing_to_publish_the_older_base_loses(rig: Rig, tmp_path: Pat
     assert "index is now at" in str(loser.job.error) or "lost its lease" in str(loser.job.error)
     pointer, _ = read_pointer(rig.test.store, source)
     assert pointer is not None and pointer.version == second.job.job_id
+    assert_no_build_folder(rig)
     assert_next_ingest_runs(rig, source)

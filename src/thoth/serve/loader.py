@@ -10,7 +10,7 @@ is unreachable or a download fails, the last good index keeps serving and the er
 for `/ready`. A version already on local disk (cold start on a warm disk) is loaded without
 downloading. Local versions other than the current one and those a request still holds are
 deleted, at each poll that reaches the store (on Cloud Run the copies are memory: a 50,000-chunk
-copy is 120-140 MB). A source whose pointer is gone
+copy is ~150 MB). A source whose pointer is gone
 (`thoth sources remove`) stops being served, and its local copies go the same way.
 """
 

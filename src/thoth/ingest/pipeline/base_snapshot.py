@@ -3,8 +3,9 @@
 Copies live under `<cache>/ingest/<source>/<version>`. On Cloud Run that folder is the
 instance's in-memory `/tmp`, so every copy kept counts against the memory limit: the worker
 keeps one copy in all (and those still open): the one last used (a job's finalize reads its
-base again) or, once a finalize has published, the version it built (the next job's base).
-A finalize drops its base copy once the unchanged files are read, before it builds. One cache
+base again) or, once a finalize has uploaded, the version it built (the next job's base; kept
+even if the swap then fails, until the next job). A finalize drops its base copy once the
+unchanged files are read, before it builds. One cache
 folder belongs to one worker process; the open copies are counted in that process.
 """
 

@@ -174,16 +174,17 @@ def _already_uploaded(ctx: Context, job: Job) -> SnapshotManifest | None:
 
 def _carried_over(ctx: Context, job: Job) -> tuple[list[DocumentRecord], list[ChunkRecord]]:
     assert job.plan is not None
-    if job.plan.base_version is None or not job.plan.unchanged:
-        return [], []
-    keep = {entry.path for entry in job.plan.unchanged}
-    with local_snapshot(
-        ctx.store, ctx.settings.cache_dir, job.source, job.plan.base_version
-    ) as base:
-        documents = [doc for doc in base.documents() if doc.path in keep]
-        chunks = list(base.chunks(keep))
-    # Read into memory: the copy would only sit beside the version being built (both memory,
-    # on Cloud Run), and the next job builds on that one.
+    documents: list[DocumentRecord] = []
+    chunks: list[ChunkRecord] = []
+    if job.plan.base_version is not None and job.plan.unchanged:
+        keep = {entry.path for entry in job.plan.unchanged}
+        with local_snapshot(
+            ctx.store, ctx.settings.cache_dir, job.source, job.plan.base_version
+        ) as base:
+            documents = [doc for doc in base.documents() if doc.path in keep]
+            chunks = list(base.chunks(keep))
+    # In memory now (or nothing carried over): the base copy would only sit beside the version
+    # being built (both memory, on Cloud Run), and the next job builds on that one.
     forget_source(ctx.settings.cache_dir, job.source)
     return documents, chunks
 

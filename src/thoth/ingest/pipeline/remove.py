@@ -1,10 +1,10 @@
 """Remove a source: its registration, its index (every version) and its mirrored files.
 
 The registration goes first, so no new job can start for the source; then the pointer, so MCP
-servers stop serving it at their next poll; then the rest, and this process's local copies of
-its versions. A job that holds the source refuses the removal (before and after the
-registration is gone: a job started in between wins, and the registration is put back). A
-removal cut short is finished by running it again, as is one that ran beside an
+servers stop serving it at their next poll; then the rest, and this process's ingestion copies
+of its versions (`<cache>/ingest/<source>`). A job that holds the source refuses the removal
+(before and after the registration is gone: a job started in between wins, and the registration
+is put back). A removal cut short is finished by running it again, as is one that ran beside an
 `ingest --from-dir` of the source or while a cancelled job's tasks still ran (either may write
 files after the removal deleted them).
 """
