@@ -222,22 +222,32 @@ def test_a_snapshot_of_another_encoder_variant_is_refused(
     assert int8_server.indexes["handbook"].manifest.variant == "int8"
 
 
+@pytest.fixture
+def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The versions SourceIndex loads, in order; a "fail: MemoryError" entry placed in it
+    makes the next load raise MemoryError instead (and is consumed)."""
+    seen: list[str] = []
+    original = SourceIndex.__init__
+
+    def counting(self: SourceIndex, snapshot: Snapshot, **kw: object) -> None:
+        if seen and seen[-1] == "fail: MemoryError":
+            seen.pop()
+            raise MemoryError
+        seen.append(snapshot.manifest.version)
+        original(self, snapshot, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SourceIndex, "__init__", counting)
+    return seen
+
+
 def test_a_version_that_fails_to_load_is_deleted_and_not_loaded_again(
-    settings: Settings, store: BlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, store: BlobStore, tmp_path: Path, loads: list[str]
 ) -> None:
     """Each new version that failed to load used to stay on disk (memory, on Cloud Run), and
     every poll downloaded or read it again; the next published version is tried."""
     make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0001")
     cache = IndexCache(settings, store)
     assert cache.refresh() is True
-    loads: list[str] = []
-    original = SourceIndex.__init__
-
-    def counting(self: SourceIndex, snapshot: Snapshot, **kw: object) -> None:
-        loads.append(snapshot.manifest.version)
-        original(self, snapshot, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(SourceIndex, "__init__", counting)
     for version in ("v0002", "v0003"):
         make_and_publish(store, tmp_path, v2_docs(), version=version, variant="int8")
         assert cache.refresh() is False and cache.refresh() is False
@@ -246,7 +256,7 @@ def test_a_version_that_fails_to_load_is_deleted_and_not_loaded_again(
         assert f"handbook@{version} not loaded" in error and "int8" in error
         local = sorted(p.name for p in (settings.cache_dir / "handbook").iterdir())
         assert local == ["v0001"]
-    assert loads == ["v0002", "v0003"]  # once each, not at every poll
+    assert loads == ["v0001", "v0002", "v0003"]  # once each, not at every poll
     make_and_publish(store, tmp_path, v2_docs(), version="v0004")
     assert cache.refresh() is True
     assert cache.indexes["handbook"].version == "v0004"
@@ -274,21 +284,13 @@ def test_a_removed_source_leaves_no_error_or_push_behind(
 
 
 def test_a_load_that_fails_for_want_of_memory_is_tried_again_on_the_same_copy(
-    settings: Settings, store: BlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, store: BlobStore, tmp_path: Path, loads: list[str]
 ) -> None:
     make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0001")
     cache = IndexCache(settings, store)
     cache.refresh()
     make_and_publish(store, tmp_path, v2_docs(), version="v0002")
-    original = SourceIndex.__init__
-    failures = [MemoryError()]
-
-    def short_of_memory(self: SourceIndex, snapshot: Snapshot, **kw: object) -> None:
-        if failures:
-            raise failures.pop()
-        original(self, snapshot, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(SourceIndex, "__init__", short_of_memory)
+    loads.append("fail: MemoryError")  # the next load fails for want of memory
     assert cache.refresh() is False
     assert "MemoryError" in cache.status().errors["handbook"]
     downloads: list[str] = []
@@ -301,22 +303,15 @@ def test_a_load_that_fails_for_want_of_memory_is_tried_again_on_the_same_copy(
     store.download_file = counting  # type: ignore[method-assign]
     assert cache.refresh() is True  # the next poll
     assert cache.indexes["handbook"].version == "v0002" and downloads == []
+    assert loads == ["v0001", "v0002"]
 
 
 def test_a_failed_version_named_again_after_a_rollback_is_tried_again(
-    settings: Settings, store: BlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, store: BlobStore, tmp_path: Path, loads: list[str]
 ) -> None:
     make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0001")
     cache = IndexCache(settings, store)
     cache.refresh()
-    loads: list[str] = []
-    original = SourceIndex.__init__
-
-    def counting(self: SourceIndex, snapshot: Snapshot, **kw: object) -> None:
-        loads.append(snapshot.manifest.version)
-        original(self, snapshot, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(SourceIndex, "__init__", counting)
     make_and_publish(store, tmp_path, v2_docs(), version="v0002", variant="int8")
     cache.refresh()
     assert "v0002 not loaded" in cache.status().errors["handbook"]
@@ -326,7 +321,7 @@ def test_a_failed_version_named_again_after_a_rollback_is_tried_again(
     cache.refresh()
     assert "v0002 not loaded" in cache.status().errors["handbook"]
     assert cache.indexes["handbook"].version == "v0001"
-    assert loads == ["v0002", "v0002"]
+    assert loads == ["v0001", "v0002", "v0002"]
 
 
 def test_an_unreadable_push_record_does_not_hold_the_index_back(
