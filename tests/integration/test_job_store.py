@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from thoth.bucket.keys import source_lock_key
 from thoth.bucket.store import BlobStore
 from thoth.ingest.jobs import BatchResult, FileResult, Job, JobStatus, JobStore, new_job_id
 
@@ -21,3 +22,25 @@ def test_a_finished_job_drops_the_batch_results_it_remembered(store: BlobStore) 
     jobs.save(stored, generation)
     assert job.job_id not in jobs._done
     assert [r.batch for r in jobs.batch_results(job.job_id)] == [0]  # still readable
+
+
+def test_a_job_whose_lease_lapsed_is_failed_when_another_takes_its_source(
+    store: BlobStore,
+) -> None:
+    """Its worker stopped during a task's last attempt (out of memory): nothing recorded the
+    end, and the job would read as running for ever."""
+    jobs = JobStore(store)
+    stopped = Job(job_id=new_job_id(), source="handbook", status=JobStatus.running)
+    jobs.create(stopped)
+    assert jobs.acquire_lock("handbook", stopped.job_id) is None
+    holder, generation = store.read_json(source_lock_key("handbook"))
+    holder["at"] = "2000-01-01T00:00:00+00:00"  # not renewed since
+    store.write_json(source_lock_key("handbook"), holder, if_generation=generation)
+    successor = new_job_id()
+    jobs.create(Job(job_id=successor, source="handbook", status=JobStatus.running))
+    assert jobs.acquire_lock("handbook", successor) is None
+    failed, _ = jobs.get(stopped.job_id)
+    assert failed.status == JobStatus.failed
+    assert f"lost its lease to job {successor}" in str(failed.error)
+    assert "out of memory" in str(failed.error)
+    assert jobs.holder("handbook") == successor  # the takeover stands

@@ -260,10 +260,24 @@ class JobStore:
                 return str(holder.get("job_id"))
             try:
                 self.store.write(key, self._lease_payload(job_id), if_generation=generation)
-                return None
             except PreconditionFailed:
                 continue
+            self._superseded(str(holder.get("job_id", "")), job_id)
+            return None
         return "unknown"
+
+    def _superseded(self, previous: str, successor: str) -> None:
+        """Mark failed a job whose lapsed lease another took over. A worker stopped during a
+        task's last attempt (out of memory) records nothing, and its job would read as
+        running for ever; one whose task merely hangs finds itself failed when it returns."""
+        with contextlib.suppress(NotFound, PreconditionFailed):  # the takeover stands anyway
+            if not self.get(previous)[0].status.finished:
+                minutes = int(self.lease.total_seconds() // 60)
+                self.fail(
+                    previous,
+                    f"lost its lease to job {successor}: not renewed for {minutes} min (a task "
+                    "hung, or the worker running it was stopped, e.g. out of memory)",
+                )
 
     def holder(self, source: str) -> str | None:
         """The job that holds the source's lease now, or None when a new job could take it."""
