@@ -124,6 +124,9 @@ class Sampler:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=200000)
+    parser.add_argument(
+        "--timeout", type=float, default=600, help="stop waiting for the job after this long"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "worker-memory")
     args = parser.parse_args(argv)
     if not all(row.healthy for row in status(STATE_DIR)):
@@ -140,6 +143,11 @@ def main(argv: list[str] | None = None) -> None:
     with Sampler() as sampler:
         job = start_job(ctx, source)
         while not (progress := ctx.jobs.progress(job.job_id)).job.status.finished:
+            if time.monotonic() - began > args.timeout:
+                ctx.jobs.fail(
+                    job.job_id, f"cancelled by bench/worker_memory.py after {args.timeout:g} s"
+                )
+                break
             time.sleep(1.0)
     health = front_door.door_health(WORKER_PORT)
     log = door_log.read_text(errors="replace")[log_start:] if door_log.is_file() else ""
@@ -149,7 +157,9 @@ def main(argv: list[str] | None = None) -> None:
         "snapshot_mib": round(snapshot_bytes / 2**20),
         "memory_limit_mib": health.get("memory_limit_mib"),
         "job": job.job_id,
-        "status": str(progress.job.status),
+        "status": str(progress.job.status)
+        if progress.job.status.finished
+        else f"still running after {args.timeout:g} s",
         "error": progress.job.error,
         "seconds": round(time.monotonic() - began, 1),
         "chunks_embedded": progress.counts.chunks_embedded,
