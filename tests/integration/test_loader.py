@@ -116,9 +116,8 @@ def test_corrupted_download_is_rejected(
     assert list((settings.cache_dir / "handbook").iterdir()) == []  # no partial copy kept
 
 
-def test_cold_start_uses_local_copy(settings: Settings, store: BlobStore, tmp_path: Path) -> None:
-    make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0001")
-    IndexCache(settings, store).refresh()
+def count_downloads(store: BlobStore) -> list[str]:
+    """The keys the store downloads from now on, in order."""
     downloads: list[str] = []
     original = store.download_file
 
@@ -127,6 +126,13 @@ def test_cold_start_uses_local_copy(settings: Settings, store: BlobStore, tmp_pa
         original(key, path)
 
     store.download_file = counting  # type: ignore[method-assign]
+    return downloads
+
+
+def test_cold_start_uses_local_copy(settings: Settings, store: BlobStore, tmp_path: Path) -> None:
+    make_and_publish(store, tmp_path, SAMPLE_DOCS, version="v0001")
+    IndexCache(settings, store).refresh()
+    downloads = count_downloads(store)
     cache = IndexCache(settings, store)
     assert cache.refresh() is True
     assert cache.indexes["handbook"].version == "v0001" and downloads == []
@@ -293,14 +299,7 @@ def test_a_load_that_fails_for_want_of_memory_is_tried_again_on_the_same_copy(
     loads.append("fail: MemoryError")  # the next load fails for want of memory
     assert cache.refresh() is False
     assert "MemoryError" in cache.status().errors["handbook"]
-    downloads: list[str] = []
-    download = store.download_file
-
-    def counting(key: str, path: Path) -> None:
-        downloads.append(key)
-        download(key, path)
-
-    store.download_file = counting  # type: ignore[method-assign]
+    downloads = count_downloads(store)
     assert cache.refresh() is True  # the next poll
     assert cache.indexes["handbook"].version == "v0002" and downloads == []
     assert loads == ["v0001", "v0002"]
