@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -111,3 +112,10 @@ def corpus_markdown_files() -> list[Path]:
         if root.is_dir():
             files += sorted(p for p in root.rglob("*.md") if p.is_file())
     return files
+
+
+def memory_stops(door_log: str) -> list[int]:
+    """The MiB each instance was using when the Cloud Run front door stopped it for passing
+    its memory limit, from the door's log (the line Cloud Run logs for it)."""
+    found = re.findall(r"Memory limit of \d+ MiB exceeded with (\d+) MiB used", door_log)
+    return [int(mib) for mib in found]

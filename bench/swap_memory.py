@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import sys
 import tempfile
@@ -30,7 +29,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, VENV_BIN, fake_gcs, free_port, machine, markdown_table
+from common import RESULTS, VENV_BIN, fake_gcs, free_port, machine, markdown_table, memory_stops
 from query import QCACHE, Server, publish, snapshot_dir
 from thoth_devstack import front_door
 
@@ -118,9 +117,9 @@ def measure(
         time.sleep(3)
         out["after_mib"] = max((i["memory_mib"] for i in instance_view(port)), default=None)
     log = (door_dir / "cloud-run.log").read_text(errors="replace")
-    used = re.findall(r"Memory limit of \d+ MiB exceeded with (\d+) MiB used", log)
+    used = memory_stops(log)
     out["memory_limit_exceeded"] = bool(used)
-    out["stopped_at_mib"] = [int(u) for u in used]  # what the door saw pass the limit
+    out["stopped_at_mib"] = used  # what the door saw pass the limit
     return out
 
 

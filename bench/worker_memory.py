@@ -20,7 +20,6 @@ import argparse
 import dataclasses
 import hashlib
 import json
-import re
 import sys
 import tempfile
 import threading
@@ -28,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, machine, markdown_table
+from common import RESULTS, machine, markdown_table, memory_stops
 from query import embedded_base, synthetic_records
 from thoth_devstack import front_door
 from thoth_devstack.services import STATE_DIR, stack_settings
@@ -151,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
             time.sleep(1.0)
     health = front_door.door_health(WORKER_PORT)
     log = door_log.read_text(errors="replace")[log_start:] if door_log.is_file() else ""
-    used = re.findall(r"Memory limit of \d+ MiB exceeded with (\d+) MiB used", log)
+    used = memory_stops(log)
     row = {
         "chunks": args.chunks,
         "snapshot_mib": round(snapshot_bytes / 2**20),
@@ -165,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
         "chunks_embedded": progress.counts.chunks_embedded,
         "peak_mib_by_instance": sampler.peak,
         "instance_starts": int(health["starts"]) - starts,
-        "stopped_at_mib": [int(u) for u in used],
+        "stopped_at_mib": used,
     }
     result = {"measured_at": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), "row": row}
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
