@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.support.snapshots import SAMPLE_DOCS, HashingEncoder, make_snapshot, records
+from thoth.bucket.records import CHUNK_COLUMNS
 from thoth.bucket.snapshot import SnapshotError, build_snapshot, open_snapshot, read_manifest
 
 
@@ -128,3 +129,91 @@ def test_a_sliced_vector_column_gives_only_its_own_rows() -> None:
     column = pa.FixedSizeListArray.from_arrays(pa.array(rows.ravel()), 3)
     assert np.array_equal(vectors_of(column.slice(1, 2), 3), rows[1:3])
     assert vectors_of(column, 3).flags.c_contiguous
+
+
+def test_rows_from_arrow_in_any_order_and_slice_size_give_the_same_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """write_snapshot sorts, adds search text and cells a slice at a time: the tables must not
+    depend on the input's order or the slice size (cells forced on at this size)."""
+    import pyarrow as pa
+
+    from thoth.bucket import cells as partition
+    from thoth.bucket import snapshot as module
+    from thoth.bucket.records import chunks_to_arrow, documents_to_arrow, vector_matrix
+
+    monkeypatch.setattr(partition, "MIN_ROWS", 4)
+    docs, chunks = records("hb", SAMPLE_DOCS, HashingEncoder())
+    make_snapshot(tmp_path / "whole", SAMPLE_DOCS, source="hb")
+    reversed_rows = chunks_to_arrow(chunks[::-1], 384)
+    monkeypatch.setattr(module, "_WRITE_ROWS", 3)
+    manifest = module.write_snapshot(
+        tmp_path / "sliced",
+        source="hb",
+        version="v1",
+        documents=documents_to_arrow(docs[::-1]),
+        chunks=reversed_rows,
+        model="m",
+        dimensions=384,
+    )
+    assert manifest.cells == partition.cell_count(len(chunks)) > 0
+    whole = open_snapshot(tmp_path / "whole")
+    sliced = open_snapshot(tmp_path / "sliced")
+    assert sliced.chunks_arrow().equals(whole.chunks_arrow())
+    assert sliced.documents_arrow().equals(whole.documents_arrow())
+    written = sliced.chunks_arrow()
+    expected = partition.partition(vector_matrix(written, 384), manifest.cells)
+    assert written["cell"].to_pylist() == expected.tolist()
+    assert written["search_text"][0].as_py().startswith(written["title"][0].as_py())
+    assert isinstance(written, pa.Table)
+
+
+def test_rows_of_some_paths_read_in_slices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from thoth.bucket import snapshot as module
+
+    make_snapshot(tmp_path / "s", SAMPLE_DOCS)
+    monkeypatch.setattr(module, "_READ_ROWS", 3)
+    snapshot = open_snapshot(tmp_path / "s")
+    keep = {"people/vacation.md", "engineering/oncall.md", "nope.md"}
+    chunks = snapshot.chunks_of(keep)
+    assert set(chunks["path"].to_pylist()) == keep - {"nope.md"}
+    assert chunks.column_names == [*CHUNK_COLUMNS]  # no search_text, no cell
+    assert snapshot.documents_of(keep)["path"].to_pylist() == sorted(keep - {"nope.md"})
+    assert snapshot.chunks_of(set()).num_rows == 0
+    assert snapshot.chunks_of(None).num_rows == snapshot.manifest.chunks
+
+
+def test_rows_of_an_older_snapshot_get_the_columns_it_lacks(tmp_path: Path) -> None:
+    """Snapshots written before `anchor` existed are carried over with anchor ''."""
+    from thoth.bucket.records import chunks_to_arrow, conform_chunks
+
+    _, chunks = records("hb", SAMPLE_DOCS, HashingEncoder())
+    old = chunks_to_arrow(chunks, 384).drop_columns(["anchor"])
+    conformed = conform_chunks(old, 384)
+    assert conformed["anchor"].to_pylist() == [""] * len(chunks)
+    with pytest.raises(ValueError, match="vector"):
+        conform_chunks(old, 128)
+
+
+def test_rows_that_do_not_fit_are_rejected(tmp_path: Path) -> None:
+    from thoth.bucket.records import chunks_to_arrow, documents_to_arrow
+    from thoth.bucket.snapshot import write_snapshot
+
+    docs, chunks = records("hb", SAMPLE_DOCS, HashingEncoder())
+    fields = {"source": "hb", "version": "v1", "model": "m", "dimensions": 128}
+    with pytest.raises(SnapshotError, match=r"do not fit.*vector"):
+        write_snapshot(
+            tmp_path / "a",
+            documents=documents_to_arrow(docs),
+            chunks=chunks_to_arrow(chunks, 384),
+            **fields,  # type: ignore[arg-type]
+        )
+    other, _ = records("other", SAMPLE_DOCS, HashingEncoder())
+    with pytest.raises(SnapshotError, match="belongs to source 'other'"):
+        write_snapshot(
+            tmp_path / "b",
+            documents=documents_to_arrow(other),
+            chunks=chunks_to_arrow(chunks, 384),
+            **{**fields, "dimensions": 384},  # type: ignore[arg-type]
+        )
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -12,6 +12,7 @@ a full scan of 32,768 vectors costs ~4 ms of CPU on this project's 2-vCPU host.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +33,7 @@ _BLOCK = 16_384  # rows scored against the centroids at a time (bounds the tempo
 
 Matrix = npt.NDArray[np.float32]
 Cells = npt.NDArray[np.int32]
+Rows = npt.NDArray[np.int64]
 
 
 def cell_count(rows: int) -> int:
@@ -46,16 +48,22 @@ def probe_count(cells: int) -> int:
 
 def partition(vectors: Matrix, cells: int) -> Cells:
     """Each row's cell among `cells`, by spherical k-means over L2-normalised `vectors`."""
-    rows = len(vectors)
+    return nearest(vectors, centroids(lambda rows: vectors[rows], len(vectors), cells))
+
+
+def centroids(pick: Callable[[Rows], Matrix], rows: int, cells: int) -> Matrix:
+    """The `cells` centroids k-means finds for `rows` vectors, of which it reads only a
+    seeded sample: `pick(positions)` returns the vectors at those (sorted) positions, so a
+    caller can assign the rows a slice at a time with `nearest`."""
     if cells < 1 or rows < cells:
         raise ValueError(f"cannot cut {rows} vectors into {cells} cells")
     rng = np.random.default_rng(SEED)
     size = min(rows, cells * SAMPLE_PER_CELL)
-    sample = vectors[np.sort(rng.choice(rows, size, replace=False))]
-    centroids = sample[rng.choice(size, cells, replace=False)].copy()
+    sample = pick(np.sort(rng.choice(rows, size, replace=False)))
+    found = sample[rng.choice(size, cells, replace=False)].copy()
     for _ in range(ITERATIONS):
-        centroids = _means(sample, nearest(sample, centroids), centroids, rng)
-    return nearest(vectors, centroids)
+        found = _means(sample, nearest(sample, found), found, rng)
+    return found
 
 
 def nearest(vectors: Matrix, centroids: Matrix) -> Cells:

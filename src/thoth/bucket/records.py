@@ -86,7 +86,14 @@ DOCUMENT_COLUMNS = tuple(f.name for f in dataclasses.fields(DocumentRecord))
 
 # --- records -> Arrow ---------------------------------------------------------------------
 def chunks_to_arrow(rows: Sequence[ChunkRecord], dimensions: int) -> pa.Table:
+    """Raises ValueError naming the first chunk whose vector is not of `dimensions`."""
     schema = chunks_schema(dimensions)
+    for chunk in rows:
+        if np.shape(chunk.vector) != (dimensions,):
+            raise ValueError(
+                f"chunk {chunk.chunk_id!r} has a vector of shape {np.shape(chunk.vector)}, "
+                f"expected ({dimensions},)"
+            )
     if rows:
         matrix = np.stack([np.asarray(c.vector, dtype=np.float32) for c in rows])
     else:
@@ -103,6 +110,34 @@ def documents_to_arrow(docs: Sequence[DocumentRecord]) -> pa.Table:
     data = {name: [getattr(d, name) for d in docs] for name in DOCUMENT_COLUMNS}
     data[METADATA] = [json.dumps(d.metadata, sort_keys=True, default=str) for d in docs]
     return pa.Table.from_pydict(data, schema=DOCUMENTS_SCHEMA)
+
+
+def conform_chunks(table: pa.Table, dimensions: int) -> pa.Table:
+    """Chunk rows read from a snapshot in the columns and types of `chunks_schema`: extra
+    columns (`search_text`, `cell`) left out, a column older snapshots lack filled with its
+    field's default. Raises ValueError when a column cannot be cast (vectors of another size)."""
+    return _conform(table, ChunkRecord, chunks_schema(dimensions))
+
+
+def conform_documents(table: pa.Table) -> pa.Table:
+    """Document rows in the columns and types of DOCUMENTS_SCHEMA (see conform_chunks)."""
+    return _conform(table, DocumentRecord, DOCUMENTS_SCHEMA)
+
+
+def _conform(table: pa.Table, record: type[Any], schema: pa.Schema) -> pa.Table:
+    defaults = {f.name: f.default for f in dataclasses.fields(record)}
+    columns = []
+    for target in schema:
+        if target.name in table.column_names:
+            try:
+                columns.append(table[target.name].cast(target.type))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+                raise ValueError(f"column {target.name!r}: {exc}") from exc
+        elif defaults[target.name] is not dataclasses.MISSING:
+            columns.append(pa.array([defaults[target.name]] * table.num_rows, target.type))
+        else:
+            raise ValueError(f"column {target.name!r} is missing")
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 # --- Arrow -> records ---------------------------------------------------------------------

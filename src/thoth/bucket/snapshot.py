@@ -22,23 +22,28 @@ chunks of any path prefix form one contiguous run of rows (search relies on this
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, Field
 
 from thoth.bucket import cells as partition
 from thoth.bucket.keys import SNAPSHOT_MANIFEST
 from thoth.bucket.lance import FTS, lancedb
 from thoth.bucket.records import (
+    CHUNK_COLUMNS,
+    DOCUMENT_COLUMNS,
+    VECTOR,
     ChunkRecord,
     DocumentRecord,
     chunks_from_arrow,
     chunks_to_arrow,
+    conform_chunks,
+    conform_documents,
     document_from_row,
     documents_to_arrow,
     vector_matrix,
@@ -53,6 +58,9 @@ FTS_COLUMN = "search_text"
 # Chosen on the quality bench's dev split (README, Performance and quality).
 FTS_CONFIG = FTS(stem=True, remove_stop_words=True)
 DOCUMENTS_TABLE = "documents"
+_TEXT_ROWS = 16_384  # chunk rows whose search text is built at a time
+_READ_ROWS = 16_384  # rows read from a table at a time when only some paths are wanted
+_WRITE_ROWS = 16_384  # chunk rows sorted, given search text and cells, and written at a time
 
 
 class SnapshotError(UnavailableError):
@@ -117,32 +125,69 @@ def build_snapshot(
     chunking: str = "",
     source_state: SourceState | None = None,
 ) -> SnapshotManifest:
-    """Write a complete snapshot into `directory` (which must not hold one already) and
-    return its manifest. Raises SnapshotError on duplicate chunk ids or paths, a vector of
-    the wrong size, or rows from another source."""
+    """`write_snapshot` from records (tools and tests; the ingestion pipeline hands over
+    Arrow tables, which hold a large source in a fraction of the memory)."""
+    return write_snapshot(
+        directory,
+        source=source,
+        version=version,
+        documents=documents_to_arrow(list(documents)),
+        chunks=chunk_table(list(chunks), dimensions),
+        model=model,
+        dimensions=dimensions,
+        variant=variant,
+        chunking=chunking,
+        source_state=source_state,
+    )
+
+
+def chunk_table(rows: Sequence[ChunkRecord], dimensions: int) -> pa.Table:
+    """Chunk records as rows for `write_snapshot`; SnapshotError on a vector of the wrong
+    size."""
+    try:
+        return chunks_to_arrow(rows, dimensions)
+    except ValueError as exc:
+        raise SnapshotError(str(exc)) from exc
+
+
+def write_snapshot(
+    directory: Path,
+    *,
+    source: str,
+    version: str,
+    documents: pa.Table,
+    chunks: pa.Table,
+    model: str,
+    dimensions: int,
+    variant: EmbeddingVariant = "fp32",
+    chunking: str = "",
+    source_state: SourceState | None = None,
+) -> SnapshotManifest:
+    """Write a complete snapshot into `directory` (which must not hold one already) from
+    document and chunk rows (in the records' columns: `conform_documents`, `conform_chunks`)
+    and return its manifest. Raises SnapshotError on duplicate chunk ids or paths, a column
+    that does not fit (vectors of another size), or rows from another source."""
     directory = Path(directory)
     if (directory / SNAPSHOT_MANIFEST).exists() or (directory / LANCEDB_DIR).exists():
         raise SnapshotError(f"{directory} already holds a snapshot; snapshots are immutable")
+    try:
+        docs = conform_documents(documents)
+        docs = docs.take(_order(docs, "path"))
+        rows = conform_chunks(chunks, dimensions)
+    except ValueError as exc:
+        raise SnapshotError(f"rows do not fit the snapshot: {exc}") from exc
+    order = _order(rows, "path", "ordinal")
+    _check(source, docs, rows)
     directory.mkdir(parents=True, exist_ok=True)
 
-    docs = sorted(documents, key=lambda d: d.path)
-    rows = sorted(chunks, key=lambda c: (c.path, c.ordinal))
-    _check(source, dimensions, docs, rows)
-
     db = lancedb.connect(str(directory / LANCEDB_DIR))
-    data = chunks_to_arrow(rows, dimensions)
-    searched = pa.array([search_text(c.title, c.heading, c.text) for c in rows], pa.string())
-    data = data.append_column(FTS_COLUMN, searched)
-    cells = partition.cell_count(len(rows))
-    if cells:
-        assigned = partition.partition(vector_matrix(data, dimensions), cells)
-        data = data.append_column(partition.CELL_COLUMN, pa.array(assigned, pa.int32()))
-    db.create_table(CHUNKS_TABLE, data=data)
-    table = db.open_table(CHUNKS_TABLE)
-    if rows:
+    cells = partition.cell_count(rows.num_rows)
+    written = _written_rows(rows, order, dimensions, cells)
+    table = db.create_table(CHUNKS_TABLE, data=written, schema=written.schema)
+    if rows.num_rows:
         # Lance-native BM25 index (create_fts_index is deprecated in 0.40).
         table.create_index(FTS_COLUMN, config=FTS_CONFIG)
-    db.create_table(DOCUMENTS_TABLE, data=documents_to_arrow(docs))
+    db.create_table(DOCUMENTS_TABLE, data=docs)
 
     manifest = SnapshotManifest(
         source=source,
@@ -151,14 +196,49 @@ def build_snapshot(
         variant=variant,
         chunking=chunking,
         dimensions=dimensions,
-        documents=len(docs),
-        chunks=len(rows),
+        documents=docs.num_rows,
+        chunks=rows.num_rows,
         cells=cells,
         files=list(_list_files(directory)),
         source_state=source_state or SourceState(),
     )
     (directory / SNAPSHOT_MANIFEST).write_text(manifest.model_dump_json(indent=2))
     return manifest
+
+
+def _order(table: pa.Table, *keys: str) -> pa.Array:
+    return pc.sort_indices(table, sort_keys=[(key, "ascending") for key in keys])
+
+
+def _written_rows(
+    rows: pa.Table, order: pa.Array, dimensions: int, cells: int
+) -> pa.RecordBatchReader:
+    """The chunks table as written: `rows` in `order` with their search text and cell, made
+    a slice at a time as LanceDB reads them (a whole sorted copy of a large source, its text
+    again as search text and its vectors again for the cells would each cost hundreds of MB)."""
+    centres = None
+    if cells:
+        centres = partition.centroids(
+            lambda at: vector_matrix(
+                rows.select([VECTOR]).take(order.take(pa.array(at))), dimensions
+            ),
+            rows.num_rows,
+            cells,
+        )
+    schema = rows.schema.append(pa.field(FTS_COLUMN, pa.string(), nullable=False))
+    if centres is not None:
+        schema = schema.append(pa.field(partition.CELL_COLUMN, pa.int32(), nullable=False))
+
+    def slices() -> Iterator[pa.RecordBatch]:
+        for start in range(0, rows.num_rows, _WRITE_ROWS):
+            part = rows.take(order.slice(start, _WRITE_ROWS))
+            columns = [*part.columns, search_texts(part)]
+            if centres is not None:
+                assigned = partition.nearest(vector_matrix(part, dimensions), centres)
+                columns.append(pa.chunked_array([assigned], pa.int32()))
+            yield from pa.Table.from_arrays(columns, schema=schema).to_batches()
+
+    return pa.RecordBatchReader.from_batches(schema, slices())
 
 
 def _read(table: Any, columns: list[str] | None) -> pa.Table:
@@ -174,6 +254,21 @@ def _read(table: Any, columns: list[str] | None) -> pa.Table:
     return read
 
 
+def _read_paths(table: Any, columns: Sequence[str], paths: set[str] | None) -> pa.Table:
+    """`columns` of the rows whose path is in `paths`, read a slice at a time so that only
+    the rows kept are ever held together."""
+    if paths is None:
+        return _read(table, list(columns))
+    wanted = [name for name in columns if name in table.schema.names]
+    rows = table.count_rows()
+    if rows == 0 or not paths:
+        return pa.schema([table.schema.field(name) for name in wanted]).empty_table()
+    reader = table.search().select(wanted).limit(rows).to_batches(_READ_ROWS)
+    value_set = pa.array(sorted(paths), pa.string())
+    kept = [batch.filter(pc.is_in(batch["path"], value_set=value_set)) for batch in reader]
+    return pa.Table.from_batches(kept, schema=reader.schema)
+
+
 def search_text(title: str, heading: str, text: str) -> str:
     """What full-text search matches for a chunk: a question often names the page or section
     ("parental leave policy") rather than words of the passage itself. Title and heading path
@@ -182,28 +277,56 @@ def search_text(title: str, heading: str, text: str) -> str:
     return "\n".join(part for part in (title, title, heading, heading, text) if part)
 
 
-def _check(
-    source: str, dimensions: int, docs: list[DocumentRecord], rows: list[ChunkRecord]
-) -> None:
-    seen: set[str] = set()
-    for chunk in rows:
-        if chunk.chunk_id in seen:
-            raise SnapshotError(f"duplicate chunk id {chunk.chunk_id!r} (path {chunk.path!r})")
-        seen.add(chunk.chunk_id)
-        if chunk.source != source:
-            raise SnapshotError(f"chunk {chunk.chunk_id!r} belongs to source {chunk.source!r}")
-        if np.shape(chunk.vector) != (dimensions,):
-            raise SnapshotError(
-                f"chunk {chunk.chunk_id!r} has a vector of shape {np.shape(chunk.vector)}, "
-                f"expected ({dimensions},)"
-            )
-    paths: set[str] = set()
-    for doc in docs:
-        if doc.path in paths:
-            raise SnapshotError(f"duplicate document path {doc.path!r}")
-        paths.add(doc.path)
-        if doc.source != source:
-            raise SnapshotError(f"document {doc.path!r} belongs to source {doc.source!r}")
+def search_texts(rows: pa.Table) -> pa.ChunkedArray:
+    """`search_text` of every chunk row, a slice of rows at a time (Python strings for all
+    of a large source at once would double its text in memory)."""
+    pieces = []
+    for batch in rows.select(["title", "heading", "text"]).to_batches(_TEXT_ROWS):
+        parts = batch.to_pydict()
+        texts = map(search_text, parts["title"], parts["heading"], parts["text"])
+        pieces.append(pa.array(list(texts), pa.string()))
+    return pa.chunked_array(pieces, pa.string())
+
+
+def _check(source: str, docs: pa.Table, rows: pa.Table) -> None:
+    duplicate = _first_duplicate(rows["chunk_id"])
+    if duplicate is not None:
+        path = rows["path"][pc.index(rows["chunk_id"], duplicate).as_py()].as_py()
+        raise SnapshotError(f"duplicate chunk id {duplicate!r} (path {path!r})")
+    stranger = _first_other(rows, source)
+    if stranger is not None:
+        raise SnapshotError(
+            f"chunk {stranger['chunk_id']!r} belongs to source {stranger['source']!r}"
+        )
+    duplicate = _first_duplicate(docs["path"])
+    if duplicate is not None:
+        raise SnapshotError(f"duplicate document path {duplicate!r}")
+    stranger = _first_other(docs, source)
+    if stranger is not None:
+        raise SnapshotError(
+            f"document {stranger['path']!r} belongs to source {stranger['source']!r}"
+        )
+
+
+def _first_duplicate(column: pa.ChunkedArray) -> str | None:
+    if pc.count_distinct(column).as_py() == len(column):
+        return None
+    counts = pc.value_counts(column)
+    repeated = counts.filter(pc.greater(counts.field("counts"), 1))
+    value: str = repeated[0]["values"].as_py()
+    return value
+
+
+def _first_other(table: pa.Table, source: str) -> dict[str, Any] | None:
+    others = table.filter(pc.not_equal(table["source"], source))
+    if others.num_rows == 0:
+        return None
+    first: dict[str, Any] = (
+        others.slice(0, 1)
+        .drop_columns([VECTOR] if VECTOR in others.column_names else [])
+        .to_pylist()[0]
+    )
+    return first
 
 
 def _list_files(directory: Path) -> Iterator[SnapshotFile]:
@@ -271,13 +394,20 @@ class Snapshot:
             yield document_from_row(row)
 
     def chunks(self, paths: set[str] | None = None) -> Iterator[ChunkRecord]:
-        """Chunk rows with their vectors; only those of `paths` when given (the ingestion
-        pipeline carries unchanged files over from the previous snapshot with this)."""
-        table = self.chunks_arrow()
-        if paths is not None:
-            mask = pa.compute.is_in(table["path"], value_set=pa.array(sorted(paths), pa.string()))
-            table = table.filter(mask)
-        yield from chunks_from_arrow(table, self.manifest.dimensions)
+        """Chunk rows with their vectors; only those of `paths` when given."""
+        yield from chunks_from_arrow(self.chunks_of(paths), self.manifest.dimensions)
+
+    def chunks_of(self, paths: set[str] | None = None) -> pa.Table:
+        """The chunk rows of `paths` (all when None) in the records' columns
+        (`conform_chunks`): what the ingestion pipeline carries over from the previous
+        snapshot for unchanged files."""
+        table = _read_paths(self.chunks_table(), CHUNK_COLUMNS, paths)
+        return conform_chunks(table, self.manifest.dimensions)
+
+    def documents_of(self, paths: set[str] | None = None) -> pa.Table:
+        """The document rows of `paths` (all when None), as `chunks_of`."""
+        table = _read_paths(self._db.open_table(DOCUMENTS_TABLE), DOCUMENT_COLUMNS, paths)
+        return conform_documents(table)
 
     def verify(self, *, hashes: bool = True) -> None:
         """Check every file in the manifest is present with its size and sha256 (sizes only

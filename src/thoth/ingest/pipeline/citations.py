@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from thoth.bucket.records import ChunkRecord, DocumentRecord
+import pyarrow as pa
+
 from thoth.ingest.jobs import Job
 from thoth.ingest.pipeline.context import Context
 from thoth.ingest.sources.models import Citations
@@ -31,10 +32,12 @@ def links(citations: Citations) -> str:
     return json.dumps(dataclasses.asdict(citations), sort_keys=True)
 
 
-def repin(
-    citations: Citations, documents: list[DocumentRecord], chunks: list[ChunkRecord]
-) -> tuple[list[DocumentRecord], list[ChunkRecord]]:
-    return (
-        [dataclasses.replace(d, url=citations.url(d.path)) for d in documents],
-        [dataclasses.replace(c, url=citations.url(c.path, c.anchor)) for c in chunks],
-    )
+def repin(citations: Citations, rows: pa.Table) -> pa.Table:
+    """Document or chunk rows with their `url` column made again from `citations` (from
+    each row's path, and anchor when the rows have one)."""
+    paths = rows["path"].to_pylist()
+    has_anchors = "anchor" in rows.column_names
+    anchors = rows["anchor"].to_pylist() if has_anchors else [""] * len(paths)
+    urls = pa.array(map(citations.url, paths, anchors), pa.string())
+    column = rows.schema.get_field_index("url")
+    return rows.set_column(column, rows.schema.field(column), urls)

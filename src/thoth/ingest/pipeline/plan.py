@@ -75,7 +75,8 @@ def build_plan(ctx: Context, job: Job) -> Plan:
         with local_snapshot(
             ctx.store, ctx.settings.cache_dir, job.source, pointer.version
         ) as base_snapshot:
-            base = {doc.path: doc.file_hash for doc in base_snapshot.documents()}
+            served = base_snapshot.documents_arrow(["path", "file_hash"]).to_pydict()
+            base = dict(zip(served["path"], served["file_hash"], strict=True))
             # Chunks cut or embedded differently must not be carried beside new ones.
             reembed = reembed or not reusable(base_snapshot.manifest, ctx.settings)
     plan = Plan(base_version=pointer.version if pointer else None)
