@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, machine, markdown_table, memory_stops
@@ -38,6 +39,7 @@ from thoth.bucket.snapshot import build_snapshot
 from thoth.bucket.versions import upload_version
 from thoth.ingest.pipeline.base_snapshot import chunking_signature
 from thoth.ingest.pipeline.context import Context
+from thoth.ingest.pipeline.remove import remove_source
 from thoth.ingest.pipeline.start import start_job
 from thoth.ingest.sources.models import SourceConfig
 from thoth.ingest.sources.registry import save_source
@@ -136,6 +138,21 @@ def main(argv: list[str] | None = None) -> None:
     log_start = door_log.stat().st_size if door_log.is_file() else 0
     with tempfile.TemporaryDirectory(prefix="thoth-worker-memory-") as tmp:
         snapshot_bytes = publish_source(ctx, source, args.chunks, Path(tmp))
+    try:
+        row = measure(ctx, source, args, door_log, log_start)
+    finally:
+        # Left behind, the source would be served by the stack's MCP server (a 200,000-chunk
+        # index does not fit its 2Gi beside the handbook) and fill the fake GCS.
+        removed = remove_source(ctx, source)
+        print(f"removed {source}: {removed.index_objects + removed.mirror_objects} objects")
+    row["snapshot_mib"] = round(snapshot_bytes / 2**20)
+    report(args, row)
+
+
+def measure(
+    ctx: Context, source: str, args: argparse.Namespace, door_log: Path, log_start: int
+) -> dict[str, Any]:
+    """One job on `source` with the door's view of the worker instances sampled."""
     health = front_door.door_health(WORKER_PORT)
     starts = int(health["starts"])
     began = time.monotonic()
@@ -151,9 +168,8 @@ def main(argv: list[str] | None = None) -> None:
     health = front_door.door_health(WORKER_PORT)
     log = door_log.read_text(errors="replace")[log_start:] if door_log.is_file() else ""
     used = memory_stops(log)
-    row = {
+    return {
         "chunks": args.chunks,
-        "snapshot_mib": round(snapshot_bytes / 2**20),
         "memory_limit_mib": health.get("memory_limit_mib"),
         "job": job.job_id,
         "status": str(progress.job.status)
@@ -166,9 +182,12 @@ def main(argv: list[str] | None = None) -> None:
         "instance_starts": int(health["starts"]) - starts,
         "stopped_at_mib": used,
     }
+
+
+def report(args: argparse.Namespace, row: dict[str, Any]) -> None:
     result = {"measured_at": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), "row": row}
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    peaks = ", ".join(f"{mib}" for _, mib in sorted(sampler.peak.items()))
+    peaks = ", ".join(f"{mib}" for _, mib in sorted(row["peak_mib_by_instance"].items()))
     stopped = ", ".join(str(u) for u in row["stopped_at_mib"]) or "no"
     table = markdown_table(
         ["chunks", "snapshot MiB", "limit MiB", "job", "chunks embedded", "seconds",

@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, Field
@@ -59,7 +61,7 @@ FTS_COLUMN = "search_text"
 FTS_CONFIG = FTS(stem=True, remove_stop_words=True)
 DOCUMENTS_TABLE = "documents"
 _TEXT_ROWS = 16_384  # chunk rows whose search text is built at a time
-_READ_ROWS = 16_384  # rows read from a table at a time when only some paths are wanted
+_READ_ROWS = 4_096  # rows read from a table at a time when only some paths are wanted
 _WRITE_ROWS = 16_384  # chunk rows sorted, given search text and cells, and written at a time
 
 
@@ -216,12 +218,13 @@ def _written_rows(
     """The chunks table as written: `rows` in `order` with their search text and cell, made
     a slice at a time as LanceDB reads them (a whole sorted copy of a large source, its text
     again as search text and its vectors again for the cells would each cost hundreds of MB)."""
+    take = _Taker(rows)
+    positions = order.to_numpy().astype(np.int64)
     centres = None
     if cells:
+        vectors = _Taker(rows.select([VECTOR]))
         centres = partition.centroids(
-            lambda at: vector_matrix(
-                rows.select([VECTOR]).take(order.take(pa.array(at))), dimensions
-            ),
+            lambda at: vector_matrix(vectors.take(positions[at]), dimensions),
             rows.num_rows,
             cells,
         )
@@ -231,7 +234,7 @@ def _written_rows(
 
     def slices() -> Iterator[pa.RecordBatch]:
         for start in range(0, rows.num_rows, _WRITE_ROWS):
-            part = rows.take(order.slice(start, _WRITE_ROWS))
+            part = take.take(positions[start : start + _WRITE_ROWS])
             columns = [*part.columns, search_texts(part)]
             if centres is not None:
                 assigned = partition.nearest(vector_matrix(part, dimensions), centres)
@@ -239,6 +242,29 @@ def _written_rows(
             yield from pa.Table.from_arrays(columns, schema=schema).to_batches()
 
     return pa.RecordBatchReader.from_batches(schema, slices())
+
+
+class _Taker:
+    """Rows of a table by position, each run taken from the record batch that holds it:
+    Arrow's take across a table of many batches first joins each whole column into one
+    (measured: 0.35 s and ~160 MB for 16,384 rows of a 200,000-chunk source's text)."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self._schema = table.schema
+        self._batches = table.to_batches()
+        sizes = [batch.num_rows for batch in self._batches]
+        self._starts = np.cumsum([0, *sizes[:-1]], dtype=np.int64)
+
+    def take(self, positions: npt.NDArray[np.int64]) -> pa.Table:
+        which = np.searchsorted(self._starts, positions, side="right") - 1
+        cuts = np.flatnonzero(np.diff(which)) + 1
+        parts = []
+        for run in np.split(np.arange(len(positions)), cuts):
+            if len(run):
+                batch = int(which[run[0]])
+                local = positions[run] - self._starts[batch]
+                parts.append(self._batches[batch].take(pa.array(local)))
+        return pa.Table.from_batches(parts, schema=self._schema)
 
 
 def _read(table: Any, columns: list[str] | None) -> pa.Table:
@@ -255,18 +281,24 @@ def _read(table: Any, columns: list[str] | None) -> pa.Table:
 
 
 def _read_paths(table: Any, columns: Sequence[str], paths: set[str] | None) -> pa.Table:
-    """`columns` of the rows whose path is in `paths`, read a slice at a time so that only
-    the rows kept are ever held together."""
+    """`columns` of the rows whose path is in `paths`, read _READ_ROWS at a time so that
+    only the rows kept are ever held together (one query for the whole table held ~1 GB
+    more at its peak than the 0.5 GB it returned, at 200,000 chunks)."""
     if paths is None:
         return _read(table, list(columns))
     wanted = [name for name in columns if name in table.schema.names]
     rows = table.count_rows()
     if rows == 0 or not paths:
         return pa.schema([table.schema.field(name) for name in wanted]).empty_table()
-    reader = table.search().select(wanted).limit(rows).to_batches(_READ_ROWS)
     value_set = pa.array(sorted(paths), pa.string())
-    kept = [batch.filter(pc.is_in(batch["path"], value_set=value_set)) for batch in reader]
-    return pa.Table.from_batches(kept, schema=reader.schema)
+    kept, seen = [], 0
+    for start in range(0, rows, _READ_ROWS):
+        part = table.search().select(wanted).offset(start).limit(_READ_ROWS).to_arrow()
+        seen += part.num_rows
+        kept.append(part.filter(pc.is_in(part["path"], value_set=value_set)))
+    if seen != rows:
+        raise SnapshotError(f"read {seen} rows of a table of {rows}")
+    return pa.concat_tables(kept)
 
 
 def search_text(title: str, heading: str, text: str) -> str:

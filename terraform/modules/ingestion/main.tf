@@ -186,6 +186,13 @@ resource "google_cloud_run_v2_service" "worker" {
         name  = "THOTH_HOST"
         value = "0.0.0.0"
       }
+      # glibc gives threads their own heap arenas (up to 8 per CPU); what LanceDB's reader
+      # threads free there stays resident, and Cloud Run counts it. Two arenas: a lower peak
+      # in finalize (docs/performance.md, "Worker memory").
+      env {
+        name  = "MALLOC_ARENA_MAX"
+        value = "2"
+      }
       # uvicorn believes X-Forwarded-Proto/-For from loopback only by default; Cloud Run's
       # front end is the one way in but not loopback, so without this a trailing-slash
       # redirect sent clients to http:// and logs named the front end as the client.
