@@ -66,6 +66,23 @@ def test_missing_credentials_is_one_clear_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr + result.stdout
 
 
+def test_storage_out_of_reach_is_one_clear_line(tmp_path: Path) -> None:
+    """The usual cause: the local stack is down (`make down`, a reboot) in a shell that
+    still has its env."""
+    env = {
+        "STORAGE_EMULATOR_HOST": "http://127.0.0.1:9",
+        "CLOUD_TASKS_EMULATOR_HOST": "127.0.0.1:9",
+        "THOTH_BUCKET": "thoth",
+    }
+    for command in (["sources", "list"], ["search", "vacation days"]):
+        # Within the helper's 120 s: the client alone retries a refused connection that long.
+        result = thoth(*command, env=env, home=tmp_path)
+        assert result.returncode == 1, result.stderr
+        assert "cannot reach Cloud Storage at http://127.0.0.1:9" in result.stderr
+        assert "make up" in result.stderr
+        assert "Traceback" not in result.stderr + result.stdout
+
+
 def test_search_json_prints_cited_results(
     settings: Settings, store: BlobStore, tmp_path: Path
 ) -> None:

@@ -5,14 +5,16 @@ load only their own libraries (importing every command's took ~2 s before any wo
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
 
-from thoth.config import get_settings
+from thoth.config import Settings, get_settings
 from thoth.errors import Category, ThothError, exit_code
 
 if TYPE_CHECKING:
@@ -35,7 +37,29 @@ NO_CREDENTIALS = (
 def pipeline_context() -> Context:
     from thoth.ingest.pipeline.context import Context
 
-    return Context.from_settings(get_settings())
+    settings = get_settings()
+    reach_storage(settings)
+    return Context.from_settings(settings)
+
+
+def reach_storage(settings: Settings) -> None:
+    """Exit at once, in one line, when the storage emulator named by STORAGE_EMULATOR_HOST
+    does not listen (the local stack is down): the client would retry a refused connection
+    for two minutes and end in a traceback."""
+    emulator = settings.storage_emulator_host
+    if not emulator:
+        return
+    parts = urlsplit(emulator if "://" in emulator else f"http://{emulator}")
+    try:
+        socket.create_connection((parts.hostname or "", parts.port or 80), timeout=3).close()
+    except OSError as exc:
+        console.print(
+            f"[red]error:[/red] cannot reach Cloud Storage at {emulator} "
+            f"(STORAGE_EMULATOR_HOST): {exc.strerror or exc}. Is the local stack running? "
+            "Start it with `make up` (or `thoth dev up`).",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
 
 
 @contextmanager

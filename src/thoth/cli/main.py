@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import requests
 import typer
 
 from thoth.cli import (
@@ -54,6 +55,7 @@ for module in (
 def run() -> None:
     """The `thoth` executable: the app, with missing Google credentials explained in one line
     instead of a traceback (the usual cause is a shell without the local stack's env)."""
+    from google.api_core.exceptions import RetryError
     from google.auth.exceptions import DefaultCredentialsError
 
     undecodable = [arg for arg in sys.argv[1:] if encodable(arg) != arg]
@@ -65,6 +67,9 @@ def run() -> None:
         app()
     except DefaultCredentialsError:
         console.print(f"[red]error:[/red] {NO_CREDENTIALS}", soft_wrap=True)  # pasteable
+        raise SystemExit(1) from None
+    except (requests.ConnectionError, RetryError) as exc:  # after the client's own retries
+        console.print(f"[red]error:[/red] no answer from Google Cloud: {exc}", soft_wrap=True)
         raise SystemExit(1) from None
 
 

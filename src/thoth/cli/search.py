@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from thoth.cli.context import NO_CREDENTIALS, console, friendly_errors, out
+from thoth.cli.context import NO_CREDENTIALS, console, friendly_errors, out, reach_storage
 from thoth.config import get_settings
 from thoth.errors import Category, exit_code
 from thoth.serve.limits import MAX_NUM_RESULTS
@@ -42,6 +42,7 @@ def search(
     from thoth.serve.service import ThothService
 
     settings = get_settings()
+    reach_storage(settings)
     cache = IndexCache(settings)
     cache.refresh()
     status = cache.status()
