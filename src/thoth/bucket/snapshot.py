@@ -25,7 +25,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 import numpy as np
 import numpy.typing as npt
@@ -114,32 +114,32 @@ class SnapshotManifest(BaseModel):
 # --- writing ----------------------------------------------------------------------------
 
 
+class SnapshotFields(TypedDict):
+    """What a snapshot is besides its rows (write_snapshot's other arguments)."""
+
+    source: str
+    version: str
+    model: str
+    dimensions: int
+    variant: NotRequired[EmbeddingVariant]
+    chunking: NotRequired[str]
+    source_state: NotRequired[SourceState | None]
+
+
 def build_snapshot(
     directory: Path,
     *,
-    source: str,
-    version: str,
     documents: Iterable[DocumentRecord],
     chunks: Iterable[ChunkRecord],
-    model: str,
-    dimensions: int,
-    variant: EmbeddingVariant = "fp32",
-    chunking: str = "",
-    source_state: SourceState | None = None,
+    **fields: Unpack[SnapshotFields],
 ) -> SnapshotManifest:
     """`write_snapshot` from records (tools and tests; the ingestion pipeline hands over
     Arrow tables, which hold a large source in a fraction of the memory)."""
     return write_snapshot(
         directory,
-        source=source,
-        version=version,
         documents=documents_to_arrow(list(documents)),
-        chunks=chunk_table(list(chunks), dimensions),
-        model=model,
-        dimensions=dimensions,
-        variant=variant,
-        chunking=chunking,
-        source_state=source_state,
+        chunks=chunk_table(list(chunks), fields["dimensions"]),
+        **fields,
     )
 
 
