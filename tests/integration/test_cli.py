@@ -74,13 +74,29 @@ def test_storage_out_of_reach_is_one_clear_line(tmp_path: Path) -> None:
         "CLOUD_TASKS_EMULATOR_HOST": "127.0.0.1:9",
         "THOTH_BUCKET": "thoth",
     }
-    for command in (["sources", "list"], ["search", "vacation days"]):
+    # search exits "unavailable" (69) when no index loads, as with the stack up.
+    for command, code in ((["sources", "list"], 1), (["search", "vacation days"], 69)):
         # Within the helper's 120 s: the client alone retries a refused connection that long.
         result = thoth(*command, env=env, home=tmp_path)
-        assert result.returncode == 1, result.stderr
+        assert result.returncode == code, result.stderr
         assert "cannot reach Cloud Storage at http://127.0.0.1:9" in result.stderr
         assert "make up" in result.stderr
         assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_search_with_storage_out_of_reach_uses_the_local_copy(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    """Searched once (a copy in the cache), then searched with the stack down: results from
+    the copy at once, and a warning that says why."""
+    make_and_publish(store, tmp_path, SAMPLE_DOCS)
+    env = stack_env(settings)
+    assert thoth("search", "vacation days", env=env, home=tmp_path).returncode == 0
+    env["STORAGE_EMULATOR_HOST"] = "http://127.0.0.1:9"
+    result = thoth("search", "how many vacation days", "--json", env=env, home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["results"][0]["path"] == "people/vacation.md"
+    assert "cannot reach Cloud Storage" in result.stderr and "local copy" in result.stderr
 
 
 def test_search_json_prints_cited_results(

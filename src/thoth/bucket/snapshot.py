@@ -22,7 +22,7 @@ chunks of any path prefix form one contiguous run of rows (search relies on this
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict, Unpack
@@ -174,12 +174,12 @@ def write_snapshot(
         raise SnapshotError(f"{directory} already holds a snapshot; snapshots are immutable")
     try:
         docs = conform_documents(documents)
-        docs = docs.take(_order(docs, "path"))
         rows = conform_chunks(chunks, dimensions)
     except ValueError as exc:
         raise SnapshotError(f"rows do not fit the snapshot: {exc}") from exc
-    order = _order(rows, "path", "ordinal")
-    _check(source, docs, rows)
+    doc_order, order = _order(docs, "path"), _order(rows, "path", "ordinal")
+    _check_chunks(source, rows.select(["chunk_id", "source", "path"]).take(order))
+    _check_documents(source, docs.select(["path", "source"]).take(doc_order))
     directory.mkdir(parents=True, exist_ok=True)
 
     db = lancedb.connect(str(directory / LANCEDB_DIR))
@@ -189,7 +189,8 @@ def write_snapshot(
     if rows.num_rows:
         # Lance-native BM25 index (create_fts_index is deprecated in 0.40).
         table.create_index(FTS_COLUMN, config=FTS_CONFIG)
-    db.create_table(DOCUMENTS_TABLE, data=docs)
+    sorted_docs = _in_order(docs, doc_order, docs.schema)
+    db.create_table(DOCUMENTS_TABLE, data=sorted_docs, schema=docs.schema)
 
     manifest = SnapshotManifest(
         source=source,
@@ -218,8 +219,7 @@ def _written_rows(
     """The chunks table as written: `rows` in `order` with their search text and cell, made
     a slice at a time as LanceDB reads them (a whole sorted copy of a large source, its text
     again as search text and its vectors again for the cells would each cost hundreds of MB)."""
-    take = _Taker(rows)
-    positions = order.to_numpy().astype(np.int64)
+    positions = _positions(order)
     centres = None
     if cells:
         vectors = _Taker(rows.select([VECTOR]))
@@ -232,16 +232,38 @@ def _written_rows(
     if centres is not None:
         schema = schema.append(pa.field(partition.CELL_COLUMN, pa.int32(), nullable=False))
 
+    def derived(part: pa.Table) -> list[pa.ChunkedArray]:
+        columns = [search_texts(part)]
+        if centres is not None:
+            assigned = partition.nearest(vector_matrix(part, dimensions), centres)
+            columns.append(pa.chunked_array([assigned], pa.int32()))
+        return columns
+
+    return _in_order(rows, order, schema, derived)
+
+
+def _in_order(
+    rows: pa.Table,
+    order: pa.Array,
+    schema: pa.Schema,
+    derived: Callable[[pa.Table], list[pa.ChunkedArray]] | None = None,
+) -> pa.RecordBatchReader:
+    """`rows` in `order`, _WRITE_ROWS at a time, each slice with the columns `derived` adds
+    (as `schema` lists them after the rows' own), as a stream for LanceDB."""
+    take, positions = _Taker(rows), _positions(order)
+
     def slices() -> Iterator[pa.RecordBatch]:
         for start in range(0, rows.num_rows, _WRITE_ROWS):
             part = take.take(positions[start : start + _WRITE_ROWS])
-            columns = [*part.columns, search_texts(part)]
-            if centres is not None:
-                assigned = partition.nearest(vector_matrix(part, dimensions), centres)
-                columns.append(pa.chunked_array([assigned], pa.int32()))
-            yield from pa.Table.from_arrays(columns, schema=schema).to_batches()
+            extra = derived(part) if derived is not None else []
+            yield from pa.Table.from_arrays([*part.columns, *extra], schema=schema).to_batches()
 
     return pa.RecordBatchReader.from_batches(schema, slices())
+
+
+def _positions(order: pa.Array) -> npt.NDArray[np.int64]:
+    positions: npt.NDArray[np.int64] = order.to_numpy().astype(np.int64)
+    return positions
 
 
 class _Taker:
@@ -320,45 +342,39 @@ def search_texts(rows: pa.Table) -> pa.ChunkedArray:
     return pa.chunked_array(pieces, pa.string())
 
 
-def _check(source: str, docs: pa.Table, rows: pa.Table) -> None:
-    duplicate = _first_duplicate(rows["chunk_id"])
-    if duplicate is not None:
-        path = rows["path"][pc.index(rows["chunk_id"], duplicate).as_py()].as_py()
-        raise SnapshotError(f"duplicate chunk id {duplicate!r} (path {path!r})")
-    stranger = _first_other(rows, source)
-    if stranger is not None:
-        raise SnapshotError(
-            f"chunk {stranger['chunk_id']!r} belongs to source {stranger['source']!r}"
-        )
-    duplicate = _first_duplicate(docs["path"])
-    if duplicate is not None:
-        raise SnapshotError(f"duplicate document path {duplicate!r}")
-    stranger = _first_other(docs, source)
-    if stranger is not None:
-        raise SnapshotError(
-            f"document {stranger['path']!r} belongs to source {stranger['source']!r}"
-        )
+def _check_chunks(source: str, rows: pa.Table) -> None:
+    """Raise SnapshotError at the first chunk, in row order, whose id came before or whose
+    source is another."""
+    if _unique(rows["chunk_id"]) and _all_of(rows, source):
+        return
+    seen: set[str] = set()
+    for row in rows.to_pylist():
+        if row["chunk_id"] in seen:
+            raise SnapshotError(f"duplicate chunk id {row['chunk_id']!r} (path {row['path']!r})")
+        seen.add(row["chunk_id"])
+        if row["source"] != source:
+            raise SnapshotError(f"chunk {row['chunk_id']!r} belongs to source {row['source']!r}")
 
 
-def _first_duplicate(column: pa.ChunkedArray) -> str | None:
-    if pc.count_distinct(column).as_py() == len(column):
-        return None
-    counts = pc.value_counts(column)
-    repeated = counts.filter(pc.greater(counts.field("counts"), 1))
-    value: str = repeated[0]["values"].as_py()
-    return value
+def _check_documents(source: str, docs: pa.Table) -> None:
+    """As _check_chunks, for the documents' paths."""
+    if _unique(docs["path"]) and _all_of(docs, source):
+        return
+    seen: set[str] = set()
+    for row in docs.to_pylist():
+        if row["path"] in seen:
+            raise SnapshotError(f"duplicate document path {row['path']!r}")
+        seen.add(row["path"])
+        if row["source"] != source:
+            raise SnapshotError(f"document {row['path']!r} belongs to source {row['source']!r}")
 
 
-def _first_other(table: pa.Table, source: str) -> dict[str, Any] | None:
-    others = table.filter(pc.not_equal(table["source"], source))
-    if others.num_rows == 0:
-        return None
-    first: dict[str, Any] = (
-        others.slice(0, 1)
-        .drop_columns([VECTOR] if VECTOR in others.column_names else [])
-        .to_pylist()[0]
-    )
-    return first
+def _unique(column: pa.ChunkedArray) -> bool:
+    return bool(pc.count_distinct(column).as_py() == len(column))
+
+
+def _all_of(rows: pa.Table, source: str) -> bool:
+    return not pc.any(pc.not_equal(rows["source"], source)).as_py()
 
 
 def _list_files(directory: Path) -> Iterator[SnapshotFile]:

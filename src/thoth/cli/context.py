@@ -46,20 +46,29 @@ def reach_storage(settings: Settings) -> None:
     """Exit at once, in one line, when the storage emulator named by STORAGE_EMULATOR_HOST
     does not listen (the local stack is down): the client would retry a refused connection
     for two minutes and end in a traceback."""
+    problem = storage_unreachable(settings)
+    if problem is not None:
+        console.print(f"[red]error:[/red] {problem}", soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def storage_unreachable(settings: Settings) -> str | None:
+    """Why the storage emulator (STORAGE_EMULATOR_HOST) cannot be reached, or None when it
+    listens or none is set (Google's own endpoint is left to the client and its retries)."""
     emulator = settings.storage_emulator_host
     if not emulator:
-        return
+        return None
     parts = urlsplit(emulator if "://" in emulator else f"http://{emulator}")
     try:
-        socket.create_connection((parts.hostname or "", parts.port or 80), timeout=3).close()
-    except OSError as exc:
-        console.print(
-            f"[red]error:[/red] cannot reach Cloud Storage at {emulator} "
-            f"(STORAGE_EMULATOR_HOST): {exc.strerror or exc}. Is the local stack running? "
-            "Start it with `make up` (or `thoth dev up`).",
-            soft_wrap=True,
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        socket.create_connection((parts.hostname or "", port), timeout=3).close()
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return (
+            f"cannot reach Cloud Storage at {emulator} (STORAGE_EMULATOR_HOST): {reason}. "
+            "Is the local stack running? Start it with `make up` (or `thoth dev up`)."
         )
-        raise typer.Exit(1) from None
+    return None
 
 
 @contextmanager

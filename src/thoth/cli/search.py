@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from thoth.cli.context import NO_CREDENTIALS, console, friendly_errors, out, reach_storage
+from thoth.cli.context import NO_CREDENTIALS, console, friendly_errors, out, storage_unreachable
 from thoth.config import get_settings
 from thoth.errors import Category, exit_code
 from thoth.serve.limits import MAX_NUM_RESULTS
@@ -42,17 +42,22 @@ def search(
     from thoth.serve.service import ThothService
 
     settings = get_settings()
-    reach_storage(settings)
     cache = IndexCache(settings)
-    cache.refresh()
+    unreachable = storage_unreachable(settings)
+    if unreachable is None:
+        cache.refresh()
+    else:  # the copies a past search or server left in the cache, at once
+        cache.load_local_copies(unreachable)
     status = cache.status()
     if not status.ready:
         reasons = "; ".join(f"{k}: {v}" for k, v in status.errors.items()) or "nothing published"
         if "DefaultCredentialsError" in reasons:  # the loader keeps the error as "Type: text"
             console.print(f"[red]error:[/red] {NO_CREDENTIALS}", soft_wrap=True)
         else:
-            console.print(f"[red]error:[/red] no index could be loaded ({reasons})")
+            console.print(f"[red]error:[/red] no index could be loaded ({reasons})", soft_wrap=True)
         raise typer.Exit(exit_code(Category.unavailable))
+    if unreachable is not None:
+        console.print(f"[yellow]warning:[/yellow] {unreachable} Searching the local copy.")
     service = ThothService(settings, cache)
     if mode != "fulltext":
         service.load_encoder()

@@ -142,6 +142,16 @@ class IndexCache:
         finally:
             self._first_refresh_done.set()
 
+    def load_local_copies(self, reason: str) -> bool:
+        """Serve the newest complete local copy of each source without asking the store,
+        known to be out of reach for `reason` (recorded as the store's error)."""
+        with self._lock:
+            self._errors[STORE] = reason
+            try:
+                return self._load_local_fallbacks()
+            finally:
+                self._first_refresh_done.set()
+
     def _refresh(self) -> bool:
         with self._lock:
             changed = False

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from thoth.bucket.keys import batch_output_key, version_prefix
 from thoth.bucket.pointer import Pointer, read_pointer, swap_pointer
-from thoth.bucket.records import ChunkRecord, DocumentRecord, documents_to_arrow
+from thoth.bucket.records import documents_to_arrow
 from thoth.bucket.snapshot import SnapshotManifest, SourceState, chunk_table, write_snapshot
 from thoth.bucket.store import NotFound, PreconditionFailed
 from thoth.bucket.versions import collect_garbage, upload_version, uploaded_manifest
@@ -133,17 +133,7 @@ def _publish(ctx: Context, job: Job) -> SnapshotManifest:
     published = _already_uploaded(ctx, job)
     if published is not None:
         return published
-    new_documents, new_chunks = _batch_outputs(ctx, job)
-    carried = _carried_over(ctx, job)
-    dimensions = carried.dimensions if carried else _dimensions(ctx, new_chunks)
-    # Arrow from here on: a large source's rows as Python records took ~5x the memory.
-    documents = [documents_to_arrow(new_documents)]
-    chunks = [chunk_table(new_chunks, dimensions)]
-    if carried is not None:
-        citations = job_citations(ctx, job)
-        documents.insert(0, repin(citations, carried.documents))
-        chunks.insert(0, repin(citations, carried.chunks))
-        del carried
+    documents, chunks, dimensions = _rows(ctx, job)
     build_dir = Path(ctx.settings.cache_dir) / "build" / job.job_id
     shutil.rmtree(build_dir, ignore_errors=True)
     try:  # on Cloud Run the folder is memory until the instance stops: never left behind
@@ -151,14 +141,15 @@ def _publish(ctx: Context, job: Job) -> SnapshotManifest:
             build_dir,
             source=job.source,
             version=job.job_id,
-            documents=pa.concat_tables(documents),
-            chunks=pa.concat_tables(chunks),
+            documents=documents,
+            chunks=chunks,
             model=ctx.settings.embedding_model,
             variant=ctx.settings.embedding_variant,
             chunking=chunking_signature(ctx.settings),
             dimensions=dimensions,
             source_state=SourceState(commit=job.commit, seen_at=job.commit_seen_at),
         )
+        del documents, chunks  # written: not held beside the folder while it uploads
         # What a crashed attempt left is partial and unpointed (checked above): start it clean.
         ctx.store.delete_prefix(version_prefix(job.source, job.job_id))
         upload_version(ctx.store, job.source, job.job_id, build_dir)
@@ -168,15 +159,30 @@ def _publish(ctx: Context, job: Job) -> SnapshotManifest:
     return manifest
 
 
-def _batch_outputs(ctx: Context, job: Job) -> tuple[list[DocumentRecord], list[ChunkRecord]]:
-    documents: list[DocumentRecord] = []
-    chunks: list[ChunkRecord] = []
+def _rows(ctx: Context, job: Job) -> tuple[pa.Table, pa.Table, int]:
+    """The new version's document and chunk rows (carried over, re-pinned, then each
+    batch's), and its vectors' size. Arrow throughout: a large source's rows as Python records
+    took ~5x the memory, and only one batch's records exist at a time."""
+    carried = _carried_over(ctx, job)
+    dimensions = carried.dimensions if carried is not None else None
+    documents: list[pa.Table] = []
+    chunks: list[pa.Table] = []
+    if carried is not None:
+        citations = job_citations(ctx, job)
+        documents.append(repin(citations, carried.documents))
+        chunks.append(repin(citations, carried.chunks))
+        del carried
     for batch in range(job.batch_count):
         data, _ = ctx.store.read(batch_output_key(job.job_id, batch))
         new_documents, new_chunks = decode_output(data)
-        documents += new_documents
-        chunks += new_chunks
-    return documents, chunks
+        documents.append(documents_to_arrow(new_documents))
+        if new_chunks:
+            dimensions = dimensions or int(new_chunks[0].vector.shape[0])
+            chunks.append(chunk_table(new_chunks, dimensions))
+    dimensions = dimensions or ctx.embedder.dimensions
+    documents.append(documents_to_arrow([]))  # the schemas, when there is no other row
+    chunks.append(chunk_table([], dimensions))
+    return pa.concat_tables(documents), pa.concat_tables(chunks), dimensions
 
 
 def _already_uploaded(ctx: Context, job: Job) -> SnapshotManifest | None:
@@ -213,10 +219,6 @@ def _carried_over(ctx: Context, job: Job) -> Carried | None:
     # being built (both memory, on Cloud Run), and the next job builds on that one.
     forget_source(ctx.settings.cache_dir, job.source)
     return carried
-
-
-def _dimensions(ctx: Context, chunks: list[ChunkRecord]) -> int:
-    return int(chunks[0].vector.shape[0]) if chunks else ctx.embedder.dimensions
 
 
 def _swap(ctx: Context, job: Job, manifest: SnapshotManifest) -> None:
