@@ -217,3 +217,29 @@ def test_rows_that_do_not_fit_are_rejected(tmp_path: Path) -> None:
             **{**fields, "dimensions": 384},  # type: ignore[arg-type]
         )
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("duplicate document", "duplicate document path 'engineering/deploys.md'"),
+        ("foreign chunk", "chunk '.*' belongs to source 'x'"),
+        ("foreign document", "document 'engineering/deploys.md' belongs to source 'x'"),
+    ],
+)
+def test_bad_rows_are_named(tmp_path: Path, change: str, message: str) -> None:
+    import dataclasses
+
+    docs, chunks = records("hb", SAMPLE_DOCS, HashingEncoder())
+    if change == "duplicate document":
+        docs = [*docs, docs[0]]
+    elif change == "foreign chunk":
+        chunks = [dataclasses.replace(chunks[1], source="x"), *chunks[2:]]
+    else:
+        docs = [dataclasses.replace(docs[0], source="x"), *docs[1:]]
+    with pytest.raises(SnapshotError, match=message):
+        build_snapshot(
+            tmp_path / "s", source="hb", version="v1", documents=docs, chunks=chunks,
+            model="m", dimensions=384,
+        )  # fmt: skip
+    assert not (tmp_path / "s").exists()

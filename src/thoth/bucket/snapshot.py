@@ -178,8 +178,8 @@ def write_snapshot(
     except ValueError as exc:
         raise SnapshotError(f"rows do not fit the snapshot: {exc}") from exc
     doc_order, order = _order(docs, "path"), _order(rows, "path", "ordinal")
-    _check_chunks(source, rows.select(["chunk_id", "source", "path"]).take(order))
-    _check_documents(source, docs.select(["path", "source"]).take(doc_order))
+    _check(source, rows.select(["chunk_id", "source", "path"]).take(order), "chunk_id")
+    _check(source, docs.select(["path", "source"]).take(doc_order), "path")
     directory.mkdir(parents=True, exist_ok=True)
 
     db = lancedb.connect(str(directory / LANCEDB_DIR))
@@ -342,31 +342,22 @@ def search_texts(rows: pa.Table) -> pa.ChunkedArray:
     return pa.chunked_array(pieces, pa.string())
 
 
-def _check_chunks(source: str, rows: pa.Table) -> None:
-    """Raise SnapshotError at the first chunk, in row order, whose id came before or whose
-    source is another."""
-    if _unique(rows["chunk_id"]) and _all_of(rows, source):
+def _check(source: str, rows: pa.Table, key: str) -> None:
+    """Raise SnapshotError at the first row, in row order, whose `key` (chunk_id or path)
+    came before or whose source is another."""
+    if _unique(rows[key]) and _all_of(rows, source):
         return
+    chunks = key == "chunk_id"
+    noun, label = ("chunk", "chunk id") if chunks else ("document", "document path")
     seen: set[str] = set()
     for row in rows.to_pylist():
-        if row["chunk_id"] in seen:
-            raise SnapshotError(f"duplicate chunk id {row['chunk_id']!r} (path {row['path']!r})")
-        seen.add(row["chunk_id"])
+        value = row[key]
+        if value in seen:
+            where = f" (path {row['path']!r})" if chunks else ""
+            raise SnapshotError(f"duplicate {label} {value!r}{where}")
+        seen.add(value)
         if row["source"] != source:
-            raise SnapshotError(f"chunk {row['chunk_id']!r} belongs to source {row['source']!r}")
-
-
-def _check_documents(source: str, docs: pa.Table) -> None:
-    """As _check_chunks, for the documents' paths."""
-    if _unique(docs["path"]) and _all_of(docs, source):
-        return
-    seen: set[str] = set()
-    for row in docs.to_pylist():
-        if row["path"] in seen:
-            raise SnapshotError(f"duplicate document path {row['path']!r}")
-        seen.add(row["path"])
-        if row["source"] != source:
-            raise SnapshotError(f"document {row['path']!r} belongs to source {row['source']!r}")
+            raise SnapshotError(f"{noun} {value!r} belongs to source {row['source']!r}")
 
 
 def _unique(column: pa.ChunkedArray) -> bool:
