@@ -10,7 +10,8 @@ worker would record them, so they are carried over, not embedded again) for a ne
 source whose mirrored files are the index's documents, changes one file, runs the job
 through the stack of `make up` (the worker behind the Cloud Run front door with Terraform's
 memory limit), and samples every worker instance's memory as the door counts it (resident
-memory plus what it wrote to its private `/tmp` stand-in) every 0.25 s until the job ends.
+memory plus what it wrote to its private `/tmp` stand-in) every 0.25 s until the job ends,
+then removes the source.
 Results: bench/results/worker-memory.json and .md.
 """
 

@@ -16,7 +16,8 @@ A snapshot directory holds
 
 Rows are sorted by (path, ordinal) so the same input always gives the same tables, and so the
 chunks of any path prefix form one contiguous run of rows (search relies on this).
-`build_snapshot` writes it; `open_snapshot` reads it.
+`write_snapshot` writes it (from Arrow rows; `build_snapshot` from records, for tools and
+tests); `open_snapshot` reads it.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ FTS_CONFIG = FTS(stem=True, remove_stop_words=True)
 DOCUMENTS_TABLE = "documents"
 _TEXT_ROWS = 16_384  # chunk rows whose search text is built at a time
 _READ_ROWS = 4_096  # rows read from a table at a time when only some paths are wanted
-_WRITE_ROWS = 16_384  # chunk rows sorted, given search text and cells, and written at a time
+_WRITE_ROWS = 16_384  # rows (chunks, documents) sorted and written at a time; chunks also get
+# their search text and cells a slice at a time
 
 
 class SnapshotError(UnavailableError):
@@ -228,9 +230,9 @@ def _written_rows(
             rows.num_rows,
             cells,
         )
-    schema = rows.schema.append(pa.field(FTS_COLUMN, pa.string(), nullable=False))
+    schema = rows.schema.append(pa.field(FTS_COLUMN, pa.string()))
     if centres is not None:
-        schema = schema.append(pa.field(partition.CELL_COLUMN, pa.int32(), nullable=False))
+        schema = schema.append(pa.field(partition.CELL_COLUMN, pa.int32()))
 
     def derived(part: pa.Table) -> list[pa.ChunkedArray]:
         columns = [search_texts(part)]
@@ -268,8 +270,9 @@ def _positions(order: pa.Array) -> npt.NDArray[np.int64]:
 
 class _Taker:
     """Rows of a table by position, each run taken from the record batch that holds it:
-    Arrow's take across a table of many batches first joins each whole column into one
-    (measured: 0.35 s and ~160 MB for 16,384 rows of a 200,000-chunk source's text)."""
+        Arrow's take across a table of many batches first joins each whole column into one
+        (measured: 0.35 s and ~160 MB for 16,384 rows of a 200,000-chunk source's text column, and
+    as much for its vector column)."""
 
     def __init__(self, table: pa.Table) -> None:
         self._schema = table.schema

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import requests
 import typer
 
 from thoth.cli import (
@@ -54,8 +53,8 @@ for module in (
 
 def run() -> None:
     """The `thoth` executable: the app, with missing Google credentials explained in one line
-    instead of a traceback (the usual cause is a shell without the local stack's env)."""
-    from google.api_core.exceptions import RetryError
+    instead of a traceback (the usual cause is a shell without the local stack's env), and a
+    Google Cloud endpoint that gives no answer after the client's retries in one line too."""
     from google.auth.exceptions import DefaultCredentialsError
 
     undecodable = [arg for arg in sys.argv[1:] if encodable(arg) != arg]
@@ -68,9 +67,24 @@ def run() -> None:
     except DefaultCredentialsError:
         console.print(f"[red]error:[/red] {NO_CREDENTIALS}", soft_wrap=True)  # pasteable
         raise SystemExit(1) from None
-    except (requests.ConnectionError, RetryError) as exc:  # after the client's own retries
+    except Exception as exc:
+        if not gave_up(exc):
+            raise
         console.print(f"[red]error:[/red] no answer from Google Cloud: {exc}", soft_wrap=True)
         raise SystemExit(1) from None
+
+
+# What Google's clients raise once their retries are spent. Looked up among the modules already
+# imported: one never imported cannot have raised, and importing them costs every command.
+GAVE_UP = (("requests", "ConnectionError"), ("google.api_core.exceptions", "RetryError"))
+
+
+def gave_up(exc: BaseException) -> bool:
+    return any(
+        isinstance(exc, getattr(sys.modules[module], name))
+        for module, name in GAVE_UP
+        if module in sys.modules
+    )
 
 
 if __name__ == "__main__":

@@ -57,7 +57,9 @@ def search(
             console.print(f"[red]error:[/red] no index could be loaded ({reasons})", soft_wrap=True)
         raise typer.Exit(exit_code(Category.unavailable))
     if unreachable is not None:
-        console.print(f"[yellow]warning:[/yellow] {unreachable} Searching the local copy.")
+        console.print(
+            f"[yellow]warning:[/yellow] {unreachable} Searching the local copy.", soft_wrap=True
+        )
     service = ThothService(settings, cache)
     if mode != "fulltext":
         service.load_encoder()

@@ -119,7 +119,7 @@ resource "google_cloud_run_v2_service" "worker" {
       resources {
         limits = {
           cpu    = "1"
-          memory = "2Gi" # model + one batch + the snapshot being built under /tmp
+          memory = "2Gi" # model, carried-over rows, the snapshot built under /tmp; 4Gi past ~100k chunks
         }
         cpu_idle          = true # all work happens inside a request
         startup_cpu_boost = true

@@ -162,7 +162,7 @@ def _publish(ctx: Context, job: Job) -> SnapshotManifest:
 def _rows(ctx: Context, job: Job) -> tuple[pa.Table, pa.Table, int]:
     """The new version's document and chunk rows (carried over, re-pinned, then each
     batch's), and its vectors' size. Arrow throughout: a large source's rows as Python records
-    took ~5x the memory, and only one batch's records exist at a time."""
+    took ~4x the memory, and only one batch's records exist at a time."""
     carried = _carried_over(ctx, job)
     dimensions = carried.dimensions if carried is not None else None
     documents: list[pa.Table] = []

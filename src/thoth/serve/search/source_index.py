@@ -115,7 +115,7 @@ def _shared_strings(column: pa.ChunkedArray) -> list[str]:
 
 def _first_rows(paths: Sequence[str], ordinals: npt.NDArray[np.int64]) -> dict[str, int] | None:
     """Each path's first row, when every document's rows carry ordinals 0, 1, 2, ... in row
-    order (what build_snapshot writes), so that a chunk's row is its path's first row plus its
+    order (what write_snapshot writes), so that a chunk's row is its path's first row plus its
     ordinal; None otherwise."""
     first: dict[str, int] = {}
     for row, path in enumerate(paths):
@@ -146,7 +146,7 @@ class SourceIndex:
             table = snapshot.chunks_arrow(list(SERVED_COLUMNS))
             vectors = reading.result()
         if not _sorted_by_path(table):
-            # build_snapshot writes rows in (path, ordinal) order, so this is a safety net:
+            # write_snapshot writes rows in (path, ordinal) order, so this is a safety net:
             # sorting 50k rows with their vectors costs ~1.4 s of cold start (measured).
             del vectors
             table = snapshot.chunks_arrow([*SERVED_COLUMNS, *vector_columns])
