@@ -52,8 +52,9 @@ def ingest(
         float, typer.Option(min=1, help="Give up waiting after this many seconds.")
     ] = 3600,
 ) -> None:
-    """Ingest a source (a new index version when anything changed); with --wait, exit non-zero
-    if the job fails."""
+    """Ingest a source: a new index version when anything changed.
+
+    With --wait, follow the job and exit non-zero if it fails."""
     from thoth.bucket.store import NotFound
     from thoth.ingest.jobs import JobStatus
     from thoth.ingest.pipeline.start import JobConflict, start_job

@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
 
 def cancel(job_id: Annotated[str, typer.Argument(help="The job to stop.")]) -> None:
     """Mark a running job failed and release its source, so a new ingest can start.
+
     Tasks still queued for it find it finished and do nothing."""
     from thoth.bucket.store import NotFound
 

@@ -27,8 +27,10 @@ def export_onnx_command(
     model: ModelOption = None,
     force: Annotated[bool, typer.Option(help="Export again even if the file exists.")] = False,
 ) -> None:
-    """Write the model's ONNX export, which the MCP server embeds queries with (~3x faster
-    than without). Needs torch: run it where the image or virtualenv is built."""
+    """Write the model's ONNX export, which the MCP server embeds queries with.
+
+    Queries embed ~3x faster with it. Needs torch: run it where the image or virtualenv is
+    built."""
     from thoth.embedding import EmbeddingModelError
     from thoth.embedding.onnx_export import export_onnx
 
@@ -48,8 +50,9 @@ def export_onnx_command(
 
 @model_app.command("show")
 def show_command(model: ModelOption = None) -> None:
-    """Say where the model is, which ONNX files it has, and which query encoder the MCP
-    server will use for it (with THOTH_EMBEDDING_VARIANT)."""
+    """Say where the model is, its ONNX files, and the query encoder the MCP server picks.
+
+    The encoder follows THOTH_EMBEDDING_VARIANT."""
     from pathlib import Path
 
     from thoth.embedding import (

@@ -28,9 +28,10 @@ def up_command(
     ] = None,
     ingest: Annotated[bool, typer.Option(help="Ingest the handbook after start.")] = True,
 ) -> None:
-    """Start fake GCS, the Cloud Tasks emulator, the metadata server, the local GitLab, the
-    worker, the webhook receiver and the MCP server (each behind its Cloud Run front door);
-    ingest the sample handbook; return once the stack answers searches."""
+    """Start the local stack, ingest the sample handbook, return once it answers searches.
+
+    The stack: fake GCS, the Cloud Tasks emulator, the metadata server, the local GitLab, the
+    worker, the webhook receiver and the MCP server (each behind its Cloud Run front door)."""
     from thoth.ingest.pipeline.start import JobConflict
     from thoth_devstack.processes import StackError
     from thoth_devstack.services import SAMPLE_HANDBOOK, STATE_DIR
@@ -112,8 +113,9 @@ def token_command(
         str | None, typer.Option(help="Whose token (default: the stack's user).")
     ] = None,
 ) -> None:
-    """Print an ID token for a local user, as `gcloud auth print-identity-token` does in the
-    cloud: curl -H "Authorization: Bearer $(thoth dev token)" http://127.0.0.1:8081/v1/jobs"""
+    """Print an ID token for a local user, as `gcloud auth print-identity-token` does.
+
+    curl -H "Authorization: Bearer $(thoth dev token)" http://127.0.0.1:8081/v1/jobs"""
     from thoth_devstack.front_door import DEV_USER
     from thoth_devstack.tokens import TokenUnavailable, user_token
 
