@@ -57,6 +57,15 @@ def test_deploy_gate_admits_only_pushes_to_this_repositorys_main() -> None:
         "github.event_name == 'workflow_dispatch' && github.ref == 'refs/heads/main'",
     ):
         assert clause in gate, clause
+    # A tag's CI run reports the tag's name as head_branch (a tag named main passes the
+    # condition), so the gate also checks that the commit is on main.
+    assert triggers("ci.yml")["push"] == {"branches": ["**"]}
+    gate_steps = steps("infra-deploy.yml", "gate")
+    assert gate_steps[0]["with"]["ref"] == "refs/heads/main"
+    assert gate_steps[0]["with"]["fetch-depth"] == 0
+    on_main = gate_steps[step_index("infra-deploy.yml", "gate", "The commit is on main")]
+    assert 'git merge-base --is-ancestor "$DEPLOY_SHA" HEAD' in on_main["run"]
+    assert "exit 1" in on_main["run"]
     # Every other job runs after the gate, directly or through the builds.
     jobs = workflow("infra-deploy.yml")["jobs"]
     assert jobs["build-mcp"]["needs"] == jobs["build-ingestion"]["needs"] == "gate"
@@ -109,7 +118,7 @@ def test_new_revisions_start_as_tagged_canaries_without_traffic() -> None:
 
 def test_traffic_moves_only_after_the_smoke_check() -> None:
     smoke_at = step_index("infra-deploy.yml", "canary", "scripts/smoke.py")
-    promote_at = step_index("infra-deploy.yml", "canary", "update-traffic")
+    promote_at = step_index("infra-deploy.yml", "canary", "Move all traffic")
     deploy_at = step_index("infra-deploy.yml", "canary", "gcloud run deploy")
     assert deploy_at < smoke_at < promote_at
     canary = steps("infra-deploy.yml", "canary")
@@ -138,8 +147,14 @@ def test_rollback_workflow_inputs_and_summary() -> None:
     # The group the deploy's gate admits runs into, written as the rollback spells it.
     admitted = re.search(r"format\('([^']*)', vars\.GCP_PROJECT_ID\)", deploy_group_text())
     assert admitted, deploy_group_text()
-    deploy_group = admitted.group(1).replace("{0}", "${{ vars.GCP_PROJECT_ID }}")
-    assert workflow("rollback.yml")["concurrency"]["group"] == deploy_group
+    rollback = workflow("rollback.yml")
+    job_if = rollback["jobs"]["rollback"]["if"]
+    assert job_if == "github.ref == 'refs/heads/main'"
+    # Only a dispatch the job admits waits in the deploy's group (see the test below).
+    assert condition(rollback["concurrency"]["group"]) == (
+        f"${{{{ {job_if} && format('{admitted.group(1)}', vars.GCP_PROJECT_ID)"
+        " || format('rollback-refused-{0}', github.run_id) }}"
+    )
 
 
 def deploy_group_text() -> str:
@@ -172,3 +187,18 @@ def test_traffic_is_pinned_before_terraform_can_add_a_revision() -> None:
     pin_step = steps("infra-deploy.yml", "terraform")[pin]
     assert "select(.latestRevision == true" in pin_step["run"]
     assert '--to-revisions="${revision}=100"' in pin_step["run"]
+
+
+def test_a_refused_canary_of_the_public_webhook_leaves_its_url() -> None:
+    """The webhook receiver has no invoker check: its canary's tagged URL is public."""
+    canary = steps("infra-deploy.yml", "canary")
+    cleanup_at = step_index("infra-deploy.yml", "canary", "refused canary of the public webhook")
+    cleanup = canary[cleanup_at]
+    assert cleanup["if"] == "${{ failure() }}"
+    assert '"$WEBHOOK_SERVICE"' in cleanup["run"]
+    assert '--remove-tags="$CANARY_TAG"' in cleanup["run"]
+    assert cleanup_at > step_index("infra-deploy.yml", "canary", "Health of the webhook")
+    rollback = "\n".join(
+        step.get("run", "") for step in workflow("rollback.yml")["jobs"]["rollback"]["steps"]
+    )
+    assert "--remove-tags=canary" in rollback
