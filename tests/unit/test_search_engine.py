@@ -277,6 +277,14 @@ def test_a_folder_named_without_its_slash_is_that_folder_in_every_field(tmp_path
     assert bare.documents == 2 and bare.files_total == 1
     # a prefix that is no folder's whole name still matches by its start
     assert tools.list_topics(engine, prefix="peo").documents == 3
+    # search reads it as list_topics does: "people" is not also "people-group/"
+    for mode in ("hybrid", "dense", "fulltext"):
+        for prefix in ("people", "people/"):
+            found = engine.search("people team leave", num_results=5, path_prefix=prefix, mode=mode)  # type: ignore[arg-type]
+            paths = {r.path for r in found}
+            assert "people/leave.md" in paths and all(p.startswith("people/") for p in paths)
+        found = engine.search("people team", num_results=5, path_prefix="peo", mode=mode)  # type: ignore[arg-type]
+        assert "people-group/team.md" in {r.path for r in found}
 
 
 @pytest.mark.slow

@@ -162,9 +162,7 @@ class SearchEngine:
             raise InvalidQueryError(f"rerank must be true or false, got {rerank!r}")
         if rerank and self.reranker is None:
             raise InvalidQueryError("rerank is not available on this server (no cross-encoder)")
-        prefix = normalise_prefix(path_prefix)
-        scope = self._scope(source)
-        self._check_prefix(scope, prefix)
+        scope, prefix = self._folder_scope(source, path_prefix)
         if mode != "fulltext" and self.encoder is None:
             if mode == "dense":
                 raise IndexNotReadyError("the embedding model is not loaded yet")
