@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ SECRET = secrets.token_urlsafe(24)
 GITLAB_PROJECT = "group/handbook"
 MAIN = "refs/heads/main"
 ZERO = "0" * 40
+GITLAB_BODY_LIMIT = 25 * 1024 * 1024  # GitLab's webhook request body limit
 
 
 @pytest.fixture(scope="module")
@@ -257,16 +261,30 @@ def test_an_oversized_body_is_413_before_parsing(
     receiver: str, receiver_settings: Settings
 ) -> None:
     event_uuid = new_uuid()
-    padding = "x" * (1024 * 1024)
+    padding = "x" * GITLAB_BODY_LIMIT
     answer = post(receiver, push_payload(message=padding), event_uuid=event_uuid)
 
     assert answer.status_code == 413
     assert_not_enqueued(receiver_settings, event_uuid)
 
 
+def test_a_push_of_thousands_of_files_is_queued(receiver: str, worker: StandInWorker) -> None:
+    """Each of up to 20 commits lists every path it touched: megabytes, well within what
+    GitLab sends (25 MiB)."""
+    paths = [f"handbook/team-{i // 100:03d}/page-{i:05d}.md" for i in range(20_000)]
+    commits = [{"id": "2" * 40, "added": paths, "modified": [], "removed": []}] * 3
+    payload = push_payload(commits=commits, total_commits_count=3)
+    assert len(json.dumps(payload)) > 2 * 1024 * 1024
+    event_uuid = new_uuid()
+    answer = post(receiver, payload, event_uuid=event_uuid)
+
+    assert answer.status_code == 202, answer.text
+    worker.wait_for(event_uuid)
+
+
 def test_an_oversized_chunked_body_is_413(receiver: str) -> None:
     def chunks() -> Iterator[bytes]:
-        for _ in range(40):
+        for _ in range(GITLAB_BODY_LIMIT // 32768 + 1):
             yield b"[" * 32768
 
     headers = {
@@ -392,3 +410,47 @@ def wait_for_deliveries(gitlab_url: str, count: int, timeout: float = 30.0) -> l
             return list(answered)
         time.sleep(0.1)
     raise AssertionError(f"fewer than {count} webhook deliveries within {timeout}s")
+
+
+@contextmanager
+def silent_listener() -> Iterator[str]:
+    """A port that accepts connections and never answers: a Cloud Tasks that hangs."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def hold() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        server.close()
+
+
+def test_a_cloud_tasks_that_hangs_is_answered_503_within_gitlabs_10_seconds(
+    receiver_settings: Settings, tmp_path: Path
+) -> None:
+    """The client's own call timeout is 20 s: the receiver bounds each call by its budget,
+    or GitLab would time out, count a failure, and in the end disable the hook."""
+    with silent_listener() as address:
+        settings = receiver_settings.model_copy(update={"cloud_tasks_emulator_host": address})
+        with webhook_receiver(settings, free_port(), tmp_path / "receiver.log") as url:
+            started = time.monotonic()
+            answer = post(url, push_payload(), event_uuid=new_uuid())
+            took = time.monotonic() - started
+
+    assert answer.status_code == 503
+    assert answer.json()["result"] == "failed"
+    assert took < 10, f"answered after {took:.1f} s"

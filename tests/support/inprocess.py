@@ -43,13 +43,15 @@ class FaultyTasks:
         self.fail_names: list[str] = []
         self._lock = threading.Lock()
 
-    def enqueue(self, name: str, path: str, payload: dict[str, Any]) -> bool:
+    def enqueue(
+        self, name: str, path: str, payload: dict[str, Any], timeout: float | None = None
+    ) -> bool:
         with self._lock:
             for part in self.fail_names:
                 if part in name:
                     self.fail_names.remove(part)
                     raise ConnectionError(f"injected: crashed before enqueueing {name}")
-        return self.real.enqueue(name, path, payload)
+        return self.real.enqueue(name, path, payload, timeout)
 
 
 def wait_until(predicate: Any, timeout: float, what: str) -> None:

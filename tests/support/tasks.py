@@ -12,7 +12,9 @@ class RecordingTasks:
     def __init__(self) -> None:
         self.tasks: dict[str, tuple[str, dict[str, Any]]] = {}
 
-    def enqueue(self, name: str, path: str, payload: dict[str, Any]) -> bool:
+    def enqueue(
+        self, name: str, path: str, payload: dict[str, Any], timeout: float | None = None
+    ) -> bool:
         if name in self.tasks:
             return False
         self.tasks[name] = (path, payload)

@@ -24,8 +24,11 @@ DISPATCH_DEADLINE = timedelta(minutes=15)
 
 
 class Enqueuer(Protocol):
-    def enqueue(self, name: str, path: str, payload: dict[str, Any]) -> bool:
-        """Enqueue a POST of payload to the worker's path. False when the name was taken."""
+    def enqueue(
+        self, name: str, path: str, payload: dict[str, Any], timeout: float | None = None
+    ) -> bool:
+        """Enqueue a POST of payload to the worker's path. False when the name was taken.
+        `timeout` bounds the call in seconds (None: the client's default, 20 s)."""
         ...
 
 
@@ -50,7 +53,9 @@ class TaskQueue:
     def task_name(self, name: str) -> str:
         return f"{self.settings.queue_path}/tasks/{name}"
 
-    def enqueue(self, name: str, path: str, payload: dict[str, Any]) -> bool:
+    def enqueue(
+        self, name: str, path: str, payload: dict[str, Any], timeout: float | None = None
+    ) -> bool:
         task = tasks_v2.Task(
             name=self.task_name(name),
             dispatch_deadline=DISPATCH_DEADLINE,
@@ -66,7 +71,10 @@ class TaskQueue:
             ),
         )
         try:
-            self.client.create_task(parent=self.settings.queue_path, task=task)
+            if timeout is None:
+                self.client.create_task(parent=self.settings.queue_path, task=task)
+            else:
+                self.client.create_task(parent=self.settings.queue_path, task=task, timeout=timeout)
         except gexc.AlreadyExists:
             return False
         return True

@@ -1,5 +1,8 @@
-"""The request body, refused before it is parsed unless it is JSON and small: the receiver
-is public, and a push event's payload (at most 20 commits) is a few kilobytes."""
+"""The request body, refused before it is parsed unless it is JSON and within GitLab's own
+limit: the receiver is public. A push event lists at most 20 commits, but each with every
+path it added, changed or removed, so a commit that moves thousands of files makes a body of
+megabytes; GitLab sends bodies up to 25 MiB (its webhook request limit), and a refused one
+counts as a failed delivery that GitLab does not retry."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from typing import Any
 
 from fastapi import Request
 
-MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_BYTES = 25 * 1024 * 1024
 
 
 class BodyRefused(Exception):
