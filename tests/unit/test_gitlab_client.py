@@ -111,10 +111,46 @@ def test_tree_follows_link_next(api: respx.MockRouter, client: GitLabClient) -> 
     assert "path" not in route.calls[0].request.url.params  # no prefix: whole repository
 
 
-def test_pagination_to_another_host_is_refused(api: respx.MockRouter, client: GitLabClient) -> None:
-    api.get(TREE).respond(json=[], headers={"Link": '<https://evil.example/steal>; rel="next"'})
-    with pytest.raises(GitLabError, match="another host"):
-        client.list_tree(PROJECT, "main")
+def test_pages_stay_on_the_configured_host_when_gitlab_names_another(
+    api: respx.MockRouter, client: GitLabClient
+) -> None:
+    """GitLab writes Link with the host it is configured as (an internal name, another port
+    behind a proxy): X-Next-Page moves the page on Thoth's own host instead."""
+    foreign = "https://gitlab.internal.example/api/v4/projects/x/repository/tree"
+
+    def page(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params.get("page", "1"))
+        headers = {"X-Next-Page": str(number + 1) if number < 3 else ""}
+        if number < 3:
+            headers["Link"] = f'<{foreign}?page={number + 1}&per_page=100>; rel="next"'
+        entry = {"type": "blob", "path": f"hb/{number}.md", "id": str(number) * 40}
+        return httpx.Response(200, json=[entry], headers=headers)
+
+    route = api.get(TREE).mock(side_effect=page)
+    tree = client.list_tree(PROJECT, "main")
+
+    assert [entry.path for entry in tree.entries] == ["hb/1.md", "hb/2.md", "hb/3.md"]
+    assert route.call_count == 3
+
+
+def test_a_foreign_link_without_x_next_page_is_followed_on_the_configured_host(
+    api: respx.MockRouter, client: GitLabClient
+) -> None:
+    """Keyset pages carry only a Link: its path and query go to Thoth's host, never the token
+    to the host the Link names."""
+    foreign = f"https://evil.example{httpx.URL(BASE).path.rstrip('/')}{TREE}"
+
+    def page(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("page_token") == "2":
+            return httpx.Response(200, json=[])
+        link = f'<{foreign}?pagination=keyset&page_token=2>; rel="next"'
+        return httpx.Response(200, json=[], headers={"Link": link})
+
+    route = api.get(TREE).mock(side_effect=page)
+    client.list_tree(PROJECT, "main")
+
+    assert route.call_count == 2
+    assert {call.request.url.host for call in route.calls} == {httpx.URL(BASE).host}
 
 
 def test_pagination_loop_is_detected(api: respx.MockRouter, client: GitLabClient) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 from tenacity import (
@@ -289,10 +289,13 @@ class GitLabClient:
         return f"GitLab rejected the token ({status}) for {what}: {TOKEN_HINT}"
 
     def _next_url(self, response: httpx.Response, url: str, params: dict[str, Any]) -> str | None:
+        """The next page's URL, always on the host Thoth was configured with. GitLab writes
+        its Link header with the host it is configured as, which is not the address Thoth
+        uses behind an internal name, an IP or a proxy: then X-Next-Page moves the page, or,
+        without it, the Link's path and query are sent to Thoth's own host (the token never
+        goes anywhere else)."""
         link = response.links.get("next", {}).get("url")
-        if link:
-            if _origin(link) != self._origin:
-                raise GitLabError(f"GitLab pagination points to another host: {_endpoint(link)}")
+        if link and _origin(link) == self._origin:
             return link
         next_page = response.headers.get("X-Next-Page", "").strip()
         if next_page.isdigit():
@@ -300,6 +303,9 @@ class GitLabClient:
             query = dict(httpx.URL(url).params) | {k: str(v) for k, v in params.items()}
             query["page"] = next_page
             return str(httpx.URL(url).copy_with(params=query))
+        if link:
+            scheme, netloc = self._origin
+            return urlunsplit((scheme, netloc, *urlsplit(link)[2:4], ""))
         return None
 
 
