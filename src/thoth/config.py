@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from thoth.auth import AuthMode
@@ -341,6 +341,21 @@ class Settings(BaseSettings):
     @property
     def queue_path(self) -> str:
         return f"projects/{self.project}/locations/{self.location}/queues/{self.queue}"
+
+
+def invalid_settings(exc: ValidationError) -> list[str] | None:
+    """Each problem of settings that failed to load, named by its environment variable
+    ("THOTH_BUCKET: bucket must be ..."); None when `exc` is not about Settings."""
+    if exc.title != Settings.__name__:
+        return None
+    problems = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        info = Settings.model_fields.get(field)
+        name = _env_name(field, info.validation_alias) if info else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"{name}: {message}")
+    return problems
 
 
 def _env_name(field: str, alias: object) -> str:

@@ -66,6 +66,17 @@ def test_missing_credentials_is_one_clear_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr + result.stdout
 
 
+def test_an_invalid_setting_is_named_by_its_variable_in_one_line(tmp_path: Path) -> None:
+    env = {"THOTH_BUCKET": "x", "THOTH_INDEX_POLL_SECONDS": "soon"}
+    for command in (("mcp", "--stdio"), ("jobs",), ("config",)):
+        result = thoth(*command, env=env, home=tmp_path)
+        assert result.returncode == 78, command
+        lines = result.stderr.splitlines()
+        assert lines[0].startswith("error: invalid setting THOTH_BUCKET: bucket must be 3-63")
+        assert lines[1].startswith("error: invalid setting THOTH_INDEX_POLL_SECONDS: ")
+        assert "Traceback" not in result.stderr + result.stdout
+
+
 def test_storage_out_of_reach_is_one_clear_line(tmp_path: Path) -> None:
     """The usual cause: the local stack is down (`make down`, a reboot) in a shell that
     still has its env."""

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from thoth.cli.context import storage_unreachable
+from thoth.bucket.reach import storage_unreachable
 from thoth.config import Settings
 
 

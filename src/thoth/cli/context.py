@@ -5,15 +5,14 @@ load only their own libraries (importing every command's took ~2 s before any wo
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
-from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
 
+from thoth.bucket.reach import storage_unreachable
 from thoth.config import Settings, get_settings
 from thoth.errors import Category, ThothError, exit_code
 
@@ -50,25 +49,6 @@ def reach_storage(settings: Settings) -> None:
     if problem is not None:
         console.print(f"[red]error:[/red] {problem}", soft_wrap=True)
         raise typer.Exit(1)
-
-
-def storage_unreachable(settings: Settings) -> str | None:
-    """Why the storage emulator (STORAGE_EMULATOR_HOST) cannot be reached, or None when it
-    listens or none is set (Google's own endpoint is left to the client and its retries)."""
-    emulator = settings.storage_emulator_host
-    if not emulator:
-        return None
-    parts = urlsplit(emulator if "://" in emulator else f"http://{emulator}")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        socket.create_connection((parts.hostname or "", port), timeout=3).close()
-    except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return (
-            f"cannot reach Cloud Storage at {emulator} (STORAGE_EMULATOR_HOST): {reason}. "
-            "Is the local stack running? Start it with `make up` (or `thoth dev up`)."
-        )
-    return None
 
 
 @contextmanager

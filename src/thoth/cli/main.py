@@ -52,10 +52,14 @@ for module in (
 
 
 def run() -> None:
-    """The `thoth` executable: the app, with missing Google credentials explained in one line
-    instead of a traceback (the usual cause is a shell without the local stack's env), and a
-    Google Cloud endpoint that gives no answer after the client's retries in one line too."""
+    """The `thoth` executable: the app, with these explained in one line each instead of a
+    traceback: an invalid setting, named by its variable; missing Google credentials (the
+    usual cause is a shell without the local stack's env); a Google Cloud endpoint that gives
+    no answer after the client's retries."""
     from google.auth.exceptions import DefaultCredentialsError
+    from pydantic import ValidationError
+
+    from thoth.config import invalid_settings
 
     undecodable = [arg for arg in sys.argv[1:] if encodable(arg) != arg]
     if undecodable:  # the shell passed bytes that are not UTF-8: no name or path has them
@@ -64,6 +68,13 @@ def run() -> None:
         raise SystemExit(2)
     try:
         app()
+    except ValidationError as exc:
+        problems = invalid_settings(exc)
+        if problems is None:
+            raise
+        for problem in problems:  # a setting from the environment or .env: no traceback
+            console.print(f"[red]error:[/red] invalid setting {problem}", soft_wrap=True)
+        raise SystemExit(EXIT_BAD_SETTINGS) from None
     except DefaultCredentialsError:
         console.print(f"[red]error:[/red] {NO_CREDENTIALS}", soft_wrap=True)  # pasteable
         raise SystemExit(1) from None
@@ -73,6 +84,8 @@ def run() -> None:
         console.print(f"[red]error:[/red] no answer from Google Cloud: {exc}", soft_wrap=True)
         raise SystemExit(1) from None
 
+
+EXIT_BAD_SETTINGS = 78  # sysexits.h EX_CONFIG
 
 # What Google's clients raise once their retries are spent. Looked up among the modules already
 # imported: one never imported cannot have raised, and importing them costs every command.

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from thoth.cli.context import NO_CREDENTIALS, console, friendly_errors, out, storage_unreachable
+from thoth.bucket.reach import storage_unreachable
+from thoth.cli.context import NO_CREDENTIALS, console, friendly_errors, out
 from thoth.config import get_settings
 from thoth.errors import Category, exit_code
 from thoth.serve.limits import MAX_NUM_RESULTS

@@ -204,6 +204,7 @@ class IndexCache:
             self._errors[STORE] = (
                 f"index store did not answer within {timeout:g}s; serving the last good index"
             )
+            log.warning("index refresh: %s", self._errors[STORE])
             return False
 
     def default_timeout(self) -> float:
