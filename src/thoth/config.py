@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     batch_files: int = Field(
         96, ge=1, le=1000, description="Files per ingestion batch (96: see bench/ingest.py)."
     )
+    batch_budget_seconds: float = Field(
+        480.0,
+        gt=0,
+        description="Parsing time one batch delivery spends before it hands the batch's other "
+        "files to a follow-up task: Cloud Tasks' dispatch deadline and the worker's Cloud Run "
+        "timeout are 15 minutes, and embedding and writing what was parsed come after.",
+    )
     max_file_bytes: int = Field(
         10_000_000, ge=1, description="Files larger than this are skipped with an error."
     )

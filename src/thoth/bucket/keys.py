@@ -90,8 +90,20 @@ def batches_prefix(job_id: str) -> str:
     return f"{job_prefix(job_id)}batches/"
 
 
-def batch_output_key(job_id: str, batch: int) -> str:
-    return f"{batches_prefix(job_id)}{batch:05d}/output.npz"
+def batch_output_key(job_id: str, batch: int, start: int = 0) -> str:
+    """The output of the batch's files from `start` on (to its end, or to its cut)."""
+    name = "output.npz" if start == 0 else f"output-{start:05d}.npz"
+    return f"{batches_prefix(job_id)}{batch:05d}/{name}"
+
+
+def batch_cut_key(job_id: str, batch: int, start: int) -> str:
+    """Where the part of a batch that starts at `start` ends (create-only, written once)."""
+    return f"{batches_prefix(job_id)}{batch:05d}/cut-{start:05d}.json"
+
+
+def batch_part_key(job_id: str, batch: int, start: int) -> str:
+    """What the part that starts at `start` did, for the batch's last part to sum up."""
+    return f"{batches_prefix(job_id)}{batch:05d}/part-{start:05d}.json"
 
 
 def batch_done_key(job_id: str, batch: int) -> str:

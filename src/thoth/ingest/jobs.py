@@ -60,13 +60,16 @@ class FileResult(BaseModel):
 
 
 class BatchResult(BaseModel):
-    """What `done.json` says: written once, when a batch's output is safely in GCS."""
+    """What `done.json` says: written once, when a batch's output is safely in GCS. A batch
+    whose parsing outran its budget was done in parts (thoth.ingest.pipeline.batch): `parts`
+    are their first files' places, each part's output written under its own key."""
 
     batch: int
     files: list[FileResult]
     chunks_embedded: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    parts: list[int] = Field(default_factory=lambda: [0])
 
 
 class Plan(BaseModel):

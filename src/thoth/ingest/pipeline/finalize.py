@@ -172,9 +172,13 @@ def _rows(ctx: Context, job: Job) -> tuple[pa.Table, pa.Table, int]:
         documents.append(repin(citations, carried.documents))
         chunks.append(repin(citations, carried.chunks))
         del carried
-    for batch in range(job.batch_count):
-        data, _ = ctx.store.read(batch_output_key(job.job_id, batch))
-        new_documents, new_chunks = decode_output(data)
+    outputs = [
+        batch_output_key(job.job_id, result.batch, start)
+        for result in ctx.jobs.batch_results(job.job_id)
+        for start in result.parts
+    ]
+    for key in outputs:
+        new_documents, new_chunks = decode_output(ctx.store.read(key)[0])
         documents.append(documents_to_arrow(new_documents))
         if new_chunks:
             dimensions = dimensions or int(new_chunks[0].vector.shape[0])

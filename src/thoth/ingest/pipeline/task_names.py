@@ -26,5 +26,10 @@ def batch_task(job_id: str, batch: int) -> str:
     return f"{_job(job_id)}-batch-{batch:05d}"
 
 
+def batch_part_task(job_id: str, batch: int, start: int) -> str:
+    """The rest of a batch, from its file `start` on, after a part that outran its budget."""
+    return f"{batch_task(job_id, batch)}-from-{start:05d}"
+
+
 def finalize_task(job_id: str) -> str:
     return f"{_job(job_id)}-finalize"

@@ -149,11 +149,12 @@ def _add_task_routes(app: FastAPI, ctx: Context) -> None:
     @app.post("/tasks/ingest-batch", dependencies=verified)
     def ingest_batch(body: BatchTask, retry: RetryCount = 0) -> dict[str, Any]:
         with job_fails_for_good(ctx, body.job_id, retry):
-            result = run_batch(ctx, body.job_id, body.batch)
+            result = run_batch(ctx, body.job_id, body.batch, body.start)
         chunks = result.chunks_embedded if result else 0
         return {
             "job_id": body.job_id,
             "batch": body.batch,
+            "start": body.start,
             "repeat": result is None,
             "chunks": chunks,
         }

@@ -30,6 +30,8 @@ class JobTask(StrictModel):
 
 class BatchTask(JobTask):
     batch: int = Field(ge=0, le=1_000_000)
+    # The batch's first file this delivery takes: 0, or where an earlier part stopped.
+    start: int = Field(0, ge=0, le=1_000)
 
 
 class PushBody(PushTask, InputModel):
