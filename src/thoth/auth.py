@@ -126,12 +126,24 @@ def caller_claims(
 ) -> dict[str, Any]:
     """The verified claims of the request's caller under `mode` (not called for `none`)."""
     token = bearer_token(identity_header(headers))
+    audience = with_trailing_slashes(audience)
     if mode == "iam":
         claims = forwarded_claims(token)
     else:
         claims = verified_claims(token, jwks_url=jwks_url, audience=audience)
     check_claims(claims, issuer=issuer, audience=audience)
     return claims
+
+
+def with_trailing_slashes(audience: Collection[str]) -> set[str]:
+    """The audiences with each URL also as written with or without a trailing "/": Cloud Run
+    IAM takes both for a service's URL (Google's own service-to-service sample asks for
+    "https://SERVICE.run.app/"), so a token it let in is not refused here for the slash."""
+    accepted = set(audience)
+    for value in audience:
+        if value.startswith(("https://", "http://")):
+            accepted |= {value.rstrip("/"), value.rstrip("/") + "/"}
+    return accepted
 
 
 def require_email(claims: Mapping[str, Any], allowed: Collection[str], what: str) -> str:

@@ -146,6 +146,24 @@ def test_a_users_gcloud_token_reaches_the_worker_api_but_not_its_tasks(
     assert refused.status_code == 401, refused.text
 
 
+def test_the_service_url_with_a_trailing_slash_is_the_same_audience(
+    worker: tuple[Settings, int], emulator: Emulator
+) -> None:
+    """Google's service-to-service sample asks for "https://SERVICE.run.app/": Cloud Run lets
+    that token in, and the app refused it as "another audience" before."""
+    settings, port = worker
+    audience = settings.worker_audience.rstrip("/") + "/"
+    caller = {"Authorization": f"Bearer {emulator.id_token(CALLER, audience)}"}
+    answer = httpx.get(f"http://127.0.0.1:{port}/v1/jobs", headers=caller, timeout=30)
+    assert answer.status_code == 200, answer.text
+    # Another service's URL is still another audience.
+    other = {"Authorization": f"Bearer {emulator.id_token(CALLER, audience + 'x')}"}
+    assert httpx.get(f"http://127.0.0.1:{port}/v1/jobs", headers=other, timeout=30).status_code in (
+        401,
+        403,
+    )
+
+
 def test_a_token_that_skipped_the_front_door_is_refused(
     worker: tuple[Settings, int], emulator: Emulator
 ) -> None:
