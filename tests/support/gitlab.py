@@ -3,6 +3,7 @@ over smart HTTP."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -11,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from tests.support.processes import free_port, running
 
@@ -61,6 +64,37 @@ def local_gitlab(
         yield LocalGitLab(url, token)
 
 
+def lfs_pointer_file(data: bytes) -> bytes:
+    """What `git lfs track` commits in a file's place."""
+    oid = hashlib.sha256(data).hexdigest()
+    return (
+        f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {len(data)}\n".encode()
+    )
+
+
+def lfs_push(gitlab: LocalGitLab, project: str, data: bytes) -> None:
+    """What `git lfs push` does for one object (no git-lfs here): the batch API, then a PUT
+    where it says."""
+    oid = hashlib.sha256(data).hexdigest()
+    media = {
+        "Content-Type": "application/vnd.git-lfs+json",
+        "Accept": "application/vnd.git-lfs+json",
+    }
+    batch = httpx.post(
+        f"{gitlab.url}/{project}.git/info/lfs/objects/batch",
+        json={"operation": "upload", "objects": [{"oid": oid, "size": len(data)}]},
+        headers=media,
+        auth=("oauth2", gitlab.token),
+        timeout=30,
+    )
+    batch.raise_for_status()
+    action = batch.json()["objects"][0].get("actions", {}).get("upload")
+    if action is not None:
+        httpx.put(
+            action["href"], content=data, headers=action["header"], timeout=30
+        ).raise_for_status()
+
+
 @dataclass(frozen=True)
 class Clone:
     """A working copy of a project: edit files, commit, push."""
@@ -72,10 +106,13 @@ class Clone:
         _git(path.parent, "clone", "--quiet", gitlab.git_url(project), path.name)
         return cls(path)
 
-    def write(self, name: str, text: str) -> None:
+    def write(self, name: str, text: str | bytes) -> None:
         target = self.path / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
+        if isinstance(text, bytes):
+            target.write_bytes(text)
+        else:
+            target.write_text(text)
 
     def run(self, *args: str) -> str:
         return _git(self.path, *args)

@@ -16,8 +16,10 @@ from thoth.ingest.sources.gitlab import (
     GitLabClient,
     GitLabError,
     GitLabNotFoundError,
+    LfsObjectMissing,
     TreeEntry,
 )
+from thoth.ingest.sources.lfs import LfsPointer, lfs_pointer
 
 BASE = "https://gitlab.example.com"
 TOKEN = "glpat-very-secret-token-123"
@@ -409,3 +411,81 @@ def test_compare_says_when_its_diffs_cannot_be_trusted(
     assert found.commits == ["c" * 40]
     assert len(found.changes) == len(diffs)
     assert route.calls.last.request.url.params["straight"] == "true"
+
+
+# --- Git LFS --------------------------------------------------------------------------------
+LFS_RAW = "/api/v4/projects/handbook-group%2Fhandbook/repository/files/policies%2Ftravel.pdf/raw"
+POLICY = b"%PDF-1.4 the policy"
+
+
+def policy_pointer() -> LfsPointer:
+    pointer = lfs_pointer(
+        b"version https://git-lfs.github.com/spec/v1\n"
+        b"oid sha256:" + b"a" * 64 + b"\nsize " + str(len(POLICY)).encode() + b"\n"
+    )
+    assert pointer is not None
+    return pointer
+
+
+def test_lfs_pointers_are_told_from_other_files() -> None:
+    assert policy_pointer() == LfsPointer("a" * 64, len(POLICY))
+    assert lfs_pointer(b"# Travel\n\nversion https://git-lfs.github.com/spec/v1\n") is None
+    assert (
+        lfs_pointer(b"version https://git-lfs.github.com/spec/v1\noid sha256:zz\nsize 1\n") is None
+    )
+    assert (
+        lfs_pointer(b"version https://git-lfs.github.com/spec/v1\n" + b"x" * 2000 + b"\n") is None
+    )
+    assert lfs_pointer(POLICY) is None
+
+
+def test_an_lfs_download_sent_to_object_storage_goes_there_without_the_token(
+    api: respx.MockRouter, client: GitLabClient
+) -> None:
+    storage = "https://storage.example.net/lfs/aa/aa/object?X-Amz-Signature=s"
+    api.get(LFS_RAW, params={"ref": "main", "lfs": "true"}).respond(
+        302, headers={"Location": storage}
+    )
+    with respx.mock(assert_all_called=True) as elsewhere:
+        stored = elsewhere.get(storage).respond(200, content=POLICY)
+        data = client.get_lfs_file(PROJECT, "policies/travel.pdf", "main", policy_pointer())
+    assert data == POLICY
+    assert "PRIVATE-TOKEN" not in stored.calls[0].request.headers
+
+
+def test_an_lfs_download_redirected_on_gitlabs_own_host_keeps_the_token(
+    api: respx.MockRouter, client: GitLabClient
+) -> None:
+    api.get(LFS_RAW).respond(302, headers={"Location": "/-/lfs/download/aa"})
+    own = api.get("/-/lfs/download/aa").respond(200, content=POLICY)
+    assert client.get_lfs_file(PROJECT, "policies/travel.pdf", "main", policy_pointer()) == POLICY
+    assert own.calls[0].request.headers["PRIVATE-TOKEN"] == TOKEN
+
+
+def test_an_lfs_file_over_the_limit_is_refused_before_download(
+    api: respx.MockRouter, client: GitLabClient
+) -> None:
+    route = api.get(LFS_RAW).respond(200, content=POLICY)
+    with pytest.raises(FileTooLargeError):
+        client.get_lfs_file(PROJECT, "policies/travel.pdf", "main", policy_pointer(), max_bytes=5)
+    assert route.call_count == 0
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(404, json={"message": "404 LFS object Not Found"}),
+        httpx.Response(
+            200,
+            content=b"version https://git-lfs.github.com/spec/v1\noid sha256:"
+            + b"a" * 64
+            + b"\nsize 19\n",
+        ),
+    ],
+)
+def test_an_lfs_object_gitlab_lacks_is_one_clear_error(
+    api: respx.MockRouter, client: GitLabClient, answer: httpx.Response
+) -> None:
+    api.get(LFS_RAW).mock(return_value=answer)
+    with pytest.raises(LfsObjectMissing, match="Git LFS pointer"):
+        client.get_lfs_file(PROJECT, "policies/travel.pdf", "main", policy_pointer())

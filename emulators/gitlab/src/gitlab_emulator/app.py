@@ -23,6 +23,7 @@ from .delivery import Dispatcher
 from .entities import Urls
 from .hooks import HookRegistry
 from .hooks_api import HooksApi
+from .lfs_http import LfsHttp, is_lfs_path
 from .projects import Project, ProjectRegistry
 from .push_event import RefUpdate, push_payload
 from .ratelimit import RateLimiter
@@ -49,6 +50,7 @@ class Emulator:
             [repository_api.route, hooks_api.route],
         )
         self.git = SmartHttp(self.projects, tokens, self.on_push)
+        self.lfs = LfsHttp(self.projects, tokens, self.urls)
         self._configure()
 
     def _configure(self) -> None:
@@ -87,6 +89,13 @@ class Emulator:
             self.dispatcher.fire(wanted, "Push Hook", "push_hooks", payload)
 
     # --- HTTP -------------------------------------------------------------------------
+    async def git_or_lfs(self, request: Request) -> Response:
+        if is_lfs_path(request.url.path):
+            return await self.lfs.handle(request)
+        if request.method == "PUT":
+            return PlainTextResponse("Not Found\n", status_code=404)
+        return await self.git.handle(request)
+
     async def health(self, _: Request) -> Response:
         return PlainTextResponse("GitLab OK")
 
@@ -110,6 +119,6 @@ class Emulator:
             Route("/-/health", self.health, methods=["GET"]),
             Route("/-/emulator/deliveries", self.deliveries, methods=["GET"]),
             Route("/api/v4/{rest:path}", self.api.handle, methods=methods),
-            Route("/{rest:path}", self.git.handle, methods=["GET", "POST"]),
+            Route("/{rest:path}", self.git_or_lfs, methods=["GET", "POST", "PUT"]),
         ]
         return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(AccessLog)])

@@ -85,6 +85,21 @@ class Repository:
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    # --- Git LFS objects (where git-lfs keeps them in a bare repository) ----------------
+    def _lfs_path(self, oid: str) -> Path:
+        return self.path / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
+
+    def lfs_object(self, oid: str) -> bytes | None:
+        path = self._lfs_path(oid)
+        return path.read_bytes() if path.is_file() else None
+
+    def store_lfs_object(self, oid: str, data: bytes) -> None:
+        path = self._lfs_path(oid)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".part")
+        partial.write_bytes(data)
+        partial.replace(path)
+
     # --- plumbing ---------------------------------------------------------------------
     def git(
         self, *args: str, env: Mapping[str, str] | None = None, ok: tuple[int, ...] = (0,)

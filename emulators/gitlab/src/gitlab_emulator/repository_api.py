@@ -4,6 +4,7 @@ answered from the bare repository with GitLab's shapes, statuses and headers."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -74,6 +75,8 @@ def file_raw(call: Call) -> Response:
     if sha is None or blob_id is None:
         raise not_found("File")
     content = call.repo.blob(blob_id)
+    if call.flag("lfs"):
+        content = _lfs_content(call, content)
     headers = {
         "X-Gitlab-Blob-Id": blob_id,
         "X-Gitlab-Commit-Id": sha,
@@ -83,6 +86,23 @@ def file_raw(call: Call) -> Response:
         "X-Gitlab-Size": str(len(content)),
     }
     return _raw(content, headers)
+
+
+def _lfs_content(call: Call, content: bytes) -> bytes:
+    """With `lfs=true` (GitLab 15.7+), a Git LFS pointer is answered with its object; any
+    other file with its blob. An object the server lacks is a 404."""
+    pointer = _LFS_POINTER.match(content) if len(content) <= 1024 else None
+    if pointer is None:
+        return content
+    data = call.repo.lfs_object(pointer["oid"].decode())
+    if data is None:
+        raise not_found("LFS object")
+    return data
+
+
+_LFS_POINTER = re.compile(
+    rb"\Aversion https://git-lfs\.github\.com/spec/v1\n(?:.*\n)*?oid sha256:(?P<oid>[0-9a-f]{64})\n"
+)
 
 
 def _raw(content: bytes, headers: dict[str, str]) -> Response:

@@ -28,11 +28,13 @@ from tenacity import (
 )
 
 from thoth.errors import ForbiddenError, InvalidInputError, NotFoundError, UnavailableError
+from thoth.ingest.sources.lfs import LfsPointer, lfs_pointer
 from thoth.ingest.sources.report import FileError
 from thoth.paths import UnsafePathError, safe_prefix, safe_relative_path
 
 MAX_RETRY_AFTER_SECONDS = 60.0
 PER_PAGE = 100
+MAX_REDIRECTS = 5
 _BLOB_ID = re.compile(r"^[0-9a-fA-F]{1,64}$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 TOKEN_HINT = "check THOTH_GITLAB_TOKEN / the gitlab-token secret"  # noqa: S105 (a hint, not a token)
@@ -52,6 +54,11 @@ class GitLabNotFoundError(NotFoundError, GitLabError):
 
 class FileTooLargeError(InvalidInputError, GitLabError):
     """A blob is larger than the caller's limit; it was not downloaded whole."""
+
+
+class LfsObjectMissing(InvalidInputError, GitLabError):
+    """A file is a Git LFS pointer and GitLab serves no object for it (LFS off, or the
+    object never pushed): the file cannot be mirrored, and retrying will not help."""
 
 
 @dataclass(frozen=True)
@@ -206,6 +213,36 @@ class GitLabClient:
         what = f"file {path!r} at {ref[:40]!r} of project {project!r}"
         return self._get(url, {"ref": ref}, what=what, max_bytes=max_bytes).body
 
+    def get_lfs_file(
+        self,
+        project: str | int,
+        path: str,
+        ref: str,
+        pointer: LfsPointer,
+        *,
+        max_bytes: int | None = None,
+    ) -> bytes:
+        """The Git LFS object behind the pointer at `path` (`raw?lfs=true`). GitLab may send
+        the download to object storage: a redirect is followed, with the token only to
+        GitLab's own host."""
+        what = f"LFS file {path!r} at {ref[:40]!r} of project {project!r}"
+        if max_bytes is not None and pointer.size > max_bytes:
+            raise FileTooLargeError(
+                f"{what} is {pointer.size} bytes, over the {max_bytes}-byte limit"
+            )
+        url = f"{self._project_url(project)}/repository/files/{quote(path, safe='')}/raw"
+        params = {"ref": ref, "lfs": "true"}
+        try:
+            body = self._get(url, params, what=what, max_bytes=max_bytes, follow=True).body
+        except GitLabNotFoundError:
+            body = b""
+        if not body or lfs_pointer(body) is not None:
+            raise LfsObjectMissing(
+                f"{path} is a Git LFS pointer, and GitLab serves no LFS object for it "
+                "(is LFS enabled for the project, and was the object pushed?)"
+            )
+        return body
+
     # --- requests ---------------------------------------------------------------------
     def _get_object(self, url: str, params: dict[str, Any], *, what: str) -> dict[str, Any]:
         body = self._get(url, params, what=what).body
@@ -221,7 +258,13 @@ class GitLabClient:
         return f"{self.base_url}/api/v4/projects/{quote(str(project), safe='')}"
 
     def _get(
-        self, url: str, params: dict[str, Any], *, what: str, max_bytes: int | None = None
+        self,
+        url: str,
+        params: dict[str, Any],
+        *,
+        what: str,
+        max_bytes: int | None = None,
+        follow: bool = False,
     ) -> _Reply:
         retrying = Retrying(
             stop=stop_after_attempt(self._max_retries + 1),
@@ -230,7 +273,7 @@ class GitLabClient:
             sleep=self._sleep,
         )
         try:
-            return retrying(self._get_once, url, params, what, max_bytes)
+            return retrying(self._get_once, url, params, what, max_bytes, follow)
         except RetryError as exc:
             last = exc.last_attempt.exception()
             raise GitLabError(
@@ -239,13 +282,13 @@ class GitLabClient:
             ) from None
 
     def _get_once(
-        self, url: str, params: dict[str, Any], what: str, max_bytes: int | None
+        self, url: str, params: dict[str, Any], what: str, max_bytes: int | None, follow: bool
     ) -> _Reply:
         request = self._http.build_request(
             "GET", url, params=params or None, headers=self._headers()
         )
         try:
-            response = self._http.send(request, stream=True)
+            response = self._send(request, MAX_REDIRECTS if follow else 0)
             try:
                 self._check_status(response, what)
                 body = _read_limited(response, max_bytes, what)
@@ -254,6 +297,23 @@ class GitLabClient:
         except httpx.TransportError as exc:
             raise _Transient(f"{type(exc).__name__} talking to GitLab") from None
         return _Reply(body, self._next_url(response, url, params))
+
+    def _send(self, request: httpx.Request, redirects: int) -> httpx.Response:
+        """Send `request`, following up to `redirects` redirects: the token goes only to the
+        configured host (httpx would keep a PRIVATE-TOKEN header on any host)."""
+        response = self._http.send(request, stream=True)
+        for _ in range(redirects):
+            location = response.headers.get("Location")
+            if not response.is_redirect or not location:
+                break
+            target = request.url.join(location)
+            response.close()
+            mine = _origin(str(target)) == self._origin
+            request = self._http.build_request(
+                "GET", target, headers=self._headers() if mine else {}
+            )
+            response = self._http.send(request, stream=True)
+        return response
 
     def _headers(self) -> dict[str, str]:
         return {"PRIVATE-TOKEN": self._token} if self._token else {}

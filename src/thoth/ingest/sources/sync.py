@@ -28,9 +28,11 @@ from thoth.ingest.sources.gitlab import (
     FileChange,
     FileTooLargeError,
     GitLabClient,
+    LfsObjectMissing,
     TreeEntry,
 )
 from thoth.ingest.sources.gitlab_changes import Listing, changes_since, git_blob_id
+from thoth.ingest.sources.lfs import lfs_pointer
 from thoth.ingest.sources.mirror import (
     DEFAULT_WORKERS,
     Job,
@@ -221,7 +223,9 @@ def _sync_tree(
             jobs.append((path, partial(Outcome, path, "unchanged")))
         else:
             get = partial(fetch.client.get_file, fetch.project, blob_id, max_bytes=fetch.max_bytes)
-            jobs.append((path, partial(_fetch_file, fetch, path, get, existed=path in mirror)))
+            at = (f"{config.path_prefix}/{path}" if config.path_prefix else path, target)
+            fetch_one = partial(_fetch_file, fetch, path, get, at, existed=path in mirror)
+            jobs.append((path, fetch_one))
     outcomes = run_jobs(jobs, fetch.workers, fetch.progress)
     keep = set(upstream) - {o.path for o in outcomes if o.status == "rejected"}
     outcomes += run_jobs(_deletions(store, config.name, mirror, keep), fetch.workers, None)
@@ -255,7 +259,8 @@ def _apply_changes(
                 target,
                 max_bytes=fetch.max_bytes,
             )
-            wanted[new] = partial(_fetch_file, fetch, new, get, existed=new in mirror)
+            at = (change.new_path, target)
+            wanted[new] = partial(_fetch_file, fetch, new, get, at, existed=new in mirror)
     deletions = [(path, job) for path, job in gone.items() if path not in wanted]
     outcomes = run_jobs([*wanted.items(), *deletions], fetch.workers, fetch.progress)
     stale = [o.path for o in outcomes if o.status == "rejected" and o.path in mirror]
@@ -297,12 +302,23 @@ def _relative_entries(entries: list[TreeEntry], prefix: str, report: SyncReport)
     return upstream
 
 
-def _fetch_file(fetch: _Fetch, path: str, get: partial[bytes], *, existed: bool) -> Outcome:
+def _fetch_file(
+    fetch: _Fetch, path: str, get: partial[bytes], at: tuple[str, str], *, existed: bool
+) -> Outcome:
+    """Mirror one file, `get` reading its git blob; `at` is its repository path and commit,
+    where a Git LFS pointer's object is read. The blob id recorded is git's (the pointer's),
+    which the next listing compares."""
     try:
         data = get()
+        blob_id = git_blob_id(data)
+        pointer = lfs_pointer(data)
+        if pointer is not None:
+            data = fetch.client.get_lfs_file(fetch.project, *at, pointer, max_bytes=fetch.max_bytes)
     except FileTooLargeError:
         return Outcome(path, "rejected", _too_large(None, fetch.max_bytes))
-    fetch.blob_ids[path] = git_blob_id(data)
+    except LfsObjectMissing as exc:
+        return Outcome(path, "rejected", str(exc))
+    fetch.blob_ids[path] = blob_id
     return write_file(fetch.store, fetch.config.name, path, data, existed=existed)
 
 

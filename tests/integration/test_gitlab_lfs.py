@@ -1,0 +1,67 @@
+"""Files kept in Git LFS, synced from the local GitLab: the mirror holds the file, not its
+pointer; the sync state keeps git's blob id (the pointer's), so an unchanged file is not
+fetched again; a pointer whose object GitLab lacks is reported and does not hold the sync."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from tests.support.gitlab import Clone, LocalGitLab, lfs_pointer_file, lfs_push, local_gitlab
+from thoth.bucket.keys import source_key
+from thoth.bucket.store import BlobStore
+from thoth.config import Settings
+from thoth.ingest.sources.models import SourceConfig
+from thoth.ingest.sources.registry import save_source
+from thoth.ingest.sources.sync import sync_source
+
+PROJECT = "group/lfs-handbook"
+POLICY = b"%PDF-1.4\n% the travel policy, kept in LFS\n" + bytes(range(256)) * 4
+
+
+@pytest.fixture(scope="module")
+def gitlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalGitLab]:
+    workdir = tmp_path_factory.mktemp("lfs")
+    seed = workdir / "seed"
+    seed.mkdir()
+    (seed / "index.md").write_text("# Handbook\n\nWelcome.\n")
+    with local_gitlab(workdir, seed, [PROJECT]) as running:
+        yield running
+
+
+def test_lfs_files_are_mirrored_as_their_objects(
+    gitlab: LocalGitLab, settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    settings = settings.model_copy(
+        update={"gitlab_url": gitlab.url, "gitlab_token": SecretStr(gitlab.token)}
+    )
+    clone = Clone.of(gitlab, PROJECT, tmp_path / "clone")
+    clone.write("policies/travel.pdf", lfs_pointer_file(POLICY))
+    clone.write("policies/lost.pdf", lfs_pointer_file(b"an object nobody pushed"))
+    clone.commit_and_push("Policies in LFS")
+    lfs_push(gitlab, PROJECT, POLICY)
+    name = f"gl-{uuid.uuid4().hex[:8]}"
+    config = SourceConfig(name=name, kind="gitlab", gitlab_project=PROJECT)
+    save_source(store, config)
+
+    first = sync_source(store, config, settings=settings)
+
+    assert store.read(source_key(name, "policies/travel.pdf"))[0] == POLICY
+    assert not store.exists(source_key(name, "policies/lost.pdf"))
+    lost = [error for error in first.errors if error.path == "policies/lost.pdf"]
+    assert lost and "Git LFS pointer" in lost[0].message and not first.incomplete
+    again = sync_source(store, config, settings=settings, full=False)
+    assert "policies/travel.pdf" not in again.changed_paths + again.added_paths
+
+    # A new version of the file: found by compare, fetched from LFS again.
+    updated = POLICY + b"\n% revised\n"
+    clone.write("policies/travel.pdf", lfs_pointer_file(updated))
+    clone.commit_and_push("Revise the travel policy")
+    lfs_push(gitlab, PROJECT, updated)
+    third = sync_source(store, config, settings=settings)
+    assert third.changed_paths == ["policies/travel.pdf"]
+    assert store.read(source_key(name, "policies/travel.pdf"))[0] == updated
