@@ -285,6 +285,17 @@ async def test_host_check(settings: Settings, published: BlobStore) -> None:
                 f"{base}/mcp", json=init, headers={**JSONRPC_HEADERS, "host": "evil.example"}
             )
             assert evil.status_code == 421
+            # Every method checks Host and Origin before anything else, not only POST.
+            foreign = {"origin": "http://evil.example"}
+            for method in ("POST", "GET", "DELETE"):
+                answer = await http.request(
+                    method, f"{base}/mcp", json=init, headers={**JSONRPC_HEADERS, **foreign}
+                )
+                assert answer.status_code == 403, method
+            assert (
+                await http.get(f"{base}/mcp", headers={"host": "evil.example"})
+            ).status_code == 421
+            assert (await http.get(f"{base}/mcp")).status_code == 405
         # the Cloud Run hostname is accepted
         headers = {"host": "thoth-mcp-abc.a.run.app"}
         async with mcp_client(f"{base}/mcp", headers) as client:

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from mcp.server.transport_security import TransportSecuritySettings
+from fastapi.responses import JSONResponse, Response
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 
 from thoth.config import Settings, get_settings
 from thoth.serve.loader import IndexCache
@@ -120,13 +120,20 @@ def create_app(
         }
         return JSONResponse(body, status_code=code)
 
+    security = TransportSecurityMiddleware(transport_security(settings))
+
     @app.api_route(MCP_PATH, methods=NOT_POST, include_in_schema=False)
-    async def no_event_stream() -> JSONResponse:
+    async def no_event_stream(request: Request) -> Response:
         # Stateless: there is nothing to push on a standalone GET stream, and an idle SSE
         # stream would pin a Cloud Run instance for the whole request timeout. The spec lets
         # a server answer 405 here, and DELETE too (no session to end); every other method
         # but POST gets the same answer, so `Allow` never contradicts itself (there is no
         # CORS: browsers are not this server's clients). POST reaches the MCP app below.
+        # Host and Origin are checked first, as for POST: the spec wants every connection's
+        # Origin validated.
+        refused = await security.validate_request(request, is_post=False)
+        if refused is not None:
+            return refused
         return JSONResponse(
             {"error": "method not allowed", "message": "POST JSON-RPC messages to this URL"},
             status_code=405,
