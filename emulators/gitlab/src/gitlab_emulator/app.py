@@ -33,6 +33,22 @@ from .smart_http import SmartHttp
 log = logging.getLogger("gitlab_emulator")
 
 
+def within_hooks_limit(updates: list[RefUpdate], limit: int) -> list[RefUpdate]:
+    """The updates whose hooks GitLab runs: it groups a push's changes by kind of ref
+    (branches, tags) and by action (created, pushed, removed), and a group of more than
+    `push_event_hooks_limit` changes runs no project hooks (Git::ProcessRefChangesService)."""
+    groups: dict[tuple[bool, str], list[RefUpdate]] = {}
+    for update in updates:
+        groups.setdefault((update.branch is not None, update.action), []).append(update)
+    kept = []
+    for (_, action), group in groups.items():
+        if len(group) > limit:
+            log.info("push %s %d refs (> %d): no webhooks for them", action, len(group), limit)
+        else:
+            kept += group
+    return kept
+
+
 class Emulator:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -68,14 +84,7 @@ class Emulator:
                 self.hooks.ensure(project.id, hook)
 
     async def on_push(self, project: Project, updates: list[RefUpdate]) -> None:
-        limit = self.settings.webhooks.push_event_hooks_limit
-        if len(updates) > limit:
-            # GitLab's push_event_hooks_limit: no webhooks at all for such a push.
-            log.info(
-                "push to %s changed %d refs (> %d): no webhooks", project.id, len(updates), limit
-            )
-            return
-        for update in updates:
+        for update in within_hooks_limit(updates, self.settings.webhooks.push_event_hooks_limit):
             branch = update.branch
             wanted = [
                 h for h in self.hooks.for_project(project.id) if branch and h.wants_push(branch)

@@ -23,6 +23,13 @@ class RefUpdate:
     after: str
 
     @property
+    def action(self) -> str:
+        """GitLab's grouping of a ref change: created, removed or pushed."""
+        if self.before == ZERO_SHA:
+            return "created"
+        return "removed" if self.after == ZERO_SHA else "pushed"
+
+    @property
     def branch(self) -> str | None:
         return self.ref[len(BRANCH_PREFIX) :] if self.ref.startswith(BRANCH_PREFIX) else None
 

@@ -161,6 +161,28 @@ def test_a_push_of_more_than_3_refs_fires_no_webhook(
     assert len(receiver.received()) == 3
 
 
+def test_the_hooks_limit_counts_each_kind_of_change_apart(
+    hooked: Emulator, receiver: Receiver, clone: Callable[..., Git]
+) -> None:
+    """GitLab groups a push's changes by ref type and action: main pushed beside four new
+    tags, or beside four new branches, still fires main's hook (the new branches' does not)."""
+    work = clone(hooked.git_url(PROJECT))
+    for n in range(4):
+        work.run("tag", f"limit-v{n}")
+    (work.cwd / "limit.md").write_text("limit\n")
+    work.commit_all("Beside the tags")
+    work.run("push", "--quiet", "origin", "main", *(f"limit-v{n}" for n in range(4)))
+    [first] = receiver.wait_count(1)
+    assert first.json()["ref"] == "refs/heads/main"
+    (work.cwd / "limit.md").write_text("limit again\n")
+    work.commit_all("Beside new branches")
+    work.run("push", "--quiet", "origin", "main", *(f"HEAD:refs/heads/d{n}" for n in range(4)))
+    received = receiver.wait_count(2)
+    time.sleep(0.3)
+    assert [r.json()["ref"] for r in receiver.received()] == ["refs/heads/main"] * 2
+    assert len(received) == 2
+
+
 def test_a_tag_push_fires_no_webhook(
     hooked: Emulator, receiver: Receiver, clone: Callable[..., Git]
 ) -> None:
