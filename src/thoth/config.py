@@ -359,7 +359,8 @@ def invalid_settings(exc: ValidationError) -> list[str] | None:
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else ""
         info = Settings.model_fields.get(field)
-        name = _env_name(field, info.validation_alias) if info else "settings"
+        # A setting read under an alias (PORT, STORAGE_EMULATOR_HOST) is reported by it.
+        name = _env_name(field, info.validation_alias) if info else field or "settings"
         message = str(error["msg"]).removeprefix("Value error, ")
         problems.append(f"{name}: {message}")
     return problems

@@ -75,6 +75,8 @@ def test_an_invalid_setting_is_named_by_its_variable_in_one_line(tmp_path: Path)
         assert lines[0].startswith("error: invalid setting THOTH_BUCKET: bucket must be 3-63")
         assert lines[1].startswith("error: invalid setting THOTH_INDEX_POLL_SECONDS: ")
         assert "Traceback" not in result.stderr + result.stdout
+    aliased = thoth("config", env={"PORT": "eighty"}, home=tmp_path)
+    assert aliased.stderr.startswith("error: invalid setting PORT: "), aliased.stderr
 
 
 def test_storage_out_of_reach_is_one_clear_line(tmp_path: Path) -> None:

@@ -16,8 +16,10 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,6 +80,23 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 def rig(
     gcs_url: str, emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Rig]:
+    with running_rig(gcs_url, emulator, tmp_path_factory) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def parts_rig(
+    gcs_url: str, emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Rig]:
+    """Every batch done in parts: the parse budget is spent after one file."""
+    with running_rig(gcs_url, emulator, tmp_path_factory, batch_budget_seconds=1e-6) as running:
+        yield running
+
+
+@contextmanager
+def running_rig(
+    gcs_url: str, emulator: Emulator, tmp_path_factory: pytest.TempPathFactory, **update: Any
+) -> Iterator[Rig]:
     roots = tmp_path_factory.mktemp("roots")
     base = Settings(
         bucket=f"t-{uuid.uuid4().hex[:12]}",
@@ -87,7 +106,7 @@ def rig(
         source_roots=[str(roots)],
     )
     port = free_port()
-    settings = stack_settings(base, emulator, port).model_copy(update={"batch_files": 2})
+    settings = stack_settings(base, emulator, port).model_copy(update={"batch_files": 2, **update})
     store = FaultyStore(settings)
     store.ensure_bucket()
     tasks = FaultyTasks(TaskQueue(settings))
@@ -241,6 +260,40 @@ def assert_next_ingest_runs(rig: Rig, source: str) -> None:
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.where for f in FAULTS])
 def test_fault(rig: Rig, fault: Fault, tmp_path: Path) -> None:
+    check_fault(rig, fault, tmp_path)
+
+
+def part_key(name: str) -> str:
+    """A key of batch 0's parts, in any job."""
+    return in_any_job(batch_output_key(ANY_JOB, 0)).replace("output.npz", name)
+
+
+PART_FAULTS = [
+    Fault("parts: crash recording where a part ends",
+          on_store("write", lambda s: ending(part_key("cut-00000.json")), error=crash)),
+    Fault("parts: crash writing the first part's output",
+          on_store("write", lambda s: ending(OUTPUT), error=crash)),
+    Fault("parts: crash writing what the first part did",
+          on_store("write", lambda s: ending(part_key("part-00000.json")), error=crash)),
+    Fault("parts: crash before enqueueing the rest of the batch", on_enqueue("-from-")),
+    Fault("parts: crash writing the last part's output",
+          on_store("write", lambda s: ending(part_key("output-00001.npz")), error=crash)),
+    Fault("parts: crash after the last part's output, before the done marker",
+          on_store("write", lambda s: ending(DONE), error=crash)),
+    Fault("parts: storage 503 reading a part's output in finalize",
+          on_store("read", lambda s: ending(part_key("output-00001.npz")))),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("fault", PART_FAULTS, ids=[f.where for f in PART_FAULTS])
+def test_fault_in_a_batch_done_in_parts(parts_rig: Rig, fault: Fault, tmp_path: Path) -> None:
+    faulty = check_fault(parts_rig, fault, tmp_path)
+    results = parts_rig.test.jobs.batch_results(faulty.job.job_id)
+    assert [r.parts for r in results] == [list(range(len(r.files))) for r in results]
+    assert any(len(r.parts) > 1 for r in results)
+
+
+def check_fault(rig: Rig, fault: Fault, tmp_path: Path) -> JobProgress:
     source = new_source(rig, tmp_path)
     clean = run_job(rig, source)
     assert clean.job.status == JobStatus.succeeded
@@ -265,6 +318,7 @@ def test_fault(rig: Rig, fault: Fault, tmp_path: Path) -> None:
         assert not rig.test.store.exists(source_lock_key(source))
     assert_no_build_folder(rig)
     assert_next_ingest_runs(rig, source)
+    return faulty
 
 
 def assert_no_build_folder(rig: Rig) -> None:

@@ -1,6 +1,7 @@
 """Files kept in Git LFS, synced from the local GitLab: the mirror holds the file, not its
 pointer; the sync state keeps git's blob id (the pointer's), so an unchanged file is not
-fetched again; a pointer whose object GitLab lacks is reported and does not hold the sync."""
+fetched again; a pointer whose object GitLab lacks is reported, does not hold the sync back,
+and is fetched once the object is there."""
 
 from __future__ import annotations
 
@@ -15,12 +16,15 @@ from tests.support.gitlab import Clone, LocalGitLab, lfs_pointer_file, lfs_push,
 from thoth.bucket.keys import source_key
 from thoth.bucket.store import BlobStore
 from thoth.config import Settings
+from thoth.ingest.sources.gitlab_changes import git_blob_id
 from thoth.ingest.sources.models import SourceConfig
 from thoth.ingest.sources.registry import save_source
 from thoth.ingest.sources.sync import sync_source
+from thoth.ingest.sources.sync_state import load_state
 
 PROJECT = "group/lfs-handbook"
 POLICY = b"%PDF-1.4\n% the travel policy, kept in LFS\n" + bytes(range(256)) * 4
+LOST = b"%PDF-1.4\n% pushed to LFS only after its pointer\n"
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +45,7 @@ def test_lfs_files_are_mirrored_as_their_objects(
     )
     clone = Clone.of(gitlab, PROJECT, tmp_path / "clone")
     clone.write("policies/travel.pdf", lfs_pointer_file(POLICY))
-    clone.write("policies/lost.pdf", lfs_pointer_file(b"an object nobody pushed"))
+    clone.write("policies/lost.pdf", lfs_pointer_file(LOST))
     clone.commit_and_push("Policies in LFS")
     lfs_push(gitlab, PROJECT, POLICY)
     name = f"gl-{uuid.uuid4().hex[:8]}"
@@ -54,8 +58,18 @@ def test_lfs_files_are_mirrored_as_their_objects(
     assert not store.exists(source_key(name, "policies/lost.pdf"))
     lost = [error for error in first.errors if error.path == "policies/lost.pdf"]
     assert lost and "Git LFS pointer" in lost[0].message and not first.incomplete
-    again = sync_source(store, config, settings=settings, full=False)
-    assert "policies/travel.pdf" not in again.changed_paths + again.added_paths
+    # The state holds git's blob ids (the pointers'), which the tree listing compares.
+    state, _ = load_state(store, config)
+    assert state.blobs["policies/travel.pdf"] == git_blob_id(lfs_pointer_file(POLICY))
+    assert state.blobs["policies/lost.pdf"] == git_blob_id(lfs_pointer_file(LOST))
+
+    # The missing object is pushed later, with no new commit: the next sync lists the tree
+    # (a file of its state is not in the mirror) and fetches it; travel.pdf is unchanged.
+    lfs_push(gitlab, PROJECT, LOST)
+    again = sync_source(store, config, settings=settings)
+    assert again.changes_from.startswith("listing") and not again.errors
+    assert again.added_paths == ["policies/lost.pdf"] and again.changed_paths == []
+    assert store.read(source_key(name, "policies/lost.pdf"))[0] == LOST
 
     # A new version of the file: found by compare, fetched from LFS again.
     updated = POLICY + b"\n% revised\n"

@@ -16,7 +16,7 @@ from thoth.ingest.sources.gitlab import (
     GitLabClient,
     GitLabError,
     GitLabNotFoundError,
-    LfsObjectMissing,
+    LfsObjectUnavailable,
     TreeEntry,
 )
 from thoth.ingest.sources.lfs import LfsPointer, lfs_pointer
@@ -462,6 +462,18 @@ def test_an_lfs_download_redirected_on_gitlabs_own_host_keeps_the_token(
     assert own.calls[0].request.headers["PRIVATE-TOKEN"] == TOKEN
 
 
+def test_object_storage_refusing_an_lfs_download_is_that_files_problem(
+    api: respx.MockRouter, client: GitLabClient
+) -> None:
+    storage = "https://storage.example.net/lfs/aa?X-Amz-Signature=s"
+    api.get(LFS_RAW).respond(302, headers={"Location": storage})
+    with respx.mock() as elsewhere:
+        elsewhere.get(storage).respond(403, text="AccessDenied")
+        with pytest.raises(LfsObjectUnavailable, match="could not be downloaded") as refused:
+            client.get_lfs_file(PROJECT, "policies/travel.pdf", "main", policy_pointer())
+    assert "X-Amz-Signature" not in str(refused.value)
+
+
 def test_an_lfs_file_over_the_limit_is_refused_before_download(
     api: respx.MockRouter, client: GitLabClient
 ) -> None:
@@ -487,5 +499,5 @@ def test_an_lfs_object_gitlab_lacks_is_one_clear_error(
     api: respx.MockRouter, client: GitLabClient, answer: httpx.Response
 ) -> None:
     api.get(LFS_RAW).mock(return_value=answer)
-    with pytest.raises(LfsObjectMissing, match="Git LFS pointer"):
+    with pytest.raises(LfsObjectUnavailable, match="Git LFS pointer"):
         client.get_lfs_file(PROJECT, "policies/travel.pdf", "main", policy_pointer())

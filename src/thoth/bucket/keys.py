@@ -8,6 +8,9 @@
     jobs/<job>/job.json                           a job record
     jobs/<job>/finalize-claim.json                who is finalizing the job
     jobs/<job>/batches/<nnnnn>/output.npz         a batch's documents and vectors
+    jobs/<job>/batches/<nnnnn>/output-<sssss>.npz  ... of its part from file <sssss>
+    jobs/<job>/batches/<nnnnn>/cut-<sssss>.json   where that part ends (create-only)
+    jobs/<job>/batches/<nnnnn>/part-<sssss>.json  what that part did, for the last one
     jobs/<job>/batches/<nnnnn>/done.json          a batch's create-only completion marker
     indexes/<source>/current.json                 the pointer to the served version
     indexes/<source>/versions/<version>/...       an immutable snapshot (manifest.json last)

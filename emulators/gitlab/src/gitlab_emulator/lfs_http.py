@@ -48,7 +48,9 @@ class LfsHttp:
         if project is None or not _allowed(caller, project, write=request.method == "PUT"):
             return _lfs_error(404 if caller.authenticated else 401, "Access denied")
         repo = self.projects.repository(project)
-        if match["batch"] and request.method == "POST":
+        if match["batch"]:
+            if request.method != "POST":
+                return PlainTextResponse("Not Found\n", status_code=404)
             return await self._batch(request, caller, project, repo)
         if request.method == "PUT" and match["size"] is not None:
             return await self._upload(request, repo, match["oid"], int(match["size"]))

@@ -83,3 +83,4 @@ def test_uploads_need_a_token_and_the_right_bytes(emulator: Emulator) -> None:
         timeout=10,
     )
     assert batch.json()["objects"][0]["error"]["code"] == 404
+    assert httpx.get(batch.request.url, auth=("oauth2", TOKEN), timeout=10).status_code == 404

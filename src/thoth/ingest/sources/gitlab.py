@@ -56,9 +56,10 @@ class FileTooLargeError(InvalidInputError, GitLabError):
     """A blob is larger than the caller's limit; it was not downloaded whole."""
 
 
-class LfsObjectMissing(InvalidInputError, GitLabError):
-    """A file is a Git LFS pointer and GitLab serves no object for it (LFS off, or the
-    object never pushed): the file cannot be mirrored, and retrying will not help."""
+class LfsObjectUnavailable(InvalidInputError, GitLabError):
+    """A file is a Git LFS pointer whose object could not be read: GitLab serves none (LFS
+    off, or the object not pushed yet) or its storage refused the download. That file alone
+    is left out, and tried again at the next sync."""
 
 
 @dataclass(frozen=True)
@@ -232,15 +233,23 @@ class GitLabClient:
             )
         url = f"{self._project_url(project)}/repository/files/{quote(path, safe='')}/raw"
         params = {"ref": ref, "lfs": "true"}
+        missing = (
+            f"{path} is a Git LFS pointer, and GitLab serves no LFS object for it (is LFS "
+            "enabled for the project, and was the object pushed?); tried again at the next sync"
+        )
         try:
             body = self._get(url, params, what=what, max_bytes=max_bytes, follow=True).body
         except GitLabNotFoundError:
-            body = b""
-        if not body or lfs_pointer(body) is not None:
-            raise LfsObjectMissing(
-                f"{path} is a Git LFS pointer, and GitLab serves no LFS object for it "
-                "(is LFS enabled for the project, and was the object pushed?)"
-            )
+            raise LfsObjectUnavailable(missing) from None
+        except FileTooLargeError:
+            raise
+        except GitLabError as exc:  # object storage refusing a redirected download, ...
+            raise LfsObjectUnavailable(
+                f"{path} is a Git LFS pointer, and its object could not be downloaded ({exc}); "
+                "tried again at the next sync"
+            ) from None
+        if lfs_pointer(body) is not None:
+            raise LfsObjectUnavailable(missing)
         return body
 
     # --- requests ---------------------------------------------------------------------

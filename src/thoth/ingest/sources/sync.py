@@ -28,7 +28,7 @@ from thoth.ingest.sources.gitlab import (
     FileChange,
     FileTooLargeError,
     GitLabClient,
-    LfsObjectMissing,
+    LfsObjectUnavailable,
     TreeEntry,
 )
 from thoth.ingest.sources.gitlab_changes import Listing, changes_since, git_blob_id
@@ -177,6 +177,8 @@ class _Fetch:
     workers: int
     progress: Progress | None
     blob_ids: dict[str, str] = field(default_factory=dict)
+    # Files whose content could not be read this time (an LFS object), by git blob id.
+    unfetched: dict[str, str] = field(default_factory=dict)
 
     @property
     def project(self) -> str:
@@ -230,7 +232,7 @@ def _sync_tree(
     keep = set(upstream) - {o.path for o in outcomes if o.status == "rejected"}
     outcomes += run_jobs(_deletions(store, config.name, mirror, keep), fetch.workers, None)
     record(report, outcomes)
-    blobs = _next_state(upstream, previous.blobs, outcomes)
+    blobs = _next_state(upstream, previous.blobs, outcomes) | fetch.unfetched
     # A file that failed keeps its old copy: only a listing can tell the next sync to retry it.
     complete = not any(o.status == "error" for o in outcomes)
     return report, SyncState(blobs=blobs, commit=target if complete else None)
@@ -272,6 +274,7 @@ def _apply_changes(
             blobs.pop(outcome.path, None)
         elif outcome.path in fetch.blob_ids:
             blobs[outcome.path] = fetch.blob_ids[outcome.path]
+    blobs |= fetch.unfetched
     # On a failed file the mirror stays at the old commit, so the next compare covers it.
     complete = not any(o.status == "error" for o in outcomes)
     return report, SyncState(blobs=blobs, commit=target if complete else previous.commit)
@@ -316,7 +319,11 @@ def _fetch_file(
             data = fetch.client.get_lfs_file(fetch.project, *at, pointer, max_bytes=fetch.max_bytes)
     except FileTooLargeError:
         return Outcome(path, "rejected", _too_large(None, fetch.max_bytes))
-    except LfsObjectMissing as exc:
+    except LfsObjectUnavailable as exc:
+        # Not mirrored, yet kept in the sync state: a file of the state that the mirror lacks
+        # makes the next sync list the tree and fetch it again, so an object pushed (or
+        # imported) after its pointer is picked up without a new commit.
+        fetch.unfetched[path] = blob_id
         return Outcome(path, "rejected", str(exc))
     fetch.blob_ids[path] = blob_id
     return write_file(fetch.store, fetch.config.name, path, data, existed=existed)

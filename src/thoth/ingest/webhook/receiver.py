@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,11 +20,18 @@ from fastapi.responses import JSONResponse
 from google.api_core import exceptions as gexc
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
+from tenacity.wait import wait_base
 
 from thoth.ingest.push import DELIVERY_ID_PATTERN, PUSH_PATH, PushTask, push_task_name
 from thoth.ingest.tasks import Enqueuer
-from thoth.ingest.webhook.body import BodyRefused, json_body
+from thoth.ingest.webhook.body import BodyRefused, raw_json_body
 from thoth.ingest.webhook.decision import Ignored, decide, ignored_event
 from thoth.ingest.webhook.event import (
     EVENT_HEADER,
@@ -79,11 +87,13 @@ async def receive(request: Request, target: Target, queue: Enqueuer) -> Outcome:
         if not re.fullmatch(DELIVERY_ID_PATTERN, value):
             return refused(400, f"{name} must be 1-64 letters, digits or dashes")
     try:
-        hook = PushHook.model_validate(await json_body(request))
+        hook = PushHook.model_validate_json(await raw_json_body(request))
         decision = decide(hook, target, event_uuid, datetime.now(UTC))
     except BodyRefused as exc:
         return refused(exc.status, exc.detail)
     except ValidationError as exc:
+        if exc.errors()[0]["type"] == "json_invalid":
+            return refused(400, "the body is not valid JSON")
         return refused(400, f"not a valid push event: {_first_error(exc)}")
     facts = {"ref": hook.ref[:255], "commit": hook.after}
     if isinstance(decision, Ignored):
@@ -102,7 +112,7 @@ def enqueue(queue: Enqueuer, task: PushTask, key: str) -> Outcome:
     try:
         for attempt in Retrying(
             stop=stop_after_delay(ENQUEUE_BUDGET_SECONDS),
-            wait=wait_exponential(multiplier=0.2, max=2),
+            wait=_within(deadline, wait_exponential(multiplier=0.2, max=2)),
             retry=retry_if_exception_type(_TRANSIENT),
             reraise=True,
         ):
@@ -115,6 +125,15 @@ def enqueue(queue: Enqueuer, task: PushTask, key: str) -> Outcome:
     if not created:
         return Outcome(200, "duplicate", "this event was already queued", name)
     return Outcome(202, "enqueued", None, name)
+
+
+def _within(deadline: float, wait: wait_base) -> Callable[[RetryCallState], float]:
+    """`wait`, cut to what is left before `deadline`: the budget bounds the waits too."""
+
+    def bounded(state: RetryCallState) -> float:
+        return max(0.0, min(wait(state), deadline - time.monotonic()))
+
+    return bounded
 
 
 def _first_error(exc: ValidationError) -> str:
