@@ -13,9 +13,13 @@ import pytest
 from pydantic import SecretStr
 
 from tests.support.gitlab import Clone, LocalGitLab, lfs_pointer_file, lfs_push, local_gitlab
+from tests.support.tasks import RecordingTasks
 from thoth.bucket.keys import source_key
 from thoth.bucket.store import BlobStore
 from thoth.config import Settings
+from thoth.ingest.pipeline.context import Context
+from thoth.ingest.pipeline.plan import plan_job
+from thoth.ingest.pipeline.start import start_job
 from thoth.ingest.sources.gitlab_changes import git_blob_id
 from thoth.ingest.sources.models import SourceConfig
 from thoth.ingest.sources.registry import save_source
@@ -79,3 +83,26 @@ def test_lfs_files_are_mirrored_as_their_objects(
     third = sync_source(store, config, settings=settings)
     assert third.changed_paths == ["policies/travel.pdf"]
     assert store.read(source_key(name, "policies/travel.pdf"))[0] == updated
+
+
+def test_a_job_names_the_lfs_file_it_could_not_read(
+    gitlab: LocalGitLab, settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    """Files the sync leaves out for good reason are the job's failed files, with the
+    reason, where `thoth jobs ID` shows them."""
+    settings = settings.model_copy(
+        update={"gitlab_url": gitlab.url, "gitlab_token": SecretStr(gitlab.token)}
+    )
+    clone = Clone.of(gitlab, PROJECT, tmp_path / "clone")
+    clone.write("policies/unpushed.pdf", lfs_pointer_file(b"an object never pushed"))
+    clone.commit_and_push("A pointer without its object")
+    name = f"gl-{uuid.uuid4().hex[:8]}"
+    save_source(store, SourceConfig(name=name, kind="gitlab", gitlab_project=PROJECT))
+    ctx = Context(settings, store, RecordingTasks())
+
+    job = plan_job(ctx, start_job(ctx, name).job_id)
+
+    progress = ctx.jobs.progress(job.job_id)
+    failed = [f for f in progress.errors if f.path == "policies/unpushed.pdf"]
+    assert failed and "Git LFS pointer" in str(failed[0].error)
+    assert progress.counts.failed >= 1

@@ -197,7 +197,7 @@ def test_a_refused_canary_of_the_public_webhook_leaves_its_url() -> None:
     assert cleanup["if"] == "${{ failure() || cancelled() }}"  # a timeout cancels the job
     assert '"$WEBHOOK_SERVICE"' in cleanup["run"]
     assert '--remove-tags="$CANARY_TAG"' in cleanup["run"]
-    assert cleanup_at > step_index("infra-deploy.yml", "canary", "Health of the webhook")
+    assert cleanup_at > step_index("infra-deploy.yml", "canary", "Move all traffic")
     rollback = "\n".join(
         step.get("run", "") for step in workflow("rollback.yml")["jobs"]["rollback"]["steps"]
     )

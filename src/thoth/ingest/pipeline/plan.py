@@ -41,6 +41,7 @@ def plan_job(ctx: Context, job_id: str) -> Job:
             job.commit, job.commit_seen_at = report.commit, seen_at
         job.plan = build_plan(ctx, job)
         job.plan.web_url, job.plan.changes_from = report.web_url, report.changes_from
+        job.plan.skipped += not_mirrored(report.errors)
         ctx.jobs.renew_lease(job.source, job_id)
         job.status = JobStatus.running
         ctx.jobs.save(job, generation)
@@ -111,6 +112,16 @@ def list_mirror(ctx: Context, source: str, plan: Plan) -> list[FileEntry]:
             continue
         entries.append(FileEntry(path=path, file_hash=md5_hex(obj.md5), size=obj.size))
     return sorted(entries, key=lambda e: e.path)
+
+
+def not_mirrored(errors: list[FileError]) -> list[FileResult]:
+    """Files the sync left out for good reason (over the size limit, an unsafe name, a Git
+    LFS object that could not be read), as this job's failed files: `thoth jobs` names them."""
+    return [
+        FileResult(path=error.path, outcome="failed", error=error.message)
+        for error in errors
+        if not error.retry
+    ]
 
 
 def cut_batches(files: list[FileEntry], max_files: int) -> list[list[FileEntry]]:
