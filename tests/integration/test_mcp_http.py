@@ -328,6 +328,23 @@ async def test_protocol_errors_are_4xx(settings: Settings, published: BlobStore)
             assert (await http.get(f"{base}/health")).status_code == 200
 
 
+async def test_an_unknown_tool_is_a_protocol_error(
+    settings: Settings, published: BlobStore
+) -> None:
+    """-32602, as the spec has it since 2025-11-25, not a failed call of a tool that is not."""
+    call = {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "method": "tools/call",
+        "params": {"name": "delete_handbook", "arguments": {}},
+    }
+    with serve(loaded_app(settings, published)) as base:
+        async with httpx.AsyncClient() as http:
+            answer = await http.post(f"{base}/mcp", json=call, headers=JSONRPC_HEADERS)
+    error = answer.json()["error"]
+    assert error["code"] == -32602 and "search_handbook" in error["message"]
+
+
 async def test_ready_reports_why(settings: Settings, store: BlobStore, tmp_path: Path) -> None:
     cache = IndexCache(settings, store)
     app = create_app(settings, cache, HashingEncoder(), poll=False)

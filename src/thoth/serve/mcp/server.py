@@ -13,6 +13,9 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.shared.exceptions import MCPError
 from mcp_types import (
     INVALID_PARAMS,
+    CallToolRequestParams,
+    CallToolResult,
+    InputRequiredResult,
     ListResourcesResult,
     PaginatedRequestParams,
     Resource,
@@ -93,6 +96,18 @@ class ThothServer(MCPServer):
             "thoth", title="Thoth handbook search", instructions=INSTRUCTIONS, version="0.1.0"
         )
         self.service = service
+
+    async def _handle_call_tool(
+        self, ctx: ServerRequestContext[Any], params: CallToolRequestParams
+    ) -> CallToolResult | InputRequiredResult:
+        """An unknown tool is a protocol error (-32602), as the spec has it since 2025-11-25;
+        the SDK answered it as a failed call of that tool."""
+        if self._tool_manager.get_tool(params.name) is None:
+            known = ", ".join(tool.name for tool in self._tool_manager.list_tools())
+            raise MCPError(
+                code=INVALID_PARAMS, message=f"unknown tool {params.name!r}; the tools are {known}"
+            )
+        return await super()._handle_call_tool(ctx, params)
 
     async def _handle_list_resources(
         self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
