@@ -85,9 +85,10 @@ class Settings(BaseSettings):
     batch_budget_seconds: float = Field(
         480.0,
         gt=0,
-        description="Parsing time one batch delivery spends before it hands the batch's other "
-        "files to a follow-up task: Cloud Tasks' dispatch deadline and the worker's Cloud Run "
-        "timeout are 15 minutes, and embedding and writing what was parsed come after.",
+        description="Time one batch delivery spends parsing and embedding before it hands "
+        "the batch's other files to a follow-up task: Cloud Tasks' dispatch deadline and the "
+        "worker's Cloud Run timeout are 15 minutes, and the file under way and the last "
+        "encode call come after.",
     )
     max_file_bytes: int = Field(
         10_000_000, ge=1, description="Files larger than this are skipped with an error."

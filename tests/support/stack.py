@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cloud_tasks_emulator.oidc import TokenIssuer
 from pydantic import SecretStr
@@ -126,10 +127,16 @@ def door_settings(settings: Settings) -> Settings:
 
 @contextmanager
 def fronted_worker(
-    settings: Settings, port: int, emulator: Emulator, workdir: Path
+    settings: Settings,
+    port: int,
+    emulator: Emulator,
+    workdir: Path,
+    extra: dict[str, Any] | None = None,
 ) -> Iterator[FrontedWorker]:
     """The worker as Cloud Run runs it: private, behind IAM, the tasks identity an invoker.
-    `settings.worker_url` must be the door's URL (port `port`), the audience tasks carry."""
+    `settings.worker_url` must be the door's URL (port `port`), the audience tasks carry;
+    `extra` is the door's further configuration of the service (`overrides` of what
+    Terraform sets, `inherit`, ...)."""
     door = DoorService(
         name="thoth-worker",
         terraform=front_door.TERRAFORM / "ingestion" / "main.tf",
@@ -138,6 +145,7 @@ def fronted_worker(
         env=front_door.container_env(door_settings(settings)),
         issuers=[emulator.http_url],
         members=front_door.worker_members(settings, [CALLER]),
+        extra=extra or {},
     )
     workdir.mkdir(parents=True, exist_ok=True)
     with front_door.running([door], workdir):

@@ -54,7 +54,7 @@ resource "google_service_account_iam_member" "cloudtasks_agent_mints_tokens" {
 # The dispatch deadline is per task: src/thoth/ingest/tasks.py DISPATCH_DEADLINE = 15 minutes, equal
 # to the worker's request timeout below (900s), and above a batch's run time (< 5 minutes
 # for THOTH_BATCH_FILES=32). Either ending a request would retry a batch that is still
-# running, so a batch stops parsing after THOTH_BATCH_BUDGET_SECONDS (480 s) and hands its
+# running, so a batch starts no further file after THOTH_BATCH_BUDGET_SECONDS (480 s) and hands its
 # other files to a follow-up task (src/thoth/ingest/pipeline/parts.py).
 resource "google_cloud_tasks_queue" "ingest" {
   project  = var.project_id

@@ -1,7 +1,7 @@
-"""A batch done in parts. A delivery stops parsing when its budget is spent (Cloud Tasks'
-dispatch deadline and Cloud Run's request timeout end a request that runs on, and a retry
-would start the whole batch again, beside the first still running), writes what it parsed,
-and hands the batch's other files to a follow-up task.
+"""A batch done in parts. A delivery starts no further file once its budget is spent (Cloud
+Tasks' dispatch deadline and Cloud Run's request timeout end a request that runs on, and a
+retry would start the whole batch again, beside the first still running), writes what it
+has, and hands the batch's other files to a follow-up task.
 
 Where each part ends (the last one too) is recorded create-only, before its output is
 written: every delivery of the part, a retry or a duplicate beside it, keeps to that cut and
