@@ -235,6 +235,20 @@ def test_from_dir_stores_a_new_base_url_for_an_existing_source(
     assert get_source(store, "docs").base_url == "https://new.example"
 
 
+def test_from_dir_names_the_files_it_left_out(
+    settings: Settings, store: BlobStore, tmp_path: Path
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("# A\n\nSome text.\n")
+    (folder / "big.md").write_text("# Big\n\n" + "words " * 100)
+    env = {**stack_env(settings), "THOTH_MAX_FILE_BYTES": "200"}
+    result = thoth("ingest", "docs", "--from-dir", str(folder), "--no-wait", env=env, home=tmp_path)
+    said = " ".join(result.stderr.split())  # the console wraps at its width
+    assert "1 added" in said
+    assert "not uploaded: big.md: " in said and "200" in said
+
+
 def test_a_job_names_the_files_it_skipped_for_their_type_and_warns_of_an_empty_index(
     settings: Settings, store: BlobStore, tmp_path: Path
 ) -> None:

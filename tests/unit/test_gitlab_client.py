@@ -474,6 +474,16 @@ def test_object_storage_refusing_an_lfs_download_is_that_files_problem(
     assert "X-Amz-Signature" not in str(refused.value)
 
 
+def test_an_outage_during_an_lfs_download_stays_an_outage(
+    api: respx.MockRouter, client: GitLabClient
+) -> None:
+    """5xx after the retries is GitLab's error, retried as any file's, not the file's own."""
+    api.get(LFS_RAW).respond(503)
+    with pytest.raises(GitLabError) as raised:
+        client.get_lfs_file(PROJECT, "policies/travel.pdf", "main", policy_pointer())
+    assert not isinstance(raised.value, LfsObjectUnavailable)
+
+
 def test_an_lfs_file_over_the_limit_is_refused_before_download(
     api: respx.MockRouter, client: GitLabClient
 ) -> None:

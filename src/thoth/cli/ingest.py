@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from thoth.ingest.jobs import JobProgress
     from thoth.ingest.pipeline.context import Context
 
+LISTED_ERRORS = 20  # files a folder upload left out, each named up to this many
+
 
 def register(app: typer.Typer) -> None:
     app.command()(ingest)
@@ -145,6 +147,12 @@ def _upload(ctx: Context, source: str, directory: Path, base_url: str | None) ->
         f"uploaded {directory}: {report.added} added, {report.changed} changed, "
         f"{report.deleted} deleted, {report.unchanged} unchanged"
     )
+    for error in report.errors[:LISTED_ERRORS]:  # left out: named, not only counted
+        console.print(
+            f"[yellow]not uploaded:[/yellow] {error.path}: {error.message}", soft_wrap=True
+        )
+    if len(report.errors) > LISTED_ERRORS:
+        console.print(f"... and {len(report.errors) - LISTED_ERRORS} more not uploaded")
 
 
 def _goes_on(job_id: str) -> str:

@@ -116,12 +116,11 @@ def list_mirror(ctx: Context, source: str, plan: Plan) -> list[FileEntry]:
 
 def not_mirrored(errors: list[FileError]) -> list[FileResult]:
     """Files the sync left out for good reason (over the size limit, an unsafe name, a Git
-    LFS object that could not be read), as this job's failed files: `thoth jobs` names them."""
-    return [
-        FileResult(path=error.path, outcome="failed", error=error.message)
-        for error in errors
-        if not error.retry
-    ]
+    LFS object that could not be read), as this job's skipped files with their reason, as
+    `too_large` names one (`thoth jobs` lists them); each path once (compare reports a
+    changed file's old and new path)."""
+    left_out = {error.path: error.message for error in errors if not error.retry}
+    return [FileResult(path=path, outcome="skipped", error=why) for path, why in left_out.items()]
 
 
 def cut_batches(files: list[FileEntry], max_files: int) -> list[list[FileEntry]]:

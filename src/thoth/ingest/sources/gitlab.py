@@ -241,13 +241,13 @@ class GitLabClient:
             body = self._get(url, params, what=what, max_bytes=max_bytes, follow=True).body
         except GitLabNotFoundError:
             raise LfsObjectUnavailable(missing) from None
-        except FileTooLargeError:
-            raise
-        except GitLabError as exc:  # object storage refusing a redirected download, ...
+        except GitLabAuthError as exc:  # object storage refusing a redirected download
             raise LfsObjectUnavailable(
                 f"{path} is a Git LFS pointer, and its object could not be downloaded ({exc}); "
                 "tried again at the next sync"
             ) from None
+        # Anything else (5xx or no answer after the retries) is an outage: the caller's
+        # error, retried as any file's would be.
         if lfs_pointer(body) is not None:
             raise LfsObjectUnavailable(missing)
         return body
