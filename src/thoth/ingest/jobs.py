@@ -59,16 +59,21 @@ class FileResult(BaseModel):
     error: str | None = None
 
 
-class BatchResult(BaseModel):
-    """What `done.json` says: written once, when a batch's output is safely in GCS. A batch
-    whose parsing outran its budget was done in parts (thoth.ingest.pipeline.batch): `parts`
-    are their first files' places, each part's output written under its own key."""
+class PartResult(BaseModel):
+    """What one part of a batch did (a batch done in one go is its only part)."""
 
-    batch: int
     files: list[FileResult]
     chunks_embedded: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+
+
+class BatchResult(PartResult):
+    """What `done.json` says: written once, when a batch's output is safely in GCS. A batch
+    whose work outran its budget was done in parts (thoth.ingest.pipeline.parts): `parts`
+    are their first files' places, each part's output written under its own key."""
+
+    batch: int
     parts: list[int] = Field(default_factory=lambda: [0])
 
 

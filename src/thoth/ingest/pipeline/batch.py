@@ -10,13 +10,12 @@ import time
 
 from thoth.bucket.keys import batch_done_key, batch_output_key
 from thoth.errors import InvalidInputError
-from thoth.ingest.jobs import BatchResult, FileEntry, Job
+from thoth.ingest.jobs import BatchResult, FileEntry, Job, PartResult
 from thoth.ingest.pipeline.citations import job_citations
 from thoth.ingest.pipeline.context import Context
 from thoth.ingest.pipeline.file_run import FileRun, run_files
 from thoth.ingest.pipeline.outputs import encode_output
 from thoth.ingest.pipeline.parts import (
-    PartResult,
     part_starts,
     read_cut,
     read_parts,

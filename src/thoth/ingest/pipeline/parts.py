@@ -13,20 +13,9 @@ from __future__ import annotations
 
 import json
 
-from pydantic import BaseModel
-
 from thoth.bucket.keys import batch_cut_key, batch_part_key
 from thoth.bucket.store import BlobStore, NotFound
-from thoth.ingest.jobs import FileResult
-
-
-class PartResult(BaseModel):
-    """What one part of a batch did."""
-
-    files: list[FileResult]
-    chunks_embedded: int = 0
-    seconds: float = 0.0
-    embed_seconds: float = 0.0
+from thoth.ingest.jobs import PartResult
 
 
 class BrokenChain(RuntimeError):
